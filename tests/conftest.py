@@ -1,0 +1,43 @@
+"""Session-wide fixtures: the ../shared corpora, an isolated Prefect API, quiet offline settings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("YULIAO_SHARED", ROOT.parent / "shared"))
+
+# Offline and quiet for every test process (and the subprocesses they start).
+os.environ.setdefault("PREFECT_HOME", str(ROOT / ".yuliao" / "prefect-test"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HOME", str(ROOT / ".yuliao" / "hf"))
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """Return ../shared, or skip the test with a clear message when it is absent."""
+    if not (SHARED / "corpora").is_dir():
+        pytest.skip(f"../shared corpora not found at {SHARED} (set YULIAO_SHARED to run these tests)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def corpora(shared_dir: Path) -> Path:
+    """Return ../shared/corpora."""
+    return shared_dir / "corpora"
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """Run the test session's flows against one temporary Prefect API (started once)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
