@@ -1,0 +1,173 @@
+"""The `yuliao` command line. Subcommand groups live in `flows/cli_*.py` modules (auto-discovered)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2  # bad recipe or arguments: nothing was run
+EXIT_LOST_RECORDS = 3  # conservation check failed
+
+console = Console(stderr=True)
+app = typer.Typer(
+    name="yuliao",
+    help="yuliao (语料): raw text -> curated, annotated, versioned Parquet datasets with record-level lineage.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def configure_environment(verbose: bool = False) -> None:
+    """Quiet, offline defaults for Prefect and Hugging Face (explicit env vars still win)."""
+    home = Path(os.environ.get("YULIAO_HOME", ".yuliao")).resolve()
+    os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    os.environ["PREFECT_LOGGING_LEVEL"] = "INFO" if verbose else os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "true")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("HF_HOME", str(home / "hf"))
+
+
+class RichProgress:
+    """Progress listener drawing a rich bar over shards."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TimeElapsedColumn(), console=console, transient=False)
+        self._task = None
+
+    def start(self, total: int, description: str) -> None:
+        self._progress.start()
+        self._task = self._progress.add_task(description, total=total)
+
+    def advance(self, label: str) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task)
+
+    def stop(self) -> None:
+        self._progress.stop()
+
+
+@app.callback()
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="show Prefect's own logs")) -> None:
+    configure_environment(verbose)
+
+
+@app.command("run")
+def run_cmd(
+    recipe: Path = typer.Argument(..., help="recipe YAML, e.g. configs/recipes/demo.yaml"),
+    workspace: Optional[Path] = typer.Option(None, "--workspace", "-w", help="workspace dir (default: the recipe's)"),
+    input_paths: Optional[list[str]] = typer.Option(None, "--input", "-i", help="override the inputs' paths (file, dir or glob; repeatable)"),
+    run_id: Optional[str] = typer.Option(None, "--run-id", help="resume or name a run (default: a new id)"),
+    runner: Optional[str] = typer.Option(None, "--runner", help="task runner: thread, process or dask"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="parallel shard tasks"),
+) -> None:
+    """Curate: read the recipe's inputs, apply its operators, write kept/dropped/quarantined Parquet."""
+    from flows import progress
+    from flows.recipe import RecipeError
+
+    try:
+        from flows.curate import ConservationError, run_recipe
+        from flows.recipe import load_recipe
+        from flows.curate import override_inputs, plan_shards
+
+        rec = load_recipe(recipe)
+        if input_paths:
+            rec = override_inputs(rec, input_paths)
+        plan_shards(rec)
+    except RecipeError as exc:
+        console.print(f"[red]recipe error[/red]\n{exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    progress.set_listener(RichProgress() if sys.stderr.isatty() or os.environ.get("YULIAO_PROGRESS") else None)
+    try:
+        run_dir = run_recipe(str(recipe), workspace=str(workspace) if workspace else None, inputs=input_paths,
+                             run_id=run_id, runner=runner, workers=workers)
+    except ConservationError as exc:
+        console.print(f"[red]conservation check failed[/red]: {exc}")
+        raise typer.Exit(EXIT_LOST_RECORDS) from None
+    finally:
+        progress.set_listener(None)
+    print_run_summary(run_dir)
+
+
+def print_run_summary(run_dir: Path) -> None:
+    """Print the funnel of a finished run and where its output is."""
+    from rich.table import Table
+
+    from flows.store import read_json
+
+    rec = read_json(run_dir / "run.json")
+    t = rec["totals"]
+    table = Table(title=f"run {rec['run_id']} ({rec['seconds']} s)")
+    for col in ("read", "kept", "dropped", "quarantined"):
+        table.add_column(col, justify="right")
+    table.add_row(*(str(t[c]) for c in ("read", "kept", "dropped", "quarantined")))
+    console.print(table)
+    if rec["drops_by_reason"]:
+        console.print("dropped by reason: " + ", ".join(f"{k}={v}" for k, v in rec["drops_by_reason"].items()))
+    if rec["quarantine_by_error"]:
+        console.print("quarantined by error: " + ", ".join(f"{k}={v}" for k, v in rec["quarantine_by_error"].items())
+                      + f"  (details: {run_dir / 'quarantine'})")
+    # stdout carries only the machine-usable answer: where the curated output is.
+    typer.echo(f"kept: {run_dir / 'kept'}")
+    typer.echo(f"run record: {run_dir / 'run.json'}")
+
+
+@app.command("ops")
+def ops_cmd() -> None:
+    """List the operators a recipe can use, with their parameters."""
+    from transforms.registry import known_ops
+
+    for name, cls in known_ops().items():
+        params = ", ".join(f"{k}={'…' if f.is_required() else repr(f.default)}" for k, f in cls.model_fields.items())
+        typer.echo(f"{name}@{cls.version} [{cls.kind}] {cls.summary}\n    {params or '(no parameters)'}")
+
+
+@app.command("check")
+def check_cmd(recipe: Path = typer.Argument(..., help="recipe YAML to validate")) -> None:
+    """Validate a recipe (keys, ops, parameters, inputs) without running it."""
+    from flows.curate import plan_shards
+    from flows.recipe import RecipeError, load_recipe
+
+    try:
+        rec = load_recipe(recipe)
+        shards = plan_shards(rec)
+    except RecipeError as exc:
+        console.print(f"[red]recipe error[/red]\n{exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    typer.echo(f"{recipe}: ok ({len(rec.ops)} ops, {len(shards)} input file(s))")
+
+
+def _register_subcommands() -> None:
+    import flows
+
+    for info in pkgutil.iter_modules(flows.__path__, prefix="flows."):
+        if info.name.rsplit(".", 1)[-1].startswith("cli_"):
+            module = importlib.import_module(info.name)
+            module.register(app)
+
+
+_register_subcommands()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

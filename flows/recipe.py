@@ -1,0 +1,206 @@
+"""Recipes: YAML files under configs/recipes/, validated with pydantic before any work starts."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from transforms.ops import Operator
+from transforms.registry import known_ops
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot be used: the message names the file, the place and the known choices."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputSpec(_Strict):
+    """One raw input: where it is, what it is called, how to read it."""
+
+    source: str = Field(..., min_length=1, description="raw corpus name, recorded in every record")
+    paths: list[str] = Field(..., min_length=1, description="files, directories or globs")
+    format: str = Field("auto", description="reader name; 'auto' picks one by file extension")
+    licence: str = Field("unknown", description="licence of the raw corpus (SPDX id or text)")
+    text_field: str = Field("text", description="field holding the document text")
+    id_field: str | None = Field(None, description="field holding the record's own id (kept in meta)")
+    meta_fields: list[str] | None = Field(None, description="fields kept in meta; None keeps all others")
+    encoding: str = Field("auto", description="'auto' detects per file; or a codec name such as gb18030")
+    on_decode_error: Literal["quarantine", "replace"] = "quarantine"
+    max_record_bytes: int = Field(50_000_000, gt=0, description="records larger than this are quarantined")
+    options: dict[str, Any] = Field(default_factory=dict, description="per-format options, checked by the reader")
+
+
+class ReleaseSection(_Strict):
+    """How runs of this recipe are published (the releases issue extends this)."""
+
+    dataset: str | None = Field(None, description="dataset name for releases; defaults to the recipe name")
+    gates: dict[str, Any] = Field(default_factory=dict)
+    splits: dict[str, float] | None = None
+
+
+class RunSection(_Strict):
+    """Execution knobs for `yuliao run`."""
+
+    batch_rows: int = Field(20_000, gt=0, description="records per in-memory batch inside a shard")
+    runner: Literal["thread", "process", "dask"] = "thread"
+    workers: int = Field(2, gt=0)
+    dask_address: str | None = Field(None, description="scheduler address for runner=dask; None starts a local cluster")
+
+
+class OpSpec(_Strict):
+    """One validated step: the operator instance plus where it came from in the YAML."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    index: int
+    op: Operator
+
+
+class Recipe(_Strict):
+    """A validated recipe."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    workspace: str = Field(".yuliao/workspace", description="where runs, releases and the catalog live")
+    inputs: list[InputSpec] = Field(..., min_length=1)
+    ops: list[Operator] = Field(default_factory=list)
+    run: RunSection = Field(default_factory=RunSection)
+    release: ReleaseSection = Field(default_factory=ReleaseSection)
+    annotation: dict[str, Any] = Field(default_factory=dict, description="annotation loop settings (annotation issue)")
+    source_text: str = Field("", exclude=True)
+    source_path: str = Field("", exclude=True)
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the recipe text as written (recorded in run records and manifests)."""
+        return hashlib.sha256(self.source_text.encode("utf-8")).hexdigest()
+
+    @property
+    def dataset(self) -> str:
+        """Dataset name releases of this recipe are published under."""
+        return self.release.dataset or self.name
+
+
+def _line_of(node: yaml.Node | None, path: tuple[Any, ...]) -> int | None:
+    """Return the 1-based YAML line of the value at `path` (keys/indices), if it can be found."""
+    for key in path:
+        if node is None:
+            return None
+        if isinstance(node, yaml.MappingNode):
+            found = None
+            for k, v in node.value:
+                if k.value == key:
+                    found = (k, v)
+                    break
+            if found is None:
+                return node.start_mark.line + 1
+            node = found[1] if key != path[-1] else found[0]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            return node.start_mark.line + 1
+    return node.start_mark.line + 1 if node is not None else None
+
+
+def _build_op(raw: Any, index: int, where: str, root: yaml.Node | None) -> Operator:
+    loc = f"ops[{index}]"
+    line = _line_of(root, ("ops", index))
+    at = f"{where}:{line}" if line else where
+    if not isinstance(raw, dict) or "op" not in raw:
+        raise RecipeError(f"{at}: {loc} must be a mapping with an 'op' key, e.g. '- op: drop_short_docs'")
+    name = raw["op"]
+    params = {k: v for k, v in raw.items() if k != "op"}
+    ops = known_ops()
+    cls = ops.get(name)
+    if cls is None:
+        import difflib
+
+        close = difflib.get_close_matches(str(name), ops, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise RecipeError(f"{at}: {loc}: unknown op {name!r}.{hint} Known ops: {', '.join(ops)}")
+    try:
+        return cls(**params)
+    except ValidationError as exc:
+        known = ", ".join(cls.model_fields) or "(none)"
+        lines = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            kline = _line_of(root, ("ops", index, err["loc"][0])) if err["loc"] else line
+            kat = f"{where}:{kline}" if kline else at
+            if err["type"] == "extra_forbidden":
+                import difflib
+
+                close = difflib.get_close_matches(str(err["loc"][0]), list(cls.model_fields), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                lines.append(f"{kat}: {loc} ({name}): unknown parameter {key!r}{hint}. Known parameters: {known}")
+            else:
+                lines.append(f"{kat}: {loc} ({name}).{key}: {err['msg']}. Known parameters: {known}")
+        raise RecipeError("\n".join(lines)) from None
+
+
+def parse_recipe(text: str, where: str = "<recipe>") -> Recipe:
+    """Parse and validate recipe YAML text; raise RecipeError naming the place of the first problem."""
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{where}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise RecipeError(f"{where}: a recipe must be a YAML mapping with at least 'name' and 'inputs'")
+    raw_ops = data.get("ops") or []
+    if not isinstance(raw_ops, list):
+        raise RecipeError(f"{where}: 'ops' must be a list of '- op: NAME' entries")
+    ops = [_build_op(raw, i, where, root) for i, raw in enumerate(raw_ops)]
+    fields = {k: v for k, v in data.items() if k != "ops"}
+    try:
+        return Recipe(**fields, ops=ops, source_text=text, source_path=where)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            path = tuple(err["loc"])
+            line = _line_of(root, path)
+            at = f"{where}:{line}" if line else where
+            dotted = ".".join(str(p) for p in path)
+            if err["type"] == "extra_forbidden":
+                parent = _model_at(Recipe, path[:-1])
+                known = ", ".join(k for k in parent.model_fields if k not in ("source_text", "source_path")) if parent else "?"
+                lines.append(f"{at}: unknown key {dotted!r}. Known keys here: {known}")
+            else:
+                lines.append(f"{at}: {dotted}: {err['msg']}")
+        raise RecipeError("\n".join(lines)) from None
+
+
+def _model_at(model: type[BaseModel], path: tuple[Any, ...]) -> type[BaseModel] | None:
+    """Return the pydantic model class found at `path` inside `model` (for 'known keys' hints)."""
+    import typing
+
+    for key in path:
+        if isinstance(key, int):
+            continue
+        field = model.model_fields.get(str(key))
+        if field is None:
+            return None
+        ann = field.annotation
+        for cand in (ann, *typing.get_args(ann)):
+            if isinstance(cand, type) and issubclass(cand, BaseModel):
+                model = cand
+                break
+        else:
+            return None
+    return model
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a recipe file."""
+    p = Path(path)
+    if not p.is_file():
+        raise RecipeError(f"{p}: recipe file not found")
+    return parse_recipe(p.read_text(encoding="utf-8"), where=str(p))

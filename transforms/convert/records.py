@@ -1,0 +1,116 @@
+"""Pure conversion of parsed raw records (dicts) into documents or quarantine entries."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from transforms.schema import RAW_EXCERPT_BYTES, make_doc_id, sha256_hex
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    """Which raw field is the text, which is the record's own id, which go to meta."""
+
+    text_field: str = "text"
+    id_field: str | None = None
+    meta_fields: tuple[str, ...] | None = None  # None: every other field
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A raw record that could not become a document, with where it was and why."""
+
+    source: str
+    source_uri: str
+    error: str
+    detail: str
+    raw: bytes
+
+    def to_row(self) -> dict:
+        """Return the row for the quarantine table."""
+        return {
+            "source": self.source,
+            "source_uri": self.source_uri,
+            "error": self.error,
+            "detail": self.detail,
+            "raw_sha256": sha256_hex(self.raw),
+            "raw_excerpt": self.raw[:RAW_EXCERPT_BYTES],
+        }
+
+
+def _json_default(value: Any) -> str:
+    return str(value)
+
+
+def record_to_doc(
+    record: Any,
+    raw: bytes,
+    *,
+    source: str,
+    source_uri: str,
+    locator: str,
+    mapping: FieldMapping,
+    extra_meta: dict[str, Any] | None = None,
+) -> dict | Quarantined:
+    """Turn one parsed raw record into a document row, or a Quarantined entry saying why not."""
+    if not isinstance(record, dict):
+        return Quarantined(source, source_uri, "not_an_object",
+                           f"expected a JSON object, got {type(record).__name__}; wrap each record as {{\"{mapping.text_field}\": ...}}", raw)
+    if mapping.text_field not in record:
+        keys = ", ".join(sorted(map(str, record))[:20])
+        return Quarantined(source, source_uri, "missing_text_field",
+                           f"no field {mapping.text_field!r} (fields: {keys}); set text_field in the recipe input", raw)
+    text = record[mapping.text_field]
+    if isinstance(text, list) and all(isinstance(t, str) for t in text):
+        text = "\n".join(text)  # e.g. poems stored as a list of lines
+    if not isinstance(text, str):
+        return Quarantined(source, source_uri, "text_not_string",
+                           f"field {mapping.text_field!r} is {type(text).__name__}, not a string", raw)
+    if "\x00" in text:
+        return Quarantined(source, source_uri, "nul_byte",
+                           "text contains NUL bytes (binary data?); clean the input or drop the record", raw)
+    others = {k: v for k, v in record.items() if k != mapping.text_field}
+    if mapping.meta_fields is not None:
+        others = {k: v for k, v in others.items() if k in mapping.meta_fields or k == mapping.id_field}
+    if extra_meta:
+        others = {**others, **{f"_{k}": v for k, v in extra_meta.items()}}
+    raw_sha = sha256_hex(raw)
+    return {
+        "id": make_doc_id(source, locator, raw_sha),
+        "text": text,
+        "source": source,
+        "source_uri": source_uri,
+        "raw_sha256": raw_sha,
+        "lang": None,
+        "script": None,
+        "lang_conf": None,
+        "meta": json.dumps(others, ensure_ascii=False, sort_keys=True, default=_json_default) if others else None,
+    }
+
+
+def parse_json_line(
+    raw: bytes,
+    *,
+    source: str,
+    source_uri: str,
+    locator: str,
+    mapping: FieldMapping,
+    max_record_bytes: int,
+) -> dict | Quarantined:
+    """Parse one JSON Lines line (bytes, without the newline) into a document or quarantine entry."""
+    if len(raw) > max_record_bytes:
+        return Quarantined(source, source_uri, "oversized_record",
+                           f"record is {len(raw)} bytes, over max_record_bytes={max_record_bytes}; raise the limit in the recipe input if it is real", raw)
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Quarantined(source, source_uri, "decode_error",
+                           f"not valid UTF-8 at byte {exc.start} of the line ({exc.reason}); set the input's encoding in the recipe", raw)
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return Quarantined(source, source_uri, "json_decode",
+                           f"malformed JSON at column {exc.colno}: {exc.msg}; fix or remove the line", raw)
+    return record_to_doc(record, raw, source=source, source_uri=source_uri, locator=locator, mapping=mapping)
