@@ -1,0 +1,583 @@
+"""Quality signals: Scorer ops that only add ``signal_*`` columns (Gopher/C4/FineWeb-style, CJK-aware).
+
+Every signal is computed over a whole Arrow batch at once (pyarrow.compute kernels for per-row
+counts, numpy over flattened lines / n-gram units for the per-document aggregates); only
+mojibake detection (ftfy) and the PII-count decoding fall back to Python per row. Shares are
+float32 in [0, 1] and null where the denominator is zero (an empty document has no line share).
+Deciding is left to ``quality.filters``.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import ClassVar, Literal
+
+import ftfy.badness
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field
+
+from transforms.ops import OpStats, Scorer, set_column
+from transforms.registry import register_op
+
+# ---------------------------------------------------------------------------------------------
+# Character classes (RE2 syntax, used by pyarrow.compute regex kernels)
+
+CJK_RE = r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]"
+HAN_KANA_RE = r"[\p{Han}\p{Hiragana}\p{Katakana}]"
+SYMBOL_RE = r"[\p{S}#]"  # math, currency, modifier and other symbols (emoji, box drawing...), plus '#'
+DIGIT_RE = r"\p{Nd}"
+# East Asian wide characters (a rough but vectorisable East_Asian_Width=W/F set): they take two
+# columns, so "short line" means the same visual length in Chinese and in English.
+WIDE_RE = r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\x{3000}-\x{303f}\x{ff01}-\x{ff60}\x{ffe0}-\x{ffe6}]"
+# A line "ends in terminal punctuation" (C4) when its last non-space character is one of these,
+# optionally followed by closing quotes/brackets. Chinese/Japanese 。！？… and full-width forms included.
+TERMINAL_PUNCT_RE = r"[.!?。！？…．｡;；:：]['\"”’」』）)\]】》〉]*\s*$"
+BULLET_RE = r"^\s*(?:[•●○◦▪▫■□◆◇►▶➢✓✔\-\*·・‧–—]|\d{1,2}[.)、]\s|[一二三四五六七八九十]+、)"
+ELLIPSIS_RE = r"(?:\.\.\.|…|⋯|。。。)\s*$"
+REPLACEMENT_RE = r"\x{fffd}"
+# Private-use code points and the classic Chinese mojibake strings: 锟斤拷 (U+FFFD's UTF-8 bytes
+# read as GBK) and 烫烫烫 / 屯屯屯 (MSVC uninitialised stack / heap memory read as GBK).
+GARBLED_RE = r"[\p{Co}]|锟斤拷|烫烫烫|屯屯屯"
+SPACE_RE = r"[\s\p{Z}]"  # RE2's \s is ASCII-only: \p{Z} adds U+3000 (ideographic space), NBSP, thin spaces
+NGRAM_STRIP_RE = r"[\s\p{Z}\p{P}]+"  # n-gram units ignore whitespace and punctuation (Gopher normalises words the same way)
+
+# C4 (Raffel et al. 2020) page/line rules, as flags; Chinese policy boilerplate added.
+C4_JAVASCRIPT_RE = r"(?i)javascript"
+C4_LOREM_RE = r"(?i)lorem ipsum"
+C4_CURLY_RE = r"[{}]"
+C4_POLICY_RE = (
+    r"(?i)terms of use|privacy policy|cookie policy|uses cookies|use of cookies|use cookies"
+    r"|隐私政策|隱私政策|隐私条款|隱私條款|用户协议|用戶協議|服务条款|服務條款|使用条款|使用條款|免责声明|免責聲明|版权所有|版權所有"
+)
+
+TOP_NGRAM_NS: tuple[int, ...] = (2, 3, 4)  # Gopher: share of text in the most frequent n-gram
+DUP_NGRAM_NS: tuple[int, ...] = (5, 6, 7, 8, 9, 10)  # Gopher: share of text in repeated n-grams
+
+# Languages whose stop words are matched as substrings (not spaced) vs as whole words.
+SUBSTRING_STOPWORD_LANGS: frozenset[str] = frozenset({"zh", "yue", "ja"})
+LANG_ALIASES: dict[str, str] = {"cmn": "zh", "wuu": "zh", "zho": "zh", "chi": "zh", "jpn": "ja", "eng": "en"}
+
+
+def _load_stopwords() -> dict[str, tuple[str, ...]]:
+    """Read the stop-word lists shipped in quality/stopwords (package data, read once at import)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for entry in resources.files("quality.stopwords").iterdir():
+        if entry.name.endswith(".txt"):
+            words = [w.strip() for w in entry.read_text(encoding="utf-8").splitlines()]
+            out[entry.name[:-4]] = tuple(dict.fromkeys(w for w in words if w and not w.startswith("#")))
+    return out
+
+
+STOPWORDS: dict[str, tuple[str, ...]] = _load_stopwords()
+
+
+# ---------------------------------------------------------------------------------------------
+# Small vector helpers
+
+
+def _np(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Return a numeric Arrow array as numpy (nulls -> 0)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    fill = False if pa.types.is_boolean(arr.type) else 0
+    return arr.fill_null(fill).to_numpy(zero_copy_only=False)
+
+
+def _text(batch: pa.Table) -> pa.Array:
+    col = batch.column("text")
+    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+
+
+def _count(text: pa.Array, pattern: str) -> np.ndarray:
+    """Return the number of non-overlapping regex matches per text."""
+    return _np(pc.count_substring_regex(text, pattern=pattern)).astype(np.int64)
+
+
+def share(num: np.ndarray, den: np.ndarray) -> pa.Array:
+    """Return num/den as float32, null where den == 0."""
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        val = np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
+    return pa.array(val.astype(np.float32), pa.float32(), mask=den <= 0)
+
+
+def _per_doc_sum(parents: np.ndarray, values: np.ndarray, n_docs: int) -> np.ndarray:
+    return np.bincount(parents, weights=values.astype(np.float64), minlength=n_docs)
+
+
+def _repeat_mask(keys: np.ndarray) -> np.ndarray:
+    """Return True for each element whose key already occurred earlier in the array."""
+    if keys.size == 0:
+        return np.zeros(0, dtype=bool)
+    order = np.argsort(keys, kind="stable")
+    sk = keys[order]
+    rep = np.zeros(keys.size, dtype=bool)
+    rep[order[1:]] = sk[1:] == sk[:-1]
+    return rep
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: spreads ids/hashes over 64 bits (wrapping uint64 arithmetic)."""
+    x = x.astype(np.uint64, copy=True)
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def count_text_chars(text: pa.Array) -> pa.Array:
+    """Return the number of non-whitespace characters per text, Unicode spaces (U+3000...) included.
+
+    transforms.basic.count_text_chars uses RE2's ASCII-only \\s and so counts the ideographic
+    space that indents Chinese paragraphs as text; signals need the Unicode-aware count.
+    """
+    return pc.subtract(pc.utf8_length(text), pc.count_substring_regex(text, pattern=SPACE_RE))
+
+
+def cjk_dominant(text: pa.Array, min_share: float) -> np.ndarray:
+    """Return True where Han+kana characters are at least `min_share` of the non-space characters."""
+    nonspace = _np(count_text_chars(text))
+    hk = _count(text, HAN_KANA_RE)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(nonspace > 0, hk / np.maximum(nonspace, 1), 0.0) >= min_share
+
+
+# ---------------------------------------------------------------------------------------------
+# Text statistics
+
+
+def text_stat_columns(text: pa.Array, cjk_unit_share: float) -> dict[str, pa.Array]:
+    """Return per-document length, script and character-class signals for a string array."""
+    n = len(text)
+    nonspace = _np(count_text_chars(text)).astype(np.int64)
+    pieces = pc.utf8_split_whitespace(text)
+    nonempty = _np(pc.utf8_length(pc.list_flatten(pieces))) > 0
+    n_words = np.bincount(_np(pc.list_parent_indices(pieces))[nonempty], minlength=n).astype(np.int64)
+    word_chars = nonspace  # whitespace-split words cover exactly the non-space characters
+    spaced = ~cjk_dominant(text, cjk_unit_share)
+    cjk = _count(text, CJK_RE)
+    replacement = _count(text, REPLACEMENT_RE)
+    garbled = _count(text, GARBLED_RE)
+    # ftfy's mojibake detector is a large Python regex (not RE2-compatible): one pass per document.
+    mojibake = np.fromiter((ftfy.badness.badness(t) for t in text.to_pylist()), dtype=np.int64, count=n)
+    return {
+        "signal_chars": pa.array(nonspace, pa.int64()),
+        "signal_words": pa.array(n_words, pa.int64(), mask=~spaced),
+        "signal_mean_word_len": share(word_chars, np.where(spaced, n_words, 0)),
+        "signal_cjk_share": share(cjk, nonspace),
+        "signal_symbol_share": share(_count(text, SYMBOL_RE), nonspace),
+        "signal_digit_share": share(_count(text, DIGIT_RE), nonspace),
+        "signal_replacement_chars": pa.array(replacement, pa.int64()),
+        "signal_mojibake": pa.array(mojibake, pa.int64()),
+        "signal_garbled_share": share(replacement + garbled + mojibake, nonspace),
+    }
+
+
+@register_op
+class ScoreTextStats(Scorer):
+    """Add length, word, CJK/symbol/digit share and replacement/garbled-character signals."""
+
+    name: ClassVar[str] = "score_text_stats"
+    version: ClassVar[int] = 1
+    summary: ClassVar[str] = (
+        "signal_chars, signal_words/mean_word_len (spaced scripts), cjk/symbol/digit share, "
+        "replacement chars, ftfy mojibake count, garbled share"
+    )
+
+    cjk_unit_share: float = Field(0.3, ge=0, le=1, description="Han+kana share above which a document counts as unspaced (no words)")
+
+    def process(self, live: pa.Table, stats: OpStats) -> pa.Table:
+        for name, col in text_stat_columns(_text(live), self.cjk_unit_share).items():
+            live = set_column(live, name, col)
+        return live
+
+
+# ---------------------------------------------------------------------------------------------
+# Line and paragraph statistics
+
+
+def _split_flat(text: pa.Array, pattern: str) -> tuple[pa.Array, np.ndarray]:
+    """Split every text by a regex; return the stripped pieces and their parent row indices."""
+    lists = pc.split_pattern_regex(text, pattern=pattern)
+    parents = _np(pc.list_parent_indices(lists)).astype(np.int64)
+    pieces = pc.utf8_trim_whitespace(pc.list_flatten(lists))
+    return pieces, parents
+
+
+def _duplicate_pieces(pieces: pa.Array, parents: np.ndarray, n_docs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return per-doc (pieces, duplicate pieces, chars, duplicate chars) over non-empty pieces."""
+    lengths = _np(pc.utf8_length(pieces)).astype(np.int64)
+    keep = lengths > 0
+    pieces = pieces.filter(pa.array(keep))
+    parents, lengths = parents[keep], lengths[keep]
+    codes = _np(pc.dictionary_encode(pieces).indices).astype(np.uint64)
+    rep = _repeat_mask((parents.astype(np.uint64) << np.uint64(32)) | codes)
+    total = np.bincount(parents, minlength=n_docs)
+    dup = np.bincount(parents[rep], minlength=n_docs)
+    chars = _per_doc_sum(parents, lengths, n_docs)
+    dup_chars = _per_doc_sum(parents[rep], lengths[rep], n_docs)
+    return total, dup, chars, dup_chars
+
+
+def line_stat_columns(text: pa.Array, short_line_width: int) -> dict[str, pa.Array]:
+    """Return per-document line/paragraph signals: terminal punctuation, short, bullet, ellipsis, duplicates."""
+    n = len(text)
+    lines, parents = _split_flat(text, r"\n")
+    nonempty = _np(pc.utf8_length(lines)) > 0
+    width = _np(pc.utf8_length(lines)) + _np(pc.count_substring_regex(lines, pattern=WIDE_RE))
+
+    def per_doc(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(parents[mask & nonempty], minlength=n)
+
+    n_lines = per_doc(np.ones(len(lines), dtype=bool))
+    punct = per_doc(_np(pc.match_substring_regex(lines, pattern=TERMINAL_PUNCT_RE)).astype(bool))
+    short = per_doc(width < short_line_width)
+    bullet = per_doc(_np(pc.match_substring_regex(lines, pattern=BULLET_RE)).astype(bool))
+    ellipsis = per_doc(_np(pc.match_substring_regex(lines, pattern=ELLIPSIS_RE)).astype(bool))
+    l_total, l_dup, l_chars, l_dup_chars = _duplicate_pieces(lines, parents, n)
+    paras, p_parents = _split_flat(text, r"\n[ \t\x{3000}]*\n\s*")
+    p_total, p_dup, p_chars, p_dup_chars = _duplicate_pieces(paras, p_parents, n)
+    return {
+        "signal_lines": pa.array(n_lines, pa.int64()),
+        "signal_punct_end_line_share": share(punct, n_lines),
+        "signal_short_line_share": share(short, n_lines),
+        "signal_bullet_line_share": share(bullet, n_lines),
+        "signal_ellipsis_line_share": share(ellipsis, n_lines),
+        "signal_dup_line_share": share(l_dup, l_total),
+        "signal_dup_line_char_share": share(l_dup_chars, l_chars),
+        "signal_dup_para_share": share(p_dup, p_total),
+        "signal_dup_para_char_share": share(p_dup_chars, p_chars),
+    }
+
+
+@register_op
+class ScoreLineStats(Scorer):
+    """Add line and paragraph signals: terminal punctuation, short, bullet, ellipsis, duplicate share."""
+
+    name: ClassVar[str] = "score_line_stats"
+    version: ClassVar[int] = 1
+    summary: ClassVar[str] = (
+        "shares of non-empty lines ending in terminal punctuation (incl. 。！？…), short, bullet, ellipsis; "
+        "duplicate line/paragraph shares by count and by characters (Gopher)"
+    )
+
+    short_line_width: int = Field(
+        30, ge=1, description="a line narrower than this many display columns is short (CJK characters count 2)"
+    )
+
+    def process(self, live: pa.Table, stats: OpStats) -> pa.Table:
+        for name, col in line_stat_columns(_text(live), self.short_line_width).items():
+            live = set_column(live, name, col)
+        return live
+
+
+# ---------------------------------------------------------------------------------------------
+# N-gram repetition (Gopher), over characters for CJK and words for spaced scripts
+
+
+def _char_units(text: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (code points, weights=1, doc index) of every non-space, non-punctuation character."""
+    stripped = pc.replace_substring_regex(text, pattern=NGRAM_STRIP_RE, replacement="")
+    lengths = _np(pc.utf8_length(stripped)).astype(np.int64)
+    joined = "".join(stripped.to_pylist())
+    units = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    docs = np.repeat(np.arange(len(text), dtype=np.int64), lengths)
+    return units, np.ones(units.size, dtype=np.int64), docs
+
+
+def _word_units(text: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (word ids, word lengths, doc index) of lower-cased, punctuation-stripped words."""
+    lists = pc.utf8_split_whitespace(text)
+    docs = _np(pc.list_parent_indices(lists)).astype(np.int64)
+    words = pc.replace_substring_regex(pc.utf8_lower(pc.list_flatten(lists)), pattern=r"\p{P}+", replacement="")
+    lengths = _np(pc.utf8_length(words)).astype(np.int64)
+    keep = lengths > 0
+    words = words.filter(pa.array(keep))
+    ids = _np(pc.dictionary_encode(words).indices).astype(np.uint64)
+    return ids, lengths[keep], docs[keep]
+
+
+def _top_ngram_chars(keys: np.ndarray, pos: np.ndarray, docs: np.ndarray, cum_w: np.ndarray, n: int, n_docs: int) -> np.ndarray:
+    """Per doc: count x characters of the most frequent n-gram (ties: first seen), 0 unless it repeats."""
+    top = np.zeros(n_docs)
+    if pos.size == 0:
+        return top
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    occ = counts[inverse]  # occurrences of each position's n-gram in its document
+    best = np.zeros(n_docs, dtype=np.int64)
+    np.maximum.at(best, docs[pos], occ)
+    cand = np.nonzero((occ == best[docs[pos]]) & (occ >= 2))[0]  # ascending, so first seen comes first
+    cand_docs, first = np.unique(docs[pos[cand]], return_index=True)
+    chosen = pos[cand[first]]
+    top[cand_docs] = occ[cand[first]] * (cum_w[chosen + n] - cum_w[chosen])
+    return top
+
+
+def ngram_repetition(units: np.ndarray, weights: np.ndarray, docs: np.ndarray, n_docs: int) -> dict[str, np.ndarray]:
+    """Return Gopher repetition shares per doc from flattened units (docs contiguous, in order).
+
+    top_{n}gram: characters in the most frequent n-gram (only if it occurs at least twice) over all
+    characters; dup_{n}gram: characters covered by repeated occurrences of n-grams (every
+    occurrence after the first) over all characters.
+    """
+    total = _per_doc_sum(docs, weights, n_docs)
+    out: dict[str, np.ndarray] = {}
+    cum_w = np.concatenate([[0], np.cumsum(weights)])
+    doc_salt = _mix64(docs.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15))
+    base = _mix64(units)
+    h = base.copy()
+    for n in range(1, max(DUP_NGRAM_NS) + 1):
+        if n > 1:
+            if h.size < 2:
+                h = h[:0]
+            else:
+                h = _mix64(h[:-1] * np.uint64(0x100000001B3) + base[n - 1 :])
+        m = h.size
+        if n not in TOP_NGRAM_NS and n not in DUP_NGRAM_NS:
+            continue
+        valid = docs[: m] == docs[n - 1 : n - 1 + m] if m else np.zeros(0, dtype=bool)
+        pos = np.nonzero(valid)[0]
+        keys = h[pos] ^ doc_salt[pos]
+        if n in TOP_NGRAM_NS:
+            out[f"top_{n}gram"] = _top_ngram_chars(keys, pos, docs, cum_w, n, n_docs)
+        if n in DUP_NGRAM_NS:
+            covered_w = np.zeros(n_docs)
+            if pos.size:
+                starts = pos[_repeat_mask(keys)]
+                diff = np.bincount(starts, minlength=units.size + 1) - np.bincount(starts + n, minlength=units.size + 1)
+                covered = np.cumsum(diff)[: units.size] > 0
+                covered_w = _per_doc_sum(docs[covered], weights[covered], n_docs)
+            out[f"dup_{n}gram"] = covered_w
+    return {k: v for k, v in out.items()} | {"_total": total}
+
+
+def repetition_columns(text: pa.Array, unit: Literal["auto", "char", "word"], cjk_unit_share: float) -> dict[str, pa.Array]:
+    """Return the Gopher n-gram repetition signals and the unit (char/word) each document used."""
+    n = len(text)
+    use_char = np.full(n, unit == "char") if unit != "auto" else cjk_dominant(text, cjk_unit_share)
+    names = [f"top_{k}gram" for k in TOP_NGRAM_NS] + [f"dup_{k}gram" for k in DUP_NGRAM_NS]
+    num = {k: np.zeros(n) for k in names}
+    den = np.zeros(n)
+    for is_char in (True, False):
+        rows = np.nonzero(use_char == is_char)[0]
+        if rows.size == 0:
+            continue
+        sub = text.take(pa.array(rows))
+        units, weights, docs = _char_units(sub) if is_char else _word_units(sub)
+        res = ngram_repetition(units, weights, docs, rows.size)
+        den[rows] = res["_total"]
+        for k in names:
+            num[k][rows] = res[k]
+    cols = {f"signal_{k}_share": share(num[k], den) for k in names}
+    cols["signal_ngram_unit"] = pa.array(np.where(use_char, "char", "word"), pa.string())
+    return cols
+
+
+@register_op
+class ScoreRepetition(Scorer):
+    """Add Gopher n-gram repetition signals (characters for CJK text, words for spaced scripts)."""
+
+    name: ClassVar[str] = "score_repetition"
+    version: ClassVar[int] = 1
+    summary: ClassVar[str] = (
+        "signal_top_{2,3,4}gram_share and signal_dup_{5..10}gram_share; n-grams of characters for "
+        "Han/kana-dominant text, of words otherwise (whitespace and punctuation ignored)"
+    )
+
+    unit: Literal["auto", "char", "word"] = Field("auto", description="n-gram unit; auto = char for Han/kana-dominant docs")
+    cjk_unit_share: float = Field(0.3, ge=0, le=1, description="Han+kana share from which auto picks characters")
+
+    def process(self, live: pa.Table, stats: OpStats) -> pa.Table:
+        cols = repetition_columns(_text(live), self.unit, self.cjk_unit_share)
+        for name, col in cols.items():
+            live = set_column(live, name, col)
+        stats.add("unit:char", int(pc.sum(pc.equal(cols["signal_ngram_unit"], "char")).as_py() or 0))
+        return live
+
+
+# ---------------------------------------------------------------------------------------------
+# Stop words
+
+
+def normalize_lang(lang: str | None) -> str | None:
+    """Map a BCP-47-ish tag (zh-Hant, yue, en-GB, cmn...) to a shipped stop-word list name."""
+    if not lang:
+        return None
+    primary = lang.replace("_", "-").split("-")[0].lower()
+    primary = LANG_ALIASES.get(primary, primary)
+    return primary if primary in STOPWORDS else None
+
+
+def _alternation(words: tuple[str, ...]) -> str:
+    """Return an RE2 alternation matching the longest stop word first."""
+    import re
+
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+def stopword_columns(text: pa.Array, langs: list[str | None]) -> dict[str, pa.Array]:
+    """Return stop-word count and share per document, using each row's language (null if no list)."""
+    n = len(text)
+    count = np.zeros(n, dtype=np.int64)
+    share_num = np.zeros(n)
+    share_den = np.zeros(n)
+    known = np.zeros(n, dtype=bool)
+    codes = np.array([normalize_lang(x) or "" for x in langs], dtype=object)
+    for lang in sorted(set(codes) - {""}):
+        rows = np.nonzero(codes == lang)[0]
+        sub = text.take(pa.array(rows))
+        words = STOPWORDS[lang]
+        known[rows] = True
+        if lang in SUBSTRING_STOPWORD_LANGS:
+            # Count matches and the characters they cover, over non-space characters.
+            pattern = _alternation(words)
+            c = _count(sub, pattern)
+            stripped = pc.replace_substring_regex(sub, pattern=pattern, replacement="")
+            covered = _np(pc.utf8_length(sub)) - _np(pc.utf8_length(stripped))
+            count[rows] = c
+            share_num[rows] = covered
+            share_den[rows] = _np(count_text_chars(sub))
+        else:
+            lists = pc.utf8_split_whitespace(sub)
+            parents = _np(pc.list_parent_indices(lists)).astype(np.int64)
+            flat = pc.replace_substring_regex(pc.utf8_lower(pc.list_flatten(lists)), pattern=r"^\p{P}+|\p{P}+$", replacement="")
+            hit = _np(pc.is_in(flat, value_set=pa.array(words))).astype(bool)
+            count[rows] = np.bincount(parents[hit], minlength=rows.size)
+            share_num[rows] = count[rows]
+            share_den[rows] = np.bincount(parents, minlength=rows.size)
+    return {
+        "signal_stopwords": pa.array(count, pa.int64(), mask=~known),
+        "signal_stopword_share": share(share_num, np.where(known, share_den, 0)),
+    }
+
+
+@register_op
+class ScoreStopwords(Scorer):
+    """Add stop-word count and share per document from the row's `lang` and the shipped lists."""
+
+    name: ClassVar[str] = "score_stopwords"
+    version: ClassVar[int] = 1
+    summary: ClassVar[str] = (
+        "signal_stopwords (occurrences) and signal_stopword_share (words, or characters for zh/yue/ja); "
+        "null when the language has no shipped list"
+    )
+
+    fallback_lang: str | None = Field(None, description="language used where the `lang` column is null or absent")
+
+    def process(self, live: pa.Table, stats: OpStats) -> pa.Table:
+        if "lang" in live.column_names:
+            langs = [x if x else self.fallback_lang for x in live.column("lang").to_pylist()]
+        else:
+            langs = [self.fallback_lang] * live.num_rows
+        for name, col in stopword_columns(_text(live), langs).items():
+            live = set_column(live, name, col)
+        return live
+
+
+# ---------------------------------------------------------------------------------------------
+# PII density
+
+
+def _pii_total(value: object) -> int | None:
+    """Return the total of a pii_counts cell: an int, a {type: n} dict/struct/map, or its JSON text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = json.loads(value) if value.strip() else {}
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float)):
+        return int(value)
+    if isinstance(value, dict):
+        return int(sum(v for v in value.values() if isinstance(v, (int, float))))
+    if isinstance(value, list):  # map<string, int> arrives as [(key, value), ...]
+        return int(sum(v for _, v in value if isinstance(v, (int, float))))
+    raise ValueError(f"pii_counts cell of unsupported type {type(value).__name__}")
+
+
+def pii_density_column(text: pa.Array, pii_counts: pa.Array | pa.ChunkedArray | None) -> pa.Array:
+    """Return PII matches per 1,000 non-space characters (null where counts are absent)."""
+    n = len(text)
+    if pii_counts is None:
+        return pa.nulls(n, pa.float32())
+    if pa.types.is_integer(pii_counts.type):
+        totals = [v for v in pii_counts.to_pylist()]
+    else:
+        totals = [_pii_total(v) for v in pii_counts.to_pylist()]
+    missing = np.array([t is None for t in totals])
+    nums = np.array([t or 0 for t in totals], dtype=np.float64) * 1000.0
+    den = _np(count_text_chars(text)).astype(np.float64)
+    dens = share(nums, np.where(missing, 0, den))
+    return pc.if_else(pa.array(~missing & (den == 0)), pa.scalar(0.0, pa.float32()), dens) if n else dens
+
+
+@register_op
+class ScorePiiDensity(Scorer):
+    """Add PII matches per 1,000 characters from the `pii_counts` column the PII redactor writes."""
+
+    name: ClassVar[str] = "score_pii_density"
+    version: ClassVar[int] = 1
+    summary: ClassVar[str] = "signal_pii_density = total of pii_counts per 1,000 non-space chars; null where pii_counts is absent"
+
+    pii_column: str = Field("pii_counts", description="column holding per-document PII counts (int, {type: n} or JSON)")
+
+    def process(self, live: pa.Table, stats: OpStats) -> pa.Table:
+        counts = live.column(self.pii_column) if self.pii_column in live.column_names else None
+        if counts is None:
+            stats.add("pii_column_absent", live.num_rows)
+        return set_column(live, "signal_pii_density", pii_density_column(_text(live), counts))
+
+
+# ---------------------------------------------------------------------------------------------
+# C4 flags
+
+
+def c4_flag_columns(text: pa.Array) -> dict[str, pa.Array]:
+    """Return C4-style flags: javascript, lorem ipsum, curly braces, and policy-boilerplate line count."""
+    lines, parents = _split_flat(text, r"\n")
+    policy = _np(pc.match_substring_regex(lines, pattern=C4_POLICY_RE)).astype(bool)
+    return {
+        "signal_c4_javascript": pc.match_substring_regex(text, pattern=C4_JAVASCRIPT_RE),
+        "signal_c4_lorem_ipsum": pc.match_substring_regex(text, pattern=C4_LOREM_RE),
+        "signal_c4_curly_brace": pc.match_substring_regex(text, pattern=C4_CURLY_RE),
+        "signal_c4_policy_lines": pa.array(np.bincount(parents[policy], minlength=len(text)), pa.int64()),
+    }
+
+
+@register_op
+class ScoreC4Flags(Scorer):
+    """Add C4 page flags (javascript, lorem ipsum, curly braces) and the policy-boilerplate line count."""
+
+    name: ClassVar[str] = "score_c4_flags"
+    version: ClassVar[int] = 1
+    summary: ClassVar[str] = "signal_c4_{javascript,lorem_ipsum,curly_brace} flags and signal_c4_policy_lines (EN + ZH policy phrases)"
+
+    def process(self, live: pa.Table, stats: OpStats) -> pa.Table:
+        for name, col in c4_flag_columns(_text(live)).items():
+            live = set_column(live, name, col)
+        return live
+
+
+ALL_SIGNAL_OPS: tuple[type[Scorer], ...] = (
+    ScoreTextStats,
+    ScoreLineStats,
+    ScoreRepetition,
+    ScoreStopwords,
+    ScorePiiDensity,
+    ScoreC4Flags,
+)
+
+
+def score_all_signals(batch: pa.Table, fallback_lang: str | None = None) -> pa.Table:
+    """Return `batch` with every signal column added using default parameters (tools and tests)."""
+    stats = OpStats()
+    for cls in ALL_SIGNAL_OPS:
+        op = cls(fallback_lang=fallback_lang) if cls is ScoreStopwords else cls()
+        batch = op.apply(batch, stats)
+    return batch

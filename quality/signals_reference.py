@@ -1,0 +1,99 @@
+"""Naive per-document pure-Python versions of the quality signals: the oracle tests compare the
+vectorised ``quality.signals`` against, and the baseline ``bench/bench_quality.py`` measures.
+
+Written the way datatrove/Gopher filters are usually written (loops, Counter over n-gram tuples,
+``str`` methods and ``re``), one document at a time. Definitions match ``quality.signals``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+
+import ftfy.badness
+
+from quality.signals import (
+    C4_POLICY_RE,
+    DUP_NGRAM_NS,
+    STOPWORDS,
+    SUBSTRING_STOPWORD_LANGS,
+    TOP_NGRAM_NS,
+    normalize_lang,
+)
+
+_HAN_KANA = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+_TERMINAL = re.compile(r"[.!?。！？…．｡;；:：]['\"”’」』）)\]】》〉]*\s*$")
+_POLICY = re.compile(C4_POLICY_RE.replace("(?i)", ""), re.IGNORECASE)
+
+
+def _share(num: float, den: float) -> float | None:
+    return num / den if den > 0 else None
+
+
+def reference_signals(text: str, lang: str | None = None, cjk_unit_share: float = 0.3) -> dict:
+    """Return the main signals for one document, computed naively."""
+    nonspace = sum(1 for ch in text if not ch.isspace())
+    hk = len(_HAN_KANA.findall(text))
+    is_char = nonspace > 0 and hk / nonspace >= cjk_unit_share
+    lines = [ln.strip() for ln in text.split("\n")]
+    lines = [ln for ln in lines if ln]
+    seen: set[str] = set()
+    dup_lines = 0
+    for ln in lines:
+        dup_lines += ln in seen
+        seen.add(ln)
+    out = {
+        "signal_chars": nonspace,
+        "signal_words": None if is_char else len(text.split()),
+        "signal_lines": len(lines),
+        "signal_punct_end_line_share": _share(sum(bool(_TERMINAL.search(ln)) for ln in lines), len(lines)),
+        "signal_dup_line_share": _share(dup_lines, len(lines)),
+        "signal_mojibake": ftfy.badness.badness(text),
+        "signal_c4_policy_lines": sum(bool(_POLICY.search(ln)) for ln in lines),
+        "signal_c4_lorem_ipsum": "lorem ipsum" in text.lower(),
+        "signal_c4_curly_brace": "{" in text or "}" in text,
+    }
+    units, weights = _units(text, is_char)
+    total = sum(weights)
+    for n in TOP_NGRAM_NS:
+        grams = Counter(tuple(units[i : i + n]) for i in range(len(units) - n + 1))
+        best = 0
+        if grams:
+            gram, count = grams.most_common(1)[0]
+            if count >= 2:
+                best = count * sum(len(u) for u in gram)
+        out[f"signal_top_{n}gram_share"] = _share(best, total)
+    for n in DUP_NGRAM_NS:
+        seen_g: set[tuple[str, ...]] = set()
+        covered = [False] * len(units)
+        for i in range(len(units) - n + 1):
+            gram = tuple(units[i : i + n])
+            if gram in seen_g:
+                for j in range(i, i + n):
+                    covered[j] = True
+            seen_g.add(gram)
+        out[f"signal_dup_{n}gram_share"] = _share(sum(w for w, c in zip(weights, covered) if c), total)
+    code = normalize_lang(lang)
+    if code is None:
+        out["signal_stopwords"] = None
+    elif code in SUBSTRING_STOPWORD_LANGS:
+        pattern = re.compile("|".join(re.escape(w) for w in sorted(STOPWORDS[code], key=len, reverse=True)))
+        out["signal_stopwords"] = len(pattern.findall(text))
+    else:
+        words = {w for w in STOPWORDS[code]}
+        out["signal_stopwords"] = sum(w.lower().strip(".,;:!?\"'()[]") in words for w in text.split())
+    return out
+
+
+def _units(text: str, is_char: bool) -> tuple[list[str], list[int]]:
+    """Return n-gram units (characters for CJK, normalised words otherwise) and their lengths."""
+    if is_char:
+        chars = [ch for ch in text if not _is_space_or_punct(ch)]
+        return chars, [1] * len(chars)
+    words = [w for w in ("".join(ch for ch in w.lower() if not _is_space_or_punct(ch)) for w in text.split()) if w]
+    return words, [len(w) for w in words]
+
+
+def _is_space_or_punct(ch: str) -> bool:
+    return ch.isspace() or unicodedata.category(ch)[0] in "PZ"
