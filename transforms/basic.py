@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import cache
 from typing import ClassVar, Literal
+
+import opencc
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -12,7 +15,7 @@ from pydantic import Field
 
 from transforms.ops import CorpusOp, Filter, Mapper, OpStats, add_trace, mark_dropped, reasons_where, set_column
 from transforms.registry import register_op
-from transforms.schema import CLUSTER_ID, DUPLICATE_OF
+from transforms.schema import CLUSTER_ID, DUPLICATE_OF, ensure_decision_columns
 
 # (rule name, RE2 pattern, replacement), applied in order. Chinese punctuation and the
 # ideographic space U+3000 are left alone: they are content, not layout.
@@ -77,11 +80,20 @@ class DropShortDocs(Filter):
         return reasons_where(pc.less(count_text_chars(live.column("text")), self.min_chars), "too_short")
 
 
-DedupNormStep = Literal["whitespace", "case", "width", "punctuation"]
+DedupNormStep = Literal["whitespace", "case", "width", "punctuation", "script"]
+OpenCCConfig = Literal["t2s", "tw2s", "tw2sp", "hk2s"]
 
 
-def normalize_for_dedup(text: str, steps: tuple[str, ...]) -> str:
+@cache
+def opencc_converter(config: str) -> opencc.OpenCC:
+    """Return the (cached) OpenCC converter for a config shipped inside the opencc package, e.g. t2s."""
+    return opencc.OpenCC(config)
+
+
+def normalize_for_dedup(text: str, steps: tuple[str, ...], script: str = "t2s") -> str:
     """Return the dedup key text: `text` with the chosen normalisation steps applied."""
+    if "script" in steps:
+        text = opencc_converter(script).convert(text)  # Traditional and Simplified copies share a key
     if "width" in steps:
         text = unicodedata.normalize("NFKC", text)  # full-width ASCII and CJK punctuation -> narrow
     if "case" in steps:
@@ -103,10 +115,11 @@ class DedupExact(CorpusOp):
     """Drop exact duplicates of a normalised text across the whole run, keeping one per cluster."""
 
     name: ClassVar[str] = "dedup_exact"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     summary: ClassVar[str] = "exact dedup on a normalised-text hash across all shards"
 
     normalize: tuple[DedupNormStep, ...] = ("whitespace", "width", "case")
+    script: OpenCCConfig = Field("t2s", description="OpenCC config used by the 'script' normalisation step")
     keep: Literal["first", "longest"] = "first"
 
     def signatures(self, live: pa.Table, shard: int) -> pa.Table:
@@ -115,7 +128,7 @@ class DedupExact(CorpusOp):
         return pa.table(
             {
                 "id": live.column("id"),
-                "hash": pa.array([text_hash64(normalize_for_dedup(t, steps)) for t in texts], pa.int64()),
+                "hash": pa.array([text_hash64(normalize_for_dedup(t, steps, self.script)) for t in texts], pa.int64()),
                 "shard": pa.array([shard] * live.num_rows, pa.int32()),
                 "row": pa.array(range(live.num_rows), pa.int64()),
                 "length": pc.utf8_length(live.column("text")).cast(pa.int64()),
@@ -166,6 +179,7 @@ def apply_duplicate_decisions(live: pa.Table, decisions: pa.Table, op_id: str, s
     """Set cluster_id/duplicate_of from `decisions` and mark the non-kept duplicates dropped."""
     if decisions.num_rows == 0 or live.num_rows == 0:
         return live
+    live = ensure_decision_columns(live)  # callers may pass a bare document table (process())
     pos = pc.index_in(live.column("id"), value_set=decisions.column("id"))
     cluster = pc.take(decisions.column(CLUSTER_ID), pos)
     dup = pc.take(decisions.column(DUPLICATE_OF), pos)

@@ -1,0 +1,628 @@
+"""Near-duplicate (MinHash LSH) and repeated-line dedup, right on Chinese: pure, vectorised, shardable.
+
+The pipeline per batch of texts, all in numpy over one codepoint array (no per-document Python loop):
+
+  normalise (NFKC, casefold, optional OpenCC t2s/tw2sp/hk2s so a Traditional copy of a Simplified
+  document gets the same key) -> tokens (a CJK character is one token, a run of letters/digits in a
+  space-delimited script is one token; punctuation, symbols and whitespace separate) -> shingles
+  (token n-grams, with n chosen per document: ``char_ngram`` when most tokens are CJK characters,
+  ``word_ngram`` otherwise; a document shorter than n is one shingle, never skipped) -> MinHash
+  signature (one-permutation hashing with optimal densification, or classic permutations that are
+  bit-identical to datasketch's ``affine32`` scheme) -> LSH band hashes with bands/rows chosen from a
+  target Jaccard threshold -> candidate pairs -> optional verification -> connected components ->
+  keep policy -> decisions (``cluster_id``, ``duplicate_of``, ``drop_reason``) keyed by id.
+
+The reduce works on the small signature table only; `flows/dedup.py` stages the same functions
+through Parquet files for runs that do not fit in memory and for incremental dedup.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import cache
+from typing import ClassVar, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field, model_validator
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from transforms.basic import apply_duplicate_decisions, opencc_converter, text_hash64
+from transforms.ops import CorpusOp, OpStats, add_trace, mark_dropped, set_column
+from transforms.registry import register_op
+from transforms.schema import CLUSTER_ID, DUPLICATE_OF
+
+ScriptConversion = Literal["none", "t2s", "tw2s", "tw2sp", "hk2s"]
+Hashing = Literal["oph", "permutations"]
+KeepPolicy = Literal["first", "longest", "quality"]
+Verify = Literal["none", "signature", "exact"]
+
+_U64 = np.uint64
+_MASK32 = _U64(0xFFFFFFFF)
+_EMPTY = np.uint32(0xFFFFFFFF)  # empty OPH bin; real values are capped one below
+_DOC_SEP = "\ue000"  # private-use char joining documents; survives NFKC, casefold and OpenCC
+# Odd multipliers for the polynomial (rolling) hashes; odd => invertible modulo 2^64.
+_CP_BASE = 0x9E3779B97F4A7C15
+_TOK_BASE = 0xC2B2AE3D27D4EB4F
+_BAND_BASE = 0x165667B19E3779F9
+
+# Codepoint classes for tokenisation.
+_SEP, _WORD, _CJK, _DOCB = 0, 1, 2, 3
+_CJK_RANGES = (
+    (0x2E80, 0x2FDF), (0x3005, 0x3007), (0x3021, 0x3029), (0x3040, 0x30FF), (0x3100, 0x312F),
+    (0x31A0, 0x31BF), (0x31F0, 0x31FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
+    (0x20000, 0x323AF),
+)
+_CLASSIFIED_UPTO = 0x32400  # beyond: unassigned, private use, tags -> separators
+
+
+@cache
+def codepoint_classes() -> np.ndarray:
+    """Return a uint8 table: codepoint -> separator / word char / CJK char / document boundary."""
+    table = np.zeros(0x110000, np.uint8)
+    for cp in range(_CLASSIFIED_UPTO):
+        cat = unicodedata.category(chr(cp))
+        if cat[0] in "LMN":
+            table[cp] = _WORD
+    for lo, hi in _CJK_RANGES:
+        seg = table[lo : hi + 1]
+        seg[seg == _WORD] = _CJK
+    table[0x3005] = _CJK  # 々 iteration mark is Lm; count it as a character of the text
+    table[ord(_DOC_SEP)] = _DOCB
+    return table
+
+
+def fmix64(h: np.ndarray) -> np.ndarray:
+    """Return the MurmurHash3 64-bit finaliser of a uint64 array (an avalanching bijection)."""
+    h = h ^ (h >> _U64(33))
+    h = h * _U64(0xFF51AFD7ED558CCD)
+    h = h ^ (h >> _U64(33))
+    h = h * _U64(0xC4CEB9FE1A85EC53)
+    return h ^ (h >> _U64(33))
+
+
+def _powers(base: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return base^i and base^-i modulo 2^64 for i in [0, n]."""
+    inv = pow(base, -1, 1 << 64)
+    p = np.full(n + 1, base, _U64)
+    q = np.full(n + 1, inv, _U64)
+    p[0] = q[0] = 1
+    return np.cumprod(p, dtype=_U64), np.cumprod(q, dtype=_U64)
+
+
+def _range_hash(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray, base: int) -> np.ndarray:
+    """Return a polynomial hash of values[s:s+l] for every (s, l), via prefix sums mod 2^64."""
+    pw, inv = _powers(base, len(values))
+    prefix = np.zeros(len(values) + 1, _U64)
+    np.cumsum(values * pw[:-1], dtype=_U64, out=prefix[1:])
+    return (prefix[starts + lengths] - prefix[starts]) * inv[starts]
+
+
+def normalize_for_shingles(texts: list[str], script: ScriptConversion) -> str:
+    """Return all texts as one NFKC-casefolded (and optionally OpenCC-converted) string joined by U+E000."""
+    joined = _DOC_SEP.join(t.replace(_DOC_SEP, " ") for t in texts)
+    joined = unicodedata.normalize("NFKC", joined).casefold()
+    if script != "none":
+        joined = opencc_converter(script).convert(joined)
+    return joined
+
+
+def shingle_hashes(
+    texts: list[str], char_ngram: int, word_ngram: int, script: ScriptConversion = "none", cjk_share: float = 0.5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (64-bit shingle hashes, per-document offsets into them, per-document is-CJK flags).
+
+    A document whose tokens are at least `cjk_share` CJK characters is shingled by `char_ngram`
+    characters, any other by `word_ngram` words; shorter documents give one shingle of all tokens.
+    """
+    n_docs = len(texts)
+    if n_docs == 0:
+        return np.zeros(0, _U64), np.zeros(1, np.int64), np.zeros(0, bool)
+    cps = np.frombuffer(normalize_for_shingles(texts, script).encode("utf-32-le"), np.uint32)
+    cls = codepoint_classes()[cps]
+    doc_of_cp = np.cumsum(cls == _DOCB, dtype=np.int64)
+    is_tok = (cls == _WORD) | (cls == _CJK)
+    prev = np.concatenate(([_SEP], cls[:-1]))
+    starts_mask = is_tok & ((cls == _CJK) | (prev != _WORD))
+    tok_start = np.flatnonzero(starts_mask)
+    # A token ends where the next token starts or at the first non-token codepoint after it.
+    tok_id = np.cumsum(starts_mask) - 1
+    tok_len = np.bincount(tok_id[is_tok], minlength=len(tok_start)).astype(np.int64)
+    cp_vals = (cps.astype(_U64) + _U64(1)) * _U64(0x100000001B3)
+    tok_hash = fmix64(_range_hash(cp_vals, tok_start, tok_len, _CP_BASE))
+    tok_doc = doc_of_cp[tok_start]
+    tok_cjk = cls[tok_start] == _CJK
+    n_tok = np.bincount(tok_doc, minlength=n_docs).astype(np.int64)
+    n_cjk = np.bincount(tok_doc, weights=tok_cjk, minlength=n_docs)
+    is_cjk_doc = n_cjk >= cjk_share * np.maximum(n_tok, 1)
+    is_cjk_doc &= n_tok > 0
+    n = np.where(is_cjk_doc, char_ngram, word_ngram).astype(np.int64)
+    per_doc = np.where(n_tok >= n, n_tok - n + 1, (n_tok > 0).astype(np.int64))
+    width = np.minimum(n, n_tok)
+    tok_off = np.concatenate(([0], np.cumsum(n_tok)))
+    sh_off = np.concatenate(([0], np.cumsum(per_doc)))
+    sh_doc = np.repeat(np.arange(n_docs), per_doc)
+    sh_start = tok_off[sh_doc] + (np.arange(sh_off[-1]) - sh_off[sh_doc])
+    sh_len = width[sh_doc]
+    hashes = fmix64(_range_hash(tok_hash, sh_start, sh_len, _TOK_BASE) ^ sh_len.astype(_U64))
+    return hashes, sh_off, is_cjk_doc
+
+
+def oph_signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    """Return one-permutation-hashing MinHash signatures (docs x num_perm uint32), optimally densified.
+
+    Each shingle hash falls in one of `num_perm` bins and the minimum per bin is kept, so the cost
+    is O(shingles), not O(shingles x permutations); empty bins borrow a filled bin chosen by a
+    seeded hash of (bin, attempt), the same for every document (Shrivastava 2017).
+    """
+    n_docs = len(offsets) - 1
+    h = fmix64(hashes ^ _U64(seed * 0x9E3779B97F4A7C15 % (1 << 64)))
+    bins = ((h >> _U64(32)) % _U64(num_perm)).astype(np.int64)
+    vals = np.minimum((h & _MASK32).astype(np.uint32), _EMPTY - np.uint32(1))
+    doc = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(offsets))
+    sig = np.full(n_docs * num_perm, _EMPTY, np.uint32)
+    np.minimum.at(sig, doc * num_perm + bins, vals)
+    sig = sig.reshape(n_docs, num_perm)
+    return densify(sig, seed)
+
+
+@cache
+def _densify_candidates(num_perm: int, seed: int, attempts: int) -> np.ndarray:
+    """Return the bin each empty bin borrows from at each attempt (attempts x num_perm)."""
+    j = np.arange(num_perm, dtype=_U64)[None, :]
+    a = np.arange(1, attempts + 1, dtype=_U64)[:, None]
+    mixed = fmix64(j * _U64(0xD6E8FEB86659FD93) + a * _U64(0x9E3779B97F4A7C15) + _U64(seed))
+    return (mixed % _U64(num_perm)).astype(np.int64)
+
+
+def densify(sig: np.ndarray, seed: int) -> np.ndarray:
+    """Fill empty OPH bins from filled ones of the same document (rows with no shingle stay empty)."""
+    empty = sig == _EMPTY
+    rows = np.flatnonzero(empty.any(axis=1) & ~empty.all(axis=1))
+    if len(rows) == 0:
+        return sig
+    num_perm = sig.shape[1]
+    attempts = 8 * num_perm
+    cand = _densify_candidates(num_perm, seed, attempts)
+    orig = sig[rows]
+    orig_empty = empty[rows]
+    out = orig.copy()
+    r, c = np.nonzero(orig_empty)
+    for a in range(attempts):
+        if len(r) == 0:
+            break
+        src = cand[a, c]
+        ok = ~orig_empty[r, src]
+        out[r[ok], c[ok]] = orig[r[ok], src[ok]]
+        r, c = r[~ok], c[~ok]
+    if len(r):  # astronomically rare: fall back to the row minimum, still deterministic
+        out[r, c] = np.where(orig_empty, _EMPTY, orig).min(axis=1)[r]
+    sig = sig.copy()
+    sig[rows] = out
+    return sig
+
+
+@cache
+def datasketch_affine32_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return datasketch's affine32 permutation parameters (a, b) for (num_perm, seed)."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+def fmix32(h: np.ndarray) -> np.ndarray:
+    """Return the MurmurHash3 32-bit finaliser of a uint32 array."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+def permutation_signatures(
+    hashes32: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int, chunk: int = 1 << 16
+) -> np.ndarray:
+    """Return classic MinHash signatures (docs x num_perm uint32), bit-identical to datasketch affine32.
+
+    `hashes32` are 32-bit shingle hashes; datasketch with ``hashfunc=identity`` on the same values
+    gives the same signature (tests hold us to that).
+    """
+    n_docs = len(offsets) - 1
+    a, b = datasketch_affine32_permutations(num_perm, seed)
+    hv = fmix32(hashes32.astype(np.uint32))
+    sig = np.full((n_docs, num_perm), _EMPTY, np.uint32)
+    counts = np.diff(offsets)
+    nonempty = np.flatnonzero(counts > 0)
+    # Process whole documents in chunks of about `chunk` shingles to bound the S x P matrix.
+    i = 0
+    while i < len(nonempty):
+        j = int(np.searchsorted(offsets[nonempty + 1], offsets[nonempty[i]] + chunk, side="right"))
+        j = max(j, i + 1)
+        docs = nonempty[i:j]
+        lo, hi = offsets[docs[0]], offsets[docs[-1] + 1]
+        phv = hv[lo:hi, None] * a[None, :] + b[None, :]
+        sig[docs] = np.minimum.reduceat(phv, offsets[docs] - lo, axis=0)
+        i = j
+    return sig
+
+
+def optimal_bands(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5) -> tuple[int, int]:
+    """Return (bands, rows) minimising the weighted false-positive + false-negative area (datasketch's rule)."""
+    s_lo = np.linspace(0.0, threshold, 1001)
+    s_hi = np.linspace(threshold, 1.0, 1001)
+    best, opt = float("inf"), (1, 1)
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            fp = np.trapezoid(1 - (1 - s_lo**r) ** b, s_lo)
+            fn = np.trapezoid((1 - s_hi**r) ** b, s_hi)
+            err = fp * fp_weight + fn * fn_weight
+            if err < best:
+                best, opt = err, (b, r)
+    return opt
+
+
+def band_hashes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """Return one signed 64-bit hash per (document, band) over `rows` signature values each."""
+    n = sig.shape[0]
+    v = sig[:, : bands * rows].astype(_U64).reshape(n, bands, rows)
+    pw, _ = _powers(_BAND_BASE, rows)
+    acc = (v * pw[None, None, :rows]).sum(axis=2, dtype=_U64)
+    acc = fmix64(acc + np.arange(bands, dtype=_U64)[None, :] * _U64(0x9E3779B97F4A7C15))
+    return acc.view(np.int64)
+
+
+def candidate_pairs(band_matrix: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Return unique (i, j) pairs, i < j, of active rows sharing a band bucket (star + chain edges).
+
+    Rows are global positions; in each bucket every member is linked to the bucket's first member
+    and to its predecessor, which keeps every bucket connected with 2(k-1) edges instead of k^2/2.
+    """
+    idx_all = np.flatnonzero(active)
+    pairs = []
+    for b in range(band_matrix.shape[1]):
+        keys = band_matrix[idx_all, b]
+        order = np.argsort(keys, kind="stable")
+        k, idx = keys[order], idx_all[order]
+        same = np.concatenate(([False], k[1:] == k[:-1]))
+        if not same.any():
+            continue
+        pos = np.arange(len(k))
+        head = np.maximum.accumulate(np.where(same, 0, pos))
+        m = np.flatnonzero(same)
+        pairs.append(np.stack([idx[head[m]], idx[m]], axis=1))
+        pairs.append(np.stack([idx[m - 1], idx[m]], axis=1))
+    if not pairs:
+        return np.zeros((0, 2), np.int64)
+    p = np.concatenate(pairs)
+    p = np.sort(p, axis=1)
+    p = p[p[:, 0] != p[:, 1]]
+    return np.unique(p, axis=0)
+
+
+def signature_similarity(sig: np.ndarray, pairs: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    """Return the MinHash Jaccard estimate for each (i, j) pair."""
+    out = np.empty(len(pairs), np.float64)
+    for s in range(0, len(pairs), chunk):
+        p = pairs[s : s + chunk]
+        out[s : s + chunk] = (sig[p[:, 0]] == sig[p[:, 1]]).mean(axis=1)
+    return out
+
+
+def exact_jaccard(shingles: list[np.ndarray], pairs: np.ndarray) -> np.ndarray:
+    """Return the exact Jaccard similarity of the shingle sets of each (i, j) pair."""
+    out = np.empty(len(pairs), np.float64)
+    for k, (i, j) in enumerate(pairs):
+        a, b = shingles[i], shingles[j]
+        inter = len(np.intersect1d(a, b, assume_unique=True))
+        union = len(a) + len(b) - inter
+        out[k] = inter / union if union else 1.0
+    return out
+
+
+def component_labels(n: int, pairs: np.ndarray) -> np.ndarray:
+    """Return a connected-component label per row of an n-row graph given its edges (union-find)."""
+    if len(pairs) == 0:
+        return np.arange(n)
+    g = coo_matrix((np.ones(len(pairs), np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    return connected_components(g, directed=False)[1]
+
+
+def keep_rank(sigs: pa.Table, keep: KeepPolicy) -> np.ndarray:
+    """Return a rank per row (lower wins): existing release rows first, then the keep policy, then (shard, row)."""
+    n = sigs.num_rows
+    shard = sigs.column("shard").to_numpy().astype(np.int64)
+    row = sigs.column("row").to_numpy().astype(np.int64)
+    keys = [row, shard]  # np.lexsort: last key is primary
+    if keep == "longest":
+        keys.append(-sigs.column("length").to_numpy().astype(np.int64))
+    elif keep == "quality":
+        score = sigs.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
+        keys.append(np.where(np.isnan(score), np.inf, -score))  # missing scores lose
+    if "existing" in sigs.column_names:
+        keys.append(~sigs.column("existing").to_numpy(zero_copy_only=False).astype(bool))
+    order = np.lexsort(keys)
+    rank = np.empty(n, np.int64)
+    rank[order] = np.arange(n)
+    return rank
+
+
+def cluster_decisions(ids: pa.Array, labels: np.ndarray, rank: np.ndarray, reason: str, emit: np.ndarray) -> pa.Table:
+    """Return decisions for rows in clusters of size > 1: cluster_id/duplicate_of = the winner's id."""
+    n = len(labels)
+    size = np.bincount(labels, minlength=n)
+    winner_rank = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(winner_rank, labels, rank)
+    by_rank = np.empty(n, np.int64)
+    by_rank[rank] = np.arange(n)
+    winner = by_rank[winner_rank[labels]]
+    member = (size[labels] > 1) & emit
+    rows = np.flatnonzero(member)
+    is_winner = winner[rows] == rows
+    win_ids = ids.take(pa.array(winner[rows]))
+    return pa.table(
+        {
+            "id": ids.take(pa.array(rows)),
+            CLUSTER_ID: win_ids,
+            DUPLICATE_OF: pc.if_else(pa.array(is_winner), pa.scalar(None, pa.string()), win_ids),
+            "drop_reason": pc.if_else(pa.array(is_winner), pa.scalar(None, pa.string()), pa.scalar(reason)),
+        }
+    )
+
+
+def empty_decisions() -> pa.Table:
+    """Return an empty duplicate-decisions table."""
+    s = pa.string()
+    return pa.table({"id": pa.array([], s), CLUSTER_ID: pa.array([], s), DUPLICATE_OF: pa.array([], s), "drop_reason": pa.array([], s)})
+
+
+@register_op
+class DedupNear(CorpusOp):
+    """Drop near-duplicates found by MinHash LSH over script-aware shingles, keeping one per cluster."""
+
+    name: ClassVar[str] = "dedup_near"
+    version: ClassVar[int] = 1
+    summary: ClassVar[str] = "near-duplicate removal: CJK char / word n-gram MinHash LSH, components, keep policy"
+
+    threshold: float = Field(0.7, gt=0.0, lt=1.0, description="target Jaccard similarity of a near-duplicate pair")
+    num_perm: int = Field(128, ge=8, le=1024, description="MinHash signature length")
+    bands: int | None = Field(None, ge=1, description="LSH bands (default: chosen from threshold)")
+    rows: int | None = Field(None, ge=1, description="rows per band (default: chosen from threshold)")
+    char_ngram: int = Field(5, ge=1, description="shingle size in characters for CJK documents")
+    word_ngram: int = Field(5, ge=1, description="shingle size in words for space-delimited documents")
+    script: ScriptConversion = Field("none", description="OpenCC conversion before shingling (t2s catches Traditional copies)")
+    hashing: Hashing = Field("oph", description="one-permutation hashing (fast) or classic permutations (datasketch-identical)")
+    verify: Verify = Field("signature", description="drop candidate pairs whose signature / exact Jaccard is below threshold")
+    keep: KeepPolicy = "first"
+    quality_column: str = Field("score_quality", description="column ranking documents when keep=quality")
+    seed: int = Field(1, ge=0)
+
+    @model_validator(mode="after")
+    def _check_bands(self) -> "DedupNear":
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("set both bands and rows, or neither")
+        if self.bands is not None and self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands*rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}")
+        return self
+
+    def band_rows(self) -> tuple[int, int]:
+        """Return the (bands, rows) in use."""
+        if self.bands is not None:
+            return self.bands, self.rows
+        return _cached_optimal_bands(self.threshold, self.num_perm)
+
+    def minhash(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (signatures, shingle hashes, offsets) for texts."""
+        hashes, offsets, _ = shingle_hashes(texts, self.char_ngram, self.word_ngram, self.script)
+        if self.hashing == "oph":
+            sig = oph_signatures(hashes, offsets, self.num_perm, self.seed)
+        else:
+            sig = permutation_signatures((hashes >> _U64(32)).astype(np.uint32), offsets, self.num_perm, self.seed)
+        return sig, hashes, offsets
+
+    def signatures(self, live: pa.Table, shard: int) -> pa.Table:
+        texts = live.column("text").to_pylist()
+        sig, hashes, offsets = self.minhash(texts)
+        b, r = self.band_rows()
+        n = live.num_rows
+        cols = {
+            "id": live.column("id").combine_chunks() if n else pa.array([], pa.string()),
+            "shard": pa.array(np.full(n, shard, np.int32)),
+            "row": pa.array(np.arange(n, dtype=np.int64)),
+            "length": pc.utf8_length(live.column("text")).cast(pa.int64()).combine_chunks() if n else pa.array([], pa.int64()),
+            "n_shingles": pa.array(np.diff(offsets).astype(np.int32)),
+            "score": _score_column(live, self.quality_column) if self.keep == "quality" else pa.nulls(n, pa.float64()),
+            "sig": pa.FixedSizeListArray.from_arrays(pa.array(sig.reshape(-1)), self.num_perm),
+            "bands": pa.FixedSizeListArray.from_arrays(pa.array(band_hashes(sig, b, r).reshape(-1)), b),
+        }
+        if self.verify == "exact":
+            sets = [np.unique(hashes[offsets[i] : offsets[i + 1]]) for i in range(n)]
+            cols["shingles"] = pa.array(sets, pa.list_(pa.uint64()))
+        return pa.table(cols)
+
+    def reduce(self, signatures: pa.Table) -> pa.Table:
+        return reduce_near(signatures, self.threshold, self.verify, self.keep)
+
+    def apply_decisions(self, live: pa.Table, decisions: pa.Table, stats: OpStats) -> pa.Table:
+        return apply_duplicate_decisions(live, decisions, self.op_id, stats)
+
+
+@cache
+def _cached_optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    return optimal_bands(threshold, num_perm)
+
+
+def _score_column(live: pa.Table, column: str) -> pa.Array:
+    if column not in live.column_names:
+        raise ValueError(f"keep=quality needs column {column!r}; present: {', '.join(live.column_names)}")
+    return live.column(column).cast(pa.float64()).combine_chunks()
+
+
+def sort_signatures(signatures: pa.Table) -> pa.Table:
+    """Return signatures in a canonical order (existing rows first, then shard, row) for reproducible results."""
+    keys = [("shard", "ascending"), ("row", "ascending"), ("id", "ascending")]
+    if "existing" in signatures.column_names:
+        signatures = signatures.append_column("_new", pc.invert(signatures.column("existing")))
+        keys = [("_new", "ascending")] + keys
+    out = signatures.take(pc.sort_indices(signatures, sort_keys=keys))
+    return out.drop_columns(["_new"]) if "_new" in out.column_names else out
+
+
+def reduce_near(signatures: pa.Table, threshold: float, verify: Verify, keep: KeepPolicy, reason: str = "near_duplicate") -> pa.Table:
+    """Reduce: bands -> candidate pairs -> verification -> components -> keep policy -> decisions by id.
+
+    Rows with ``existing = true`` (an earlier release, for incremental dedup) always win their
+    cluster and get no decision row of their own.
+    """
+    if signatures.num_rows == 0:
+        return empty_decisions()
+    sigs = sort_signatures(signatures)
+    n = sigs.num_rows
+    band_col = sigs.column("bands").combine_chunks()
+    band_matrix = band_col.values.to_numpy().reshape(n, band_col.type.list_size)
+    active = sigs.column("n_shingles").to_numpy() > 0
+    pairs = candidate_pairs(band_matrix, active)
+    if "existing" in sigs.column_names:
+        existing = sigs.column("existing").to_numpy(zero_copy_only=False).astype(bool)
+        pairs = pairs[~(existing[pairs[:, 0]] & existing[pairs[:, 1]])]  # old pairs were settled then
+    else:
+        existing = np.zeros(n, bool)
+    pairs = verify_pairs(sigs, pairs, threshold, verify)
+    labels = component_labels(n, pairs)
+    rank = keep_rank(sigs, keep)
+    return cluster_decisions(sigs.column("id").combine_chunks(), labels, rank, reason, ~existing)
+
+
+def verify_pairs(sigs: pa.Table, pairs: np.ndarray, threshold: float, verify: Verify) -> np.ndarray:
+    """Return the candidate pairs whose signature or exact Jaccard reaches the threshold."""
+    if verify == "none" or len(pairs) == 0:
+        return pairs
+    if verify == "signature":
+        col = sigs.column("sig").combine_chunks()
+        sig = col.values.to_numpy().reshape(sigs.num_rows, col.type.list_size)
+        return pairs[signature_similarity(sig, pairs) >= threshold]
+    if "shingles" not in sigs.column_names:
+        raise ValueError("verify=exact needs the shingles column in the signatures (computed when verify=exact)")
+    col = sigs.column("shingles").combine_chunks()
+    flat, off = col.values.to_numpy(), col.offsets.to_numpy()
+    touched = np.unique(pairs)
+    sets: list[np.ndarray] = [np.zeros(0, _U64)] * sigs.num_rows
+    for i in touched:
+        sets[i] = flat[off[i] : off[i + 1]]
+    return pairs[exact_jaccard(sets, pairs) >= threshold]
+
+
+# --- exact line / paragraph dedup across documents (CCNet style) -----------------------------
+
+
+def line_keys(text: str, script: ScriptConversion) -> list[tuple[int, int]]:
+    """Return (line number, 63-bit hash of the normalised line) for every non-blank line of a text."""
+    out = []
+    for i, line in enumerate(text.split("\n")):
+        key = unicodedata.normalize("NFKC", line).casefold()
+        key = "".join(ch for ch in key if not unicodedata.category(ch)[0] in "PZC" and not ch.isspace())
+        if not key:
+            continue
+        if script != "none":
+            key = opencc_converter(script).convert(key)
+        out.append((i, text_hash64(key)))
+    return out
+
+
+@register_op
+class DedupLines(CorpusOp):
+    """Remove lines repeated across documents (boilerplate), keeping each line's first occurrence."""
+
+    name: ClassVar[str] = "dedup_lines"
+    version: ClassVar[int] = 1
+    summary: ClassVar[str] = "CCNet-style exact line dedup across documents; empty results are dropped"
+
+    min_docs: int = Field(2, ge=2, description="a line is boilerplate when it occurs in at least this many documents")
+    min_line_chars: int = Field(1, ge=0, description="shorter lines (after stripping) are never removed")
+    keep_first: bool = Field(True, description="keep the first occurrence (by shard, row) of each repeated line")
+    script: ScriptConversion = "none"
+
+    def signatures(self, live: pa.Table, shard: int) -> pa.Table:
+        ids, rows, lines, hashes = [], [], [], []
+        for r, (doc_id, text) in enumerate(zip(live.column("id").to_pylist(), live.column("text").to_pylist())):
+            for line_no, h in line_keys(text, self.script):
+                if len(text.split("\n")[line_no].strip()) < self.min_line_chars:
+                    continue
+                ids.append(doc_id)
+                rows.append(r)
+                lines.append(line_no)
+                hashes.append(h)
+        return pa.table(
+            {
+                "id": pa.array(ids, pa.string()),
+                "shard": pa.array([shard] * len(ids), pa.int32()),
+                "row": pa.array(rows, pa.int64()),
+                "line": pa.array(lines, pa.int32()),
+                "hash": pa.array(hashes, pa.int64()),
+            }
+        )
+
+    def reduce(self, signatures: pa.Table) -> pa.Table:
+        return reduce_lines(signatures, self.min_docs, self.keep_first)
+
+    def apply_decisions(self, live: pa.Table, decisions: pa.Table, stats: OpStats) -> pa.Table:
+        return apply_line_decisions(live, decisions, self.op_id, stats)
+
+
+def reduce_lines(signatures: pa.Table, min_docs: int, keep_first: bool) -> pa.Table:
+    """Return (id, remove_lines, first_of) for documents losing lines that recur in >= min_docs documents."""
+    empty = pa.table({"id": pa.array([], pa.string()), "remove_lines": pa.array([], pa.list_(pa.int32()))})
+    if signatures.num_rows == 0:
+        return empty
+    s = signatures.take(pc.sort_indices(signatures, [("hash", "ascending"), ("shard", "ascending"), ("row", "ascending"), ("line", "ascending")]))
+    h = s.column("hash").to_numpy()
+    doc_key = s.column("shard").to_numpy().astype(np.int64) * (1 << 40) + s.column("row").to_numpy()
+    n = len(h)
+    new_group = np.concatenate(([True], h[1:] != h[:-1]))
+    group = np.cumsum(new_group) - 1
+    new_doc = new_group | np.concatenate(([True], doc_key[1:] != doc_key[:-1]))
+    docs_per_group = np.bincount(group, weights=new_doc)
+    boiler = docs_per_group[group] >= min_docs
+    # Keep the whole first document's copies (a line repeated inside one document is not boilerplate).
+    first_doc_key = doc_key[np.flatnonzero(new_group)][group]
+    remove = boiler & ~(keep_first & (doc_key == first_doc_key))
+    idx = np.flatnonzero(remove)
+    if len(idx) == 0:
+        return empty
+    t = pa.table({"id": s.column("id").take(pa.array(idx)), "line": s.column("line").take(pa.array(idx))})
+    g = t.group_by("id", use_threads=False).aggregate([("line", "list")])
+    del n
+    return pa.table({"id": g.column("id"), "remove_lines": g.column("line_list").cast(pa.list_(pa.int32()))})
+
+
+def apply_line_decisions(live: pa.Table, decisions: pa.Table, op_id: str, stats: OpStats) -> pa.Table:
+    """Remove the decided lines from each document; drop documents left with no text."""
+    if decisions.num_rows == 0 or live.num_rows == 0:
+        return live
+    pos = pc.index_in(live.column("id"), value_set=decisions.column("id")).to_pylist()
+    removes = decisions.column("remove_lines").to_pylist()
+    texts = live.column("text").to_pylist()
+    notes: list[str | None] = []
+    reasons: list[str | None] = []
+    for i, p in enumerate(pos):
+        if p is None:
+            notes.append(None)
+            reasons.append(None)
+            continue
+        drop = set(removes[p])
+        lines = texts[i].split("\n")
+        kept = [ln for k, ln in enumerate(lines) if k not in drop]
+        texts[i] = "\n".join(kept).strip("\n")
+        stats.add("lines_removed", len(drop))
+        notes.append(f"{op_id}: removed {len(drop)} repeated line(s)")
+        empty = not texts[i].strip()
+        reasons.append("duplicate_lines_only" if empty else None)
+        if empty:
+            stats.add("dropped:duplicate_lines_only")
+        else:
+            stats.add("changed:lines_removed")
+    live = set_column(live, "text", pa.array(texts, pa.string()))
+    live = add_trace(live, notes)
+    return mark_dropped(live, pa.array(reasons, pa.string()), op_id)
