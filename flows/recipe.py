@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from transforms.ops import Operator
 from transforms.registry import known_ops
@@ -37,12 +38,43 @@ class InputSpec(_Strict):
     options: dict[str, Any] = Field(default_factory=dict, description="per-format options, checked by the reader")
 
 
-class ReleaseSection(_Strict):
-    """How runs of this recipe are published (the releases issue extends this)."""
+class ReleaseGates(_Strict):
+    """Quality gates applied when a run is published; a row failing one is dropped as `gate:<name>`."""
 
-    dataset: str | None = Field(None, description="dataset name for releases; defaults to the recipe name")
-    gates: dict[str, Any] = Field(default_factory=dict)
-    splits: dict[str, float] | None = None
+    min_score: dict[str, float] = Field(default_factory=dict, description="score_* column -> minimum; a null score fails")
+    max_score: dict[str, float] = Field(default_factory=dict, description="score_*/signal_* column -> maximum; a null fails")
+    languages: list[str] | None = Field(None, description="allowed `lang` values; None allows any")
+    scripts: list[str] | None = Field(None, description="allowed `script` values; None allows any")
+    min_lang_conf: float | None = Field(None, ge=0, le=1, description="minimum `lang_conf`; a null fails")
+    exclude_sensitivity: list[str] = Field(default_factory=list, description="`sensitivity` values to keep out")
+
+
+class ReleaseSection(_Strict):
+    """How runs of this recipe are published: dataset name, gates, splits, shard sizes, card text."""
+
+    dataset: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                                description="dataset name for releases; defaults to the recipe name")
+    gates: ReleaseGates = Field(default_factory=ReleaseGates)
+    splits: dict[str, float] | None = Field(None, description="split name -> fraction (sum 1), assigned by id hash")
+    split_seed: str = Field("", description="salt for the id hash; change it to draw different splits")
+    shard_max_bytes: int = Field(256 * 1024 * 1024, gt=0, description="start a new Parquet shard past this size")
+    shard_max_rows: int = Field(1_000_000, gt=0, description="start a new Parquet shard past this many rows")
+    row_group_rows: int = Field(10_000, gt=0, description="rows per Parquet row group (streaming read unit)")
+    keep_history: bool = Field(True, description="keep the run's dropped and quarantined rows beside the release")
+    licence: str | None = Field(None, description="dataset licence for the card; default: the inputs' licences")
+    description: str = Field("", description="free text for the dataset card")
+
+    @field_validator("splits")
+    @classmethod
+    def _splits_sum_to_one(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        if v is None:
+            return v
+        bad = [k for k in v if not re.fullmatch(r"\w+(\.\w+)*", k)]
+        if bad:
+            raise ValueError(f"split names must be word characters (e.g. train, validation, test), got {bad}")
+        if any(f <= 0 for f in v.values()) or abs(sum(v.values()) - 1.0) > 1e-6:
+            raise ValueError(f"split fractions must be > 0 and sum to 1, got {v}")
+        return v
 
 
 class RunSection(_Strict):
