@@ -1,0 +1,233 @@
+"""Inter-annotator agreement and annotator quality over a long table of (item, annotator, label).
+
+Label Studio Community has no agreement metrics, gold tasks or reviewer workflow; these pure
+functions supply them. Every function takes a *labels* table with columns ``item`` (task or record
+id, string), ``annotator`` (string) and ``label`` (string; ordinal scales pass ``order``), one row
+per judgement, and returns plain values or Arrow tables. The statistics come from the libraries
+made for them (scikit-learn's Cohen's kappa, statsmodels' Fleiss' kappa, the ``krippendorff``
+package); this module only shapes the data and decides what to flag.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import krippendorff
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from sklearn.metrics import cohen_kappa_score
+from statsmodels.stats.inter_rater import fleiss_kappa
+
+LABEL_COLUMNS = ("item", "annotator", "label")
+Level = Literal["nominal", "ordinal"]
+
+
+def labels_frame(labels: pa.Table) -> pd.DataFrame:
+    """Return the labels as a pandas frame of strings, one judgement per (item, annotator), nulls out."""
+    missing = [c for c in LABEL_COLUMNS if c not in labels.column_names]
+    if missing:
+        raise ValueError(f"labels table lacks column(s) {missing}; expected {list(LABEL_COLUMNS)}")
+    df = labels.select(list(LABEL_COLUMNS)).to_pandas()
+    df = df.dropna(subset=["label"])
+    df = df.astype({"item": str, "annotator": str, "label": str})
+    # An annotator who answered the same item twice counts once, with the last answer.
+    return df.drop_duplicates(subset=["item", "annotator"], keep="last").reset_index(drop=True)
+
+
+def _codes(values: pd.Series, order: list[str] | None) -> tuple[pd.Series, list[str]]:
+    """Map label strings to integer codes; with `order`, codes follow it (ordinal scales)."""
+    categories = list(order) if order is not None else sorted(values.unique())
+    unknown = set(values.unique()) - set(categories)
+    if unknown:
+        raise ValueError(f"labels {sorted(unknown)} are not in the declared order {categories}")
+    mapping = {c: i for i, c in enumerate(categories)}
+    return values.map(mapping).astype(int), categories
+
+
+def cohen_kappa_pairs(labels: pa.Table, min_overlap: int = 2, weights: Literal["linear", "quadratic"] | None = None) -> pa.Table:
+    """Return Cohen's kappa for every annotator pair sharing at least `min_overlap` items."""
+    df = labels_frame(labels)
+    wide = df.pivot(index="item", columns="annotator", values="label")
+    wide = wide[sorted(wide.columns)]
+    seen = wide.notna().to_numpy(dtype=np.int64)
+    overlap = seen.T @ seen  # items shared by each pair, so that disjoint pairs cost nothing
+    names = list(wide.columns)
+    rows = []
+    for i, j in itertools.combinations(range(len(names)), 2):
+        if overlap[i, j] < min_overlap:
+            continue
+        a, b = names[i], names[j]
+        both = wide[[a, b]].dropna()
+        observed = float((both[a] == both[b]).mean())
+        if both[a].nunique() == 1 and both[b].nunique() == 1 and both[a].iloc[0] == both[b].iloc[0]:
+            kappa = math.nan  # one shared constant label: chance agreement is 1, kappa undefined
+        else:
+            kappa = float(cohen_kappa_score(both[a], both[b], weights=weights))
+        rows.append({"annotator_a": a, "annotator_b": b, "n_items": len(both), "observed_agreement": observed, "kappa": kappa})
+    schema = pa.schema(
+        [("annotator_a", pa.string()), ("annotator_b", pa.string()), ("n_items", pa.int64()),
+         ("observed_agreement", pa.float64()), ("kappa", pa.float64())]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def fleiss_kappa_score(labels: pa.Table) -> tuple[float, int]:
+    """Return (Fleiss' kappa, items used) over the items rated by the most common number (>= 2) of annotators."""
+    df = labels_frame(labels)
+    counts = df.groupby(["item", "label"]).size().unstack(fill_value=0)
+    per_item = counts.sum(axis=1)
+    per_item = per_item[per_item >= 2]
+    if per_item.empty:
+        return math.nan, 0
+    # Fleiss' kappa assumes the same number of ratings per item; keep the modal count's items.
+    n_raters = int(per_item.mode().max())
+    table = counts.loc[per_item[per_item == n_raters].index].to_numpy()
+    if table.shape[0] < 2:
+        return math.nan, int(table.shape[0])
+    return float(fleiss_kappa(table, method="fleiss")), int(table.shape[0])
+
+
+def krippendorff_alpha(labels: pa.Table, level: Level = "nominal", order: list[str] | None = None) -> float:
+    """Return Krippendorff's alpha over all items (missing judgements allowed); ordinal needs `order` or numeric labels."""
+    df = labels_frame(labels)
+    if df.empty:
+        return math.nan
+    if level == "ordinal" and order is None:
+        order = sorted(df["label"].unique(), key=float)  # numeric labels (ratings) order themselves
+    codes, categories = _codes(df["label"], order)
+    df = df.assign(code=codes)
+    matrix = df.pivot(index="annotator", columns="item", values="code").to_numpy(dtype=float)
+    if len(categories) < 2 or np.sum(~np.isnan(matrix).all(axis=0) & (np.sum(~np.isnan(matrix), axis=0) >= 2)) == 0:
+        return math.nan  # one category or no pairable item: alpha is undefined
+    return float(
+        krippendorff.alpha(reliability_data=matrix, value_domain=list(range(len(categories))), level_of_measurement=level)
+    )
+
+
+def agreement_per_label(labels: pa.Table) -> pa.Table:
+    """Return, per label value, one-vs-rest Fleiss' kappa and nominal alpha (which categories annotators confuse)."""
+    df = labels_frame(labels)
+    rows = []
+    for value in sorted(df["label"].unique()):
+        binary = pa.Table.from_pandas(df.assign(label=np.where(df["label"] == value, value, "__other__")), preserve_index=False)
+        kappa, n = fleiss_kappa_score(binary)
+        rows.append(
+            {"label": value, "n_judgements": int((df["label"] == value).sum()), "fleiss_kappa": kappa,
+             "alpha_nominal": krippendorff_alpha(binary, "nominal"), "n_items_fleiss": n}
+        )
+    schema = pa.schema(
+        [("label", pa.string()), ("n_judgements", pa.int64()), ("fleiss_kappa", pa.float64()),
+         ("alpha_nominal", pa.float64()), ("n_items_fleiss", pa.int64())]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def item_agreement(labels: pa.Table) -> pa.Table:
+    """Score each item: judgements, majority label, its share, and observed pairwise agreement."""
+    df = labels_frame(labels)
+    rows = []
+    for item, group in df.groupby("item", sort=True):
+        counts = group["label"].value_counts()
+        n = int(counts.sum())
+        top = counts[counts == counts.max()].index
+        pairs = n * (n - 1)
+        rows.append(
+            {"item": item, "n_judgements": n, "majority_label": sorted(top)[0] if len(top) == 1 else None,
+             "majority_share": float(counts.max() / n),
+             "pairwise_agreement": float((counts * (counts - 1)).sum() / pairs) if pairs else math.nan}
+        )
+    schema = pa.schema(
+        [("item", pa.string()), ("n_judgements", pa.int64()), ("majority_label", pa.string()),
+         ("majority_share", pa.float64()), ("pairwise_agreement", pa.float64())]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def flag_for_adjudication(items: pa.Table, threshold: float = 0.67, min_judgements: int = 2) -> pa.Table:
+    """Decide: return the `item_agreement` rows whose majority share is below `threshold` or that have no majority."""
+    df = items.to_pandas()
+    enough = df["n_judgements"] >= min_judgements
+    weak = (df["majority_share"] < threshold) | df["majority_label"].isna()
+    out = df[enough & weak].assign(reason=np.where(df[enough & weak]["majority_label"].isna(), "tie", "low_agreement"))
+    return pa.Table.from_pandas(out.reset_index(drop=True), preserve_index=False)
+
+
+def annotator_gold_accuracy(labels: pa.Table, gold: pa.Table) -> pa.Table:
+    """Return each annotator's accuracy on gold items; `gold` has columns ``item`` and ``label``."""
+    df = labels_frame(labels)
+    truth = gold.select(["item", "label"]).to_pandas().astype(str).drop_duplicates("item", keep="last")
+    merged = df.merge(truth, on="item", suffixes=("", "_gold"))
+    rows = [
+        {"annotator": a, "n_gold": len(g), "gold_accuracy": float((g["label"] == g["label_gold"]).mean())}
+        for a, g in merged.groupby("annotator", sort=True)
+    ]
+    schema = pa.schema([("annotator", pa.string()), ("n_gold", pa.int64()), ("gold_accuracy", pa.float64())])
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def annotator_consensus_agreement(labels: pa.Table) -> pa.Table:
+    """Return how often each annotator matches the majority of the *other* annotators (leave-one-out, ties skipped)."""
+    df = labels_frame(labels)
+    counts = df.groupby(["item", "label"]).size().rename("n").reset_index()
+    rows = []
+    for annotator, own in df.groupby("annotator", sort=True):
+        others = counts.merge(own[["item", "label"]].rename(columns={"label": "own"}), on="item")
+        others = others.assign(n=others["n"] - (others["label"] == others["own"]).astype(int))
+        others = others[others["n"] > 0]
+        matched = compared = 0
+        for _, g in others.groupby("item"):
+            best = g[g["n"] == g["n"].max()]
+            if len(best) != 1:
+                continue  # the others are tied: no consensus to compare with
+            compared += 1
+            matched += int(best["label"].iloc[0] == g["own"].iloc[0])
+        rows.append({"annotator": annotator, "n_items": int(own.shape[0]), "n_compared": compared,
+                     "consensus_agreement": matched / compared if compared else math.nan})
+    schema = pa.schema(
+        [("annotator", pa.string()), ("n_items", pa.int64()), ("n_compared", pa.int64()), ("consensus_agreement", pa.float64())]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+@dataclass(frozen=True)
+class AgreementSummary:
+    """Project-level agreement figures for one control (one labelled question)."""
+
+    n_items: int
+    n_annotators: int
+    n_judgements: int
+    n_items_multi: int  # items with >= 2 judgements (the only ones agreement can see)
+    fleiss_kappa: float
+    fleiss_items: int
+    alpha_nominal: float
+    alpha_ordinal: float | None
+    mean_cohen_kappa: float
+
+    def as_dict(self) -> dict:
+        """Return the summary as JSON-ready values (NaN -> None)."""
+        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(self).items()}
+
+
+def summarize_agreement(labels: pa.Table, ordinal_order: list[str] | None = None, ordinal: bool = False) -> AgreementSummary:
+    """Return the project-level figures; ordinal alpha when `ordinal` (numeric labels) or an order is given."""
+    df = labels_frame(labels)
+    per_item = df.groupby("item").size()
+    pairs = cohen_kappa_pairs(labels)
+    kappas = [k for k in pairs.column("kappa").to_pylist() if k is not None and not math.isnan(k)]
+    fk, fk_items = fleiss_kappa_score(labels)
+    want_ordinal = ordinal or ordinal_order is not None
+    return AgreementSummary(
+        n_items=int(per_item.shape[0]),
+        n_annotators=int(df["annotator"].nunique()),
+        n_judgements=int(df.shape[0]),
+        n_items_multi=int((per_item >= 2).sum()),
+        fleiss_kappa=fk,
+        fleiss_items=fk_items,
+        alpha_nominal=krippendorff_alpha(labels, "nominal"),
+        alpha_ordinal=krippendorff_alpha(labels, "ordinal", ordinal_order) if want_ordinal else None,
+        mean_cohen_kappa=float(np.mean(kappas)) if kappas else math.nan,
+    )

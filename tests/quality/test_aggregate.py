@@ -1,0 +1,114 @@
+"""Aggregation: crowd-kit MV / Dawid-Skene against the published crowd data, label columns, LS results."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from quality.aggregate import (
+    aggregate_labels,
+    attach_labels,
+    dawid_skene,
+    label_columns,
+    label_from_result,
+    majority_vote,
+    spans_from_result,
+)
+from transforms.schema import docs_from_pylist
+
+
+def read_crowd(folder: Path) -> tuple[pa.Table, dict[str, str]]:
+    with open(folder / "answer.csv", newline="") as f:
+        answers = list(csv.DictReader(f))
+    with open(folder / "truth.csv", newline="") as f:
+        truth = {r["question"]: r["truth"] for r in csv.DictReader(f)}
+    labels = pa.table({"item": [r["question"] for r in answers], "annotator": [r["worker"] for r in answers],
+                       "label": [r["answer"] for r in answers]})
+    return labels, truth
+
+
+def accuracy(aggregated: pa.Table, truth: dict[str, str]) -> float:
+    pairs = [(r["item"], r["label"]) for r in aggregated.to_pylist() if r["item"] in truth]
+    return sum(truth[i] == label for i, label in pairs) / len(pairs)
+
+
+# Published figures (../shared/eval/README.md): majority vote with random ties, textbook DS (50 iterations).
+CROWD_FIGURES = [
+    ("d_jn-product", 0.8966, 0.9396),
+    ("d_Duck Identification", 0.759, 0.898),
+    ("s4_Dog data", 0.8265, 0.8426),
+    ("s4_Face Sentiment Identification", 0.637, 0.640),
+]
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(("folder", "mv_ref", "ds_ref"), CROWD_FIGURES)
+def test_accuracy_on_published_crowd_data_is_within_a_point(shared_dir: Path, folder: str, mv_ref: float, ds_ref: float):
+    labels, truth = read_crowd(shared_dir / "eval" / "crowd-truth-inference" / folder)
+    mv = majority_vote(labels)
+    ds = dawid_skene(labels)
+    assert mv.num_rows == len(set(labels.column("item").to_pylist()))
+    assert abs(accuracy(mv, truth) - mv_ref) <= 0.01
+    assert abs(accuracy(ds, truth) - ds_ref) <= 0.01
+    if folder == "d_jn-product":
+        assert accuracy(ds, truth) >= 0.93
+    confidences = ds.column("confidence").to_pylist()
+    assert all(0.0 <= c <= 1.0 + 1e-9 for c in confidences)
+
+
+def test_dawid_skene_downweights_a_spammer_that_majority_vote_follows():
+    # Two careful annotators and three who always answer "a": on items where the careful ones say "b",
+    # MV follows the spammers, DS learns their confusion and sides with the careful ones.
+    rows = []
+    truth = {}
+    for i in range(60):
+        t = "a" if i % 2 else "b"
+        truth[f"i{i}"] = t
+        rows += [(f"i{i}", "good1", t), (f"i{i}", "good2", t)]
+        rows += [(f"i{i}", f"spam{s}", "a") for s in range(3)]
+    labels = pa.table({"item": [r[0] for r in rows], "annotator": [r[1] for r in rows], "label": [r[2] for r in rows]})
+    assert accuracy(majority_vote(labels), truth) == pytest.approx(0.5)
+    assert accuracy(dawid_skene(labels), truth) == 1.0
+
+
+def test_majority_vote_confidence_is_the_winning_share():
+    labels = pa.table({"item": ["t1"] * 3 + ["t2"] * 2, "annotator": ["A", "B", "C", "A", "B"],
+                       "label": ["x", "x", "y", "y", "y"]})
+    out = {r["item"]: r for r in aggregate_labels(labels, "majority_vote").to_pylist()}
+    assert out["t1"]["label"] == "x" and out["t1"]["confidence"] == pytest.approx(2 / 3) and out["t1"]["n_judgements"] == 3
+    assert out["t2"]["label"] == "y" and out["t2"]["confidence"] == 1.0
+    with pytest.raises(ValueError, match="known"):
+        aggregate_labels(labels, "glad")  # type: ignore[arg-type]
+
+
+def test_label_columns_join_onto_documents_in_order():
+    docs = docs_from_pylist([
+        {"id": f"d{i}", "text": "文本", "source": "s", "source_uri": f"f:{i}", "raw_sha256": "0" * 64} for i in range(3)
+    ])
+    agg = pa.table({"item": ["d2", "d0"], "label": ["good", "bad"], "confidence": [0.9, 0.6], "n_judgements": [3, 2]})
+    out = attach_labels(docs, label_columns(agg, "quality", "dawid_skene"))
+    assert out.column("id").to_pylist() == ["d0", "d1", "d2"]
+    assert out.column("label_quality").to_pylist() == ["bad", None, "good"]
+    assert out.column("label_quality_confidence").to_pylist() == [0.6, None, 0.9]
+    assert out.column("label_quality_method").to_pylist() == ["dawid_skene", None, "dawid_skene"]
+    again = attach_labels(out, label_columns(agg, "quality", "majority_vote"))  # re-attaching replaces, never duplicates
+    assert again.column_names.count("label_quality") == 1
+
+
+def test_label_studio_results_become_plain_labels():
+    result = [
+        {"from_name": "quality", "to_name": "text", "type": "rating", "value": {"rating": 4}},
+        {"from_name": "domain", "to_name": "text", "type": "choices", "value": {"choices": ["新闻 news", "科技 tech"]}},
+        {"from_name": "pii", "to_name": "text", "type": "labels", "value": {"start": 5, "end": 16, "text": "13800138000", "labels": ["PHONE"]}},
+        {"from_name": "pii", "to_name": "text", "type": "labels", "value": {"start": 0, "end": 2, "text": "张三", "labels": ["NAME"]}},
+    ]
+    assert label_from_result(result, "quality") == "4"
+    assert label_from_result(result, "domain") == "新闻 news|科技 tech"
+    assert label_from_result(result, "missing") is None
+    assert [s["label"] for s in spans_from_result(result, "pii")] == ["NAME", "PHONE"]
+    import json
+
+    assert label_from_result(json.dumps(result, ensure_ascii=False), "quality") == "4"
