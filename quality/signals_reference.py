@@ -18,12 +18,13 @@ from quality.signals import (
     DUP_NGRAM_NS,
     STOPWORDS,
     SUBSTRING_STOPWORD_LANGS,
+    TERMINAL_PUNCT_RE,
     TOP_NGRAM_NS,
     normalize_lang,
 )
 
 _HAN_KANA = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
-_TERMINAL = re.compile(r"[.!?。！？…．｡;；:：]['\"”’」』）)\]】》〉]*\s*$")
+_TERMINAL = re.compile(TERMINAL_PUNCT_RE)
 _POLICY = re.compile(C4_POLICY_RE.replace("(?i)", ""), re.IGNORECASE)
 
 
