@@ -81,9 +81,8 @@ def run_cmd(
     from flows.recipe import RecipeError
 
     try:
-        from flows.curate import ConservationError, run_recipe
+        from flows.plan import override_inputs, plan_shards
         from flows.recipe import load_recipe
-        from flows.curate import override_inputs, plan_shards
 
         rec = load_recipe(recipe)
         if input_paths:
@@ -92,6 +91,8 @@ def run_cmd(
     except RecipeError as exc:
         console.print(f"[red]recipe error[/red]\n{exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    from flows.curate import ConservationError, run_recipe
+
     progress.set_listener(RichProgress() if sys.stderr.isatty() or os.environ.get("YULIAO_PROGRESS") else None)
     try:
         run_dir = run_recipe(str(recipe), workspace=str(workspace) if workspace else None, inputs=input_paths,
@@ -140,7 +141,7 @@ def ops_cmd() -> None:
 @app.command("check")
 def check_cmd(recipe: Path = typer.Argument(..., help="recipe YAML to validate")) -> None:
     """Validate a recipe (keys, ops, parameters, inputs) without running it."""
-    from flows.curate import plan_shards
+    from flows.plan import plan_shards
     from flows.recipe import RecipeError, load_recipe
 
     try:

@@ -26,7 +26,8 @@ import pyarrow.parquet as pq
 from prefect import flow, get_run_logger, task
 
 from flows import progress
-from flows.readers import known_readers, list_input_files, read_input_file, reader_for, check_options
+from flows.plan import Segment, ShardRef, override_inputs, plan_shards, split_segments
+from flows.readers import read_input_file
 from flows.recipe import Recipe, RecipeError, load_recipe
 from flows.store import DROP_ONLY_COLUMNS, PartWriter, part_name, read_json, write_json_atomic
 from transforms.ops import CorpusOp, Operator, OpStats, live_mask
@@ -37,48 +38,6 @@ YULIAO_VERSION = "0.1.0"
 
 class ConservationError(RuntimeError):
     """Read != kept + dropped + quarantined for some input file: something was lost."""
-
-
-@dataclass(frozen=True)
-class ShardRef:
-    """One unit of parallel work: a raw input file of one recipe input."""
-
-    shard: int
-    input_index: int
-    path: str
-
-
-@dataclass
-class Segment:
-    """Plain ops to run on every shard, optionally followed by a corpus-wide op."""
-
-    ops: list[Operator] = field(default_factory=list)
-    corpus: CorpusOp | None = None
-
-
-def split_segments(ops: list[Operator]) -> list[Segment]:
-    """Cut the op list after every CorpusOp; the last segment has no corpus op."""
-    segments = [Segment()]
-    for op in ops:
-        if isinstance(op, CorpusOp):
-            segments[-1].corpus = op
-            segments.append(Segment())
-        else:
-            segments[-1].ops.append(op)
-    return segments
-
-
-def plan_shards(recipe: Recipe) -> list[ShardRef]:
-    """List every input file as a shard, checking readers and options before any work starts."""
-    known_readers()
-    shards: list[ShardRef] = []
-    for i, spec in enumerate(recipe.inputs):
-        for path in list_input_files(spec):
-            check_options(spec, reader_for(spec, path))
-            shards.append(ShardRef(len(shards), i, path))
-    if not shards:
-        raise RecipeError(f"{recipe.source_path}: the inputs match no files")
-    return shards
 
 
 def git_commit() -> str | None:
@@ -94,6 +53,118 @@ def git_commit() -> str | None:
 def new_run_id() -> str:
     """Return a sortable, unique run id."""
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+# ---------------------------------------------------------------- resume keys
+
+
+def _digest(*parts: object) -> str:
+    """Return a short sha256 over the canonical JSON of `parts`."""
+    import json
+
+    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:32]
+
+
+def input_fingerprint(path: str, hash_bytes: bool = False) -> dict:
+    """Return what identifies an input file's content: size and mtime (or its sha256 when asked)."""
+    st = os.stat(path)
+    fp = {"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    if hash_bytes:
+        fp = {"path": fp["path"], "size": st.st_size, "sha256": file_sha256(Path(path))}
+    return fp
+
+
+def _op_spec(op: Operator | None) -> dict | None:
+    return None if op is None else {"op": op.op_id, "params": op.params()}
+
+
+def stage_keys(recipe: Recipe, shards: list[ShardRef], hash_bytes: bool = False) -> tuple[list[dict[int, str]], list[str]]:
+    """Return the resume key of every (stage, shard) and of every stage's reduce.
+
+    A stage's key covers the shard's input (fingerprint and reader settings), the code version,
+    the batch size and every op up to and including that stage (name@version and parameters);
+    a later stage also chains the previous stage's key and the reduce it applies, so any upstream
+    change invalidates everything downstream of it.
+    """
+    segments = split_segments(recipe.ops)
+    keys: list[dict[int, str]] = []
+    reduce_keys: list[str] = []
+    for stage, seg in enumerate(segments):
+        ops = [_op_spec(op) for op in seg.ops] + [_op_spec(seg.corpus)]
+        row: dict[int, str] = {}
+        for ref in shards:
+            if stage == 0:
+                spec = recipe.inputs[ref.input_index].model_dump(mode="json")
+                upstream = {"input": spec, "file": input_fingerprint(ref.path, hash_bytes), "shard": ref.shard,
+                            "batch_rows": recipe.run.batch_rows, "yuliao": YULIAO_VERSION}
+            else:
+                upstream = {"prev": keys[stage - 1][ref.shard], "reduce": reduce_keys[stage - 1]}
+            row[ref.shard] = _digest(f"stage{stage}", upstream, ops)
+        keys.append(row)
+        reduce_keys.append(_digest(f"reduce{stage}", sorted(row.values()), _op_spec(seg.corpus)))
+    return keys, reduce_keys
+
+
+def _is_done(record: Path, key: str) -> bool:
+    """True when a done record exists and was written for exactly this key."""
+    if not record.exists():
+        return False
+    try:
+        return read_json(record).get("key") == key
+    except (OSError, ValueError):
+        return False  # a torn or foreign record: redo the work
+
+
+def _clear_shard_outputs(run_dir: Path, shard: int, stage: int, last: bool) -> None:
+    """Remove what an earlier, different attempt of this shard's stage may have left behind."""
+    stale = [_stage_dir(run_dir, stage) / part_name(shard), _stage_dir(run_dir, stage) / f"sig-{shard:05d}.parquet"]
+    if stage == 0:
+        stale.append(run_dir / "quarantine" / part_name(shard))
+    if last:
+        stale += [run_dir / "kept" / part_name(shard), run_dir / "dropped" / part_name(shard)]
+    for p in stale:
+        p.unlink(missing_ok=True)
+
+
+def prune_orphans(run_dir: Path, shards: list[ShardRef], n_stages: int) -> None:
+    """Delete outputs of shards or stages a resumed run no longer has (its inputs or ops changed)."""
+    import re
+    import shutil
+
+    live = {ref.shard for ref in shards}
+    pat = re.compile(r"(?:part|sig|done)-(\d{5})\.(?:parquet|json)$")
+    for sub in ("kept", "dropped", "quarantine", *(f"_stages/s{s:02d}" for s in range(n_stages))):
+        d = run_dir / sub
+        for p in d.glob("*-*.*") if d.is_dir() else ():
+            m = pat.search(p.name)
+            if m and int(m.group(1)) not in live:
+                p.unlink(missing_ok=True)
+    for d in (run_dir / "_stages").glob("s*") if (run_dir / "_stages").is_dir() else ():
+        if d.is_dir() and d.name[1:].isdigit() and int(d.name[1:]) >= n_stages:
+            shutil.rmtree(d)
+
+
+INVOCATION = "_invocation.json"
+
+
+def find_incomplete_run(workspace: Path, recipe_name: str, plan_key: str) -> str | None:
+    """Return the newest run of this recipe and exactly these inputs that has not completed."""
+    runs = workspace / "runs"
+    for d in sorted(runs.iterdir(), reverse=True) if runs.is_dir() else ():
+        inv = d / INVOCATION
+        if not inv.exists():
+            continue
+        try:
+            meta = read_json(inv)
+        except (OSError, ValueError):
+            continue
+        if meta.get("recipe_name") != recipe_name or meta.get("plan_key") != plan_key:
+            continue
+        done = d / "run.json"
+        if not done.exists() or read_json(done).get("status") != "completed":
+            return d.name
+    return None
 
 
 # ---------------------------------------------------------------- per-shard work
@@ -151,8 +222,12 @@ def _batches_for_stage(recipe: Recipe, run_dir: Path, ref: ShardRef, stage: int,
 
 
 @task(name="curate-shard-stage", retries=0)
-def run_shard_stage(recipe_path: str, recipe_text: str, run_dir: str, ref: ShardRef, stage: int) -> dict:
-    """Run one stage of one shard: apply the stage's ops and write its outputs; return its tallies."""
+def run_shard_stage(recipe_path: str, recipe_text: str, run_dir: str, ref: ShardRef, stage: int,
+                    key: str = "") -> dict:
+    """Run one stage of one shard: apply the stage's ops and write its outputs; return its tallies.
+
+    When the stage's done record carries the same resume `key`, its outputs are reused as they are.
+    """
     from flows.recipe import parse_recipe
 
     recipe = parse_recipe(recipe_text, where=recipe_path)
@@ -161,14 +236,16 @@ def run_shard_stage(recipe_path: str, recipe_text: str, run_dir: str, ref: Shard
     seg = segments[stage]
     sdir = _stage_dir(rd, stage)
     done = sdir / f"done-{ref.shard:05d}.json"
-    if done.exists():
+    if _is_done(done, key):
         progress.advance(ref.path)
         return read_json(done) | {"resumed": True}
 
     counts: Counter = Counter()
     tallies: dict[str, _OpTally] = {}
-    quarantine = PartWriter(rd / "quarantine" / part_name(ref.shard)) if stage == 0 else None
     last = seg.corpus is None
+    done.unlink(missing_ok=True)  # outputs are about to change: never leave a record that vouches for them
+    _clear_shard_outputs(rd, ref.shard, stage, last)
+    quarantine = PartWriter(rd / "quarantine" / part_name(ref.shard)) if stage == 0 else None
     if last:
         kept = PartWriter(rd / "kept" / part_name(ref.shard), drop_columns=DROP_ONLY_COLUMNS)
         dropped = PartWriter(rd / "dropped" / part_name(ref.shard))
@@ -211,23 +288,25 @@ def run_shard_stage(recipe_path: str, recipe_text: str, run_dir: str, ref: Shard
         counts["staged"] = staged.close()
         sigs.close()
     result = {"shard": ref.shard, "path": ref.path, "stage": stage, "counts": dict(counts),
-              "ops": {k: v.to_json() for k, v in tallies.items()}}
+              "ops": {k: v.to_json() for k, v in tallies.items()}, "key": key}
     write_json_atomic(done, result)
     progress.advance(ref.path)
     return result
 
 
 @task(name="curate-reduce")
-def run_reduce(recipe_path: str, recipe_text: str, run_dir: str, stage: int) -> dict:
-    """Reduce one CorpusOp's signatures from all shards into a decisions file."""
+def run_reduce(recipe_path: str, recipe_text: str, run_dir: str, stage: int, key: str = "") -> dict:
+    """Reduce one CorpusOp's signatures from all shards into a decisions file (reused when `key` matches)."""
     from flows.recipe import parse_recipe
 
     recipe = parse_recipe(recipe_text, where=recipe_path)
     op = split_segments(recipe.ops)[stage].corpus
     sdir = _stage_dir(Path(run_dir), stage)
     out = sdir / "decisions.parquet"
-    if out.exists():
-        return {"stage": stage, "decisions": pq.read_metadata(out).num_rows, "resumed": True}
+    record = sdir / "done-reduce.json"
+    if out.exists() and _is_done(record, key):
+        return read_json(record) | {"resumed": True}
+    record.unlink(missing_ok=True)
     t0 = time.perf_counter()
     files = sorted(sdir.glob("sig-*.parquet"))
     sigs = pa.concat_tables([pq.read_table(f) for f in files]) if files else None
@@ -238,7 +317,9 @@ def run_reduce(recipe_path: str, recipe_text: str, run_dir: str, stage: int) -> 
     tmp = sdir / ".decisions.parquet.tmp"
     pq.write_table(decisions, tmp, compression="zstd")
     os.replace(tmp, out)
-    return {"stage": stage, "decisions": decisions.num_rows, "seconds": round(time.perf_counter() - t0, 4)}
+    result = {"stage": stage, "decisions": decisions.num_rows, "seconds": round(time.perf_counter() - t0, 4), "key": key}
+    write_json_atomic(record, result)
+    return result
 
 
 # ---------------------------------------------------------------- the run record
@@ -295,8 +376,13 @@ def _count_column(directory: Path, column: str) -> dict[str, int]:
 
 @flow(name="curate", log_prints=False)
 def curate_flow(recipe_path: str, workspace: str | None = None, inputs: list[str] | None = None,
-                run_id: str | None = None) -> str:
-    """Run a recipe over its inputs; return the run directory (kept/, dropped/, quarantine/, run.json)."""
+                run_id: str | None = None, resume: bool = False) -> str:
+    """Run a recipe over its inputs; return the run directory (kept/, dropped/, quarantine/, run.json).
+
+    An existing `run_id` is resumed: shard stages and reduces whose resume key is unchanged are
+    reused, everything else is redone. With `resume=True` and no run id, the newest incomplete run
+    of the same recipe and inputs is resumed (or a new run started when there is none).
+    """
     logger = get_run_logger()
     recipe = load_recipe(recipe_path)
     if inputs:
@@ -304,23 +390,37 @@ def curate_flow(recipe_path: str, workspace: str | None = None, inputs: list[str
     text = recipe.source_text  # tasks re-parse the recipe as written; --input only changes the shard list
     shards = plan_shards(recipe)
     ws = Path(workspace or recipe.workspace)
+    keys, reduce_keys = stage_keys(recipe, shards)
+    plan_key = _digest(recipe.name, sorted(keys[-1].values()))
+    if run_id is None and resume:
+        run_id = find_incomplete_run(ws, recipe.name, plan_key)
+        if run_id:
+            logger.info("resuming incomplete run %s", run_id)
     run_id = run_id or new_run_id()
     run_dir = ws / "runs" / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "run.json").unlink(missing_ok=True)  # a record of an earlier attempt must not outlive its outputs
+    write_json_atomic(run_dir / INVOCATION, {
+        "recipe_name": recipe.name, "recipe_path": os.path.abspath(recipe_path), "recipe_sha256": recipe.sha256,
+        "workspace": os.path.abspath(ws), "inputs": inputs, "plan_key": plan_key,
+        "started_at": datetime.now(timezone.utc).isoformat()})
     (run_dir / "recipe.yaml").write_text(recipe.source_text, encoding="utf-8")
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     segments = split_segments(recipe.ops)
+    prune_orphans(run_dir, shards, len(segments))
     progress.start(total=len(shards) * len(segments), description=f"{recipe.name}: {len(shards)} shard(s)")
     stage_results: list[list[dict]] = []
     reduces: list[dict] = []
     inputs_json = [ref.__dict__ for ref in shards]
     for stage, seg in enumerate(segments):
-        futures = [run_shard_stage.submit(recipe_path, text, str(run_dir), ref, stage) for ref in shards]
+        futures = [run_shard_stage.submit(recipe_path, text, str(run_dir), ref, stage, keys[stage][ref.shard])
+                   for ref in shards]
         stage_results.append([f.result() for f in futures])
         if seg.corpus is not None:
-            reduces.append(run_reduce.submit(recipe_path, text, str(run_dir), stage).result())
+            reduces.append(run_reduce.submit(recipe_path, text, str(run_dir), stage, reduce_keys[stage]).result())
     progress.stop()
+    reused = sum(1 for results in stage_results for r in results if r.get("resumed"))
     summary = summarise_run(recipe, shards, stage_results, reduces)
     record = {
         "run_id": run_id,
@@ -336,6 +436,8 @@ def curate_flow(recipe_path: str, workspace: str | None = None, inputs: list[str
         "drops_by_reason": _count_column(run_dir / "dropped", DROP_REASON),
         "quarantine_by_error": _count_column(run_dir / "quarantine", "error"),
         **summary,
+        "resume": {"shard_stages": len(shards) * len(segments), "shard_stages_reused": reused,
+                   "reduces_reused": sum(1 for r in reduces if r.get("resumed"))},
         "status": "completed" if summary["conservation_ok"] else "conservation_failed",
     }
     write_json_atomic(run_dir / "run.json", record)
@@ -346,14 +448,9 @@ def curate_flow(recipe_path: str, workspace: str | None = None, inputs: list[str
     return str(run_dir)
 
 
-def override_inputs(recipe: Recipe, paths: list[str]) -> Recipe:
-    """Return the recipe with every input's paths replaced by `paths` (the CLI's --input)."""
-    new_inputs = [spec.model_copy(update={"paths": list(paths)}) for spec in recipe.inputs[:1]]
-    return recipe.model_copy(update={"inputs": new_inputs})
-
-
 def run_recipe(recipe_path: str, workspace: str | None = None, inputs: list[str] | None = None,
-               run_id: str | None = None, runner: str | None = None, workers: int | None = None) -> Path:
+               run_id: str | None = None, runner: str | None = None, workers: int | None = None,
+               resume: bool = False) -> Path:
     """Validate the recipe, then run the curation flow with the chosen task runner; return the run dir."""
     recipe = load_recipe(recipe_path)  # fail fast, before Prefect starts
     if inputs:
@@ -362,7 +459,7 @@ def run_recipe(recipe_path: str, workspace: str | None = None, inputs: list[str]
     kind = runner or recipe.run.runner
     n = workers or recipe.run.workers
     fl = curate_flow.with_options(task_runner=make_task_runner(kind, n, recipe.run.dask_address))
-    return Path(fl(recipe_path=recipe_path, workspace=workspace, inputs=inputs, run_id=run_id))
+    return Path(fl(recipe_path=recipe_path, workspace=workspace, inputs=inputs, run_id=run_id, resume=resume))
 
 
 def make_task_runner(kind: str, workers: int, dask_address: str | None = None):

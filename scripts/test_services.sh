@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Install what integration tests need beyond the Python packages. Each step is optional: a
+# failure is reported and the dependent tests skip with a message naming this script.
+set -uo pipefail
+# In CI a failed install is an error, so missing services cannot hide behind skipped tests.
+strict=${CI:-false}
+cd "$(dirname "$0")/.."
+if [ -f scripts/label_studio.sh ]; then
+  bash scripts/label_studio.sh install || { echo "test_services: Label Studio install failed" >&2; [ "$strict" = true ] && exit 1; }
+fi
