@@ -83,13 +83,21 @@ def fmix64(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> _U64(33))
 
 
+_POWER_CACHE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
 def _powers(base: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return base^i and base^-i modulo 2^64 for i in [0, n]."""
-    inv = pow(base, -1, 1 << 64)
-    p = np.full(n + 1, base, _U64)
-    q = np.full(n + 1, inv, _U64)
-    p[0] = q[0] = 1
-    return np.cumprod(p, dtype=_U64), np.cumprod(q, dtype=_U64)
+    """Return base^i and base^-i modulo 2^64 for i in [0, n] (cached, grown by doubling)."""
+    have = _POWER_CACHE.get(base)
+    if have is None or len(have[0]) <= n:
+        size = max(1 << 16, 1 << int(n).bit_length())
+        inv = pow(base, -1, 1 << 64)
+        p = np.full(size + 1, base, _U64)
+        q = np.full(size + 1, inv, _U64)
+        p[0] = q[0] = 1
+        have = (np.cumprod(p, dtype=_U64), np.cumprod(q, dtype=_U64))
+        _POWER_CACHE[base] = have
+    return have[0][: n + 1], have[1][: n + 1]
 
 
 def _range_hash(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray, base: int) -> np.ndarray:
@@ -100,13 +108,50 @@ def _range_hash(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray, bas
     return (prefix[starts + lengths] - prefix[starts]) * inv[starts]
 
 
-def normalize_for_shingles(texts: list[str], script: ScriptConversion) -> str:
-    """Return all texts as one NFKC-casefolded (and optionally OpenCC-converted) string joined by U+E000."""
-    joined = _DOC_SEP.join(t.replace(_DOC_SEP, " ") for t in texts)
-    joined = unicodedata.normalize("NFKC", joined).casefold()
+@cache
+def _fold_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Return (codepoint -> casefold(NFKC(c)) when that is one codepoint, codepoint needs the string path).
+
+    NFKC of a string equals per-character NFKC unless a character expands to several codepoints
+    or composes with its neighbours (combining marks, Hangul jamo); documents with such characters
+    take the exact string path, all others a table lookup.
+    """
+    fold = np.arange(0x110000, dtype=np.uint32)
+    slow = np.zeros(0x110000, bool)
+    for cp in range(0x80, _CLASSIFIED_UPTO):
+        ch = chr(cp)
+        if unicodedata.category(ch)[0] == "M" or 0x1100 <= cp <= 0x11FF or 0xD7B0 <= cp <= 0xD7FF:
+            slow[cp] = True
+            continue
+        out = unicodedata.normalize("NFKC", ch).casefold()
+        if len(out) == 1:
+            fold[cp] = ord(out)
+        else:
+            slow[cp] = True
+    for cp in range(0x41, 0x5B):
+        fold[cp] = cp + 32
+    fold[0xD800:0xE000] = 0x20  # lone surrogates cannot be encoded; treat as a separator
+    return fold, slow
+
+
+def normalized_codepoints(texts: list[str], script: ScriptConversion) -> np.ndarray:
+    """Return NFKC-casefolded (optionally OpenCC-converted) codepoints of all texts joined by U+E000."""
+    fold, slow = _fold_tables()
+    texts = [t.replace(_DOC_SEP, " ") for t in texts]
+    cps = np.frombuffer(_DOC_SEP.join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
+    if slow[cps].any():  # rare: redo only the documents that need full string normalisation
+        doc_of_cp = np.cumsum(cps == ord(_DOC_SEP))
+        for i in np.unique(doc_of_cp[slow[cps]]).tolist():
+            texts[i] = unicodedata.normalize("NFKC", texts[i]).casefold()
+        cps = np.frombuffer(_DOC_SEP.join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
+    cps = fold[cps]
     if script != "none":
-        joined = opencc_converter(script).convert(joined)
-    return joined
+        joined = opencc_converter(script).convert(cps.tobytes().decode("utf-32-le"))
+        cps = np.frombuffer(joined.encode("utf-32-le"), np.uint32)
+    return cps
+
+
+_CHUNK_CODEPOINTS = 1 << 20  # bounds the cached power tables and temporaries (~100 MB)
 
 
 def shingle_hashes(
@@ -117,10 +162,30 @@ def shingle_hashes(
     A document whose tokens are at least `cjk_share` CJK characters is shingled by `char_ngram`
     characters, any other by `word_ngram` words; shorter documents give one shingle of all tokens.
     """
+    parts, start, size = [], 0, 0
+    for i, t in enumerate(texts):
+        size += len(t) + 1
+        if size >= _CHUNK_CODEPOINTS:
+            parts.append(_shingle_chunk(texts[start : i + 1], char_ngram, word_ngram, script, cjk_share))
+            start, size = i + 1, 0
+    if start < len(texts) or not parts:
+        parts.append(_shingle_chunk(texts[start:], char_ngram, word_ngram, script, cjk_share))
+    if len(parts) == 1:
+        return parts[0]
+    hashes = np.concatenate([p[0] for p in parts])
+    base = np.cumsum([0] + [p[1][-1] for p in parts[:-1]])
+    offsets = np.concatenate([[0]] + [p[1][1:] + b for p, b in zip(parts, base)])
+    return hashes, offsets, np.concatenate([p[2] for p in parts])
+
+
+def _shingle_chunk(
+    texts: list[str], char_ngram: int, word_ngram: int, script: ScriptConversion, cjk_share: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shingle one chunk of texts (see `shingle_hashes`)."""
     n_docs = len(texts)
     if n_docs == 0:
         return np.zeros(0, _U64), np.zeros(1, np.int64), np.zeros(0, bool)
-    cps = np.frombuffer(normalize_for_shingles(texts, script).encode("utf-32-le"), np.uint32)
+    cps = normalized_codepoints(texts, script)
     cls = codepoint_classes()[cps]
     doc_of_cp = np.cumsum(cls == _DOCB, dtype=np.int64)
     is_tok = (cls == _WORD) | (cls == _CJK)

@@ -328,3 +328,19 @@ def test_repeated_lines_are_removed_after_their_first_occurrence(corpora):
     assert [r["text"] for r in out[20:30]] == poems[20:30]
     assert out[30][DROP_REASON] == out[31][DROP_REASON] == "duplicate_lines_only"
     assert stats.counts["lines_removed"] == 21
+
+
+def test_fast_normalisation_equals_string_nfkc_casefold():
+    import unicodedata
+
+    samples = ["Ｈｅｌｌｏ　ＷＯＲＬＤ，１２３！", "ﬁne café ß Straße", "한국어 텍스트 \u1100\u1161", "ｶﾀｶﾅ ㈱ ①", "ÅNGSTRÖM e\u0301", "臺灣 丽 豈"]
+    cps = d.normalized_codepoints(samples, "none")
+    assert cps.tobytes().decode("utf-32-le") == "\ue000".join(unicodedata.normalize("NFKC", s).casefold() for s in samples)
+
+
+def test_chunking_does_not_change_shingles(monkeypatch):
+    texts = ["床前明月光，疑是地上霜。" * 20 + str(i) for i in range(300)] + ["the end of it all"] * 5
+    ref = d.shingle_hashes(texts, 3, 3)
+    monkeypatch.setattr(d, "_CHUNK_CODEPOINTS", 1000)
+    out = d.shingle_hashes(texts, 3, 3)
+    assert all(np.array_equal(a, b) for a, b in zip(ref, out))
