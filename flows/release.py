@@ -1,0 +1,730 @@
+"""Publishing: a completed run -> an immutable `releases/<dataset>/v<N>/` that model teams can pull and trust.
+
+A release holds zstd Parquet shards under `data/` (one file set per split, sized for streaming),
+`manifest.json` (schema, rows, sha256 per file, parent, recipe, code version, run, drops, gates,
+sources and licences, splits, annotation summary), a `README.md` dataset card whose YAML header
+makes `datasets.load_dataset(<dir>)` work offline, `SHA256SUMS`, and the run's history:
+`_dropped/` (reason, op@version, duplicate_of, cluster_id; gate drops as `gate:<name>`) and
+`_quarantine/`. The card's `configs:` only names `data/`, so history is never loaded as data.
+
+Atomicity: everything is written into `releases/<dataset>/.tmp-<uuid>/` and renamed to `v<N>` in
+one `os.rename`, which fails when `v<N>` already exists; the loser of a race re-reads the versions,
+rewrites its manifest for `v<N+1>` (parent `v<N>`) and tries again. A killed publisher leaves only
+its hidden staging directory, which the next publisher removes once the owner pid is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import xxhash
+import yaml
+from prefect import flow, get_run_logger, task
+
+from flows.recipe import ReleaseGates, ReleaseSection, parse_recipe
+from flows.release_store import (CARD, CHECKSUMS, DATA_DIR, DROPPED_DIR, MANIFEST, QUARANTINE_DIR, RELEASE_FORMAT,
+                                 ReleaseError, file_sha256, is_name_taken, list_versions, releases_root)
+from flows.store import PARQUET_COMPRESSION, read_json, write_json_atomic
+from transforms.schema import DROP_REASON, DROPPED_BY, DUPLICATE_OF
+
+YULIAO_VERSION = "0.1.0"
+# Test hook: seconds to sleep right after the first data shard is complete (to kill a publisher mid-write).
+PAUSE_ENV = "YULIAO_RELEASE_PAUSE_AFTER_FIRST_SHARD"
+STALE_UNOWNED_SECONDS = 24 * 3600
+_TOP_VALUES = 20
+
+
+# ---------------------------------------------------------------- pure deciding: gates and splits
+
+
+def gate_rules(gates: ReleaseGates) -> list[tuple[str, str]]:
+    """Return the configured gates as (name, human-readable rule), in the order they are checked."""
+    rules = [("min_score", f"{c} >= {v}") for c, v in sorted(gates.min_score.items())]
+    rules += [("max_score", f"{c} <= {v}") for c, v in sorted(gates.max_score.items())]
+    if gates.languages is not None:
+        rules.append(("languages", f"lang in {sorted(gates.languages)}"))
+    if gates.scripts is not None:
+        rules.append(("scripts", f"script in {sorted(gates.scripts)}"))
+    if gates.min_lang_conf is not None:
+        rules.append(("min_lang_conf", f"lang_conf >= {gates.min_lang_conf}"))
+    if gates.exclude_sensitivity:
+        rules.append(("exclude_sensitivity", f"sensitivity not in {sorted(gates.exclude_sensitivity)}"))
+    return rules
+
+
+def gate_columns(gates: ReleaseGates) -> list[str]:
+    """Return the columns the gates read (each must exist in the run's kept rows)."""
+    cols = list(gates.min_score) + list(gates.max_score)
+    cols += ["lang"] if gates.languages is not None else []
+    cols += ["script"] if gates.scripts is not None else []
+    cols += ["lang_conf"] if gates.min_lang_conf is not None else []
+    cols += ["sensitivity"] if gates.exclude_sensitivity else []
+    return list(dict.fromkeys(cols))
+
+
+def gate_failures(table: pa.Table, gates: ReleaseGates) -> list[tuple[str, str, pa.Array]]:
+    """Return (name, rule, fails-mask) per gate; a null value fails a threshold, passes an exclusion."""
+    out: list[tuple[str, str, Any]] = []
+    for col, lo in sorted(gates.min_score.items()):
+        out.append(("min_score", f"{col} >= {lo}", pc.fill_null(pc.less(table.column(col), lo), True)))
+    for col, hi in sorted(gates.max_score.items()):
+        out.append(("max_score", f"{col} <= {hi}", pc.fill_null(pc.greater(table.column(col), hi), True)))
+    if gates.languages is not None:
+        ok = pc.fill_null(pc.is_in(table.column("lang"), value_set=pa.array(gates.languages, pa.string())), False)
+        out.append(("languages", f"lang in {sorted(gates.languages)}", pc.invert(ok)))
+    if gates.scripts is not None:
+        ok = pc.fill_null(pc.is_in(table.column("script"), value_set=pa.array(gates.scripts, pa.string())), False)
+        out.append(("scripts", f"script in {sorted(gates.scripts)}", pc.invert(ok)))
+    if gates.min_lang_conf is not None:
+        out.append(("min_lang_conf", f"lang_conf >= {gates.min_lang_conf}",
+                    pc.fill_null(pc.less(table.column("lang_conf"), gates.min_lang_conf), True)))
+    if gates.exclude_sensitivity:
+        bad = pa.array(gates.exclude_sensitivity, pa.string())
+        out.append(("exclude_sensitivity", f"sensitivity not in {sorted(gates.exclude_sensitivity)}",
+                    pc.fill_null(pc.is_in(table.column("sensitivity").cast(pa.string()), value_set=bad), False)))
+    return out
+
+
+def gate_decisions(table: pa.Table, gates: ReleaseGates) -> tuple[pa.Array, pa.Array]:
+    """Return (drop_reason, dropped_by) per row: `gate:<name>` and the rule of the first gate it fails."""
+    reason = pa.nulls(table.num_rows, pa.string())
+    by = pa.nulls(table.num_rows, pa.string())
+    for name, rule, fails in gate_failures(table, gates):
+        new = pc.and_(fails, pc.is_null(reason))
+        reason = pc.if_else(new, pa.scalar(f"gate:{name}"), reason)
+        by = pc.if_else(new, pa.scalar(f"gate:{name}({rule})"), by)
+    return _flat(reason), _flat(by)
+
+
+def split_of(record_id: str, splits: dict[str, float], seed: str) -> str:
+    """Return the split a record id falls in: a stable hash of (seed, id) against cumulative fractions."""
+    u = xxhash.xxh3_64_intdigest(f"{seed}\x00{record_id}".encode("utf-8")) / 2.0**64
+    acc = 0.0
+    names = list(splits)
+    for name in names:
+        acc += splits[name]
+        if u < acc:
+            return name
+    return names[-1]
+
+
+def _flat(a: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+
+
+# ---------------------------------------------------------------- schema helpers
+
+
+def settle_schema(schema: pa.Schema) -> pa.Schema:
+    """Give null-typed columns a string type and drop nullability constraints (files must agree)."""
+    return pa.schema([pa.field(f.name, pa.string() if pa.types.is_null(f.type) else f.type) for f in schema])
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Return `table` with exactly `schema`'s columns (missing ones null, types cast)."""
+    cols = []
+    for f in schema:
+        if f.name in table.column_names:
+            col = table.column(f.name)
+            cols.append(col if col.type == f.type else col.cast(f.type))
+        else:
+            cols.append(pa.nulls(table.num_rows, f.type))
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def schema_json(schema: pa.Schema) -> list[dict[str, str]]:
+    """Return the schema as a JSON list of {name, type}."""
+    return [{"name": f.name, "type": str(f.type)} for f in schema]
+
+
+# ---------------------------------------------------------------- writing shards
+
+
+class ShardSet:
+    """Writes one split's rows as zstd Parquet shards of bounded size and fixed row-group size."""
+
+    def __init__(self, directory: Path, split: str, schema: pa.Schema, section: ReleaseSection, on_shard_done) -> None:
+        self.directory = directory
+        self.split = split
+        self.schema = schema
+        self.section = section
+        self.on_shard_done = on_shard_done
+        self.done: list[tuple[Path, int]] = []
+        self._buf: list[pa.Table] = []
+        self._buf_rows = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._sink: pa.NativeFile | None = None
+        self._path: Path | None = None
+        self._rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        """Buffer rows; write full row groups, rotating shards past the size/row limits."""
+        if table.num_rows:
+            self._buf.append(table)
+            self._buf_rows += table.num_rows
+        while self._buf_rows >= self.section.row_group_rows:
+            self._write_group(self.section.row_group_rows)
+
+    def _write_group(self, n: int) -> None:
+        buf = pa.concat_tables(self._buf)
+        if self._writer is not None and self._rows >= self.section.shard_max_rows:
+            self._close_shard()
+        if self._writer is None:
+            self._open_shard()
+        n = min(n, self.section.shard_max_rows - self._rows)
+        self._writer.write_table(buf.slice(0, n), row_group_size=n)
+        self._rows += n
+        rest = buf.slice(n)
+        self._buf, self._buf_rows = ([rest] if rest.num_rows else []), rest.num_rows
+        if self._sink.tell() >= self.section.shard_max_bytes or self._rows >= self.section.shard_max_rows:
+            self._close_shard()
+
+    def _open_shard(self) -> None:
+        self._path = self.directory / f".{self.split}-{len(self.done):05d}.parquet"
+        self._sink = pa.OSFile(str(self._path), "wb")
+        self._writer = pq.ParquetWriter(self._sink, self.schema, compression=PARQUET_COMPRESSION,
+                                        write_page_index=True, write_statistics=True)
+        self._rows = 0
+
+    def _close_shard(self) -> None:
+        self._writer.close()
+        self._sink.close()
+        self.done.append((self._path, self._rows))
+        self._writer = None
+        self.on_shard_done(self._path)
+
+    def close(self) -> list[tuple[Path, int]]:
+        """Flush, finish the last shard and name the shards `<split>-NNNNN-of-MMMMM.parquet`."""
+        while self._buf_rows:
+            self._write_group(min(self._buf_rows, self.section.row_group_rows))
+        if self._writer is not None:
+            self._close_shard()
+        if not self.done:  # an empty split still gets a file, so the card's pattern matches
+            self._open_shard()
+            self._writer.write_table(self.schema.empty_table())
+            self._close_shard()
+        n = len(self.done)
+        named = []
+        for i, (tmp, rows) in enumerate(self.done):
+            final = self.directory / f"{self.split}-{i:05d}-of-{n:05d}.parquet"
+            os.rename(tmp, final)
+            named.append((final, rows))
+        return named
+
+
+@dataclass
+class ReleaseStats:
+    """Running totals over released rows (for the manifest and the card)."""
+
+    by_split: Counter = field(default_factory=Counter)
+    by_source: Counter = field(default_factory=Counter)
+    by_lang: Counter = field(default_factory=Counter)
+    by_script: Counter = field(default_factory=Counter)
+    lengths: list[np.ndarray] = field(default_factory=list)
+    labels: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, table: pa.Table, split: str) -> None:
+        """Fold a batch of released rows into the totals."""
+        self.by_split[split] += table.num_rows
+        for name, counter in (("source", self.by_source), ("lang", self.by_lang), ("script", self.by_script)):
+            if name in table.column_names:
+                for item in pc.value_counts(table.column(name)).to_pylist():
+                    counter[str(item["values"]) if item["values"] is not None else "(none)"] += item["counts"]
+        self.lengths.append(pc.utf8_length(table.column("text")).to_numpy(zero_copy_only=False))
+        for col in (c for c in table.column_names if c.startswith("label_")):
+            self._add_label(col, table.column(col))
+
+    def _add_label(self, col: str, values: pa.ChunkedArray) -> None:
+        s = self.labels.setdefault(col, {"non_null": 0, "values": Counter(), "sum": 0.0, "numeric": None})
+        s["non_null"] += len(values) - values.null_count
+        numeric = pa.types.is_floating(values.type) or pa.types.is_integer(values.type)
+        s["numeric"] = numeric
+        if pa.types.is_floating(values.type):
+            s["sum"] += pc.sum(values).as_py() or 0.0
+            return
+        flat = values.cast(pa.string()) if not pa.types.is_string(values.type) else values
+        try:
+            for item in pc.value_counts(flat).to_pylist():
+                if item["values"] is not None:
+                    s["values"][item["values"]] += item["counts"]
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+            pass  # nested label payloads (e.g. span lists) are only counted
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the totals as JSON (length percentiles in characters)."""
+        lengths = np.concatenate(self.lengths) if self.lengths else np.array([], dtype=np.int64)
+        pct = {f"p{q}": int(np.percentile(lengths, q)) for q in (5, 50, 95)} if lengths.size else {}
+        return {
+            "rows_by_split": dict(self.by_split),
+            "rows_by_source": dict(self.by_source.most_common()),
+            "rows_by_lang": dict(self.by_lang.most_common()),
+            "rows_by_script": dict(self.by_script.most_common()),
+            "text_chars": {"total": int(lengths.sum()), "mean": round(float(lengths.mean()), 1) if lengths.size else 0,
+                           **pct, "max": int(lengths.max()) if lengths.size else 0},
+        }
+
+    def annotation_summary(self) -> dict[str, Any] | None:
+        """Return per label_* column: labelled rows and the top values (or the mean of a float)."""
+        if not self.labels:
+            return None
+        out = {}
+        for col, s in sorted(self.labels.items()):
+            entry: dict[str, Any] = {"labelled_rows": s["non_null"]}
+            if s["values"]:
+                entry["top_values"] = dict(s["values"].most_common(_TOP_VALUES))
+            elif s["numeric"] and s["non_null"]:
+                entry["mean"] = round(s["sum"] / s["non_null"], 4)
+            out[col] = entry
+        return out
+
+
+# ---------------------------------------------------------------- staging
+
+
+def resolve_run_dir(run: str, workspace: Path | None) -> Path:
+    """Return the run directory for a path or a run id (looked up under `<workspace>/runs/`)."""
+    p = Path(run)
+    if (p / "run.json").is_file():
+        return p
+    if workspace is not None and (Path(workspace) / "runs" / run / "run.json").is_file():
+        return Path(workspace) / "runs" / run
+    where = f" or {Path(workspace) / 'runs' / run}" if workspace is not None else ""
+    raise ReleaseError(f"no run record at {p / 'run.json'}{where}; pass a run directory or a run id with --workspace")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_abandoned_staging(dataset_root: Path) -> list[str]:
+    """Delete staging dirs of publishers that died (same host, pid gone) or unowned ones older than a day."""
+    removed = []
+    if not dataset_root.is_dir():
+        return removed
+    host = socket.gethostname()
+    for tmp in dataset_root.glob(".tmp-*"):
+        if not tmp.is_dir():
+            continue
+        owner_file = tmp.with_name(tmp.name + ".owner")
+        try:
+            owner = json.loads(owner_file.read_text(encoding="utf-8"))
+            dead = owner.get("host") == host and not _pid_alive(int(owner["pid"]))
+        except (OSError, ValueError, KeyError):
+            dead = time.time() - tmp.stat().st_mtime > STALE_UNOWNED_SECONDS
+        if dead:
+            shutil.rmtree(tmp, ignore_errors=True)
+            owner_file.unlink(missing_ok=True)
+            removed.append(tmp.name)
+    return removed
+
+
+def publisher_state(dataset_root: Path) -> list[dict[str, Any]]:
+    """Return the staging dirs of a dataset with their owner and whether it is still alive."""
+    host = socket.gethostname()
+    out = []
+    for tmp in sorted(dataset_root.glob(".tmp-*")) if dataset_root.is_dir() else []:
+        if not tmp.is_dir():
+            continue
+        try:
+            owner = json.loads(tmp.with_name(tmp.name + ".owner").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            owner = {}
+        alive = owner.get("host") == host and _pid_alive(int(owner.get("pid", -1))) if owner else None
+        out.append({"staging": tmp.name, "owner": owner, "status": "publishing" if alive else "abandoned"})
+    return out
+
+
+def _pause_hook_once(state: dict) -> None:
+    """Sleep once after the first finished shard when the test hook env var is set."""
+    if state.get("paused"):
+        return
+    state["paused"] = True
+    seconds = float(os.environ.get(PAUSE_ENV, "0") or 0)
+    if seconds > 0:
+        print(f"yuliao-release-paused {os.getpid()}", flush=True)
+        time.sleep(seconds)
+
+
+def stage_release(run_dir: str, dataset: str | None = None, workspace: str | None = None) -> dict[str, Any]:
+    """Write a run's release content into a hidden staging dir; return what the manifest needs."""
+    rd = Path(run_dir)
+    run = read_json(rd / "run.json")
+    if run.get("status") != "completed":
+        raise ReleaseError(f"run {run.get('run_id')} has status {run.get('status')!r}; only completed runs are published")
+    recipe_text = (rd / "recipe.yaml").read_text(encoding="utf-8")
+    recipe = parse_recipe(recipe_text, where=str(rd / "recipe.yaml"))
+    section = recipe.release
+    name = dataset or recipe.dataset
+    ws = Path(workspace) if workspace else rd.parent.parent
+    root = releases_root(ws) / name
+    root.mkdir(parents=True, exist_ok=True)
+    removed = remove_abandoned_staging(root)
+    tmp = root / f".tmp-{uuid.uuid4().hex[:12]}"
+    write_json_atomic(tmp.with_name(tmp.name + ".owner"),
+                      {"pid": os.getpid(), "host": socket.gethostname(), "run_id": run["run_id"],
+                       "started_at": datetime.now(timezone.utc).isoformat()})
+    try:
+        info = _write_staging(rd, run, section, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.with_name(tmp.name + ".owner").unlink(missing_ok=True)
+        raise
+    return {**info, "staging": str(tmp), "dataset": name, "dataset_root": str(root), "run_dir": str(rd),
+            "run": run, "recipe_text": recipe_text, "recipe_sha256": recipe.sha256, "recipe_name": recipe.name,
+            "section": section.model_dump(mode="json"), "removed_abandoned": removed}
+
+
+def _kept_schema(rd: Path) -> pa.Schema:
+    files = sorted((rd / "kept").glob("part-*.parquet"))
+    if files:
+        return settle_schema(pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive"))
+    dropped = sorted((rd / "dropped").glob("part-*.parquet"))
+    if dropped:
+        schema = pa.unify_schemas([pq.read_schema(f) for f in dropped], promote_options="permissive")
+        return settle_schema(pa.schema([f for f in schema if f.name not in (DROP_REASON, DROPPED_BY, DUPLICATE_OF)]))
+    from transforms.schema import DECISION_FIELDS, DOC_FIELDS
+
+    return settle_schema(pa.schema(DOC_FIELDS + [f for f in DECISION_FIELDS if f.name not in (DROP_REASON, DROPPED_BY, DUPLICATE_OF)]))
+
+
+def _write_staging(rd: Path, run: dict, section: ReleaseSection, tmp: Path) -> dict[str, Any]:
+    schema = _kept_schema(rd)
+    missing = [c for c in gate_columns(section.gates) if c not in schema.names]
+    if missing:
+        scores = [c for c in schema.names if c.startswith(("score_", "signal_"))]
+        raise ReleaseError(f"release gates read column(s) {missing} that run {run['run_id']} does not have "
+                           f"(score/signal columns: {scores or 'none'}); fix release.gates in the recipe")
+    (tmp / DATA_DIR).mkdir(parents=True)
+    pause_state: dict = {}
+    splits = section.splits or {"train": 1.0}
+    shard_sets = {s: ShardSet(tmp / DATA_DIR, s, schema, section, lambda _p: _pause_hook_once(pause_state)) for s in splits}
+    stats = ReleaseStats()
+    gate_counts: Counter = Counter()
+    gate_writer = None
+    dropped_schema = pa.schema(list(schema) + [pa.field(DROP_REASON, pa.string()), pa.field(DROPPED_BY, pa.string()),
+                                               pa.field(DUPLICATE_OF, pa.string())])
+    for f in sorted((rd / "kept").glob("part-*.parquet")):
+        for rb in pq.ParquetFile(f).iter_batches(batch_size=section.row_group_rows):
+            table = conform(pa.Table.from_batches([rb]), schema)
+            reason, by = gate_decisions(table, section.gates)
+            passed = pc.is_null(reason)
+            if passed.false_count:
+                gated = table.filter(pc.invert(passed))
+                for r in reason.filter(pc.invert(passed)).to_pylist():
+                    gate_counts[r] += 1
+                gated = conform(gated.append_column(DROP_REASON, reason.filter(pc.invert(passed)))
+                                .append_column(DROPPED_BY, by.filter(pc.invert(passed))), dropped_schema)
+                if gate_writer is None:
+                    (tmp / DROPPED_DIR).mkdir(exist_ok=True)
+                    gate_writer = pq.ParquetWriter(tmp / DROPPED_DIR / "gate-part-00000.parquet", dropped_schema,
+                                                   compression=PARQUET_COMPRESSION)
+                gate_writer.write_table(gated)
+                table = table.filter(passed)
+            if section.splits:
+                names = pa.array([split_of(i, splits, section.split_seed) for i in table.column("id").to_pylist()], pa.string())
+                for s in splits:
+                    part = table.filter(pc.equal(names, s))
+                    shard_sets[s].write(part)
+                    stats.add(part, s)
+            else:
+                shard_sets["train"].write(table)
+                stats.add(table, "train")
+    if gate_writer is not None:
+        gate_writer.close()
+    data_files = {s: ss.close() for s, ss in shard_sets.items()}
+    if section.keep_history:
+        for sub, dest, prefix in (("dropped", DROPPED_DIR, "run-"), ("quarantine", QUARANTINE_DIR, "")):
+            for f in sorted((rd / sub).glob("part-*.parquet")):
+                (tmp / dest).mkdir(exist_ok=True)
+                shutil.copyfile(f, tmp / dest / f"{prefix}{f.name}")
+    files = []
+    for split, shards in data_files.items():
+        for path, rows in shards:
+            files.append(_file_entry(tmp, path, "data", rows, split))
+    for dest, role in ((DROPPED_DIR, "dropped"), (QUARANTINE_DIR, "quarantine")):
+        for path in sorted((tmp / dest).glob("*.parquet")):
+            files.append(_file_entry(tmp, path, role, pq.read_metadata(path).num_rows))
+    return {"schema": schema_json(schema), "files": files, "stats": stats.to_json(),
+            "annotation": stats.annotation_summary(), "gate_counts": dict(gate_counts),
+            "rows": sum(stats.by_split.values()), "splits": {s: stats.by_split.get(s, 0) for s in splits}}
+
+
+def _file_entry(tmp: Path, path: Path, role: str, rows: int, split: str | None = None) -> dict[str, Any]:
+    entry = {"path": path.relative_to(tmp).as_posix(), "role": role, "rows": rows,
+             "bytes": path.stat().st_size, "sha256": file_sha256(path)}
+    if split is not None:
+        entry["split"] = split
+    return entry
+
+
+# ---------------------------------------------------------------- manifest, card, claim
+
+
+def build_manifest(staged: dict[str, Any], version: int, parent: int | None) -> dict[str, Any]:
+    """Return the manifest of a staged release as version `version` with parent `parent`."""
+    from flows.curate import git_commit
+
+    run = staged["run"]
+    section = ReleaseSection(**staged["section"])
+    drops = dict(run.get("drops_by_reason", {}))
+    for reason, n in staged["gate_counts"].items():
+        drops[reason] = drops.get(reason, 0) + n
+    dropped_by_op = {op["op"]: sum(op.get("dropped", {}).values()) for op in run.get("ops", []) if op.get("dropped")}
+    per_file = run.get("per_file", [])
+    sources = []
+    for inp in run.get("inputs", []):
+        files = [f for f in per_file if f["source"] == inp["source"]]
+        sources.append({"source": inp["source"], "licence": inp.get("licence", "unknown"), "paths": inp.get("paths", []),
+                        "format": inp.get("format"), "read": sum(f["read"] for f in files),
+                        "kept_by_run": sum(f["kept"] for f in files),
+                        "released": staged["stats"]["rows_by_source"].get(inp["source"], 0)})
+    gates = []
+    for name, rule in gate_rules(section.gates):
+        gates.append({"gate": name, "rule": rule, "reason": f"gate:{name}",
+                      "dropped": staged["gate_counts"].get(f"gate:{name}", 0)})
+    return {
+        "format": RELEASE_FORMAT,
+        "dataset": staged["dataset"],
+        "version": version,
+        "name": f"{staged['dataset']}@v{version}",
+        "parent": f"v{parent}" if parent else None,
+        "created_at": datetime.now(timezone.utc).isoformat(),
+        "rows": staged["rows"],
+        "splits": {"rows": staged["splits"], "rule": "xxh3_64(seed + '\\0' + id) against cumulative fractions" if section.splits else None,
+                   "fractions": section.splits, "seed": section.split_seed},
+        "schema": staged["schema"],
+        "files": staged["files"],
+        "run": {"run_id": run["run_id"], "run_dir": staged["run_dir"], "started_at": run.get("started_at"),
+                "finished_at": run.get("finished_at"), "totals": run.get("totals", {}),
+                "conservation_ok": run.get("conservation_ok")},
+        "recipe": {"name": staged["recipe_name"], "sha256": staged["recipe_sha256"], "text": staged["recipe_text"]},
+        "code": {"yuliao_version_run": run.get("yuliao_version"), "git_commit_run": run.get("git_commit"),
+                 "yuliao_version_release": YULIAO_VERSION, "git_commit_release": git_commit()},
+        "ops": [{"op": o["op"], "params": o.get("params", {}), "rows_in": o.get("rows_in"), "rows_out": o.get("rows_out"),
+                 "dropped": o.get("dropped", {})} for o in run.get("ops", [])],
+        "drops_by_reason": dict(sorted(drops.items())),
+        "dropped_by_op": dropped_by_op,
+        "quarantine_by_error": run.get("quarantine_by_error", {}),
+        "gates": gates,
+        "sources": sources,
+        "stats": staged["stats"],
+        "annotation": staged["annotation"],
+        "history": {"dropped": DROPPED_DIR if any(f["role"] == "dropped" for f in staged["files"]) else None,
+                    "quarantine": QUARANTINE_DIR if any(f["role"] == "quarantine" for f in staged["files"]) else None},
+    }
+
+
+def _size_category(n: int) -> str:
+    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+                         (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M")):
+        if n < limit:
+            return label
+    return "n>100M"
+
+
+def _md_table(header: tuple[str, ...], rows: list[tuple]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def render_card(manifest: dict[str, Any], section: ReleaseSection) -> str:
+    """Return the dataset card: YAML header (HF `configs`, licence, languages) and human-readable stats."""
+    splits = list(manifest["splits"]["rows"])
+    licences = sorted({s["licence"] for s in manifest["sources"]})
+    langs = [lang for lang in manifest["stats"]["rows_by_lang"] if lang != "(none)"]
+    header: dict[str, Any] = {
+        "pretty_name": f"{manifest['dataset']} v{manifest['version']}",
+        "configs": [{"config_name": "default", "default": True,
+                     "data_files": [{"split": s, "path": f"{DATA_DIR}/{s}-*.parquet"} for s in splits]}],
+        "license": (section.licence.lower() if section.licence else
+                    (licences[0].lower() if len(licences) == 1 else "other")),
+        "size_categories": [_size_category(manifest["rows"])],
+        "tags": ["yuliao"],
+    }
+    if langs:
+        header["language"] = langs
+    if not section.licence and len(licences) > 1:
+        header["license_name"] = "mixed: " + ", ".join(licences)
+    yml = yaml.safe_dump(header, allow_unicode=True, sort_keys=False)
+    m = manifest
+    parts = [f"---\n{yml}---\n", f"# {m['dataset']} v{m['version']}\n"]
+    if section.description:
+        parts.append(section.description.strip() + "\n")
+    parts.append(
+        f"Published {m['created_at']} by yuliao {YULIAO_VERSION} from run `{m['run']['run_id']}` "
+        f"(recipe `{m['recipe']['name']}`, sha256 `{m['recipe']['sha256'][:16]}…`). "
+        f"Parent version: {m['parent'] or 'none'}. **{m['rows']} rows.**\n")
+    parts.append("## Load it\n\n```python\nfrom datasets import load_dataset\n\n"
+                 f"ds = load_dataset(\"path/to/{m['dataset']}/v{m['version']}\")  # this directory\n"
+                 f"print(ds)\n```\n\nVerify a copy: `yuliao pull {m['dataset']}@v{m['version']} --to DIR` "
+                 "(checks every sha256), or `sha256sum -c SHA256SUMS` here.\n")
+    parts.append("## Splits\n\n" + _md_table(("split", "rows", "files"), [
+        (s, n, sum(1 for f in m["files"] if f.get("split") == s)) for s, n in m["splits"]["rows"].items()]) + "\n")
+    if m["splits"]["fractions"]:
+        parts.append(f"Splits are assigned by a hash of each record id (seed `{m['splits']['seed']}`), so a record "
+                     "keeps its split across versions.\n")
+    parts.append("## Sources and licences\n\n" + _md_table(("source", "licence", "read", "kept by run", "released"), [
+        (s["source"], s["licence"], s["read"], s["kept_by_run"], s["released"]) for s in m["sources"]]) + "\n")
+    funnel = m["run"]["totals"]
+    parts.append("## What was removed, and why\n\n"
+                 f"Run totals: read {funnel.get('read')}, kept {funnel.get('kept')}, dropped {funnel.get('dropped')}, "
+                 f"quarantined {funnel.get('quarantined')}.\n\n"
+                 + (_md_table(("drop reason", "rows"), sorted(m["drops_by_reason"].items())) if m["drops_by_reason"] else "No rows dropped.")
+                 + "\n\n" + (_md_table(("quarantine error", "rows"), sorted(m["quarantine_by_error"].items()))
+                             if m["quarantine_by_error"] else "Nothing quarantined.") + "\n\n"
+                 "Dropped and quarantined rows are kept in `_dropped/` and `_quarantine/` (not loaded as data); "
+                 "ask `yuliao lineage DATASET@VERSION ID` why a record is not here.\n")
+    if m["gates"]:
+        parts.append("## Quality gates\n\n" + _md_table(("gate", "rule", "dropped"), [
+            (g["gate"], f"`{g['rule']}`", g["dropped"]) for g in m["gates"]]) + "\n")
+    parts.append("## Operators\n\n" + _md_table(("op", "params", "rows in", "rows out"), [
+        (o["op"], f"`{json.dumps(o['params'], ensure_ascii=False)}`", o["rows_in"], o["rows_out"]) for o in m["ops"]]) + "\n")
+    st = m["stats"]
+    chars = st["text_chars"]
+    parts.append("## Statistics\n\n"
+                 f"Text length (characters): mean {chars.get('mean')}, p5 {chars.get('p5', '-')}, median {chars.get('p50', '-')}, "
+                 f"p95 {chars.get('p95', '-')}, max {chars.get('max')}; total {chars.get('total')}.\n\n"
+                 + _md_table(("lang", "rows"), list(st["rows_by_lang"].items())[:15]) + "\n\n"
+                 + _md_table(("script", "rows"), list(st["rows_by_script"].items())[:15]) + "\n")
+    if m["annotation"]:
+        parts.append("## Annotations\n\n" + _md_table(("column", "labelled rows", "summary"), [
+            (c, a["labelled_rows"], json.dumps(a.get("top_values", a.get("mean", "")), ensure_ascii=False))
+            for c, a in m["annotation"].items()]) + "\n")
+    parts.append("## Files\n\n" + _md_table(("file", "rows", "bytes", "sha256"), [
+        (f"`{f['path']}`", f["rows"], f["bytes"], f"`{f['sha256']}`") for f in m["files"] if f["role"] == "data"]) + "\n")
+    return "\n".join(parts)
+
+
+def _write_release_text(tmp: Path, manifest: dict[str, Any], section: ReleaseSection) -> None:
+    """Write README.md, manifest.json (listing the card's hash) and SHA256SUMS into the staging dir."""
+    card = render_card(manifest, section)
+    (tmp / CARD).write_text(card, encoding="utf-8")
+    files = [f for f in manifest["files"] if f["role"] != "card"]
+    files.append({"path": CARD, "role": "card", "rows": 0, "bytes": (tmp / CARD).stat().st_size,
+                  "sha256": file_sha256(tmp / CARD)})
+    manifest = {**manifest, "files": files}
+    (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    sums = [f"{f['sha256']}  {f['path']}" for f in files] + [f"{file_sha256(tmp / MANIFEST)}  {MANIFEST}"]
+    (tmp / CHECKSUMS).write_text("\n".join(sums) + "\n", encoding="utf-8")
+    for p in (tmp / CARD, tmp / MANIFEST, tmp / CHECKSUMS):
+        with open(p, "rb") as fh:
+            os.fsync(fh.fileno())
+
+
+def claim_version(staged: dict[str, Any], max_attempts: int = 1000) -> dict[str, Any]:
+    """Rename the staging dir to the next free `v<N>`; on a lost race, re-number and retry."""
+    tmp = Path(staged["staging"])
+    root = Path(staged["dataset_root"])
+    ws = root.parent.parent
+    section = ReleaseSection(**staged["section"])
+    for attempt in range(max_attempts):
+        versions = list_versions(ws, staged["dataset"])
+        taken = {int(p.name[1:]) for p in root.glob("v*") if p.name[1:].isdigit()}
+        version = max([0, *versions, *taken]) + 1
+        parent = versions[-1] if versions else None
+        manifest = build_manifest(staged, version, parent)
+        _write_release_text(tmp, manifest, section)
+        _fsync_dir(tmp)
+        target = root / f"v{version}"
+        try:
+            os.rename(tmp, target)
+        except OSError as exc:
+            if is_name_taken(exc):
+                continue  # another publisher took v<N> first: renumber against what is there now
+            raise
+        _fsync_dir(root)
+        tmp.with_name(tmp.name + ".owner").unlink(missing_ok=True)
+        return {"path": str(target), "version": version, "parent": manifest["parent"], "rows": manifest["rows"],
+                "name": manifest["name"], "attempts": attempt + 1}
+    raise ReleaseError(f"could not claim a version of {staged['dataset']} after {max_attempts} attempts")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def already_published(workspace: Path, dataset: str, run_id: str) -> list[int]:
+    """Return the versions of `dataset` that were published from run `run_id`."""
+    from flows.release_store import read_manifest
+
+    out = []
+    for v in list_versions(workspace, dataset):
+        try:
+            if read_manifest(releases_root(workspace) / dataset / f"v{v}")["run"]["run_id"] == run_id:
+                out.append(v)
+        except (ReleaseError, KeyError):
+            continue
+    return out
+
+
+# ---------------------------------------------------------------- the flow
+
+
+@task(name="release-stage")
+def stage_task(run_dir: str, dataset: str | None, workspace: str | None) -> dict[str, Any]:
+    """Gate, split and shard the run's kept rows and copy its history into a staging dir."""
+    return stage_release(run_dir, dataset, workspace)
+
+
+@task(name="release-claim")
+def claim_task(staged: dict[str, Any]) -> dict[str, Any]:
+    """Write manifest and card, then rename the staging dir into the next version."""
+    try:
+        return claim_version(staged)
+    except BaseException:
+        shutil.rmtree(staged["staging"], ignore_errors=True)
+        Path(staged["staging"] + ".owner").unlink(missing_ok=True)
+        raise
+
+
+@task(name="release-catalog")
+def catalog_task(workspace: str) -> str | None:
+    """Refresh the DuckDB catalog (best effort: the files are the truth, the catalog can be rebuilt)."""
+    from flows.catalog import rebuild_catalog
+
+    try:
+        return str(rebuild_catalog(Path(workspace)))
+    except Exception as exc:  # noqa: BLE001 - a catalog failure never fails a publish
+        get_run_logger().warning("catalog refresh failed (run `yuliao catalog rebuild`): %s", exc)
+        return None
+
+
+@flow(name="release", log_prints=False)
+def release_flow(run: str, dataset: str | None = None, workspace: str | None = None,
+                 refresh_catalog: bool = True) -> dict[str, Any]:
+    """Publish a completed run (directory or id) as the next version of its dataset; return where it went."""
+    rd = resolve_run_dir(run, Path(workspace) if workspace else None)
+    staged = stage_task(str(rd), dataset, workspace)
+    result = claim_task(staged)
+    ws = str(Path(staged["dataset_root"]).parent.parent)
+    result["catalog"] = catalog_task(ws) if refresh_catalog else None
+    result["removed_abandoned"] = staged["removed_abandoned"]
+    result["run_id"] = staged["run"]["run_id"]
+    result["gates"] = staged["gate_counts"]
+    get_run_logger().info("published %s at %s (%s rows)", result["name"], result["path"], result["rows"])
+    return result

@@ -1,0 +1,245 @@
+"""Read side of releases (no Prefect): `DATASET@VERSION` refs, manifests, verification, pull, diff.
+
+A release is the directory `<workspace>/releases/<dataset>/v<N>/`. Only directories named `v<N>`
+holding a `manifest.json` are versions; `.tmp-*` staging directories of publishers at work (or
+killed ones) are never listed.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+RELEASE_FORMAT = "yuliao.release/1"
+MANIFEST = "manifest.json"
+CARD = "README.md"
+CHECKSUMS = "SHA256SUMS"
+DATA_DIR = "data"
+DROPPED_DIR = "_dropped"
+QUARANTINE_DIR = "_quarantine"
+DEFAULT_WORKSPACE = ".yuliao/workspace"
+_VERSION_DIR = re.compile(r"^v([1-9][0-9]*)$")
+_REF = re.compile(r"^(?P<dataset>[A-Za-z0-9][A-Za-z0-9_.-]*?)(?:@(?P<version>latest|v?[0-9]+))?$")
+
+
+class ReleaseError(RuntimeError):
+    """A release that cannot be found, read or trusted; the message says which and what to do."""
+
+
+class IntegrityError(ReleaseError):
+    """A release file whose bytes do not match its manifest (corrupted, truncated or missing)."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class ReleaseRef:
+    """One published version of a dataset."""
+
+    dataset: str
+    version: int
+    path: Path
+
+    @property
+    def name(self) -> str:
+        """Return the `dataset@vN` spelling."""
+        return f"{self.dataset}@v{self.version}"
+
+
+def default_workspace() -> Path:
+    """Return $YULIAO_WORKSPACE or the recipes' default workspace."""
+    return Path(os.environ.get("YULIAO_WORKSPACE", DEFAULT_WORKSPACE))
+
+
+def releases_root(workspace: Path) -> Path:
+    """Return the directory holding every dataset's versions."""
+    return Path(workspace) / "releases"
+
+
+def list_datasets(workspace: Path) -> list[str]:
+    """Return the names of datasets with at least one published version."""
+    root = releases_root(workspace)
+    if not root.is_dir():
+        return []
+    return sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".") and list_versions(workspace, d.name))
+
+
+def list_versions(workspace: Path, dataset: str) -> list[int]:
+    """Return the published version numbers of a dataset, ascending (complete versions only)."""
+    root = releases_root(workspace) / dataset
+    if not root.is_dir():
+        return []
+    out = []
+    for d in root.iterdir():
+        m = _VERSION_DIR.match(d.name)
+        if m and (d / MANIFEST).is_file():
+            out.append(int(m.group(1)))
+    return sorted(out)
+
+
+def parse_ref(text: str) -> tuple[str, str]:
+    """Split `dataset@v3` / `dataset@3` / `dataset@latest` / `dataset` into (dataset, version spec)."""
+    m = _REF.match(text.strip())
+    if not m:
+        raise ReleaseError(f"{text!r} is not a release reference; write DATASET@VERSION, e.g. demo@v2 or demo@latest")
+    return m.group("dataset"), (m.group("version") or "latest")
+
+
+def resolve_ref(workspace: Path, text: str) -> ReleaseRef:
+    """Resolve a `DATASET@VERSION` reference (with `@latest`) to a published release."""
+    dataset, spec = parse_ref(text)
+    versions = list_versions(workspace, dataset)
+    if not versions:
+        known = ", ".join(list_datasets(workspace)) or "none"
+        raise ReleaseError(f"no published releases of {dataset!r} under {releases_root(workspace)} (datasets: {known})")
+    n = versions[-1] if spec == "latest" else int(spec.lstrip("v"))
+    if n not in versions:
+        raise ReleaseError(f"{dataset}@v{n} does not exist; versions: {', '.join(f'v{v}' for v in versions)}")
+    return ReleaseRef(dataset, n, releases_root(workspace) / dataset / f"v{n}")
+
+
+def read_manifest(release_dir: Path) -> dict[str, Any]:
+    """Read a release's manifest, with a clear error when it is missing or damaged."""
+    path = Path(release_dir) / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReleaseError(f"{path}: no manifest; this is not a release directory") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IntegrityError(str(path), f"manifest is not valid JSON ({exc}); the release copy is damaged") from None
+    if data.get("format") != RELEASE_FORMAT:
+        raise ReleaseError(f"{path}: unknown release format {data.get('format')!r} (expected {RELEASE_FORMAT})")
+    return data
+
+
+def file_sha256(path: Path) -> str:
+    """Return the hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def manifest_files(manifest: dict[str, Any], with_history: bool = True) -> list[dict[str, Any]]:
+    """Return the manifest's file entries (data, card, and optionally dropped/quarantine history)."""
+    return [f for f in manifest["files"] if with_history or f["role"] in ("data", "card")]
+
+
+def check_file(path: Path, entry: dict[str, Any]) -> None:
+    """Raise IntegrityError unless `path` has the size and sha256 its manifest entry records."""
+    if not path.is_file():
+        raise IntegrityError(entry["path"], "missing")
+    size = path.stat().st_size
+    if size != entry["bytes"]:
+        kind = "truncated" if size < entry["bytes"] else "too long"
+        raise IntegrityError(entry["path"], f"{kind}: {size} bytes, manifest says {entry['bytes']}")
+    digest = file_sha256(path)
+    if digest != entry["sha256"]:
+        raise IntegrityError(entry["path"], f"sha256 mismatch: file has {digest}, manifest says {entry['sha256']} (corrupted)")
+
+
+def check_checksums_file(release_dir: Path) -> None:
+    """Check `manifest.json` against the release's SHA256SUMS (the manifest cannot hash itself)."""
+    sums = Path(release_dir) / CHECKSUMS
+    if not sums.is_file():
+        raise IntegrityError(CHECKSUMS, "missing")
+    for line in sums.read_text(encoding="utf-8").splitlines():
+        digest, _, name = line.partition("  ")
+        if name == MANIFEST and file_sha256(Path(release_dir) / MANIFEST) != digest:
+            raise IntegrityError(MANIFEST, "sha256 does not match SHA256SUMS (corrupted or edited)")
+
+
+def verify_release(release_dir: Path, with_history: bool = True) -> list[dict[str, Any]]:
+    """Check every file of a release against its manifest; return the entries checked."""
+    check_checksums_file(release_dir)
+    manifest = read_manifest(release_dir)
+    entries = manifest_files(manifest, with_history)
+    for entry in entries:
+        check_file(Path(release_dir) / entry["path"], entry)
+    return entries
+
+
+def _copy_verified(src: Path, dst: Path, entry: dict[str, Any]) -> None:
+    """Copy src to dst hashing the bytes as they pass; raise IntegrityError naming the file on mismatch."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    h = hashlib.sha256()
+    n = 0
+    try:
+        with open(src, "rb") as fin, open(dst, "wb") as fout:
+            for chunk in iter(lambda: fin.read(1 << 20), b""):
+                h.update(chunk)
+                n += len(chunk)
+                fout.write(chunk)
+    except FileNotFoundError:
+        raise IntegrityError(entry["path"], "missing from the release") from None
+    if n != entry["bytes"]:
+        kind = "truncated" if n < entry["bytes"] else "too long"
+        raise IntegrityError(entry["path"], f"{kind}: {n} bytes, manifest says {entry['bytes']}")
+    if h.hexdigest() != entry["sha256"]:
+        raise IntegrityError(entry["path"], f"sha256 mismatch: file has {h.hexdigest()}, manifest says {entry['sha256']} (corrupted)")
+
+
+def pull_release(ref: ReleaseRef, to: Path, with_history: bool = False) -> dict[str, Any]:
+    """Copy a release to `to`, verifying every byte against the manifest; nothing is left on failure.
+
+    The copy is assembled in a temporary directory beside `to` and renamed into place only when
+    every file checked out, so `to` is either a complete verified release or absent.
+    """
+    to = Path(to)
+    if to.exists() and (not to.is_dir() or any(to.iterdir())):
+        raise ReleaseError(f"{to} exists and is not empty; pull into a new directory")
+    check_checksums_file(ref.path)
+    manifest = read_manifest(ref.path)
+    entries = manifest_files(manifest, with_history)
+    to.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{to.name}.pull-", dir=to.parent))
+    try:
+        for entry in entries:
+            _copy_verified(ref.path / entry["path"], tmp / entry["path"], entry)
+        shutil.copyfile(ref.path / MANIFEST, tmp / MANIFEST)
+        shutil.copyfile(ref.path / CHECKSUMS, tmp / CHECKSUMS)
+        if to.exists():
+            to.rmdir()
+        os.rename(tmp, to)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {"release": ref.name, "to": str(to), "files": len(entries),
+            "bytes": sum(e["bytes"] for e in entries), "rows": manifest["rows"]}
+
+
+def release_status(release_dir: Path) -> str:
+    """Return a cheap health word for listings: ok, or what is wrong (sizes only; `pull` hashes)."""
+    try:
+        manifest = read_manifest(release_dir)
+    except ReleaseError as exc:
+        return f"damaged ({exc})"
+    for entry in manifest["files"]:
+        p = Path(release_dir) / entry["path"]
+        if not p.is_file():
+            return f"damaged ({entry['path']} missing)"
+        if p.stat().st_size != entry["bytes"]:
+            return f"damaged ({entry['path']} size differs)"
+    return "ok"
+
+
+def files_of_role(release_dir: Path, manifest: dict[str, Any], role: str) -> list[str]:
+    """Return absolute paths (as strings) of the release's files with a role (data, dropped, quarantine)."""
+    return [str(Path(release_dir) / f["path"]) for f in manifest["files"] if f["role"] == role]
+
+
+def is_name_taken(exc: OSError) -> bool:
+    """Return True when a rename failed because the target version directory already exists."""
+    return exc.errno in (errno.EEXIST, errno.ENOTEMPTY)
