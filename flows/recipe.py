@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, field_validator
 
 from transforms.ops import Operator
 from transforms.registry import known_ops
@@ -33,9 +33,24 @@ class InputSpec(_Strict):
     id_field: str | None = Field(None, description="field holding the record's own id (kept in meta)")
     meta_fields: list[str] | None = Field(None, description="fields kept in meta; None keeps all others")
     encoding: str = Field("auto", description="'auto' detects per file; or a codec name such as gb18030")
-    on_decode_error: Literal["quarantine", "replace"] = "quarantine"
+    on_decode_error: Literal["quarantine", "replace"] = Field(
+        "quarantine", description="undecodable bytes: quarantine the record, or decode with U+FFFD and flag it in meta")
+    mojibake: Literal["repair", "flag", "off"] = Field(
+        "repair", description="text decoded with the wrong codec upstream: repair when reversible and certain, only flag, or skip")
     max_record_bytes: int = Field(50_000_000, gt=0, description="records larger than this are quarantined")
     options: dict[str, Any] = Field(default_factory=dict, description="per-format options, checked by the reader")
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        if value != "auto":
+            import codecs
+
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(f"unknown encoding {value!r}; use 'auto' or a Python codec name such as gb18030, big5hkscs, utf-16, shift_jis") from None
+        return value
 
 
 class ReleaseGates(_Strict):

@@ -1,20 +1,25 @@
 """Reader adapters: raw files -> batches of documents plus quarantined records.
 
 A reader is a generator function registered with `@register_reader(name, extensions, options)`;
-it takes the input spec, one file path and a batch size and yields `ReadBatch`es. Every module
-in this package is imported by `known_readers()`, so a new format is one new module.
+it takes the input spec, one file path and a batch size and yields `ReadBatch`es. Most formats
+register with `@register_format(name, extensions, options)` instead: a generator over one `Source`
+(a file or an archive member) yielding document rows or `Quarantined` entries, which the registry
+wraps into a reader (batching, and quarantining whatever error ends the source early) and which
+the archive reader reuses for members. Every module in this package is imported by
+`known_readers()`, so a new format is one new module.
 """
 
 from __future__ import annotations
 
 import glob
 import importlib
+import io
 import os
 import pkgutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -47,6 +52,23 @@ ReaderFn = Callable[[InputSpec, str, Any, int], Iterator[ReadBatch]]
 
 
 @dataclass(frozen=True)
+class Source:
+    """One stream of raw bytes: a file, or a member of an archive (uri `archive!member`)."""
+
+    uri: str
+    open: Callable[[], IO[bytes]]  # a fresh binary stream, decompressed by the name's extension
+    size: int | None = None  # raw size in bytes when known
+
+    @property
+    def name(self) -> str:
+        """The file or member name extensions are read from."""
+        return self.uri.rsplit("!", 1)[-1]
+
+
+ItemsFn = Callable[[InputSpec, Any, Source], Iterator["dict | Quarantined"]]
+
+
+@dataclass(frozen=True)
 class Reader:
     """A registered reader: name, the extensions it claims for format=auto, options model, function."""
 
@@ -54,6 +76,7 @@ class Reader:
     extensions: tuple[str, ...]
     options_model: type[BaseModel]
     fn: ReaderFn
+    items: ItemsFn | None = None  # per-source generator, for formats usable inside archives
 
 
 _READERS: dict[str, Reader] = {}
@@ -68,6 +91,176 @@ def register_reader(name: str, extensions: tuple[str, ...], options_model: type[
         return fn
 
     return deco
+
+
+def register_format(name: str, extensions: tuple[str, ...], options_model: type[BaseModel] = NoOptions):
+    """Decorator: register a per-source generator `items(spec, options, source)` as a reader."""
+
+    def deco(items: ItemsFn) -> ItemsFn:
+        def fn(spec: InputSpec, path: str, options: Any, batch_rows: int) -> Iterator[ReadBatch]:
+            size = os.path.getsize(path)
+            source = Source(path, lambda: open_maybe_compressed(path, path), size)
+            yield from batched(guarded_items(items, spec, options, source), batch_rows)
+
+        _READERS[name] = Reader(name, extensions, options_model, fn, items)
+        return items
+
+    return deco
+
+
+def guarded_items(items: ItemsFn, spec: InputSpec, options: Any, source: Source) -> Iterator[dict | Quarantined]:
+    """Yield a source's items; an error that ends the source early becomes one quarantined entry after what was read."""
+    last = source.uri
+    n = 0
+    try:
+        for item in items(spec, options, source):
+            n += 1
+            last = item.source_uri if isinstance(item, Quarantined) else item["source_uri"]
+            yield item
+    except Exception as exc:  # noqa: BLE001 - malformed input must never stop a run; the error is recorded
+        where = f"after {last}" if n else "at the start"
+        yield Quarantined(spec.source, f"{source.uri}#unreadable", "unreadable_file",
+                          f"reading stopped {where} ({n} record(s) read before it): {type(exc).__name__}: {exc}; "
+                          "the file is truncated or corrupt: re-fetch it, the records before this point are kept",
+                          b"")
+
+
+def batched(items: Iterator[dict | Quarantined], batch_rows: int) -> Iterator[ReadBatch]:
+    """Group documents and quarantined entries into ReadBatches of at most `batch_rows` records."""
+    builder = BatchBuilder(batch_rows)
+    for item in items:
+        if (batch := builder.add(item)) is not None:
+            yield batch
+    if (batch := builder.flush()) is not None:
+        yield batch
+
+
+COMPRESSION_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
+
+
+def is_compressed(name: str) -> bool:
+    """True when a file name ends with a compression suffix we decompress."""
+    return name.lower().endswith(COMPRESSION_SUFFIXES)
+
+
+def with_compression(extensions: tuple[str, ...]) -> tuple[str, ...]:
+    """Return the extensions plus their compressed variants (.gz, .bz2, .xz, .zst)."""
+    return extensions + tuple(e + c for e in extensions for c in COMPRESSION_SUFFIXES)
+
+
+class DecompressingReader(io.RawIOBase):
+    """Stream decompression (gzip, bz2, xz, zstd; multi-member) that hands out every byte before a truncation.
+
+    The stdlib file wrappers raise EOFError for a whole read call when the stream is cut, losing
+    the bytes decompressed in it; here those bytes are returned first and the error comes on the next read.
+    """
+
+    BLOCK = 1 << 16
+
+    def __init__(self, raw: IO[bytes], kind: str) -> None:
+        self.raw, self.kind = raw, kind
+        self.dec = self._new()
+        self.pending = b""
+        self.error: Exception | None = None
+        self.finished = False
+        self.started = False
+
+    def _new(self) -> Any:
+        import bz2
+        import lzma
+        import zlib
+
+        import zstandard
+
+        if self.kind == "gz":
+            return zlib.decompressobj(wbits=31)
+        if self.kind == "bz2":
+            return bz2.BZ2Decompressor()
+        if self.kind == "xz":
+            return lzma.LZMADecompressor()
+        return zstandard.ZstdDecompressor().decompressobj()
+
+    def readable(self) -> bool:
+        return True
+
+    def _fill(self) -> None:
+        while not self.pending and not self.finished:
+            data = self.raw.read(self.BLOCK)
+            if not data:
+                self.finished = True
+                if self.started and not self.dec.eof:
+                    self.error = EOFError(f"compressed {self.kind} stream ended before its end marker (truncated)")
+                elif not self.started:
+                    self.error = EOFError(f"empty {self.kind} file: no compressed data at all")
+                return
+            self.started = True
+            try:
+                out = self.dec.decompress(data)
+                while self.dec.eof and self.dec.unused_data:
+                    rest = self.dec.unused_data
+                    self.dec = self._new()  # next member / frame
+                    out += self.dec.decompress(rest)
+            except Exception as exc:  # noqa: BLE001 - corrupt data: report it after the bytes before it
+                self.finished, self.error = True, exc
+                return
+            self.pending = out
+
+    def read1(self, n: int = -1) -> bytes:
+        """Return up to n decompressed bytes (at least one unless at the end)."""
+        self._fill()
+        if not self.pending:
+            if self.error is not None:
+                err, self.error = self.error, None
+                raise err
+            return b""
+        if n is None or n < 0:
+            n = len(self.pending)
+        out, self.pending = self.pending[:n], self.pending[n:]
+        return out
+
+    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+        """Return n decompressed bytes (fewer only at the end; raises at a truncation once nothing is left)."""
+        parts: list[bytes] = []
+        got = 0
+        while n is None or n < 0 or got < n:
+            try:
+                chunk = self.read1(-1 if n is None or n < 0 else n - got)
+            except Exception:
+                if parts:  # give back what was read; the error comes on the next call
+                    self.error = self.error or EOFError(f"compressed {self.kind} stream is truncated or corrupt")
+                    break
+                raise
+            if not chunk:
+                break
+            parts.append(chunk)
+            got += len(chunk)
+        return b"".join(parts)
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+def open_maybe_compressed(path_or_stream: "str | IO[bytes]", name: str) -> IO[bytes]:
+    """Open a file (or wrap a stream) for binary reading, decompressing by the name's extension."""
+    low = name.lower()
+    raw = open(path_or_stream, "rb") if isinstance(path_or_stream, str) else path_or_stream
+    for suffix, kind in ((".gz", "gz"), (".bz2", "bz2"), (".xz", "xz"), (".zst", "zst")):
+        if low.endswith(suffix):
+            return DecompressingReader(raw, kind)  # type: ignore[return-value]
+    return raw
+
+
+def reader_for_name(name: str, readers: dict[str, Reader] | None = None) -> Reader | None:
+    """Return the reader claiming the longest extension of a file name, or None."""
+    readers = readers or known_readers()
+    low = name.lower()
+    best: tuple[int, Reader] | None = None
+    for reader in readers.values():
+        for ext in reader.extensions:
+            if low.endswith(ext) and (best is None or len(ext) > best[0]):
+                best = (len(ext), reader)
+    return best[1] if best else None
 
 
 def known_readers() -> dict[str, Reader]:
@@ -87,15 +280,10 @@ def reader_for(spec: InputSpec, path: str) -> Reader:
         if spec.format not in readers:
             raise RecipeError(f"input {spec.source!r}: unknown format {spec.format!r}. Known formats: {', '.join(readers)}")
         return readers[spec.format]
-    name = path.lower()
-    best: tuple[int, Reader] | None = None
-    for reader in readers.values():
-        for ext in reader.extensions:
-            if name.endswith(ext) and (best is None or len(ext) > best[0]):
-                best = (len(ext), reader)
-    if best is None:
+    found = reader_for_name(path, readers)
+    if found is None:
         raise RecipeError(f"input {spec.source!r}: no reader for {path!r}; set 'format' (known: {', '.join(readers)})")
-    return best[1]
+    return found
 
 
 def check_options(spec: InputSpec, reader: Reader) -> BaseModel:

@@ -1,86 +1,51 @@
-"""JSON Lines reader (plain, .gz, .bz2, .xz, .zst), streaming line by line."""
+"""JSON Lines reader (plain, .gz, .bz2, .xz, .zst), streaming line by line in bounded memory."""
 
 from __future__ import annotations
 
-import bz2
-import gzip
-import lzma
 from collections.abc import Iterator
-from typing import IO
 
-import zstandard
-
-from flows.readers import BatchBuilder, NoOptions, ReadBatch, mapping_of, register_reader
+from flows.readers import NoOptions, Source, is_compressed, mapping_of, register_format, with_compression
+from flows.readers.streams import choose_encoding, decode_line, is_blank, iter_lines, newline_for, oversized, sniff, strip_cr
 from flows.recipe import InputSpec
 from transforms.convert.records import Quarantined, parse_json_line
 
 
-def open_maybe_compressed(path: str) -> IO[bytes]:
-    """Open a file for binary reading, decompressing by extension."""
-    low = path.lower()
-    if low.endswith(".gz"):
-        return gzip.open(path, "rb")
-    if low.endswith(".bz2"):
-        return bz2.open(path, "rb")
-    if low.endswith(".xz"):
-        return lzma.open(path, "rb")
-    if low.endswith(".zst"):
-        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), read_across_frames=True)
-    return open(path, "rb")
-
-
-def iter_lines_bounded(stream: IO[bytes], max_bytes: int, chunk: int = 1 << 20) -> Iterator[tuple[bytes, bool]]:
-    """Yield (line without newline, oversized) pairs; an oversized line is truncated, never buffered whole."""
-    buf = b""
-    oversized = False
-    while True:
-        data = stream.read(chunk)
-        if not data:
-            break
-        buf += data
-        while True:
-            nl = buf.find(b"\n")
-            if nl < 0:
-                if len(buf) > max_bytes:
-                    # Keep memory flat on a 100 MB single line: remember only the head.
-                    buf = buf[: max_bytes + 1]
-                    oversized = True
-                break
-            line, buf = buf[:nl], buf[nl + 1 :]
-            if oversized:
-                yield line[: max_bytes + 1], True
-                oversized = False
-            else:
-                yield line, len(line) > max_bytes
-    if buf or oversized:
-        yield buf, oversized or len(buf) > max_bytes
-
-
-@register_reader("jsonl", (".jsonl", ".jsonl.gz", ".jsonl.bz2", ".jsonl.xz", ".jsonl.zst", ".ndjson", ".json.gz"), NoOptions)
-def read_jsonl(spec: InputSpec, path: str, options: NoOptions, batch_rows: int) -> Iterator[ReadBatch]:
-    """Read a JSON Lines file: one document per non-blank line; bad lines are quarantined."""
+def iter_json_lines(spec: InputSpec, source: Source, first_line: int = 1) -> Iterator[dict | Quarantined]:
+    """Yield one document (or quarantine entry) per non-blank line of a JSON Lines source."""
     mapping = mapping_of(spec)
-    builder = BatchBuilder(batch_rows)
-    lineno = 0
-    try:
-        with open_maybe_compressed(path) as stream:
-            for lineno, (raw, oversized) in enumerate(iter_lines_bounded(stream, spec.max_record_bytes), start=1):
-                raw = raw.rstrip(b"\r")
-                if not raw.strip():
-                    continue
-                uri = f"{path}:{lineno}"
-                if oversized:
-                    item = Quarantined(spec.source, uri, "oversized_record",
-                                       f"line is over max_record_bytes={spec.max_record_bytes}; raise the limit in the recipe input if it is real", raw[:256])
-                else:
-                    item = parse_json_line(raw, source=spec.source, source_uri=uri, locator=f"{path}:L{lineno}",
-                                           mapping=mapping, max_record_bytes=spec.max_record_bytes)
-                if (batch := builder.add(item)) is not None:
-                    yield batch
-    except (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError, ValueError) as exc:
-        # Truncated or corrupt compressed stream: keep everything read so far, quarantine the rest.
-        builder.add(Quarantined(spec.source, f"{path}:{lineno + 1}", "unreadable_file",
-                                f"could not read past line {lineno}: {type(exc).__name__}: {exc}; the file is truncated or corrupt, re-fetch it",
-                                b""))
-    if (batch := builder.flush()) is not None:
-        yield batch
+    head, complete = sniff(source)
+    if not head and is_compressed(source.name):
+        if source.size == 0:
+            yield Quarantined(spec.source, f"{source.uri}#empty", "empty_file",
+                              "the compressed file is empty (0 bytes; not even a header): the download or copy was cut short", b"")
+            return
+        with source.open() as stream:
+            stream.read(1)  # raises the decompressor's error, quarantined by the caller
+    if not head:
+        return
+    guess = choose_encoding(spec, head, complete)
+    newline = newline_for(guess)
+    with source.open() as stream:
+        if guess.bom:
+            stream.read(guess.bom)
+        for line in iter_lines(stream, spec.max_record_bytes, newline, offset=guess.bom):
+            uri = f"{source.uri}:{line.number}"
+            if line.oversized:
+                yield oversized(spec, uri, line.size, line.raw, line.sha256)
+                continue
+            raw = strip_cr(line.raw, newline)
+            if is_blank(raw, newline):
+                continue
+            decoded = decode_line(spec, raw, guess, uri, line.offset)
+            if isinstance(decoded, Quarantined):
+                yield decoded
+                continue
+            yield parse_json_line(raw, source=spec.source, source_uri=uri, locator=f"{source.uri}:L{line.number}",
+                                  mapping=mapping, max_record_bytes=spec.max_record_bytes, text=decoded.text,
+                                  extra_meta=decoded.meta, mojibake=spec.mojibake)
+
+
+@register_format("jsonl", with_compression((".jsonl", ".ndjson")), NoOptions)
+def read_jsonl(spec: InputSpec, options: NoOptions, source: Source) -> Iterator[dict | Quarantined]:
+    """Read a JSON Lines source: one document per non-blank line; bad lines are quarantined, the rest kept."""
+    yield from iter_json_lines(spec, source)

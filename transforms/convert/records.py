@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from transforms.convert.mojibake import find_and_repair_mojibake
 from transforms.schema import RAW_EXCERPT_BYTES, make_doc_id, sha256_hex
 
 
@@ -27,6 +28,7 @@ class Quarantined:
     error: str
     detail: str
     raw: bytes
+    raw_sha256: str | None = None  # set when `raw` is only the head of a record hashed while streaming
 
     def to_row(self) -> dict:
         """Return the row for the quarantine table."""
@@ -35,7 +37,7 @@ class Quarantined:
             "source_uri": self.source_uri,
             "error": self.error,
             "detail": self.detail,
-            "raw_sha256": sha256_hex(self.raw),
+            "raw_sha256": self.raw_sha256 or sha256_hex(self.raw),
             "raw_excerpt": self.raw[:RAW_EXCERPT_BYTES],
         }
 
@@ -53,8 +55,13 @@ def record_to_doc(
     locator: str,
     mapping: FieldMapping,
     extra_meta: dict[str, Any] | None = None,
+    mojibake: str = "repair",
 ) -> dict | Quarantined:
-    """Turn one parsed raw record into a document row, or a Quarantined entry saying why not."""
+    """Turn one parsed raw record into a document row, or a Quarantined entry saying why not.
+
+    `mojibake`: "repair" fixes certain, reversible mis-decodings of the text (and says so in meta),
+    "flag" only records them, "off" skips the check.
+    """
     if not isinstance(record, dict):
         return Quarantined(source, source_uri, "not_an_object",
                            f"expected a JSON object, got {type(record).__name__}; wrap each record as {{\"{mapping.text_field}\": ...}}", raw)
@@ -71,9 +78,17 @@ def record_to_doc(
     if "\x00" in text:
         return Quarantined(source, source_uri, "nul_byte",
                            "text contains NUL bytes (binary data?); clean the input or drop the record", raw)
+    fix = None
+    if mojibake != "off":
+        repaired, fix = find_and_repair_mojibake(text)
+        if fix is not None and mojibake == "repair" and fix.repaired:
+            text = repaired
     others = {k: v for k, v in record.items() if k != mapping.text_field}
     if mapping.meta_fields is not None:
         others = {k: v for k, v in others.items() if k in mapping.meta_fields or k == mapping.id_field}
+    if fix is not None:
+        extra_meta = {**(extra_meta or {}), "mojibake": fix.kind,
+                      "mojibake_repaired": fix.repaired and mojibake == "repair", "mojibake_detail": fix.detail}
     if extra_meta:
         others = {**others, **{f"_{k}": v for k, v in extra_meta.items()}}
     raw_sha = sha256_hex(raw)
@@ -98,19 +113,27 @@ def parse_json_line(
     locator: str,
     mapping: FieldMapping,
     max_record_bytes: int,
+    text: str | None = None,
+    extra_meta: dict[str, Any] | None = None,
+    mojibake: str = "repair",
 ) -> dict | Quarantined:
-    """Parse one JSON Lines line (bytes, without the newline) into a document or quarantine entry."""
+    """Parse one JSON Lines line (bytes, without the newline; `text` if already decoded) into a document or quarantine entry."""
     if len(raw) > max_record_bytes:
         return Quarantined(source, source_uri, "oversized_record",
                            f"record is {len(raw)} bytes, over max_record_bytes={max_record_bytes}; raise the limit in the recipe input if it is real", raw)
-    try:
-        line = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Quarantined(source, source_uri, "decode_error",
-                           f"not valid UTF-8 at byte {exc.start} of the line ({exc.reason}); set the input's encoding in the recipe", raw)
+    line = text
+    if line is None:
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return Quarantined(source, source_uri, "decode_error",
+                               f"not valid UTF-8 at byte {exc.start} of the line ({exc.reason}); set the input's encoding in the recipe", raw)
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         return Quarantined(source, source_uri, "json_decode",
                            f"malformed JSON at column {exc.colno}: {exc.msg}; fix or remove the line", raw)
-    return record_to_doc(record, raw, source=source, source_uri=source_uri, locator=locator, mapping=mapping)
+    except RecursionError:
+        return Quarantined(source, source_uri, "json_decode", "JSON nested too deeply to parse; fix or remove the record", raw)
+    return record_to_doc(record, raw, source=source, source_uri=source_uri, locator=locator, mapping=mapping,
+                         extra_meta=extra_meta, mojibake=mojibake)

@@ -1,0 +1,247 @@
+"""Pure encoding detection and strict decoding: bytes -> (text, codec, confidence) or a located failure.
+
+Detection order (cheapest and most certain first): BOM; BOM-less UTF-16/32 by NUL pattern; strict
+UTF-8; then a strict-decode cascade over the CJK legacy codecs scored by how many decoded
+characters are common ones, with charset-normalizer as the judge for everything else (single-byte
+code pages) and as a second opinion when the cascade is unsure. On short Chinese text
+charset-normalizer alone often confuses GB18030 and Big5 (measured in bench/results/read.md), which
+is why the cascade goes first.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+from dataclasses import dataclass
+
+import charset_normalizer
+
+# Codecs we decode with, by the names detectors use. Legacy Chinese codecs are decoded with their
+# supersets: every valid GB2312/GBK byte sequence decodes the same way in GB18030 (apart from
+# unassigned cells), and Big5-HKSCS extends Big5.
+CANONICAL = {
+    "ascii": "utf-8",
+    "utf_8": "utf-8",
+    "utf8": "utf-8",
+    "utf-8": "utf-8",
+    "utf_8_sig": "utf-8-sig",
+    "utf-8-sig": "utf-8-sig",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "cp936": "gb18030",
+    "gb18030": "gb18030",
+    "hz": "hz",
+    "big5": "big5hkscs",
+    "cp950": "big5hkscs",
+    "big5hkscs": "big5hkscs",
+    "big5-hkscs": "big5hkscs",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "cp932": "cp932",
+    "euc_jp": "euc_jp",
+    "euc-jp": "euc_jp",
+    "euc_kr": "cp949",
+    "euc-kr": "cp949",
+    "cp949": "cp949",
+    "utf_16": "utf-16",
+    "utf-16": "utf-16",
+    "utf_16_le": "utf-16-le",
+    "utf-16-le": "utf-16-le",
+    "utf_16_be": "utf-16-be",
+    "utf-16-be": "utf-16-be",
+    "utf_32": "utf-32",
+    "utf-32": "utf-32",
+}
+
+BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE: it starts with the same two bytes
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+# The CJK legacy codecs tried by strict decoding, in tie-break order.
+CJK_CASCADE: tuple[str, ...] = ("gb18030", "big5hkscs", "cp932", "cp949", "euc_jp")
+
+
+def canonical_codec(name: str) -> str:
+    """Return the codec we decode with for an encoding name (supersets for GBK/Big5/Shift-JIS)."""
+    key = name.strip().lower().replace(" ", "")
+    if key in CANONICAL:
+        return CANONICAL[key]
+    key = codecs.lookup(key).name  # raises LookupError on an unknown name
+    return CANONICAL.get(key, key)
+
+
+@dataclass(frozen=True)
+class EncodingGuess:
+    """The encoding a byte string is read with, how sure we are, and how it was decided."""
+
+    codec: str  # a Python codec name (canonical superset)
+    confidence: float  # 0..1
+    method: str  # bom | nul-pattern | utf-8 | cascade | charset-normalizer | override | fallback
+    bom: int = 0  # BOM length in bytes to skip
+
+
+@dataclass(frozen=True)
+class DecodeFailure:
+    """Bytes that do not decode: where (byte offset inside the input given) and why."""
+
+    codec: str
+    start: int
+    end: int
+    reason: str
+
+
+@functools.lru_cache(maxsize=1)
+def _common_chars() -> frozenset[str]:
+    """Characters typical of real CJK text: GB2312 level 1, Big5 frequent, JIS level 1, KS X 1001 Hangul, kana, punctuation."""
+    chars: set[str] = set()
+
+    def cells(codec: str, leads: range, trails: range) -> None:
+        for lead in leads:
+            for trail in trails:
+                try:
+                    chars.add(bytes((lead, trail)).decode(codec))
+                except UnicodeDecodeError:
+                    pass
+
+    cells("gb2312", range(0xB0, 0xD8), range(0xA1, 0xFF))  # 3,755 most frequent Hanzi
+    cells("gb2312", range(0xA1, 0xA4), range(0xA1, 0xFF))  # CJK punctuation and full-width forms
+    cells("big5", range(0xA4, 0xC7), range(0x40, 0x7F))  # 5,401 frequent Traditional characters
+    cells("big5", range(0xA4, 0xC7), range(0xA1, 0xFF))
+    cells("big5", range(0xA1, 0xA3), range(0x40, 0x7F))  # Big5 punctuation
+    cells("big5", range(0xA1, 0xA3), range(0xA1, 0xFF))
+    cells("euc_jp", range(0xB0, 0xD0), range(0xA1, 0xFF))  # JIS X 0208 level 1 kanji
+    cells("euc_kr", range(0xB0, 0xC9), range(0xA1, 0xFF))  # 2,350 KS X 1001 Hangul syllables
+    # Written Cantonese (Big5-HKSCS): the frequent characters outside Big5 proper.
+    chars.update("嘅咗啲嘢喺冇佢哋嚟咁噉囉喎啫嗰乜嘞嘥嘰噃嚿攞揾搵嬲瞓冚啱嗮㗎𠵱𡃁𠻹𠹺𨋢𠝹")
+    chars.update(chr(c) for c in range(0x3040, 0x3100))  # hiragana and katakana
+    chars.update(chr(c) for c in range(0x3000, 0x3040))  # CJK symbols and punctuation
+    chars.update(chr(c) for c in range(0xFF01, 0xFF5F))  # full-width forms
+    return frozenset(chars)
+
+
+def _is_hangul(c: str) -> bool:
+    return "\uac00" <= c <= "\ud7a3"
+
+
+def plausibility(text: str, codec: str = "") -> float:
+    """Return the share of non-ASCII characters that are common CJK characters (1.0 when all are).
+
+    Chinese GB bytes decoded as Korean give Hangul mixed with Hanja, and Korean bytes decoded as GB
+    give common Hanzi: so Hanja next to Hangul count a quarter (modern Korean rarely writes them),
+    and Hanzi separated by spaces every few characters (Korean word spacing) count half.
+    """
+    common = _common_chars()
+    wide = [c for c in text if ord(c) > 0x7F]
+    if not wide:
+        return 1.0
+    hangul = sum(1 for c in wide if _is_hangul(c))
+    score = 0.0
+    for c in wide:
+        if c not in common:
+            continue
+        if hangul and not _is_hangul(c) and "\u4e00" <= c <= "\u9fff":
+            score += 0.25
+        else:
+            score += 1.0
+    if not hangul and codec in ("gb18030", "big5hkscs") and len(wide) >= 4:
+        spaces = text.count(" ")
+        if spaces * 6 >= len(wide):
+            score *= 0.5
+    return score / len(wide)
+
+
+def strict_decode(data: bytes, codec: str, final: bool = True) -> str | DecodeFailure:
+    """Decode `data` strictly; with final=False an incomplete character at the very end is not an error."""
+    decoder = codecs.getincrementaldecoder(codec)(errors="strict")
+    try:
+        return decoder.decode(data, final=final)
+    except UnicodeDecodeError as exc:
+        return DecodeFailure(codec, exc.start, exc.end, exc.reason)
+
+
+def _nul_pattern(sample: bytes) -> str | None:
+    """Return utf-16-le/be (or utf-32) when NULs sit in the positions ASCII-heavy BOM-less UTF-16 gives."""
+    n = len(sample) - len(sample) % 4
+    if n < 8 or sample.count(0) < n // 8:
+        return None
+    even = sample[0:n:2].count(0)
+    odd = sample[1:n:2].count(0)
+    if sample[2:n:4].count(0) > n // 8 and sample[3:n:4].count(0) > n // 8 and sample[1:n:4].count(0) > n // 8:
+        return "utf-32-le"
+    if odd > 3 * even and odd > n // 8:
+        return "utf-16-le"
+    if even > 3 * odd and even > n // 8:
+        return "utf-16-be"
+    return None
+
+
+def _cascade(sample: bytes, final: bool) -> list[tuple[float, int, str]]:
+    """Return (plausibility, -order, codec) for every CJK codec that decodes the sample strictly."""
+    scored = []
+    for order, codec in enumerate(CJK_CASCADE):
+        text = strict_decode(sample, codec, final=final)
+        if isinstance(text, str):
+            scored.append((plausibility(text, codec), -order, codec))
+    return sorted(scored, reverse=True)
+
+
+def detect_encoding(sample: bytes, final: bool = True) -> EncodingGuess:
+    """Guess the encoding of `sample` (a whole input, or its head when final=False), with a confidence."""
+    for bom, codec in BOMS:
+        if sample.startswith(bom):
+            return EncodingGuess(codec, 1.0, "bom", len(bom))
+    nul = _nul_pattern(sample[:65536])
+    if nul is not None and isinstance(strict_decode(sample, nul, final=final), str):
+        return EncodingGuess(nul, 0.95, "nul-pattern")
+    if isinstance(strict_decode(sample, "utf-8", final=final), str):
+        # Random legacy bytes are almost never valid UTF-8 once a few multi-byte sequences occur.
+        non_ascii = sum(1 for b in sample if b >= 0xC0)
+        return EncodingGuess("utf-8", 1.0 if non_ascii == 0 or non_ascii >= 4 else 0.9, "utf-8")
+    scored = _cascade(sample, final)
+    if scored:
+        best = scored[0]
+        runner_up = scored[1][0] if len(scored) > 1 else 0.0
+        # Sure when most characters are common ones and the next codec is clearly worse.
+        if best[0] >= 0.8 and best[0] - runner_up >= 0.1:
+            return EncodingGuess(best[2], round(min(1.0, best[0]), 3), "cascade")
+    match = charset_normalizer.from_bytes(sample).best()
+    if match is not None:
+        codec = canonical_codec(match.encoding)
+        confidence = round(max(0.0, 1.0 - match.chaos) * (0.9 if not scored else 0.8), 3)
+        if scored and codec not in {s[2] for s in scored}:
+            codec, confidence = scored[0][2], round(scored[0][0] * 0.7, 3)
+        if isinstance(strict_decode(sample, codec, final=final), str):
+            return EncodingGuess(codec, confidence, "charset-normalizer")
+    if scored:
+        return EncodingGuess(scored[0][2], round(scored[0][0] * 0.5, 3), "cascade")
+    return EncodingGuess("utf-8", 0.0, "fallback")
+
+
+def split_bom(data: bytes, codec: str) -> tuple[int, str]:
+    """Return (BOM length, codec to decode the rest with) for an explicit codec, honouring a BOM present."""
+    if codec in ("utf-8", "utf-8-sig") and data.startswith(codecs.BOM_UTF8):
+        return 3, "utf-8"
+    if codec == "utf-16":
+        for bom, name in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
+            if data.startswith(bom):
+                return 2, name
+        return 0, "utf-16-le"
+    if codec == "utf-32":
+        for bom, name in ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be")):
+            if data.startswith(bom):
+                return 4, name
+        return 0, "utf-32-le"
+    if codec == "utf-8-sig":
+        return 0, "utf-8"
+    return 0, codec
+
+
+def newline_of(codec: str) -> tuple[bytes, int]:
+    """Return the encoded newline and the code-unit width lines are split on for a codec."""
+    nl = "\n".encode(codec)
+    return nl, len(nl)

@@ -1,0 +1,87 @@
+"""Decode-time mojibake: detect text that was decoded with the wrong codec, repair it only when certain.
+
+Two repairable kinds, both exactly reversible (the repair is undone by the inverse codec pair, and
+we check that it is): UTF-8 bytes read as cp1252/Latin-1 ("Ã©", via ftfy's encoding fixer) and UTF-8
+bytes read as GB18030/Big5 ("涓枃" for "中文"). One kind is flagged but never repaired because
+the bytes are gone: "锟斤拷", U+FFFD replacement characters saved as UTF-8 then read as GBK.
+General text cleaning (ftfy's other fixes) is the cleaning op's job, not this module's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ftfy
+import ftfy.badness
+
+from transforms.convert.encoding import plausibility
+
+# "锟斤拷" is EF BF BD EF BF BD (two U+FFFD in UTF-8) read as GBK; "锟" alone starts it.
+GBK_REPLACEMENT_MARKERS = ("锟斤拷", "锟斤", "�")
+# Mis-decodings of UTF-8 as a CJK codec that are undone exactly by encoding back.
+CJK_MISREAD_CODECS = ("gb18030", "big5hkscs")
+MIN_MULTIBYTE = 3  # below this many multi-byte UTF-8 characters a match could be chance
+
+
+@dataclass(frozen=True)
+class MojibakeFix:
+    """What was found in a text and, when repaired, the codec pair that undid it."""
+
+    kind: str  # utf8_as_cp1252 | utf8_as_gb18030 | utf8_as_big5hkscs | lost_replacement_chars
+    repaired: bool
+    detail: str
+
+
+def _count_multibyte(text: str) -> int:
+    return sum(1 for c in text if ord(c) > 0x7F)
+
+
+def _repair_latin(text: str) -> tuple[str, MojibakeFix] | None:
+    """Undo UTF-8 read as cp1252/Latin-1 when ftfy's plan is pure re-encoding and round-trips."""
+    if not ftfy.badness.is_bad(text):
+        return None
+    fixed, plan = ftfy.fix_encoding_and_explain(text)
+    if fixed == text or not plan or any(step not in ("encode", "decode") for step, _ in plan):
+        return None
+    # Undo the plan in reverse; only an exact round trip counts as certain.
+    undone = fixed
+    try:
+        for step, codec in reversed(plan):
+            undone = undone.encode(codec) if step == "decode" else undone.decode(codec)
+    except (UnicodeError, AttributeError):
+        return None
+    if undone != text:
+        return None
+    steps = " -> ".join(f"{s} {c}" for s, c in plan)
+    return fixed, MojibakeFix("utf8_as_cp1252", True, steps)
+
+
+def _repair_cjk(text: str) -> tuple[str, MojibakeFix] | None:
+    """Undo UTF-8 read as GB18030/Big5: encode back, decode UTF-8 strictly, keep it if it reads better."""
+    for codec in CJK_MISREAD_CODECS:
+        try:
+            fixed = text.encode(codec).decode("utf-8")
+        except UnicodeError:
+            continue
+        if fixed == text or _count_multibyte(fixed) < MIN_MULTIBYTE:
+            continue
+        if fixed.encode("utf-8").decode(codec, errors="strict") != text:
+            continue
+        if plausibility(fixed) > plausibility(text) + 0.2:
+            return fixed, MojibakeFix(f"utf8_as_{codec}", True, f"encode {codec} -> decode utf-8")
+    return None
+
+
+def find_and_repair_mojibake(text: str) -> tuple[str, MojibakeFix | None]:
+    """Return (text, None) when clean; else the repaired (or unchanged, if unrepairable) text and what was found."""
+    if not text.isascii():
+        for marker in GBK_REPLACEMENT_MARKERS[:1]:
+            if marker in text:
+                n = text.count(marker)
+                return text, MojibakeFix("lost_replacement_chars", False,
+                                         f"{n}x '{marker}': U+FFFD saved as UTF-8 then read as GBK; the original bytes are lost")
+        for repair in (_repair_latin, _repair_cjk):
+            found = repair(text)
+            if found is not None:
+                return found
+    return text, None
