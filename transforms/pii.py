@@ -350,9 +350,10 @@ def sensitivity_of(counts: dict[str, int], levels: dict[str, str]) -> str:
     return SENSITIVITY_ORDER[best]
 
 
-# Rows without any of these cannot hold PII: they skip the Python scan entirely.
+# Rows without any of these cannot hold PII: they skip the Python scan entirely. Four digits
+# may be split by separators ("+886 925 418 381" has no 4-digit run).
 PII_PREFILTER_RE2 = (
-    r"[0-9]{4}|@|[0-9]\.[0-9]{1,3}\.[0-9]|[0-9A-Fa-f]:[0-9A-Fa-f]|::"
+    r"[0-9](?:[ ()\-]{0,2}[0-9]){3}|@|[0-9]\.[0-9]{1,3}\.[0-9]|[0-9A-Fa-f]:[0-9A-Fa-f]|::"
     rf"|[{_PROVINCES}][·•・. -]?[A-HJ-NP-Z]"
 )
 PII_COUNTS_TYPE = pa.struct([pa.field(t, pa.int32()) for t in PII_TYPES])
