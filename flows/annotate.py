@@ -1,0 +1,417 @@
+"""The annotation loop as Prefect flows: push sampled records to Label Studio, collect annotations, report status.
+
+Files (under ``<workspace>/annotation/``):
+  label_studio.sqlite                      task<->record map, gold answers, collect watermarks (per server)
+  project-<id>/annotations.parquet         one row per annotation, upserted by annotation id on each collect
+  project-<id>/labels.parquet              one aggregated label + confidence per record (``label_*`` columns)
+  project-<id>/agreement.json              project/label/pair agreement, annotator gold accuracy and consensus
+  project-<id>/adjudication.parquet        tasks below the agreement threshold
+  project-<id>/pushes/<push_id>.json       what each push sent
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+import yaml
+from label_studio_sdk import LabelStudio
+from prefect import flow, task
+
+from flows.label_studio import (
+    RECORD_KEY,
+    LabelConfig,
+    MappingStore,
+    ServerSettings,
+    connect,
+    ensure_project,
+    fetch_annotations,
+    get_config,
+    push_tasks,
+    request_more_annotations,
+    server_settings,
+    span_prediction_regions,
+)
+from flows.store import write_json_atomic
+from quality.aggregate import aggregate_labels, label_columns, label_from_result, majority_vote
+from quality.agreement import (
+    agreement_per_label,
+    annotator_consensus_agreement,
+    annotator_gold_accuracy,
+    cohen_kappa_pairs,
+    flag_for_adjudication,
+    item_agreement,
+    summarize_agreement,
+)
+from quality.sampling import exclude_ids, sample_for_annotation
+
+ANNOTATION_SCHEMA = pa.schema([
+    pa.field("project_id", pa.int64()),
+    pa.field("annotation_id", pa.int64()),
+    pa.field("task_id", pa.int64()),
+    pa.field("record_id", pa.string()),
+    pa.field("annotator_id", pa.int64()),
+    pa.field("annotator", pa.string()),
+    pa.field("result", pa.string()),  # Label Studio result JSON, as stored on the server
+    pa.field("was_cancelled", pa.bool_()),
+    pa.field("ground_truth", pa.bool_()),
+    pa.field("lead_time", pa.float64()),  # seconds the annotator spent
+    pa.field("created_at", pa.timestamp("us", tz="UTC")),
+    pa.field("updated_at", pa.timestamp("us", tz="UTC")),
+])
+PREDICTION_COLUMNS: dict[str, str] = {"quality_rating": "score_quality", "domain_classification": "pred_domain", "pii_review": "pii_spans"}
+MODEL_VERSION_PREFIX = "yuliao"
+
+
+class AnnotateError(ValueError):
+    """Bad input to push/collect; the message says what to do."""
+
+
+def annotation_root(workspace: Path) -> Path:
+    """Return the workspace's annotation directory."""
+    return Path(workspace) / "annotation"
+
+
+def project_dir(workspace: Path, project_id: int) -> Path:
+    """Return the directory of one project's collected files."""
+    return annotation_root(workspace) / f"project-{project_id}"
+
+
+def open_store(workspace: Path, settings: ServerSettings) -> MappingStore:
+    """Open the workspace's durable task<->record map for this server."""
+    return MappingStore(annotation_root(workspace) / "label_studio.sqlite", settings.url)
+
+
+# --- reading what to push --------------------------------------------------------------------
+
+
+def resolve_source(source: str) -> tuple[list[Path], Path | None]:
+    """Return (Parquet files, run dir or None) for a run dir, a kept/ dir, a Parquet file or a glob."""
+    path = Path(source)
+    if path.is_dir() and (path / "kept").is_dir():
+        return sorted((path / "kept").glob("*.parquet")), path
+    if path.is_dir():
+        run_dir = path.parent if path.name == "kept" and (path.parent / "run.json").exists() else None
+        return sorted(path.glob("*.parquet")), run_dir
+    if path.is_file():
+        return [path], None
+    files = sorted(Path(p) for p in glob.glob(source))
+    if not files:
+        raise AnnotateError(f"{source}: no run directory, Parquet file or glob match; pass <workspace>/runs/<run_id> or a .parquet path")
+    return files, None
+
+
+def read_records(files: list[Path]) -> pa.Table:
+    """Read and concatenate the Parquet files to push."""
+    if not files:
+        raise AnnotateError("no Parquet files to push (is the run's kept/ directory empty?)")
+    table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
+    for col in ("id", "text"):
+        if col not in table.column_names:
+            raise AnnotateError(f"{files[0]}: no {col!r} column; push needs yuliao document Parquet")
+    return table
+
+
+def redaction_status(docs: pa.Table, run_dir: Path | None) -> tuple[bool, bool]:
+    """Return (text is PII-redacted, recipe allows unredacted text) from the run's recipe or the records' columns."""
+    recipe_file = run_dir / "recipe.yaml" if run_dir else None
+    if recipe_file is not None and recipe_file.exists():
+        recipe = yaml.safe_load(recipe_file.read_text(encoding="utf-8")) or {}
+        ops = recipe.get("ops") or []
+        redacted = any(isinstance(o, dict) and o.get("op") == "redact_pii" and o.get("mode", "redact") == "redact" for o in ops)
+        allow = bool((recipe.get("annotation") or {}).get("allow_unredacted", False))
+        return redacted, allow
+    if "pii_counts" not in docs.column_names:
+        return False, False
+    # redact_pii ran; in detect mode it leaves the text as is and says so in the trace.
+    if "trace" in docs.column_names:
+        traces = pc.list_flatten(docs.column("trace"))
+        detected = pc.any(pc.match_substring_regex(traces, pattern=r"^redact_pii@\d+: detected")).as_py()
+        return not detected, False
+    return True, False
+
+
+def read_gold(path: Path) -> pa.Table:
+    """Read gold records (Parquet or JSON lines) with columns id, text, answer."""
+    table = pq.read_table(path) if path.suffix == ".parquet" else pajson.read_json(path)
+    missing = [c for c in ("id", "text", "answer") if c not in table.column_names]
+    if missing:
+        raise AnnotateError(f"{path}: gold file lacks column(s) {missing}; it needs id, text and answer (the known label)")
+    return table.set_column(table.schema.get_field_index("id"), "id", pc.cast(table.column("id"), pa.string()))
+
+
+def prediction_for(row: dict, config: LabelConfig, text: str, prediction_column: str | None) -> dict | None:
+    """Build one Label Studio prediction from yuliao's own columns (score, predicted class, PII spans), or None."""
+    value = row.get(prediction_column) if prediction_column else None
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if config.spans_control is not None:
+        regions = span_prediction_regions(text, list(value), config.spans_control)
+        return {"model_version": f"{MODEL_VERSION_PREFIX}-{prediction_column}", "result": regions} if regions else None
+    if config.ordinal_order is not None:  # a [0, 1] score shown as the nearest rating
+        score = min(max(float(value), 0.0), 1.0)
+        rating = 1 + round(score * (len(config.ordinal_order) - 1))
+        return {"model_version": f"{MODEL_VERSION_PREFIX}-{prediction_column}", "score": score,
+                "result": [{"from_name": config.control, "to_name": "text", "type": "rating", "value": {"rating": rating}}]}
+    return {"model_version": f"{MODEL_VERSION_PREFIX}-{prediction_column}",
+            "result": [{"from_name": config.control, "to_name": "text", "type": "choices", "value": {"choices": [str(value)]}}]}
+
+
+def build_tasks(docs: pa.Table, config: LabelConfig, prediction_column: str | None) -> list[dict]:
+    """Turn records into Label Studio tasks: redacted text, the record id, optional predictions."""
+    tasks = []
+    columns = ["id", "text"] + [c for c in (prediction_column,) if c and c in docs.column_names]
+    for row in docs.select(columns).to_pylist():
+        task: dict = {"data": {"text": row["text"], RECORD_KEY: str(row["id"])}}
+        prediction = prediction_for(row, config, row["text"], prediction_column if prediction_column in row else None)
+        if prediction is not None:
+            task["predictions"] = [prediction]
+        tasks.append(task)
+    return tasks
+
+
+def interleave_gold(tasks: list[dict], gold_tasks: list[dict], seed: int) -> list[dict]:
+    """Mix gold tasks in at seeded random positions so annotators cannot tell them apart by order."""
+    import numpy as np
+
+    combined = tasks + gold_tasks
+    order = np.random.default_rng(seed).permutation(len(combined))
+    return [combined[i] for i in order]
+
+
+# --- push ---------------------------------------------------------------------------------------
+
+
+def push_records(
+    source: str, config_name: str, workspace: Path, annotations_per_task: int = 3, sample_size: int | None = None,
+    strategy: str = "auto", seed: int = 0, gold_path: Path | None = None, project_title: str | None = None,
+    allow_unredacted: bool = False, batch_size: int = 500, settings: ServerSettings | None = None,
+    ls: LabelStudio | None = None, on_batch=None,
+) -> dict:
+    """Sample records, build tasks with predictions, mix in gold, and push them idempotently; return the push record."""
+    config = get_config(config_name)
+    files, run_dir = resolve_source(source)
+    docs = read_records(files)
+    redacted, recipe_allows = redaction_status(docs, run_dir)
+    if not (redacted or recipe_allows or allow_unredacted):
+        raise AnnotateError(
+            f"{source}: the text was not PII-redacted (no redact_pii op in redact mode); annotators must see redacted text. "
+            "Add redact_pii to the recipe, or set annotation.allow_unredacted: true in the recipe / pass --allow-unredacted"
+        )
+    settings = settings or server_settings()
+    ls = ls or connect(settings)
+    title = project_title or f"yuliao {config.name}"
+    project_id, created = ensure_project(ls, title, config.xml(), annotations_per_task,
+                                         description=f"yuliao {config.name}: {annotations_per_task} annotations per task")
+    push_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    with open_store(workspace, settings) as store:
+        store.record_project(project_id, title, config.name, annotations_per_task)
+        already = set(store.tasks(project_id))
+        candidates = exclude_ids(docs, already)
+        n = candidates.num_rows if sample_size is None else sample_size
+        chosen = sample_for_annotation(candidates, n, strategy, seed)  # type: ignore[arg-type]
+        prediction_column = PREDICTION_COLUMNS.get(config.name)
+        tasks = build_tasks(chosen, config, prediction_column)
+        kinds = {t["data"][RECORD_KEY]: "record" for t in tasks}
+        if gold_path is not None:
+            gold = read_gold(gold_path)
+            answers = dict(zip(gold.column("id").to_pylist(), (str(a) for a in gold.column("answer").to_pylist())))
+            store.set_gold(project_id, answers)
+            gold_tasks = [t for t in build_tasks(gold, config, prediction_column) if t["data"][RECORD_KEY] not in already]
+            kinds.update({t["data"][RECORD_KEY]: "gold" for t in gold_tasks})
+            tasks = interleave_gold(tasks, gold_tasks, seed)
+        report = push_tasks(ls, store, project_id, tasks, kinds, push_id, batch_size=batch_size, on_batch=on_batch)
+        mapped = len(store.tasks(project_id))
+    record = {
+        "push_id": push_id, "server": settings.url, "project_id": project_id, "project_title": title, "project_created": created,
+        "config": config.name, "annotations_per_task": annotations_per_task, "source": str(source),
+        "files": [str(f) for f in files], "strategy": strategy, "seed": seed, "sample_size": sample_size,
+        "gold_file": str(gold_path) if gold_path else None, "candidates": candidates.num_rows,
+        "tasks_requested": report.requested, "already_present": report.already_present, "imported": report.imported,
+        "batches": report.batches, "tasks_in_project": mapped,
+        "gold_tasks": sum(1 for k in kinds.values() if k == "gold"),
+        "reconcile": report.reconcile.__dict__, "redacted": redacted, "url": f"{settings.url}/projects/{project_id}",
+    }
+    write_json_atomic(project_dir(workspace, project_id) / "pushes" / f"{push_id}.json", record)
+    return record
+
+
+@flow(name="yuliao-annotate-push", log_prints=True)
+def push_flow(
+    source: str, config_name: str, workspace: str, annotations_per_task: int = 3, sample_size: int | None = None,
+    strategy: str = "auto", seed: int = 0, gold_path: str | None = None, project_title: str | None = None,
+    allow_unredacted: bool = False, batch_size: int = 500,
+) -> dict:
+    """Push sampled records (and gold tasks) from a run or Parquet to a Label Studio project."""
+    return push_records(source, config_name, Path(workspace), annotations_per_task, sample_size, strategy, seed,
+                        Path(gold_path) if gold_path else None, project_title, allow_unredacted, batch_size)
+
+
+# --- collect ------------------------------------------------------------------------------------
+
+
+def upsert_annotations(path: Path, rows: list[dict]) -> pa.Table:
+    """Merge new/updated annotation rows into the project's Parquet table (by annotation id) and write it atomically."""
+    new = pa.Table.from_pylist(rows, schema=ANNOTATION_SCHEMA)
+    if path.exists():
+        old = pq.read_table(path, schema=ANNOTATION_SCHEMA)
+        old = old.filter(pc.invert(pc.is_in(old.column("annotation_id"), value_set=new.column("annotation_id"))))
+        new = pa.concat_tables([old, new])
+    new = new.sort_by([("task_id", "ascending"), ("annotation_id", "ascending")])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(new, tmp, compression="zstd")
+    tmp.replace(path)
+    return new
+
+
+def labels_table(annotations: pa.Table, config: LabelConfig) -> pa.Table:
+    """Return the long (item=record id, annotator, label) table of the config's main question, skipped tasks out."""
+    rows = annotations.filter(pc.invert(annotations.column("was_cancelled"))).select(["record_id", "annotator", "result"]).to_pylist()
+    labels = [label_from_result(r["result"], config.control) for r in rows]
+    return pa.table({
+        "item": [r["record_id"] for r in rows], "annotator": [r["annotator"] for r in rows], "label": pa.array(labels, pa.string()),
+    }).filter(pc.is_valid(pa.array(labels, pa.string())))
+
+
+def _nan_to_none(rows: list[dict]) -> list[dict]:
+    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in rows]
+
+
+def quality_report(annotations: pa.Table, config: LabelConfig, gold: dict[str, str], threshold: float, method: str) -> tuple[dict, pa.Table, pa.Table]:
+    """Return (agreement report, aggregated labels by record id, items flagged for adjudication)."""
+    labels = labels_table(annotations, config)
+    order = list(config.ordinal_order) if config.ordinal_order else None
+    summary = summarize_agreement(labels, ordinal_order=order).as_dict() if labels.num_rows else {}
+    gold_table = pa.table({"item": list(gold), "label": list(gold.values())}, schema=pa.schema([("item", pa.string()), ("label", pa.string())]))
+    per_annotator: dict[str, dict] = {}
+    for r in annotator_consensus_agreement(labels).to_pylist() + annotator_gold_accuracy(labels, gold_table).to_pylist():
+        per_annotator.setdefault(r["annotator"], {}).update(r)
+    ann = annotations.to_pandas()
+    for name, g in ann.groupby("annotator"):
+        per_annotator.setdefault(name, {"annotator": name}).update(
+            {"annotations": int(len(g)), "skipped": int(g["was_cancelled"].sum()),
+             "median_lead_time_s": None if g["lead_time"].isna().all() else float(g["lead_time"].median())})
+    is_gold = pc.is_in(labels.column("item"), value_set=pa.array(list(gold), pa.string()))
+    record_labels = labels.filter(pc.invert(is_gold))
+    aggregated = aggregate_labels(record_labels, method) if record_labels.num_rows else pa.table({"item": pa.array([], pa.string()), "label": pa.array([], pa.string()), "confidence": pa.array([], pa.float64()), "n_judgements": pa.array([], pa.int64())})
+    flagged = flag_for_adjudication(item_agreement(labels), threshold) if labels.num_rows else pa.table({"item": pa.array([], pa.string())})
+    report = {
+        "control": config.control, "config": config.name, "method": method, "threshold": threshold,
+        "summary": summary,
+        "per_label": _nan_to_none(agreement_per_label(labels).to_pylist()) if labels.num_rows else [],
+        "pairs": _nan_to_none(cohen_kappa_pairs(labels, weights="quadratic" if order else None).to_pylist()) if labels.num_rows else [],
+        "annotators": _nan_to_none(sorted(per_annotator.values(), key=lambda r: r["annotator"])),
+        "records_labelled": aggregated.num_rows, "flagged_for_adjudication": flagged.num_rows,
+        "gold_majority_vote_accuracy": _gold_accuracy(majority_vote(labels), gold) if gold and labels.num_rows else None,
+    }
+    return report, label_columns(aggregated, config.column, method), flagged  # type: ignore[arg-type]
+
+
+def _gold_accuracy(aggregated: pa.Table, gold: dict[str, str]) -> float | None:
+    pairs = [(r["item"], r["label"]) for r in aggregated.to_pylist() if r["item"] in gold]
+    return sum(gold[i] == label for i, label in pairs) / len(pairs) if pairs else None
+
+
+def collect_project(
+    workspace: Path, project_id: int, settings: ServerSettings | None = None, ls: LabelStudio | None = None,
+    threshold: float = 0.67, method: str = "dawid_skene", send_back: bool = False,
+) -> dict:
+    """Fetch annotations changed since the last collect, upsert them, recompute agreement, labels and adjudication."""
+    settings = settings or server_settings()
+    ls = ls or connect(settings)
+    out_dir = project_dir(workspace, project_id)
+    with open_store(workspace, settings) as store:
+        info = store.project_info(project_id)
+        if info is None:
+            raise AnnotateError(f"project {project_id} on {settings.url} was not created by a yuliao push in {workspace}")
+        config = get_config(info["config"])
+        since = store.watermark(project_id)
+        rows, newest = fetch_annotations(ls, project_id, since)
+        table = upsert_annotations(out_dir / "annotations.parquet", rows)
+        gold = {r: a for r, a in store.gold(project_id).items()}
+        report, labels, flagged = quality_report(table, config, gold, threshold, method)
+        mapping = store.tasks(project_id)
+        task_of = {rec: tid for rec, (tid, _) in mapping.items()}
+        flagged = flagged.append_column("task_id", pa.array([task_of.get(i) for i in flagged.column("item").to_pylist()], pa.int64()))
+        sent_back = 0
+        if send_back and flagged.num_rows:
+            counts = dict(zip(flagged.column("task_id").to_pylist(), flagged.column("n_judgements").to_pylist()))
+            sent_back = request_more_annotations(ls, [t for t in counts if t is not None], counts)
+        pq.write_table(labels, out_dir / "labels.parquet")
+        pq.write_table(flagged, out_dir / "adjudication.parquet")
+        store.set_watermark(project_id, newest)
+    report.update({"project_id": project_id, "fetched": len(rows), "annotations_total": table.num_rows,
+                   "since": since.isoformat() if since else None, "watermark": newest.isoformat() if newest else None,
+                   "sent_back_for_adjudication": sent_back, "collected_at": datetime.now(timezone.utc).isoformat(),
+                   "files": {"annotations": str(out_dir / "annotations.parquet"), "labels": str(out_dir / "labels.parquet"),
+                             "adjudication": str(out_dir / "adjudication.parquet")}})
+    write_json_atomic(out_dir / "agreement.json", report)
+    return report
+
+
+def known_projects(workspace: Path, settings: ServerSettings) -> list[dict]:
+    """Return the projects yuliao pushed to on this server from this workspace."""
+    with open_store(workspace, settings) as store:
+        return store.projects()
+
+
+@task(name="collect-project")
+def collect_project_task(workspace: str, project_id: int, threshold: float, method: str, send_back: bool) -> dict:
+    """Prefect task: collect one project (its own client, so that only plain values cross the task boundary)."""
+    return collect_project(Path(workspace), project_id, threshold=threshold, method=method, send_back=send_back)
+
+
+@flow(name="yuliao-annotate-collect", log_prints=True)
+def collect_flow(workspace: str, project_id: int | None = None, threshold: float = 0.67, method: str = "dawid_skene",
+                 send_back: bool = False) -> list[dict]:
+    """Collect new and updated annotations of one project (or every known project) into the workspace."""
+    ids = [project_id] if project_id is not None else [p["project_id"] for p in known_projects(Path(workspace), server_settings())]
+    return [collect_project_task(workspace, pid, threshold, method, send_back) for pid in ids]
+
+
+# --- status -------------------------------------------------------------------------------------
+
+
+def project_status(workspace: Path, project_id: int, settings: ServerSettings | None = None, ls: LabelStudio | None = None) -> dict:
+    """Return progress of one project: tasks, annotations done/needed from the server; per annotator and agreement from the last collect."""
+    settings = settings or server_settings()
+    ls = ls or connect(settings)
+    p = ls.projects.get(id=project_id)
+    with open_store(workspace, settings) as store:
+        info = store.project_info(project_id) or {}
+        mapping = store.tasks(project_id)
+        watermark = store.watermark(project_id)
+    k = int(p.maximum_annotations or info.get("annotations_per_task") or 1)
+    tasks = int(p.task_number or 0)
+    status = {
+        "project_id": project_id, "title": p.title, "config": info.get("config"), "url": f"{settings.url}/projects/{project_id}",
+        "tasks": tasks, "gold_tasks": sum(1 for _, kind in mapping.values() if kind == "gold"), "tasks_mapped": len(mapping),
+        "tasks_finished": int(p.finished_task_number or 0), "annotations_done": int(p.total_annotations_number or 0),
+        "annotations_skipped": int(p.skipped_annotations_number or 0), "annotations_needed": tasks * k,
+        "annotations_per_task": k, "last_collect": watermark.isoformat() if watermark else None,
+    }
+    agreement_file = project_dir(workspace, project_id) / "agreement.json"
+    if agreement_file.exists():
+        report = json.loads(agreement_file.read_text(encoding="utf-8"))
+        status["agreement"] = report.get("summary")
+        status["annotators"] = report.get("annotators")
+        status["flagged_for_adjudication"] = report.get("flagged_for_adjudication")
+    return status
+
+
+@flow(name="yuliao-annotate-status", log_prints=True)
+def status_flow(workspace: str, project_id: int | None = None) -> list[dict]:
+    """Report progress of one project or of every project pushed from this workspace."""
+    settings = server_settings()
+    ls = connect(settings)
+    ids = [project_id] if project_id is not None else [p["project_id"] for p in known_projects(Path(workspace), settings)]
+    return [project_status(Path(workspace), pid, settings, ls) for pid in ids]
