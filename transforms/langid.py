@@ -168,31 +168,47 @@ def han_script(counts: ScriptCounts, min_margin: float = 0.5) -> str:
 # ---------------------------------------------------------------------------------------------
 
 CANTONESE_MARKERS = re.compile(
-    # characters (almost) never used in Standard Written Chinese
-    r"[嘅嗰啲咗佢喺噉冇哋畀嚟諗谂乜嘢睇瞓揾攞嘥㗎喎噃啩啫嗱嘞咩吖嚿攰揸踎嬲黐掟揼冚孻冧氹㩒撳噏𠵱啱咁"
-    r"閪撚𨳍𨳊餸𨋢摷嚡揦喐逳𢳂岋糴揈捹𥄫癐𡃁嚫跣𨃩瀡唞㪗埞忟𢛴脷咪]"
+    # Characters Standard Written Chinese does not use. Classical Chinese (Tang/Song poetry) does
+    # use some (畀 'give', 噉 'eat', 搵 'wipe', 撚 'twist', 糴 'buy grain'), so those count only in
+    # the colloquial collocations below.
+    r"[嘅嗰啲咗佢喺冇哋嚟谂乜嘢瞓攞嘥㗎喎噃啩啫嗱嘞咩吖嚿攰揸踎嬲黐掟揼冚孻冧氹㩒撳𠵱啱咁"
+    r"閪𨳍𨳊餸𨋢摷嚡揦喐逳𢳂岋揈捹𥄫癐𡃁嚫𨃩唞㪗忟𢛴脷咪]"
     r"|(?<![吱咿支])唔(?!唔)"  # 唔 except the onomatopoeia 吱唔/咿唔/支支唔唔
-    r"|(?<![關关聯联干])係(?![數统統列])"  # Cantonese copula; 關係/係數 are Mandarin
-    # 仲 'still', 識 'know', 埋 'along': also classical words and names (管仲, 識君, 雲埋), so
-    # they count only next to the words colloquial Cantonese puts them with.
-    r"|仲[有係系話话要得好衰唔未喺做識识差多鬧闹陰阴不可會会想使洗大細细快慢遲迟早]"
-    r"|(?<=[唔都仲又會会我你佢哋])識"
+    # 係/仲/識/睇/埋/諗...: also Mandarin or classical words (關係, 管仲, 識君, 凝睇, 雲埋), so they
+    # count only next to the words colloquial Cantonese puts them with.
+    r"|(?<=[我你佢哋呢嗰唔都就又仲真即邊边實实梗])係|係(?=[咪唔咩嘅度咗啊呀囉喇啦])"
+    r"|睇(?=[下吓到見见過过完緊紧咗住嚟清])|(?<=[去嚟要唔睇好])睇"
+    r"|仲[有係系話话要得好衰唔未喺做識识差多鬧闹陰阴可會会想使洗大細细快慢遲迟早]"
+    r"|(?<=[唔都仲會会])識"
     r"|[鬧闹側侧食做行企坐收搞執执連连同帶带整講讲]埋"
-    r"|(?<![衣袖巾羅罗淚泪])[搵](?![淚泪])|[一兩两幾几]啖"
-    r"|(?<![啰囉])囉(?!嗦)|喇(?![叭嘛])|俾(?!斯)"
+    r"|[搵揾](?=[到唔嘢工錢钱食人佢你我緊紧咗下])|[一兩两幾几]啖"
+    r"|噉[樣样做講讲話话]|(?<=[係咪就都])噉|諗(?=[住下吓到過过緊紧咗起法嘢])|(?<=[唔再又])諗"
+    r"|畀(?=[佢啲錢钱])|(?<=[唔要俾])畀|俾(?=[錢钱面啲佢])|(?<=[唔要])俾"
+    r"|喇(?![叭嘛])"
     r"|(?<![焦重觀观論论缺優优特要疑終终起節节據据地景熱热亮盲弱污冰沸頂顶基支原斑標标一有差早快多少])"
-    r"[點点][樣样解算會会知做得]|[邊边][度個个位間间啲處处樣样]|[而依宜]家|[琴尋噚聽寻听]日"
-    r"|好耐|幾耐|几耐|都幾|一[齊齐]|[鍾鐘钟]意|屋企|收皮|[經经]已|[埋]單|埋单|傾偈|倾偈"
-    r"|返[學学工去翻番到屋]|(?<=[留得做執执搵攞])返"
+    r"[點点][樣样解算會会知做]|[邊边][度個个位間间啲樣样]|[而依]家|[琴噚聽听]日"
+    r"|好耐|幾耐|几耐|[鍾鐘钟]意|屋企|收皮|[經经]已|埋[單单]|傾偈|倾偈"
+    r"|返[學学工去翻番到屋]"
     r"|呢[個个度啲條条隻只次種种間间份位樣样排首句件套部本張张]"
     r"|[做食講讲睇等搞玩行寫写用學学打傾倾返]緊|[做食讲睇等搞玩行写用学打倾返]紧"
-    r"|食[飯饭嘢]|[剩淨净坐留]低|[講讲食做搞玩買买賣卖用走死]晒"
+    r"|食[飯饭嘢]|[剩淨净留]低|[講讲食做搞玩買买賣卖用走死]晒"
     r"|[一二三四五六七八九十百千萬万幾几兩两]蚊|(?<=[你佢我])話(?![題题筒費费劇剧])"
-    r"|(?<![首事原預预優优率祖最起])先(?=[啦得至囉啰喇咯？?]|$)"
+    r"|(?<![首事原預预優优率祖最起])先(?=[啦啰喇咯])"
     r"|[聞闻講讲睇試试諗谂傾倾玩問问查等]下(?=[先啦囉啊吖，。！？,.!?]|$)"
     r"|[發发加講讲食飲饮做寫写畀俾買买用]多[次條条幾几個个啲]"  # verb + 多 'more' (Mandarin: 多 + verb)
     r"|[好差大細细多少高矮平貴贵快慢靚叻遲迟早]過[我你佢人]"  # adjective + 過 + noun: comparison
 )
+
+# Cantonese words that classical Chinese also writes (係 'tie', 睇 'glance', 畀/俾 'give, cause',
+# 噉 'eat', 諗 'admonish'): they count only when dense, as in short colloquial sentences, not one
+# in a forty-character Tang poem.
+WEAK_CANTONESE_MARKERS = re.compile(
+    r"(?<![關关聯联干維维])係(?![數数統统列])"
+    r"|(?<![凝流顧顾眄回盼斜遙遥])睇|畀|噉|諗|俾(?!斯)|(?<![衣袖巾羅罗淚泪])[搵揾](?![淚泪英])"
+    r"|(?<![首事原預预優优率祖最起])先(?=[得至？?]|$)|一[齊齐](?![聲声心])"
+    r"|(?<![啰囉])囉(?=[，,。！!？?～~]|$)|(?<=[留得做執执搵攞])返"
+)
+WEAK_MARKER_SPAN = 16  # a weak marker counts when there is one per this many Han characters
 
 MANDARIN_MARKERS = re.compile(
     r"(?<![目眾众])的(?![士確确])"
@@ -208,9 +224,15 @@ MANDARIN_MARKERS = re.compile(
 )
 
 
-def cantonese_marker_counts(text: str) -> tuple[int, int]:
-    """Return (Cantonese marker hits, Mandarin marker hits) in `text`."""
-    return len(CANTONESE_MARKERS.findall(text)), len(MANDARIN_MARKERS.findall(text))
+def cantonese_marker_counts(text: str, han_chars: int | None = None) -> tuple[int, int]:
+    """Return (Cantonese marker hits, Mandarin marker hits) in `text` (weak markers only when dense)."""
+    canto = len(CANTONESE_MARKERS.findall(text))
+    weak = len(WEAK_CANTONESE_MARKERS.findall(text))
+    if weak:
+        han = han_chars if han_chars is not None else count_scripts(text).han
+        if weak * WEAK_MARKER_SPAN >= han:
+            canto += weak
+    return canto, len(MANDARIN_MARKERS.findall(text))
 
 
 @cache
@@ -227,14 +249,14 @@ def _opencc(config: str):
     return opencc.OpenCC(config)
 
 
-def chinese_variety(text: str, script: str, backend: str) -> tuple[str, float]:
+def chinese_variety(text: str, script: str, backend: str, han_chars: int | None = None) -> tuple[str, float]:
     """Return ("yue" | "zh", confidence) for Han-dominant `text` in script `script`."""
     if backend == "cantonesedetect":
         # its regexes are Traditional-only: give it Traditional text
         judged = str(_cantonesedetect().judge(_opencc("s2hk").convert(text) if script == "Hans" else text))
         judged = judged.rsplit(".", 1)[-1].lower()
         return {"cantonese": ("yue", 0.95), "swc": ("zh", 0.95), "mixed": ("yue", 0.55)}.get(judged, ("zh", 0.7))
-    canto, mando = cantonese_marker_counts(text)
+    canto, mando = cantonese_marker_counts(text, han_chars)
     if canto == 0 and mando == 0:
         return "zh", 0.7  # unmarked Chinese reads as the standard written language
     if canto > mando:
@@ -458,7 +480,7 @@ def decide(text: str, counts: ScriptCounts, top_other: str, general: tuple[str, 
             parts[block] = ("ko", "Kore", 1.0)
         elif block == "han":
             script = han_script(counts)
-            lang, conf = chinese_variety(text, script, cfg.cantonese)
+            lang, conf = chinese_variety(text, script, cfg.cantonese, counts.han)
             parts[block] = (lang, script, conf)
         elif top_other in _SINGLE_LANGUAGE_SCRIPTS:
             parts[block] = (*_SINGLE_LANGUAGE_SCRIPTS[top_other], 1.0)
