@@ -243,3 +243,84 @@ def files_of_role(release_dir: Path, manifest: dict[str, Any], role: str) -> lis
 def is_name_taken(exc: OSError) -> bool:
     """Return True when a rename failed because the target version directory already exists."""
     return exc.errno in (errno.EEXIST, errno.ENOTEMPTY)
+
+
+# ---------------------------------------------------------------- diff
+
+
+_NOT_CONTENT = ("id", "trace", "cluster_id")
+
+
+def _parquet_list(paths: list[str]) -> str:
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+
+def diff_releases(a: ReleaseRef, b: ReleaseRef, with_ids: bool = False) -> dict[str, Any]:
+    """Compare two versions by record id: added, removed (with B's reasons), changed (per column)."""
+    import duckdb
+
+    ma, mb = read_manifest(a.path), read_manifest(b.path)
+    con = duckdb.connect()
+    try:
+        for tag, ref, m in (("a", a, ma), ("b", b, mb)):
+            data = files_of_role(ref.path, m, "data")
+            con.execute(f"CREATE TEMP VIEW {tag} AS SELECT * FROM read_parquet({_parquet_list(data)}, union_by_name=true)")
+        cols_a = [r[0] for r in con.execute("DESCRIBE a").fetchall()]
+        cols_b = [r[0] for r in con.execute("DESCRIBE b").fetchall()]
+        common = [c for c in cols_a if c in cols_b and c not in _NOT_CONTENT]
+        dropped_b = files_of_role(b.path, mb, "dropped")
+        quar_b = files_of_role(b.path, mb, "quarantine")
+        dropped_a = files_of_role(a.path, ma, "dropped")
+        # Why a record left: B's own history says (dropped with reason / quarantined); else it was not in B's inputs.
+        con.execute("CREATE TEMP TABLE removed AS SELECT a.id, a.source_uri FROM a ANTI JOIN b USING (id)")
+        con.execute("CREATE TEMP TABLE added AS SELECT b.id FROM b ANTI JOIN a USING (id)")
+        if dropped_b:
+            con.execute(f"CREATE TEMP VIEW db AS SELECT id, drop_reason, dropped_by FROM read_parquet({_parquet_list(dropped_b)}, union_by_name=true)")
+        else:
+            con.execute("CREATE TEMP VIEW db AS SELECT NULL::VARCHAR id, NULL::VARCHAR drop_reason, NULL::VARCHAR dropped_by WHERE false")
+        if quar_b:
+            con.execute(f"CREATE TEMP VIEW qb AS SELECT source_uri, error FROM read_parquet({_parquet_list(quar_b)}, union_by_name=true)")
+        else:
+            con.execute("CREATE TEMP VIEW qb AS SELECT NULL::VARCHAR source_uri, NULL::VARCHAR error WHERE false")
+        if dropped_a:
+            con.execute(f"CREATE TEMP VIEW da AS SELECT id, drop_reason FROM read_parquet({_parquet_list(dropped_a)}, union_by_name=true)")
+        else:
+            con.execute("CREATE TEMP VIEW da AS SELECT NULL::VARCHAR id, NULL::VARCHAR drop_reason WHERE false")
+        con.execute("""CREATE TEMP TABLE removed_why AS
+            SELECT r.id, COALESCE(db.drop_reason || ' (' || db.dropped_by || ')', 'quarantined: ' || qb.error,
+                                  'not in ' || ? || '''s inputs') AS reason
+            FROM removed r LEFT JOIN db ON db.id = r.id LEFT JOIN qb ON qb.source_uri = r.source_uri""", [b.name])
+        con.execute("""CREATE TEMP TABLE added_why AS
+            SELECT x.id, COALESCE('was dropped in ' || ? || ': ' || da.drop_reason, 'new input') AS reason
+            FROM added x LEFT JOIN da ON da.id = x.id""", [a.name])
+        if common:
+            diffs = ", ".join(f'(a."{c}" IS DISTINCT FROM b."{c}") AS "{c}"' for c in common)
+            con.execute(f"CREATE TEMP TABLE cmp AS SELECT a.id, {diffs} FROM a JOIN b USING (id)")
+            any_change = " OR ".join(f'"{c}"' for c in common)
+            con.execute(f"CREATE TEMP TABLE changed AS SELECT * FROM cmp WHERE {any_change}")
+            per_col = con.execute("SELECT " + ", ".join(f'count(*) FILTER (WHERE "{c}")' for c in common) + " FROM changed").fetchone()
+            changed_columns = {c: n for c, n in zip(common, per_col) if n}
+        else:
+            con.execute("CREATE TEMP TABLE changed AS SELECT id FROM a JOIN b USING (id) WHERE false")
+            changed_columns = {}
+        count = lambda t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: E731
+        out: dict[str, Any] = {
+            "a": a.name, "b": b.name, "rows_a": ma["rows"], "rows_b": mb["rows"],
+            "added": count("added"), "removed": count("removed"), "changed": count("changed"),
+            "unchanged": con.execute("SELECT count(*) FROM a JOIN b USING (id)").fetchone()[0] - count("changed"),
+            "removed_by_reason": dict(con.execute("SELECT reason, count(*) FROM removed_why GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()),
+            "added_by_reason": dict(con.execute("SELECT reason, count(*) FROM added_why GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()),
+            "changed_by_column": changed_columns,
+            "columns_added": [c for c in cols_b if c not in cols_a], "columns_removed": [c for c in cols_a if c not in cols_b],
+            "recipe_changed": ma["recipe"]["sha256"] != mb["recipe"]["sha256"],
+        }
+        if with_ids:
+            out["ids"] = {
+                "added": [{"id": i, "reason": r} for i, r in con.execute("SELECT id, reason FROM added_why ORDER BY id").fetchall()],
+                "removed": [{"id": i, "reason": r} for i, r in con.execute("SELECT id, reason FROM removed_why ORDER BY id").fetchall()],
+                "changed": [{"id": r[0], "columns": [c for c, v in zip(common, r[1:]) if v]}
+                            for r in con.execute("SELECT * FROM changed ORDER BY id").fetchall()],
+            }
+        return out
+    finally:
+        con.close()
