@@ -453,7 +453,11 @@ class DedupNear(CorpusOp):
 
     threshold: float = Field(0.7, gt=0.0, lt=1.0, description="target Jaccard similarity of a near-duplicate pair")
     num_perm: int = Field(128, ge=8, le=1024, description="MinHash signature length")
-    bands: int | None = Field(None, ge=1, description="LSH bands (default: chosen from threshold)")
+    candidate_threshold: float | None = Field(
+        None, gt=0.0, lt=1.0,
+        description="Jaccard the bands/rows are tuned for (default: threshold - 0.1 when verifying, else threshold)",
+    )
+    bands: int | None = Field(None, ge=1, description="LSH bands (default: chosen from candidate_threshold)")
     rows: int | None = Field(None, ge=1, description="rows per band (default: chosen from threshold)")
     char_ngram: int = Field(5, ge=1, description="shingle size in characters for CJK documents")
     word_ngram: int = Field(5, ge=1, description="shingle size in words for space-delimited documents")
@@ -476,7 +480,18 @@ class DedupNear(CorpusOp):
         """Return the (bands, rows) in use."""
         if self.bands is not None:
             return self.bands, self.rows
-        return _cached_optimal_bands(self.threshold, self.num_perm)
+        return _cached_optimal_bands(round(self.tuned_threshold(), 6), self.num_perm)
+
+    def tuned_threshold(self) -> float:
+        """Return the Jaccard the LSH bands are tuned for.
+
+        Tuning below the target when candidates are verified trades cheap extra candidates for
+        recall: pairs just above the threshold sit on the S-curve's slope and are otherwise missed
+        (measured in bench/results/dedup_accuracy.md); verification then restores precision.
+        """
+        if self.candidate_threshold is not None:
+            return self.candidate_threshold
+        return max(0.05, self.threshold - 0.1) if self.verify != "none" else self.threshold
 
     def minhash(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return (signatures, shingle hashes, offsets) for texts."""

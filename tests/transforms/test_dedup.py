@@ -301,7 +301,9 @@ def test_registered_and_validated():
         d.DedupNear(bands=20, rows=10, num_perm=128)
     with pytest.raises(ValueError):
         d.DedupNear(treshold=0.5)
-    assert d.DedupNear(threshold=0.7).band_rows() == (14, 9)
+    assert d.DedupNear(threshold=0.7, verify="none").band_rows() == (14, 9)
+    assert d.DedupNear(threshold=0.7).band_rows() == d.optimal_bands(0.6, 128)  # verified: tuned lower
+    assert d.DedupNear(threshold=0.7, candidate_threshold=0.5).band_rows() == (25, 5)
 
 
 def test_empty_and_textless_documents():
