@@ -1,0 +1,198 @@
+"""Resumable runs: a SIGKILLed run, resumed, gives exactly the output of an uninterrupted run.
+
+The killed run executes in a subprocess whose reader is wrapped so one shard stalls; the test waits
+until every other shard's stage-0 done record exists, kills the whole process group, then resumes
+the run in-process while counting which input files are read again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import flows.curate as curate
+from flows.curate import run_recipe
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "data" / "sample"
+STALLED = "sentences.jsonl"  # shard 2 of the six sample files (sorted by name)
+
+DRIVER = textwrap.dedent("""\
+    import sys, time
+    import flows.curate as c
+
+    recipe, run_id, stalled = sys.argv[1:4]
+    real = c.read_input_file
+
+    def stalling_reader(spec, path, batch_rows):
+        if path.endswith(stalled):
+            time.sleep(3600)  # the test kills us here
+        yield from real(spec, path, batch_rows)
+
+    c.read_input_file = stalling_reader
+    c.run_recipe(recipe, run_id=run_id, runner="thread", workers=2)
+    """)
+
+
+def _recipe(d: Path, inputs: Path, min_chars: int = 6) -> Path:
+    p = d / "r.yaml"
+    p.write_text(textwrap.dedent(f"""\
+        name: resume-test
+        workspace: {d / 'ws'}
+        inputs:
+          - source: sample
+            paths: ["{inputs}/*.jsonl"]
+            licence: mixed
+        ops:
+          - op: normalize_whitespace
+          - op: drop_short_docs
+            min_chars: {min_chars}
+          - op: dedup_exact
+            normalize: [whitespace, width, case]
+        run:
+          workers: 2
+        """), encoding="utf-8")
+    return p
+
+
+def _parts(run_dir: Path, kind: str) -> dict[str, pa.Table]:
+    return {f.name: pq.read_table(f) for f in sorted((run_dir / kind).glob("part-*.parquet"))}
+
+
+def _assert_same_output(a: Path, b: Path) -> None:
+    for kind in ("kept", "dropped", "quarantine"):
+        pa_, pb = _parts(a, kind), _parts(b, kind)
+        assert pa_.keys() == pb.keys(), kind
+        for name in pa_:
+            assert pa_[name].equals(pb[name]), f"{kind}/{name} differs"
+    ka = pa.concat_tables(_parts(a, "kept").values())
+    kb = pa.concat_tables(_parts(b, "kept").values())
+    assert ka.column("id").to_pylist() == kb.column("id").to_pylist()
+    assert "".join(ka.column("text").to_pylist()).encode() == "".join(kb.column("text").to_pylist()).encode()
+
+
+class ReadCounter:
+    """Wraps the curate flow's reader to record which input files are read (thread runner: same process)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.paths: list[str] = []
+        real = curate.read_input_file
+
+        def counting(spec, path, batch_rows):
+            self.paths.append(Path(path).name)
+            yield from real(spec, path, batch_rows)
+
+        monkeypatch.setattr(curate, "read_input_file", counting)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> Path:
+    """A copy of the sample corpus (ids and source_uri name the input path, so every run reads these)."""
+    d = tmp_path_factory.mktemp("inputs")
+    for f in sorted(SAMPLE.glob("*.jsonl")):
+        shutil.copy2(f, d / f.name)
+    return d
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, inputs, prefect_api) -> Path:
+    d = tmp_path_factory.mktemp("reference")
+    return run_recipe(str(_recipe(d, inputs)), run_id="uninterrupted", runner="thread")
+
+
+def _api_env() -> dict[str, str]:
+    from prefect.settings import PREFECT_API_URL
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env["PREFECT_API_URL"] = PREFECT_API_URL.value()  # the session's test server: no ephemeral start-up
+    return env
+
+
+def _done(run_dir: Path, stage: int) -> dict[str, int]:
+    sdir = run_dir / "_stages" / f"s{stage:02d}"
+    return {f.name: f.stat().st_mtime_ns for f in sorted(sdir.glob("done-0*.json"))}
+
+
+def test_sigkilled_run_resumes_to_identical_output(tmp_path, inputs, reference, monkeypatch):
+    ref_run = reference
+    recipe = _recipe(tmp_path, inputs)
+    run_dir = tmp_path / "ws" / "runs" / "killed"
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER, encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, str(driver), str(recipe), "killed", STALLED], cwd=ROOT, env=_api_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    others = {f"done-{i:05d}.json" for i in (0, 1, 3, 4, 5)}
+    try:
+        deadline = time.monotonic() + 240
+        while not others <= set(_done(run_dir, 0)):
+            assert proc.poll() is None, proc.stdout.read().decode(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "the other shards never finished stage 0"
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the run and anything it started
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    before = _done(run_dir, 0)
+    assert set(before) == others, "the stalled shard must not have finished"
+    assert not (run_dir / "run.json").exists()
+
+    reads = ReadCounter(monkeypatch)
+    resumed = run_recipe(str(recipe), run_id="killed", runner="thread")
+
+    assert reads.paths == [STALLED], "only the unfinished shard is read again"
+    after = _done(run_dir, 0)
+    assert {k: after[k] for k in before} == before, "finished shards' done records were rewritten"
+    rec = json.loads((resumed / "run.json").read_text())
+    assert rec["status"] == "completed"
+    assert rec["resume"] == {"shard_stages": 12, "shard_stages_reused": 5, "reduces_reused": 0}
+    ref_rec = json.loads((ref_run / "run.json").read_text())
+    assert rec["totals"] == ref_rec["totals"] and rec["drops_by_reason"] == ref_rec["drops_by_reason"]
+    _assert_same_output(resumed, ref_run)
+
+
+def test_resume_latest_incomplete_run(tmp_path, inputs, reference, monkeypatch):
+    recipe = _recipe(tmp_path, inputs)
+    first = run_recipe(str(recipe), run_id="20000101T000000Z-aaaaaa", runner="thread")
+    (first / "run.json").unlink()  # as if it died after its last task
+    reads = ReadCounter(monkeypatch)
+    again = run_recipe(str(recipe), runner="thread", resume=True)
+    assert again == first and reads.paths == []
+    assert json.loads((again / "run.json").read_text())["resume"]["shard_stages_reused"] == 12
+    fresh = run_recipe(str(recipe), runner="thread", resume=True)  # nothing incomplete: a new run
+    assert fresh != first
+    _assert_same_output(fresh, reference)
+
+
+def test_changed_parameter_or_input_invalidates_what_depends_on_it(tmp_path, inputs, reference, monkeypatch):
+    recipe = _recipe(tmp_path, inputs)
+    run = run_recipe(str(recipe), run_id="r", runner="thread")
+
+    # An input file touched: only that shard is read again; stage 1 redoes every shard (new dedup decisions).
+    os.utime(inputs / "song_ci.jsonl", ns=(time.time_ns(), time.time_ns()))
+    reads = ReadCounter(monkeypatch)
+    run_recipe(str(recipe), run_id="r", runner="thread")
+    assert reads.paths == ["song_ci.jsonl"]
+    rec = json.loads((run / "run.json").read_text())
+    assert rec["resume"] == {"shard_stages": 12, "shard_stages_reused": 5, "reduces_reused": 0}
+    _assert_same_output(run, reference)
+
+    # A parameter changed: everything is redone, and the output is that of a fresh run of the new recipe.
+    reads.paths.clear()
+    recipe = _recipe(tmp_path, inputs, min_chars=40)
+    run_recipe(str(recipe), run_id="r", runner="thread")
+    assert sorted(reads.paths) == sorted(f.name for f in SAMPLE.glob("*.jsonl"))
+    fresh = run_recipe(str(recipe), run_id="fresh", runner="thread")
+    _assert_same_output(run, fresh)
+    assert json.loads((run / "run.json").read_text())["drops_by_reason"]["too_short"] > rec["drops_by_reason"]["too_short"]
