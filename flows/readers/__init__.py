@@ -245,7 +245,7 @@ def open_maybe_compressed(path_or_stream: "str | IO[bytes]", name: str) -> IO[by
     """Open a file (or wrap a stream) for binary reading, decompressing by the name's extension."""
     low = name.lower()
     raw = open(path_or_stream, "rb") if isinstance(path_or_stream, str) else path_or_stream
-    for suffix, kind in ((".gz", "gz"), (".bz2", "bz2"), (".xz", "xz"), (".zst", "zst")):
+    for suffix, kind in ((".gz", "gz"), (".tgz", "gz"), (".bz2", "bz2"), (".tbz2", "bz2"), (".xz", "xz"), (".txz", "xz"), (".zst", "zst")):
         if low.endswith(suffix):
             return DecompressingReader(raw, kind)  # type: ignore[return-value]
     return raw
@@ -296,6 +296,18 @@ def check_options(spec: InputSpec, reader: Reader) -> BaseModel:
         raise RecipeError(f"input {spec.source!r} ({reader.name}) options: {msgs}. Known options: {known}") from None
 
 
+HF_SAVED_META = ("state.json", "dataset_info.json", "dataset_dict.json")
+
+
+def data_files_under(root: Path) -> list[str]:
+    """List the data files under a directory: hidden files skipped, and in a Hugging Face dataset saved
+    with save_to_disk (a folder with state.json) only its .arrow shards, not its bookkeeping JSON."""
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    hf_dirs = {p.parent for p in files if p.name == "state.json"}
+    hf_roots = hf_dirs | {p.parent for p in files if p.name == "dataset_dict.json"}
+    return [str(p) for p in files if not (p.name in HF_SAVED_META and p.parent in hf_roots)]
+
+
 def list_input_files(spec: InputSpec) -> list[str]:
     """Expand the spec's paths (files, directories, globs) to a sorted list of files."""
     out: list[str] = []
@@ -305,7 +317,7 @@ def list_input_files(spec: InputSpec) -> list[str]:
             raise RecipeError(f"input {spec.source!r}: {pattern!r} matches no file")
         for m in matches:
             if os.path.isdir(m):
-                out.extend(sorted(str(p) for p in Path(m).rglob("*") if p.is_file() and not p.name.startswith(".")))
+                out.extend(data_files_under(Path(m)))
             elif os.path.isfile(m):
                 out.append(m)
             else:

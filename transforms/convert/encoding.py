@@ -35,9 +35,9 @@ CANONICAL = {
     "cp950": "big5hkscs",
     "big5hkscs": "big5hkscs",
     "big5-hkscs": "big5hkscs",
-    "shift_jis": "cp932",
-    "shift-jis": "cp932",
-    "sjis": "cp932",
+    "shift_jis": "shift_jis",  # JIS mapping (0x8160 -> U+301C); cp932 is tried when it fails
+    "shift-jis": "shift_jis",
+    "sjis": "shift_jis",
     "cp932": "cp932",
     "euc_jp": "euc_jp",
     "euc-jp": "euc_jp",
@@ -63,7 +63,11 @@ BOMS: tuple[tuple[bytes, str], ...] = (
 )
 
 # The CJK legacy codecs tried by strict decoding, in tie-break order.
-CJK_CASCADE: tuple[str, ...] = ("gb18030", "big5hkscs", "cp932", "cp949", "euc_jp")
+CJK_CASCADE: tuple[str, ...] = ("gb18030", "big5hkscs", "shift_jis", "cp932", "cp949", "euc_jp")
+
+
+# Codecs that read the same text the same way except for a few cells: not rivals when judging a margin.
+FAMILY = {"shift_jis": "sjis", "cp932": "sjis"}
 
 
 def canonical_codec(name: str) -> str:
@@ -205,7 +209,8 @@ def detect_encoding(sample: bytes, final: bool = True) -> EncodingGuess:
     scored = _cascade(sample, final)
     if scored:
         best = scored[0]
-        runner_up = scored[1][0] if len(scored) > 1 else 0.0
+        family = FAMILY.get(best[2], best[2])
+        runner_up = max((sc for sc, _, c in scored[1:] if FAMILY.get(c, c) != family), default=0.0)
         # Sure when most characters are common ones and the next codec is clearly worse.
         if best[0] >= 0.8 and best[0] - runner_up >= 0.1:
             return EncodingGuess(best[2], round(min(1.0, best[0]), 3), "cascade")
