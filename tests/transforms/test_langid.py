@@ -1,0 +1,236 @@
+"""identify_language / keep_languages: script fast path, Hans vs Hant, yue vs zh, und, determinism."""
+
+from __future__ import annotations
+
+import glob
+import json
+from collections import Counter
+from pathlib import Path
+
+import opencc
+import pyarrow as pa
+import pytest
+from pydantic import ValidationError
+
+from transforms.langid import (
+    SIMPLIFIED_ONLY,
+    TRADITIONAL_ONLY,
+    IdentifyLanguage,
+    KeepLanguages,
+    LangIdConfig,
+    cantonese_marker_counts,
+    count_scripts,
+    identify_text,
+    identify_texts,
+    langdetect_nb_batch,
+    langdetect_probabilities,
+)
+from transforms.ops import OpStats
+from transforms.registry import known_ops
+from transforms.schema import docs_from_pylist
+
+ISSUE_SENTENCE = "這個程式會顯示目前的目錄內容，並且列出所有檔案。"  # langdetect: ko, p = 0.99999
+
+
+def _docs(texts: list[str]):
+    return docs_from_pylist([{"id": f"d{i}", "text": t, "source": "t", "source_uri": f"t:{i}", "raw_sha256": "0"}
+                             for i, t in enumerate(texts)])
+
+
+def _lines(path: Path, n: int) -> list[str]:
+    return [x.strip() for x in path.read_text(encoding="utf-8").splitlines() if x.strip()][:n]
+
+
+def _poems(pattern: str, n: int) -> list[str]:
+    bodies = []
+    for f in sorted(glob.glob(pattern))[:3]:
+        for poem in json.loads(Path(f).read_text(encoding="utf-8")):
+            body = "".join(p for p in poem.get("paragraphs", []) if p.strip())
+            if len(body) > 1:
+                bodies.append(body)
+    return bodies[:n]
+
+
+def _label(texts: list[str], cfg: LangIdConfig = LangIdConfig()) -> Counter:
+    return Counter(f"{g.lang}-{g.script}" for g in identify_texts(texts, cfg))
+
+
+# --- the known failure, on real text ------------------------------------------------------------
+
+
+def test_the_issue_sentence_is_traditional_chinese_not_korean():
+    assert langdetect_probabilities(ISSUE_SENTENCE)[0][0] == "ko"  # the failure this op exists for
+    g = identify_text(ISSUE_SENTENCE)
+    assert (g.lang, g.script) == ("zh", "Hant")
+    assert g.conf > 0.9
+
+
+def test_cantonese_common_voice_sentences_are_cantonese_not_korean(corpora):
+    sents = json.loads((corpora / "cantonese-common-voice" / "sents.json").read_text(encoding="utf-8"))[1::2][:600]
+    ours = identify_texts(sents)
+    theirs = Counter(p[0][0] if (p := langdetect_probabilities(s)) else "und" for s in sents[:200])
+    assert theirs["ko"] > 100  # langdetect calls most written Cantonese Korean
+    assert not [s for s, g in zip(sents, ours) if g.lang == "ko"]
+    assert not [s for s, g in zip(sents, ours) if g.script == "Hans" and count_scripts(s).hans == 0]
+    share_yue = sum(g.lang == "yue" for g in ours) / len(ours)
+    assert share_yue >= 0.8, share_yue  # the rest carry no Cantonese-only word (e.g. 上山捉蟹, 下一位)
+    assert {g.lang for g in ours} <= {"yue", "zh", "und"}
+
+
+def test_tang_poems_are_traditional_and_song_ci_simplified(corpora):
+    tang = _poems(str(corpora / "chinese-poetry/全唐诗/poet.tang.*.json"), 300)
+    song = _poems(str(corpora / "chinese-poetry/宋词/ci.song.*.json"), 300)
+    tang_labels, song_labels = _label(tang), _label(song)
+    assert tang_labels["zh-Hant"] / len(tang) >= 0.98, tang_labels
+    assert song_labels["zh-Hans"] / len(song) >= 0.98, song_labels
+    assert tang_labels["yue-Hant"] + song_labels["yue-Hans"] <= 1  # classical Chinese is not Cantonese
+
+
+def test_lingua_sentences_keep_their_language(corpora):
+    for lang, script in [("en", "Latn"), ("ja", "Jpan"), ("ko", "Kore"), ("de", "Latn"), ("ru", "Cyrl")]:
+        texts = _lines(corpora / "lingua-sentences" / f"{lang}.txt", 200)
+        labels = _label(texts)
+        assert labels[f"{lang}-{script}"] / len(texts) >= 0.94, (lang, labels.most_common(4))
+    zh = _lines(corpora / "lingua-sentences" / "zh.txt", 300)
+    assert _label(zh)["zh-Hans"] / len(zh) >= 0.98
+
+
+# --- und on short / mixed input ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "   ", "好", "ok", "。。！", "12345", "🙂", "a"])
+def test_very_short_or_letterless_text_is_und_with_zero_confidence(text):
+    g = identify_text(text)
+    assert (g.lang, g.conf) == ("und", 0.0)
+
+
+def test_short_text_gets_an_answer_with_low_confidence():
+    g = identify_text("你好")
+    assert g.lang == "zh" and g.script == "Hani"  # 你好 is written the same in both scripts
+    assert g.conf < 0.5
+    assert identify_text("你好，今天天气很好，我们去公园散步吧。").conf > 0.9
+
+
+def test_evenly_mixed_text_is_und_and_reports_the_mix():
+    g = identify_text("我们今天下午开会讨论 the budget planning for the next quarter")
+    assert g.lang == "und" and g.conf < 0.5
+    assert set(g.mix) == {"zh", "en"} and abs(sum(g.mix.values()) - 1) < 0.01
+    mostly_en = identify_text("This is an English sentence about language detection with 中文 inside.")
+    assert mostly_en.lang == "en" and 0 < mostly_en.mix["zh"] < 0.3
+
+
+# --- the parts: script tables, markers, fast path -------------------------------------------------
+
+
+def test_han_tables_agree_with_opencc():
+    t2s, s2t = opencc.OpenCC("t2s"), opencc.OpenCC("s2t")
+    assert all(t2s.convert(c) != c for c in TRADITIONAL_ONLY[::7])
+    assert all(s2t.convert(c) != c for c in SIMPLIFIED_ONLY[::7])
+    for shared in "干乾后么台里只":  # valid in both scripts: never evidence
+        assert shared not in TRADITIONAL_ONLY and shared not in SIMPLIFIED_ONLY
+
+
+def test_script_decision_matches_opencc_round_trip_on_real_lines(corpora):
+    t2s = opencc.OpenCC("t2s")
+    zh = _lines(corpora / "lingua-sentences" / "zh.txt", 400)
+    for line in zh:
+        c = count_scripts(line)
+        if t2s.convert(line) == line:  # OpenCC sees nothing Traditional
+            assert c.hant == 0, line
+
+
+def test_fast_path_scripts():
+    assert identify_text("東京は日本の首都です。").lang == "ja"
+    assert identify_text("한국어 문장입니다. 漢字도 조금 있습니다").lang == "ko"
+    assert (identify_text("สวัสดีครับ ยินดีต้อนรับ").lang, identify_text("Γεια σου κόσμε, τι κάνεις;").lang) == ("th", "el")
+    assert identify_text("这个程序会显示目前的目录内容").script == "Hans"
+
+
+def test_cantonese_markers_in_both_scripts():
+    assert identify_text("佢哋啱啱去咗公園，話聽日先返嚟。").lang == "yue"
+    g = identify_text("佢哋喺度食紧饭，唔该等阵")
+    assert (g.lang, g.script) == ("yue", "Hans")
+    assert identify_text("他們剛剛去了公園，說明天才回來。").lang == "zh"
+    assert cantonese_marker_counts("焦點解決理論") == (0, 0)  # 點解 inside 焦點解決 is not 'why'
+
+
+def test_classical_words_cantonese_shares_do_not_make_a_poem_cantonese():
+    poem = "係虜來王都，犒樂窮休嘉。登高望還師，竟野如春華。行者靡不歸，親戚讙要遮。凱旋獻清廟，萬國思無邪。"
+    assert identify_text(poem).lang == "zh"
+    assert identify_text("你係邊個？").lang == "yue"  # the same word, dense in a short sentence
+
+
+def test_cantonesedetect_backend():
+    cfg = LangIdConfig(cantonese="cantonesedetect")
+    assert identify_text("佢哋啱啱去咗公園，唔知幾時返嚟。", cfg).lang == "yue"
+    assert identify_text("他們剛剛去了公園，不知道什麼時候回來。", cfg).lang == "zh"
+
+
+# --- general detector: langdetect is the reference --------------------------------------------------
+
+
+def test_langdetect_nb_agrees_with_langdetect(corpora):
+    texts = [t for lang in ("en", "de", "fr", "es", "pt", "nl") for t in _lines(corpora / "lingua-sentences" / f"{lang}.txt", 60)]
+    ours = [lang for lang, _ in langdetect_nb_batch(texts)]
+    ref = [p[0][0] if (p := langdetect_probabilities(t)) else "und" for t in texts]
+    agree = sum(a == b for a, b in zip(ours, ref)) / len(texts)
+    assert agree >= 0.95, agree
+
+
+def test_deterministic_across_runs_and_backends():
+    texts = ["Ceci est une phrase en français.", "Das ist ein deutscher Satz.", ISSUE_SENTENCE, "ok", "Hola amigos"]
+    for detector in ("langdetect_nb", "langdetect"):
+        cfg = LangIdConfig(detector=detector)
+        first = identify_texts(texts, cfg)
+        assert identify_texts(texts, cfg) == first
+        assert [identify_text(t, cfg) for t in texts] == first  # batch == one at a time
+
+
+# --- operators ---------------------------------------------------------------------------------------
+
+
+def test_identify_language_op_writes_core_columns_and_mix():
+    texts = ["佢哋啱啱去咗公園。", "這個程式會顯示目前的目錄內容。", "The quick brown fox jumps over the lazy dog.", "好"]
+    stats = OpStats()
+    out = IdentifyLanguage(write_mix=True).apply(_docs(texts), stats)
+    assert out.column("lang").to_pylist() == ["yue", "zh", "en", "und"]
+    assert out.column("script").to_pylist() == ["Hant", "Hant", "Latn", "Zyyy"]
+    assert out.schema.field("lang_conf").type == pa.float32()
+    assert json.loads(out.column("lang_mix")[0].as_py()) == {"yue": 1.0}
+    assert stats.counts["lang:yue-Hant"] == 1 and stats.counts["lang:und-Zyyy"] == 1
+    assert "lang_mix" not in IdentifyLanguage().apply(_docs(texts), OpStats()).column_names
+
+
+def test_identify_language_leaves_dropped_rows_alone():
+    batch = _docs(["這個程式會顯示目前的目錄內容。", "Hello there, how are you doing today?"])
+    batch = KeepLanguages(languages=("en",)).apply(IdentifyLanguage().apply(batch, OpStats()), OpStats())
+    again = IdentifyLanguage(cantonese="cantonesedetect").apply(batch.set_column(5, "lang", pa.array([None, "en"])), OpStats())
+    assert again.column("lang").to_pylist() == [None, "en"]  # the dropped row was not re-identified
+
+
+def test_keep_languages_reasons_and_tags():
+    texts = ["佢哋啱啱去咗公園。", "這個程式會顯示目前的目錄內容。", "这个程序会显示目前的目录内容。",
+             "한국어 문장입니다. 오늘은 날씨가 좋습니다.", "你好", "好"]
+    batch = IdentifyLanguage().apply(_docs(texts), OpStats())
+    stats = OpStats()
+    out = KeepLanguages(languages=("zh-Hant", "yue"), min_confidence=0.3).apply(batch, stats)
+    assert out.column("drop_reason").to_pylist() == [
+        None, None, "lang_not_allowed:zh-Hans", "lang_not_allowed:ko-Kore", "lang_low_confidence", "lang_not_allowed:und-Zyyy"]
+    assert set(out.column("dropped_by").drop_null().to_pylist()) == {"keep_languages@1"}
+    assert stats.counts["dropped:lang_low_confidence"] == 1
+    strict = KeepLanguages(languages=("zh-Hant",), han_neutral_matches=False).apply(batch, OpStats())
+    assert strict.column("drop_reason")[4].as_py() == "lang_not_allowed:zh-Hani"
+
+
+def test_keep_languages_rejects_bad_params_and_missing_lang():
+    with pytest.raises(ValidationError):
+        KeepLanguages(languages=("zh_Hant",))
+    with pytest.raises(ValidationError):
+        KeepLanguages(languages=("zh",), min_conf=0.5)  # mistyped key
+    with pytest.raises(ValueError, match="identify_language"):
+        KeepLanguages(languages=("zh",)).apply(_docs(["你好世界"]), OpStats())
+
+
+def test_ops_are_registered():
+    ops = known_ops()
+    assert ops["identify_language"] is IdentifyLanguage and ops["keep_languages"] is KeepLanguages
