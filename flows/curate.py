@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from prefect import flow, get_run_logger, task
 
 from flows import progress
+from flows.notify import notify_failure
 from flows.plan import Segment, ShardRef, override_inputs, plan_shards, split_segments
 from flows.readers import read_input_file
 from flows.recipe import Recipe, RecipeError, load_recipe
@@ -374,7 +375,15 @@ def _count_column(directory: Path, column: str) -> dict[str, int]:
 # ---------------------------------------------------------------- the flow
 
 
-@flow(name="curate", log_prints=False)
+@task(name="curate-report")
+def run_report(run_dir: str) -> str:
+    """Write the run's HTML report and publish its Prefect artifacts (funnel, language mix, op time, link)."""
+    from flows.artifacts import report_and_artifacts
+
+    return str(report_and_artifacts(Path(run_dir)))
+
+
+@flow(name="curate", log_prints=False, on_failure=[notify_failure], on_crashed=[notify_failure])
 def curate_flow(recipe_path: str, workspace: str | None = None, inputs: list[str] | None = None,
                 run_id: str | None = None, resume: bool = False) -> str:
     """Run a recipe over its inputs; return the run directory (kept/, dropped/, quarantine/, run.json).
@@ -441,6 +450,10 @@ def curate_flow(recipe_path: str, workspace: str | None = None, inputs: list[str
         "status": "completed" if summary["conservation_ok"] else "conservation_failed",
     }
     write_json_atomic(run_dir / "run.json", record)
+    try:
+        run_report(str(run_dir))
+    except Exception as exc:  # the report is a view of the run; a bug in it must not fail the curation itself
+        logger.warning("run report not written: %s: %s", type(exc).__name__, exc)
     if not summary["conservation_ok"]:
         bad = [f for f in summary["per_file"] if not f["balanced"]]
         raise ConservationError(f"records lost or invented in {len(bad)} file(s): {bad}; see {run_dir / 'run.json'}")
