@@ -87,8 +87,11 @@ def apply_rules(live: pa.Table, rules: list[Rule], op_id: str, stats: OpStats, c
 CJK_PUNCT_FULLWIDTH = "，！？：；（）～\u3000"
 CJK_PUNCTUATION = "，。、！？：；「」『』（）"
 
-# ECMA-48: CSI sequences (colours, cursor moves), OSC strings, and two-byte escapes.
-ANSI_ESCAPE_RE2 = r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|\x{9b}[0-?]*[ -/]*[@-~]"
+# ECMA-48: CSI sequences (colours, cursor moves), CSI cut short by the next ESC (as terminals
+# abort them; fortunes-zh has "\x1b[;\x1b[34;1m"), OSC strings, and two-byte escapes.
+ANSI_ESCAPE_RE2 = r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\[[0-?]*[ -/]*|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|\x{9b}[0-?]*[ -/]*[@-~]"
+# SGR colour codes typed in caret notation ("^[[32m", as fortunes-zh has them).
+ANSI_CARET_RE2 = r"\^\[\[[0-9;]*m"
 # C0/C1 controls except TAB/LF/CR (layout, handled by normalize_whitespace) and ESC when ANSI
 # stripping is off is still a control; DEL too.
 CONTROL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x{80}-\x{9f}]"
@@ -177,13 +180,14 @@ class NormalizeUnicode(Mapper):
         rules: list[Rule] = []
         if self.strip_ansi:  # before controls: stripping ESC alone would leave "[32m" behind
             rules.append(regex_rule("ansi_escape", ANSI_ESCAPE_RE2))
+            rules.append(regex_rule("ansi_caret_notation", ANSI_CARET_RE2))
+        if self.fix_mojibake:  # before controls: UTF-8 read as Latin-1 is full of C1 bytes ftfy needs
+            rules.append(python_rule("mojibake", MOJIBAKE_PREFILTER_RE2, fix_mojibake))
         if self.strip_invisible:
             rules.append(regex_rule("control", CONTROL_RE2))
             rules.append(regex_rule("invisible", INVISIBLE_RE2))
         if self.strip_joiners:
             rules.append(regex_rule("joiner", JOINERS_RE2))
-        if self.fix_mojibake:
-            rules.append(python_rule("mojibake", MOJIBAKE_PREFILTER_RE2, fix_mojibake))
         if self.form == "NFC":
             rules.append(Rule("nfc", lambda arr: pc.utf8_normalize(arr, form="NFC")))
         elif self.form == "NFKC":
@@ -272,9 +276,13 @@ _TROFF_ALT_MACROS = {"BI", "BR", "IB", "IR", "RB", "RI"}  # alternate fonts, arg
 _TROFF_HEADING_MACROS = {"SH", "SS", "Sh", "Ss"}
 _TROFF_PARA_MACROS = {"PP", "LP", "P", "TP", "IP", "HP", "sp", "Pp", "Lp"}
 _TROFF_REQUEST = re.compile(r"^[.'][ \t]*(\S+)[ \t]*(.*)$")
+_TROFF_COMMENT = re.compile(r'\\".*$')
+_TROFF_STRAY_REQUEST = re.compile(r"[ \t]+[.'](?:RE|RS|PP|LP|TP|IP|HP|sp|br|nf|fi|in|ti|ad|na)(?:[ \t]+\S+)?[ \t]*")
 _TROFF_ESCAPE = re.compile(
     r"""\\(?:
-        f(?:\[[^\]]*\]|\(..|.)            # font change
+        [hvLlwoXDbZxSHNRAB]'[^'\n]*'          # motions, lines, widths, overstrikes: layout with a quoted argument
+      | \$[0-9*@]                          # macro arguments (inside definitions)
+      | f(?:\[[^\]]*\]|\(..|.)            # font change
       | s[+-]?(?:\(..|\[[^\]]*\]|\d\d?)   # size change
       | \*(?:\(..|\[[^\]]*\]|.)           # string interpolation
       | n[+-]?(?:\(..|\[[^\]]*\]|.)       # number register
@@ -306,13 +314,25 @@ def _troff_args(args: str) -> list[str]:
 def strip_troff(text: str) -> str:
     """Return readable text from troff/man source: requests dropped, font macros unwrapped, escapes decoded."""
     out: list[str] = []
+    ignoring_until: str | None = None  # inside .de/.am/.ig blocks: macro definitions and comments
     for line in text.split("\n"):
+        if ignoring_until is not None:
+            if line.rstrip() == ignoring_until:
+                ignoring_until = None
+            continue
         m = _TROFF_REQUEST.match(line)
+        if m is None and _TROFF_STRAY_REQUEST.fullmatch(line):
+            continue  # an indented layout request (translation slip): troff would print it, readers don't want it
         if m is None:
             out.append(_TROFF_ESCAPE.sub(_troff_escape, line))
             continue
-        macro, args = m.group(1), m.group(2)
+        macro, args = m.group(1), _TROFF_COMMENT.sub("", m.group(2))
         if macro.startswith('\\"'):
+            continue
+        if macro in ("de", "de1", "am", "ig", "ds"):
+            if macro != "ds":
+                end = _troff_args(args)[1:2] if macro != "ig" else _troff_args(args)[:1]
+                ignoring_until = "." + (end[0] if end else ".")
             continue
         if macro in _TROFF_FONT_MACROS:
             out.append(_TROFF_ESCAPE.sub(_troff_escape, " ".join(_troff_args(args))))
