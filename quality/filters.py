@@ -304,3 +304,71 @@ def threshold_sweep(
             }
         )
     return out
+
+
+def preset_thresholds(ops: list[dict]) -> dict[str, float | bool]:
+    """Return {column:kind -> threshold} from a preset/recipe ops list (plain dicts as in the YAML)."""
+    out: dict[str, float | bool] = {}
+    by_op = {cls.name: cls for cls in SIGNAL_FILTERS}
+    for step in ops:
+        cls = by_op.get(step.get("op", ""))
+        if cls is None:
+            continue
+        op = cls(**{k: v for k, v in step.items() if k != "op"})
+        for check, thr in op.active_checks():
+            out[f"{check.column}:{check.kind}"] = thr
+    return out
+
+
+def threshold_report(
+    table: pa.Table,
+    quantiles: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2),
+    current: dict[str, float | bool] | None = None,
+    examples: int = 2,
+    columns: tuple[str, ...] | None = None,
+) -> list[dict]:
+    """Return, per thresholdable signal present in `table`, a sweep of candidate thresholds.
+
+    Candidates are the values at the given quantiles of the scored rows (the min side for min-type
+    checks, the max side for max-type), plus `current` thresholds (e.g. from a preset). Each row
+    carries how many documents the threshold would drop and the boundary examples as
+    (value, id, text excerpt), dropped side and kept side, and, when the table has ``drop_reason``,
+    how many of the rows it would drop are kept now (what the threshold would add to the run).
+    """
+    current = current or {}
+    seen: set[str] = set()
+    report = []
+    for filter_name, check in all_checks():
+        key = f"{check.column}:{check.kind}"
+        if key in seen or check.kind == "flag" or check.column not in table.column_names:
+            continue
+        if columns and check.column not in columns:
+            continue
+        seen.add(key)
+        col = table.column(check.column)
+        vals = np.array([v for v in col.to_pylist() if v is not None], dtype=np.float64)
+        ids = table.column("id").to_pylist()
+        texts = table.column("text").to_pylist()
+        values = col.to_pylist()
+        thresholds = candidate_thresholds(vals, check.kind, quantiles)
+        if key in current and float(current[key]) not in thresholds:
+            thresholds = sorted(thresholds + [float(current[key])], reverse=check.kind == "max")
+        live = np.array([r is None for r in table.column("drop_reason").to_pylist()]) if "drop_reason" in table.column_names else None
+        vals_all = np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+        rows = []
+        for row in threshold_sweep(col, check.kind, thresholds, examples):
+            cut = (vals_all < row["threshold"]) if check.kind == "min" else (vals_all > row["threshold"])
+            row["dropped_now_kept"] = int(np.sum(cut & live)) if live is not None else None
+            rows.append(row | {
+                "current": key in current and float(current[key]) == row["threshold"],
+                "dropped_examples": [(values[i], ids[i], _excerpt(texts[i])) for i in row["dropped_examples"]],
+                "kept_examples": [(values[i], ids[i], _excerpt(texts[i])) for i in row["kept_examples"]],
+            })
+        report.append({"filter": filter_name, "param": check.param, "column": check.column, "kind": check.kind,
+                       "reason": check.reason, "scored": int(vals.size), "rows": rows})
+    return report
+
+
+def _excerpt(text: str, n: int = 60) -> str:
+    flat = " ⏎ ".join(line.strip() for line in text.splitlines() if line.strip())
+    return flat if len(flat) <= n else flat[: n - 1] + "…"
