@@ -535,6 +535,8 @@ def _cached_optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
 
 
 def _score_column(live: pa.Table, column: str) -> pa.Array:
+    if column not in live.column_names and live.num_rows == 0:
+        return pa.nulls(0, pa.float64())
     if column not in live.column_names:
         raise ValueError(f"keep=quality needs column {column!r}; present: {', '.join(live.column_names)}")
     return live.column(column).cast(pa.float64()).combine_chunks()
@@ -560,8 +562,7 @@ def reduce_near(signatures: pa.Table, threshold: float, verify: Verify, keep: Ke
         return empty_decisions()
     sigs = sort_signatures(signatures)
     n = sigs.num_rows
-    band_col = sigs.column("bands").combine_chunks()
-    band_matrix = band_col.values.to_numpy().reshape(n, band_col.type.list_size)
+    band_matrix = fixed_matrix(sigs.column("bands"), n)
     active = sigs.column("n_shingles").to_numpy() > 0
     pairs = candidate_pairs(band_matrix, active)
     if "existing" in sigs.column_names:
@@ -577,12 +578,23 @@ def reduce_near(signatures: pa.Table, threshold: float, verify: Verify, keep: Ke
 
 def verify_pairs(sigs: pa.Table, pairs: np.ndarray, threshold: float, verify: Verify) -> np.ndarray:
     """Return the candidate pairs whose signature or exact Jaccard reaches the threshold."""
+    return pairs[verified_mask(sigs, pairs, threshold, verify)]
+
+
+def fixed_matrix(col: pa.ChunkedArray | pa.Array, n: int) -> np.ndarray:
+    """Return an n-row numpy matrix from a (fixed-size or plain) list column of equal-length lists."""
+    flat = pc.list_flatten(col)
+    flat = flat.combine_chunks() if isinstance(flat, pa.ChunkedArray) else flat
+    return flat.to_numpy().reshape(n, -1)
+
+
+def verified_mask(sigs: pa.Table, pairs: np.ndarray, threshold: float, verify: Verify) -> np.ndarray:
+    """Return True for each (i, j) row pair of `sigs` whose signature or exact Jaccard reaches the threshold."""
     if verify == "none" or len(pairs) == 0:
-        return pairs
+        return np.ones(len(pairs), bool)
     if verify == "signature":
-        col = sigs.column("sig").combine_chunks()
-        sig = col.values.to_numpy().reshape(sigs.num_rows, col.type.list_size)
-        return pairs[signature_similarity(sig, pairs) >= threshold]
+        sig = fixed_matrix(sigs.column("sig"), sigs.num_rows)
+        return signature_similarity(sig, pairs) >= threshold
     if "shingles" not in sigs.column_names:
         raise ValueError("verify=exact needs the shingles column in the signatures (computed when verify=exact)")
     col = sigs.column("shingles").combine_chunks()
@@ -591,7 +603,7 @@ def verify_pairs(sigs: pa.Table, pairs: np.ndarray, threshold: float, verify: Ve
     sets: list[np.ndarray] = [np.zeros(0, _U64)] * sigs.num_rows
     for i in touched:
         sets[i] = flat[off[i] : off[i + 1]]
-    return pairs[exact_jaccard(sets, pairs) >= threshold]
+    return exact_jaccard(sets, pairs) >= threshold
 
 
 # --- exact line / paragraph dedup across documents (CCNet style) -----------------------------
