@@ -79,7 +79,7 @@ class PartWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(self._tmp, table.schema, compression=PARQUET_COMPRESSION)
         else:
-            table = _conform(table, self._writer.schema_arrow)
+            table = _conform(table, self._writer.schema)
         self._writer.write_table(table, row_group_size=64 * 1024)
         self.rows += table.num_rows
 
