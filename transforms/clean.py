@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import ClassVar, Literal
 
 import ftfy
+import ftfy.badness
 import opencc
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -100,9 +101,62 @@ INVISIBLE_RE2 = r"[\x{200b}\x{2060}\x{feff}\x{ad}\x{180e}\x{2061}-\x{2064}]"
 JOINERS_RE2 = r"[\x{200c}\x{200d}]"
 FULLWIDTH_ALNUM_RE2 = r"[\x{ff10}-\x{ff19}\x{ff21}-\x{ff3a}\x{ff41}-\x{ff5a}]"
 FULLWIDTH_ASCII_RE2 = r"[\x{ff01}-\x{ff5e}]"
-# Characters ftfy's mojibake detection can act on: Latin-1/cp1252 and other single-byte code
-# page repertoires, general punctuation, box drawing, U+FFFD. Pure CJK/ASCII rows skip ftfy.
-MOJIBAKE_PREFILTER_RE2 = r"[\x{80}-\x{24f}\x{2b0}-\x{2ff}\x{370}-\x{4ff}\x{2000}-\x{20cf}\x{2100}-\x{2bff}\x{fffd}]"
+# Fallback prefilter: characters ftfy's mojibake detection can act on (single-byte code page
+# repertoires, general punctuation, box drawing, U+FFFD). Used only if ftfy's own detector
+# cannot be translated to RE2.
+MOJIBAKE_BROAD_RE2 = r"[\x{80}-\x{24f}\x{2b0}-\x{2ff}\x{370}-\x{4ff}\x{2000}-\x{20cf}\x{2100}-\x{2bff}\x{fffd}]"
+# Python's Unicode \s, spelled out for RE2 (whose \s is ASCII only).
+_PY_SPACE_CLASS = r"\t\n\x0b\x0c\r \x1c-\x1f\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
+
+
+def python_verbose_regex_to_re2(pattern: str) -> str:
+    """Translate a re.VERBOSE|re.UNICODE pattern (ftfy's BADNESS_RE) to RE2: drop layout and comments, widen \\w and \\s, ^ per line."""
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            nxt = pattern[i + 1]
+            if nxt == "w":
+                out.append(r"\pL\pN_" if in_class else r"[\pL\pN_]")
+            elif nxt == "s":
+                out.append(_PY_SPACE_CLASS if in_class else f"[{_PY_SPACE_CLASS}]")
+            elif nxt in "dWDSbB":
+                raise ValueError(f"no RE2 translation for \\{nxt}")
+            else:
+                out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            out.append(ch)
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            out.append(ch)
+        elif ch == "#":
+            while i < len(pattern) and pattern[i] != "\n":
+                i += 1
+            continue
+        elif ch == "^":
+            out.append("(?m:^)")  # ftfy checks line by line; a row matches if any line does
+        elif not ch.isspace():
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def mojibake_prefilter_re2() -> str:
+    """Return an RE2 pattern matching every row ftfy's encoding fixes could change (its badness test, or C1 controls)."""
+    try:
+        badness = python_verbose_regex_to_re2(ftfy.badness.BADNESS_RE.pattern)
+        pc.match_substring_regex(pa.array([""], pa.string()), pattern=badness)
+    except (ValueError, pa.ArrowInvalid, AttributeError):
+        return MOJIBAKE_BROAD_RE2
+    return f"{badness}|[\\x{{80}}-\\x{{9f}}]"
+
+
+MOJIBAKE_PREFILTER_RE2 = mojibake_prefilter_re2()
 
 _ALNUM_TABLE = {c: c - 0xFEE0 for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A)) for c in range(r[0], r[1] + 1)}
 _ASCII_TABLE = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F) if chr(c) not in CJK_PUNCT_FULLWIDTH}
@@ -454,9 +508,19 @@ class RemoveBoilerplateLines(Mapper):
         return {k: v for k, v in merged.items() if k not in self.disable}
 
     def process(self, live: pa.Table, stats: OpStats) -> pa.Table:
-        text = live.column("text").combine_chunks()
+        full = live.column("text").combine_chunks()
+        rules = self.active_rules()
         notes: list[list[str]] = [[] for _ in range(live.num_rows)]
-        for rule, pattern in self.active_rules().items():
+        if not rules:
+            return live
+        # One RE2 pass over all rules picks the few rows with boilerplate; per-rule counting runs on those only.
+        any_rule = boilerplate_line_pattern("|".join(f"(?:{p})" for p in rules.values()))
+        has = pc.fill_null(pc.match_substring_regex(full, pattern=any_rule), False)
+        rows = pc.indices_nonzero(has).to_pylist()
+        if not rows:
+            return add_trace(live, [None] * live.num_rows)
+        text = full.filter(has)
+        for rule, pattern in rules.items():
             line_re = boilerplate_line_pattern(pattern)
             counts = pc.count_substring_regex(text, pattern=line_re)
             hit = pc.greater(counts, 0)
@@ -464,10 +528,10 @@ class RemoveBoilerplateLines(Mapper):
                 continue
             stats.add(f"lines_removed:{rule}", pc.sum(counts).as_py())
             stats.add(f"changed:{rule}", pc.sum(hit.cast(pa.int64())).as_py())
-            for i in pc.indices_nonzero(hit).to_pylist():
-                notes[i].append(f"{rule}x{counts[i].as_py()}")
+            for j in pc.indices_nonzero(hit).to_pylist():
+                notes[rows[j]].append(f"{rule}x{counts[j].as_py()}")
             text = pc.replace_substring_regex(text, pattern=line_re, replacement="")
-        live = set_column(live, "text", text)
+        live = set_column(live, "text", pc.replace_with_mask(full, has, text))
         return add_trace(live, [f"{self.op_id}: removed lines {','.join(n)}" if n else None for n in notes])
 
 

@@ -10,13 +10,17 @@ from collections import Counter
 from pathlib import Path
 
 import ftfy
+import ftfy.badness
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from transforms.basic import NormalizeWhitespace
 from transforms.clean import (
     CJK_PUNCTUATION,
     FTFY_CJK_SAFE,
+    MOJIBAKE_BROAD_RE2,
+    MOJIBAKE_PREFILTER_RE2,
     ConvertScript,
     NormalizeUnicode,
     RemoveBoilerplateLines,
@@ -100,6 +104,11 @@ def test_mojibake_prefilter_matches_ftfy_on_real_text(corpora):
         # Real mojibake: the same sentences' UTF-8 bytes misread as Windows-1252 / Latin-1.
         texts += [ln.encode("utf-8").decode("cp1252", errors="ignore") for ln in lines[:5]]
         texts += [ln.encode("utf-8").decode("latin-1") for ln in lines[5:8]]
+    texts += ["第一行\nÃ  la mode", "ok\x85 c1 control", "“中文引号”——破折号…省略号"]
+    assert MOJIBAKE_PREFILTER_RE2 != MOJIBAKE_BROAD_RE2  # ftfy's own detector translated to RE2
+    flagged = pc.match_substring_regex(pa.array(texts), pattern=MOJIBAKE_PREFILTER_RE2).to_pylist()
+    assert all(f for t, f in zip(texts, flagged) if ftfy.badness.is_bad(t))
+    assert sum(flagged) < len(texts) / 2  # and it is selective: clean text skips ftfy
     ours = run(NormalizeUnicode(form="none", halfwidth="none", strip_invisible=False, strip_ansi=False), texts)[0]
     reference = [ftfy.fix_text(t, config=FTFY_CJK_SAFE) for t in texts]
     assert ours == reference
