@@ -29,9 +29,9 @@ DEFAULT_PORT = 8089
 RECORD_KEY = "yuliao_id"  # task.data key holding the record id: the server-side half of the mapping
 TITLE_MAX_CHARS = 50  # Label Studio rejects longer project titles
 LS_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # the only datetime format the data-manager filters accept
-# Annotations saved while a collect is listing can carry an updated_at just below the newest one
-# seen; re-reading a short window is free because the annotations table is upserted by id.
-WATERMARK_OVERLAP = timedelta(seconds=30)
+# An annotation saved while a collect is listing can commit with an updated_at just below the
+# newest one seen; re-reading a few seconds is cheap because the table is upserted by annotation id.
+WATERMARK_OVERLAP = timedelta(seconds=5)
 
 
 class LabelStudioUnavailable(RuntimeError):

@@ -70,14 +70,32 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory):
     """Start a fresh Label Studio (own SQLite data dir, own port) for the session; stop it at the end."""
     if not (LS_VENV / "bin" / "label-studio").exists():
         pytest.skip(f"Label Studio is not installed in {LS_VENV}: run 'bash scripts/label_studio.sh install' to run these tests")
-    data_dir = tmp_path_factory.mktemp("label-studio")
-    server = LabelStudioServer(url="", token=os.urandom(20).hex(), port=free_port(), data_dir=data_dir)
-    server.url = f"http://127.0.0.1:{server.port}"
+    # For quick local iterations YULIAO_LS_TEST_DATA_DIR keeps one server's data (and its migrated
+    # database) between sessions, and YULIAO_LS_TEST_KEEP=1 leaves it running; CI uses neither.
+    keep_dir = os.environ.get("YULIAO_LS_TEST_DATA_DIR")
+    data_dir = Path(keep_dir) if keep_dir else tmp_path_factory.mktemp("label-studio")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token_file, port_file = data_dir / "test-token", data_dir / "test-port"
+    if keep_dir and token_file.exists():
+        token, port = token_file.read_text().strip(), int(port_file.read_text())
+    else:
+        token, port = os.urandom(20).hex(), free_port()
+        token_file.write_text(token)
+        port_file.write_text(str(port))
+    server = LabelStudioServer(url=f"http://127.0.0.1:{port}", token=token, port=port, data_dir=data_dir)
     server.start()
     try:
         yield server
     finally:
-        out = server.script("stop")
-        if out.returncode != 0:
-            print(out.stdout, out.stderr)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if os.environ.get("YULIAO_LS_TEST_KEEP") != "1":
+            out = server.script("stop")
+            if out.returncode != 0:
+                print(out.stdout, out.stderr)
+            if not keep_dir:
+                shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def run_tag() -> str:
+    """A short random tag that keeps project titles unique when a kept server is reused."""
+    return os.urandom(3).hex()
