@@ -15,6 +15,7 @@ from typing import ClassVar, Literal
 
 import ftfy.badness
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
@@ -62,6 +63,26 @@ DUP_NGRAM_NS: tuple[int, ...] = (5, 6, 7, 8, 9, 10)  # Gopher: share of text in 
 # Languages whose stop words are matched as substrings (not spaced) vs as whole words.
 SUBSTRING_STOPWORD_LANGS: frozenset[str] = frozenset({"zh", "yue", "ja"})
 LANG_ALIASES: dict[str, str] = {"cmn": "zh", "wuu": "zh", "zho": "zh", "chi": "zh", "jpn": "ja", "eng": "en"}
+
+
+def _mojibake_trigger_class() -> str:
+    """Return an RE2 class of every non-ASCII character ftfy's badness regex can start from.
+
+    Each alternative of ftfy.badness.BADNESS_RE needs at least one character from its category
+    classes or its non-ASCII literals, so a text with none of them has badness 0 and ftfy need not
+    run on it (about 9 in 10 real documents). Derived from ftfy itself, so it follows ftfy updates.
+    """
+    import re
+
+    combined = re.compile("[" + "".join(ftfy.badness.MOJIBAKE_CATEGORIES.values()) + "]")
+    # ftfy's categories are Basic Multilingual Plane characters (tests check the astral planes add none)
+    every_char = "".join(map(chr, range(0x80, 0xD800))) + "".join(map(chr, range(0xE000, 0x10000)))
+    chars = set(combined.findall(every_char)) | {ch for ch in ftfy.badness.BADNESS_RE.pattern if ord(ch) >= 0x80}
+    trigger = [f"\\x{{{ord(ch):x}}}" for ch in sorted(chars)]
+    return "[" + "".join(trigger) + "]"
+
+
+MOJIBAKE_TRIGGER_RE = _mojibake_trigger_class()
 
 
 def _load_stopwords() -> dict[str, tuple[str, ...]]:
@@ -116,11 +137,14 @@ def _repeat_mask(keys: np.ndarray) -> np.ndarray:
     """Return True for each element whose key already occurred earlier in the array."""
     if keys.size == 0:
         return np.zeros(0, dtype=bool)
-    order = np.argsort(keys, kind="stable")
-    sk = keys[order]
-    rep = np.zeros(keys.size, dtype=bool)
-    rep[order[1:]] = sk[1:] == sk[:-1]
-    return rep
+    # pandas' hash table: O(n), ~3x faster than a stable argsort on 1M uint64 keys (measured)
+    return pd.Series(keys, copy=False).duplicated(keep="first").to_numpy()
+
+
+def _occurrences(keys: np.ndarray) -> np.ndarray:
+    """Return, for each element, how many times its key occurs in the array."""
+    codes, _ = pd.factorize(keys)
+    return np.bincount(codes)[codes]
 
 
 def _mix64(x: np.ndarray) -> np.ndarray:
@@ -168,7 +192,11 @@ def text_stat_columns(text: pa.Array, cjk_unit_share: float) -> dict[str, pa.Arr
     replacement = _count(text, REPLACEMENT_RE)
     garbled = _count(text, GARBLED_RE)
     # ftfy's mojibake detector is a large Python regex (not RE2-compatible): one pass per document.
-    mojibake = np.fromiter((ftfy.badness.badness(t) for t in text.to_pylist()), dtype=np.int64, count=n)
+    mojibake = np.zeros(n, dtype=np.int64)
+    suspects = np.nonzero(_np(pc.match_substring_regex(text, pattern=MOJIBAKE_TRIGGER_RE)))[0]
+    if suspects.size:
+        sub = text.take(pa.array(suspects)).to_pylist()
+        mojibake[suspects] = [ftfy.badness.badness(t) for t in sub]
     return {
         "signal_chars": pa.array(nonspace, pa.int64()),
         "signal_words": pa.array(n_words, pa.int64(), mask=~spaced),
@@ -311,8 +339,7 @@ def _top_ngram_chars(keys: np.ndarray, pos: np.ndarray, docs: np.ndarray, cum_w:
     top = np.zeros(n_docs)
     if pos.size == 0:
         return top
-    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-    occ = counts[inverse]  # occurrences of each position's n-gram in its document
+    occ = _occurrences(keys)  # occurrences of each position's n-gram in its document
     best = np.zeros(n_docs, dtype=np.int64)
     np.maximum.at(best, docs[pos], occ)
     cand = np.nonzero((occ == best[docs[pos]]) & (occ >= 2))[0]  # ascending, so first seen comes first

@@ -14,6 +14,8 @@ from collections import Counter
 import ftfy.badness
 
 from quality.signals import (
+    BULLET_RE,
+    ELLIPSIS_RE,
     C4_POLICY_RE,
     DUP_NGRAM_NS,
     STOPWORDS,
@@ -25,6 +27,9 @@ from quality.signals import (
 
 _HAN_KANA = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 _TERMINAL = re.compile(TERMINAL_PUNCT_RE)
+_BULLET = re.compile(BULLET_RE)
+_ELLIPSIS = re.compile(ELLIPSIS_RE)
+_GARBLED = re.compile(r"锟斤拷|烫烫烫|屯屯屯")
 _POLICY = re.compile(C4_POLICY_RE.replace("(?i)", ""), re.IGNORECASE)
 
 
@@ -32,7 +37,7 @@ def _share(num: float, den: float) -> float | None:
     return num / den if den > 0 else None
 
 
-def reference_signals(text: str, lang: str | None = None, cjk_unit_share: float = 0.3) -> dict:
+def reference_signals(text: str, lang: str | None = None, cjk_unit_share: float = 0.3, short_line_width: int = 30) -> dict:
     """Return the main signals for one document, computed naively."""
     nonspace = sum(1 for ch in text if not ch.isspace())
     hk = len(_HAN_KANA.findall(text))
@@ -44,13 +49,35 @@ def reference_signals(text: str, lang: str | None = None, cjk_unit_share: float 
     for ln in lines:
         dup_lines += ln in seen
         seen.add(ln)
+    paras = [p.strip() for p in re.split(r"\n[ \t\u3000]*\n\s*", text)]
+    paras = [p for p in paras if p]
+    seen_p: set[str] = set()
+    dup_paras = 0
+    for p in paras:
+        dup_paras += p in seen_p
+        seen_p.add(p)
+    cats = [unicodedata.category(ch) for ch in text]
+    symbols = sum(1 for ch, c in zip(text, cats) if c[0] == "S" or ch == "#")
+    digits = sum(1 for c in cats if c == "Nd")
+    replacement = text.count("\ufffd")
+    garbled = sum(1 for c in cats if c == "Co") + len(_GARBLED.findall(text))
+    mojibake = ftfy.badness.badness(text)
     out = {
         "signal_chars": nonspace,
+        "signal_symbol_share": _share(symbols, nonspace),
+        "signal_digit_share": _share(digits, nonspace),
+        "signal_replacement_chars": replacement,
+        "signal_garbled_share": _share(replacement + garbled + mojibake, nonspace),
+        "signal_short_line_share": _share(sum(_width(ln) < short_line_width for ln in lines), len(lines)),
+        "signal_bullet_line_share": _share(sum(bool(_BULLET.search(ln)) for ln in lines), len(lines)),
+        "signal_ellipsis_line_share": _share(sum(bool(_ELLIPSIS.search(ln)) for ln in lines), len(lines)),
+        "signal_dup_para_share": _share(dup_paras, len(paras)),
+        "signal_c4_javascript": "javascript" in text.lower(),
         "signal_words": None if is_char else len(text.split()),
         "signal_lines": len(lines),
         "signal_punct_end_line_share": _share(sum(bool(_TERMINAL.search(ln)) for ln in lines), len(lines)),
         "signal_dup_line_share": _share(dup_lines, len(lines)),
-        "signal_mojibake": ftfy.badness.badness(text),
+        "signal_mojibake": mojibake,
         "signal_c4_policy_lines": sum(bool(_POLICY.search(ln)) for ln in lines),
         "signal_c4_lorem_ipsum": "lorem ipsum" in text.lower(),
         "signal_c4_curly_brace": "{" in text or "}" in text,
@@ -98,3 +125,8 @@ def _units(text: str, is_char: bool) -> tuple[list[str], list[int]]:
 
 def _is_space_or_punct(ch: str) -> bool:
     return ch.isspace() or unicodedata.category(ch)[0] in "PZ"
+
+
+def _width(line: str) -> int:
+    """Display columns: East Asian wide/full-width characters count 2."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)

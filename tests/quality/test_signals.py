@@ -247,3 +247,21 @@ def test_degraded_copies_move_the_signals_the_right_way(real):
     assert repeated["signal_dup_line_share"] > 0.8 > clean["signal_dup_line_share"]
     assert fragments["signal_short_line_share"] > 0.9 and fragments["signal_punct_end_line_share"] == 0
     assert ScoreC4Flags().apply(docs([text]), OpStats()).column("signal_c4_lorem_ipsum")[0].as_py() is False
+
+
+def test_mojibake_prefilter_never_skips_a_text_ftfy_would_flag(real):
+    """ftfy runs only on texts with a trigger character; the counts must equal ftfy on every text."""
+    import re
+
+    import ftfy.badness
+
+    from quality.signals import MOJIBAKE_TRIGGER_RE  # noqa: F401  (built at import from ftfy's own tables)
+
+    combined = re.compile("[" + "".join(ftfy.badness.MOJIBAKE_CATEGORIES.values()) + "]")
+    astral = "".join(map(chr, range(0x10000, 0x110000)))
+    assert combined.findall(astral) == []  # the trigger class may stop at the BMP
+    texts = real["zh"][:40] + real["en"][:40] + real["ja"][:20]
+    texts += [t.encode("utf-8").decode(codec, errors="replace") for t in texts[:60] for codec in ("latin-1", "cp1252", "gbk")]
+    texts += ["Ã©tÃ© â€œquotedâ€\x9d", "ÐŸÑ€Ð¸Ð²ÐµÑ‚", "plain ascii only"]
+    rows = scored(texts)
+    assert [r["signal_mojibake"] for r in rows] == [ftfy.badness.badness(t) for t in texts]
