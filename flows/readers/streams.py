@@ -155,8 +155,10 @@ def decode_line(spec: InputSpec, raw: bytes, guess: EncodingGuess, uri: str, off
         return decoded
     if spec.encoding == "auto":
         # Mixed files exist (concatenated dumps): a record in another codec is decoded with that one when sure.
+        # Only multi-byte evidence counts: a BOM or NUL pattern means nothing in the middle of a file.
         own = detect_encoding(raw)
-        if own.confidence >= 0.8 and own.codec != guess.codec:
+        enough = sum(1 for b in raw if b >= 0x80) >= 4
+        if enough and own.method in ("utf-8", "cascade") and own.confidence >= 0.8 and own.codec != guess.codec:
             again = decode_record(raw, own, "quarantine")
             if isinstance(again, Decoded):
                 return Decoded(again.text, again.meta | {"encoding_method": f"{own.method} (per record; file is {guess.codec})"})

@@ -184,14 +184,35 @@ def _nul_pattern(sample: bytes) -> str | None:
     return None
 
 
+MAX_BAD_SHARE = 0.02  # a file may hold a few broken sequences and still be judged by the rest
+
+
+def _lossy_text(sample: bytes, codec: str, final: bool) -> str | None:
+    """Decode with U+FFFD for bad bytes; None when more than MAX_BAD_SHARE of the characters are bad."""
+    if not final:
+        sample = sample[: max(0, len(sample) - 4)]  # the head may end inside a character
+    text = sample.decode(codec, errors="replace")
+    bad = text.count("\ufffd")
+    wide = sum(1 for c in text if ord(c) > 0x7F)
+    return text if wide >= 20 and bad <= max(2, MAX_BAD_SHARE * wide) else None
+
+
 def _cascade(sample: bytes, final: bool) -> list[tuple[float, int, str]]:
-    """Return (plausibility, -order, codec) for every CJK codec that decodes the sample strictly."""
+    """Return (plausibility, -order, codec) for every CJK codec that decodes the sample (all but a few bytes)."""
     scored = []
     for order, codec in enumerate(CJK_CASCADE):
         text = strict_decode(sample, codec, final=final)
-        if isinstance(text, str):
+        if not isinstance(text, str):
+            text = _lossy_text(sample, codec, final)  # U+FFFD scores as implausible
+        if text is not None:
             scored.append((plausibility(text, codec), -order, codec))
     return sorted(scored, reverse=True)
+
+
+def _mostly_utf8(sample: bytes, final: bool) -> bool:
+    """True when all but a few multi-byte sequences are valid UTF-8 (and there are enough to tell)."""
+    text = _lossy_text(sample, "utf-8", final)
+    return text is not None and sum(1 for c in text if ord(c) > 0x7F) >= 20
 
 
 def detect_encoding(sample: bytes, final: bool = True) -> EncodingGuess:
@@ -206,6 +227,9 @@ def detect_encoding(sample: bytes, final: bool = True) -> EncodingGuess:
         # Random legacy bytes are almost never valid UTF-8 once a few multi-byte sequences occur.
         non_ascii = sum(1 for b in sample if b >= 0xC0)
         return EncodingGuess("utf-8", 1.0 if non_ascii == 0 or non_ascii >= 4 else 0.9, "utf-8")
+    if _mostly_utf8(sample, final):
+        # Legacy CJK bytes almost never form 20+ valid UTF-8 sequences: the invalid ones are damage.
+        return EncodingGuess("utf-8", 0.9, "utf-8")
     scored = _cascade(sample, final)
     if scored:
         best = scored[0]
@@ -218,8 +242,9 @@ def detect_encoding(sample: bytes, final: bool = True) -> EncodingGuess:
     if match is not None:
         codec = canonical_codec(match.encoding)
         confidence = round(max(0.0, 1.0 - match.chaos) * (0.9 if not scored else 0.8), 3)
-        if scored and codec not in {s[2] for s in scored}:
-            codec, confidence = scored[0][2], round(scored[0][0] * 0.7, 3)
+        strict = [sc for sc in scored if isinstance(strict_decode(sample, sc[2], final=final), str)]
+        if strict and codec not in {sc[2] for sc in strict}:
+            codec, confidence = strict[0][2], round(strict[0][0] * 0.7, 3)
         if isinstance(strict_decode(sample, codec, final=final), str):
             return EncodingGuess(codec, confidence, "charset-normalizer")
     if scored:
