@@ -37,15 +37,20 @@ Array = pa.Array | pa.ChunkedArray
 
 @dataclass(frozen=True)
 class Rule:
-    """A named text rewrite: `fn` maps a string array to a string array of the same length."""
+    """A named text rewrite: `fn` maps a string array to a string array of the same length.
+
+    `gate` (RE2) must match every row the rule could change; consecutive rules with the same
+    gate run only on the rows it selects.
+    """
 
     name: str
     fn: Callable[[pa.Array], pa.Array]
+    gate: str | None = None
 
 
-def regex_rule(name: str, pattern: str, replacement: str = "") -> Rule:
+def regex_rule(name: str, pattern: str, replacement: str = "", gate: str | None = None) -> Rule:
     """Return a vectorised RE2 replace-all rule (``\\1`` in `replacement` refers to groups)."""
-    return Rule(name, lambda arr: pc.replace_substring_regex(arr, pattern=pattern, replacement=replacement))
+    return Rule(name, lambda arr: pc.replace_substring_regex(arr, pattern=pattern, replacement=replacement), gate)
 
 
 def python_rule(name: str, prefilter: str, fn: Callable[[str], str]) -> Rule:
@@ -66,17 +71,36 @@ def apply_rules(live: pa.Table, rules: list[Rule], op_id: str, stats: OpStats, c
     """Run `rules` in order on `column`, count changed rows per rule and trace the rule names per row."""
     text = live.column(column).combine_chunks()
     touched: list[list[str]] = [[] for _ in range(live.num_rows)]
-    for rule in rules:
-        new = rule.fn(text)
-        diff = pc.fill_null(pc.not_equal(new, text), False)
-        changed = pc.indices_nonzero(diff).to_pylist()
-        if changed:
-            stats.add(f"changed:{rule.name}", len(changed))
-            for i in changed:
-                touched[i].append(rule.name)
-            text = new
+    i = 0
+    while i < len(rules):
+        gate = rules[i].gate
+        j = i
+        while j < len(rules) and rules[j].gate == gate:
+            j += 1
+        if gate is None:
+            text = _run_rules(text, rules[i:j], None, touched, stats)
+        else:
+            mask = pc.fill_null(pc.match_substring_regex(text, pattern=gate), False)
+            rows = pc.indices_nonzero(mask).to_pylist()
+            if rows:
+                sub = _run_rules(text.filter(mask), rules[i:j], rows, touched, stats)
+                text = pc.replace_with_mask(text, mask, sub)
+        i = j
     live = set_column(live, column, text)
     return add_trace(live, [f"{op_id}: {','.join(t)}" if t else None for t in touched])
+
+
+def _run_rules(text: pa.Array, rules: list[Rule], rows: list[int] | None, touched: list[list[str]], stats: OpStats) -> pa.Array:
+    """Apply `rules` to `text` (rows[k] = batch row of text[k]; None = identity), recording what changed."""
+    for rule in rules:
+        new = rule.fn(text)
+        changed = pc.indices_nonzero(pc.fill_null(pc.not_equal(new, text), False)).to_pylist()
+        if changed:
+            stats.add(f"changed:{rule.name}", len(changed))
+            for k in changed:
+                touched[rows[k] if rows is not None else k].append(rule.name)
+            text = new
+    return text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,6 +298,10 @@ HTML_RULES: tuple[tuple[str, str, str], ...] = (
     ("html_block_tag", rf"(?i)</?(?:{_HTML_BLOCK})(?:\s[^<>]*)?/?>", "\n"),
     ("html_tag", rf"(?i)</?(?:{_HTML_INLINE})(?:\s[^<>]*)?/?>", ""),
 )
+# Gates: a row without these cannot be changed by the family's rules (each rule's pattern implies its gate).
+HTML_GATE_RE2 = r"<[A-Za-z!/]|&[#A-Za-z]"
+WIKI_GATE_RE2 = r"\{\{|\[\[|\[(?:https?|ftp)://|''|(?m)^[ \t]*=|__[A-Z]|\{\||\|\}|\|-"
+MARKDOWN_GATE_RE2 = r"(?m)^[ \t]*(?:#|>|```|~~~|[-*_|:])|\*\*|~~|`|!\[|\]\("
 HTML_ENTITY_RE2 = r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
 _HTML_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 
@@ -422,12 +450,12 @@ class StripMarkup(Mapper):
         if self.troff:  # first: troff's \(em and .B lines must be decoded before generic rules see them
             rules.append(python_rule("troff", TROFF_PREFILTER_RE2, strip_troff))
         if self.html:
-            rules += [regex_rule(n, p, r) for n, p, r in HTML_RULES]
+            rules += [regex_rule(n, p, r, HTML_GATE_RE2) for n, p, r in HTML_RULES]
             rules.append(python_rule("html_entity", HTML_ENTITY_RE2, unescape_html_entities))
         if self.wiki:  # before Markdown: __TOC__ is a wiki magic word, not Markdown bold
-            rules += [regex_rule(n, p, r) for n, p, r in WIKI_RULES]
+            rules += [regex_rule(n, p, r, WIKI_GATE_RE2) for n, p, r in WIKI_RULES]
         if self.markdown:
-            rules += [regex_rule(n, p, r) for n, p, r in MARKDOWN_RULES]
+            rules += [regex_rule(n, p, r, MARKDOWN_GATE_RE2) for n, p, r in MARKDOWN_RULES]
         return rules
 
     def process(self, live: pa.Table, stats: OpStats) -> pa.Table:

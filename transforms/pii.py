@@ -242,21 +242,21 @@ _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕
 DETECTORS: tuple[Detector, ...] = (
     Detector("ID_CARD", re.compile(
         _B + r"[1-9]\d{5}(?:(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx]"
-        r"|\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3})" + _E), valid_id_card, 0),
-    Detector("USCC", re.compile(_B + r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}" + _E), valid_uscc, 1),
-    Detector("BANK_CARD", re.compile(_B + r"(?:\d{4}(?:[ -]?\d{4}){3}(?:[ -]?\d{1,3})?|\d{4}[ -]?\d{6}[ -]?\d{6,9})" + _E), valid_bank_card, 2),
-    Detector("HK_ID", re.compile(_B + r"[A-Z]{1,2}\d{6}(?:\([0-9A]\)|（[0-9A]）|[0-9A])" + r"(?![0-9A-Za-z])"), valid_hk_id, 3),
-    Detector("MO_ID", re.compile(_B + r"[1578](?:\d{6}(?:\(\d\)|（\d）)|/\d{6}/\d)" + _E), valid_mo_id, 4),
-    Detector("PASSPORT", re.compile(_B + r"(?:[A-Z]{1,2}\d{6,9})" + _E), valid_passport, 5),
-    Detector("PHONE", re.compile(r"(?<![0-9A-Za-z+])\+?[0-9(](?:[0-9()\-]| (?=[0-9(]))*(?<=[0-9])" + _E), valid_phone_window, 6),
+        r"|\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3})" + _E, re.ASCII), valid_id_card, 0),
+    Detector("USCC", re.compile(_B + r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}" + _E, re.ASCII), valid_uscc, 1),
+    Detector("BANK_CARD", re.compile(_B + r"(?:\d{4}(?:[ -]?\d{4}){3}(?:[ -]?\d{1,3})?|\d{4}[ -]?\d{6}[ -]?\d{6,9})" + _E, re.ASCII), valid_bank_card, 2),
+    Detector("HK_ID", re.compile(_B + r"[A-Z]{1,2}\d{6}(?:\([0-9A]\)|（[0-9A]）|[0-9A])" + r"(?![0-9A-Za-z])", re.ASCII), valid_hk_id, 3),
+    Detector("MO_ID", re.compile(_B + r"[1578](?:\d{6}(?:\(\d\)|（\d）)|/\d{6}/\d)" + _E, re.ASCII), valid_mo_id, 4),
+    Detector("PASSPORT", re.compile(_B + r"(?:[A-Z]{1,2}\d{6,9})" + _E, re.ASCII), valid_passport, 5),
+    Detector("PHONE", re.compile(r"(?<![0-9A-Za-z+])\+?[0-9(](?:[0-9()\-]| (?=[0-9(]))*(?<=[0-9])" + _E, re.ASCII), valid_phone_window, 6),
     Detector("EMAIL", re.compile(
         r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,62}[A-Za-z0-9_%+-])?@"
-        r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9-])"), valid_email, 7),
+        r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9-])", re.ASCII), valid_email, 7),
     # "来源IP192.168.1.1": Chinese text glues the address to the word IP, so letters may precede.
-    Detector("IP", re.compile(r"(?<![0-9.])(?:\d{1,3}\.){3}\d{1,3}(?![0-9A-Za-z]|\.\d)"), valid_ipv4, 8),
-    Detector("IP", re.compile(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{1,4}:|:){2,7}(?:[0-9A-Fa-f]{1,4}|:)(?![0-9A-Za-z:])"), valid_ipv6, 8),
+    Detector("IP", re.compile(r"(?<![0-9.])(?:\d{1,3}\.){3}\d{1,3}(?![0-9A-Za-z]|\.\d)", re.ASCII), valid_ipv4, 8),
+    Detector("IP", re.compile(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{1,4}:|:){2,7}(?:[0-9A-Fa-f]{1,4}|:)(?![0-9A-Za-z:])", re.ASCII), valid_ipv6, 8),
     Detector("PLATE", re.compile(
-        rf"[{_PROVINCES}][·•・. -]?[A-HJ-NP-Z][·•・. -]?[A-HJ-NP-Z0-9]{{4,6}}[挂学警港澳领试超]?(?![0-9A-Za-z])"), valid_plate, 9),
+        rf"[{_PROVINCES}][·•・. -]?[A-HJ-NP-Z][·•・. -]?[A-HJ-NP-Z0-9]{{4,6}}[挂学警港澳领试超]?(?![0-9A-Za-z])", re.ASCII), valid_plate, 9),
 )
 
 
@@ -350,12 +350,21 @@ def sensitivity_of(counts: dict[str, int], levels: dict[str, str]) -> str:
     return SENSITIVITY_ORDER[best]
 
 
-# Rows without any of these cannot hold PII: they skip the Python scan entirely. Four digits
-# may be split by separators ("+886 925 418 381" has no 4-digit run).
-PII_PREFILTER_RE2 = (
-    r"[0-9](?:[ ()\-]{0,2}[0-9]){3}|@|[0-9]\.[0-9]{1,3}\.[0-9]|[0-9A-Fa-f]:[0-9A-Fa-f]|::"
-    rf"|[{_PROVINCES}][·•・. -]?[A-HJ-NP-Z]"
-)
+# Per-type RE2 gates, run vectorised over the whole batch: every candidate the type's Python
+# pattern can match contains a match of its gate, so a row is scanned only for the types whose
+# gate it matches (most rows: none). Phone digits may be split by separators ("+886 925 418 381").
+TYPE_GATES_RE2: dict[str, str] = {
+    "ID_CARD": r"[1-9][0-9]{14}",
+    "USCC": r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}",
+    "BANK_CARD": r"[0-9]{4}[ -]?[0-9]{4}",
+    "HK_ID": r"[A-Z][0-9]{6}",
+    "MO_ID": r"[1578]/?[0-9]{6}",
+    "PASSPORT": r"[A-Z][0-9]{6}",
+    "PHONE": r"[0-9](?:[ ()\-]*[0-9]){6}",
+    "EMAIL": r"@",
+    "IP": r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]|:[0-9A-Fa-f]{0,4}:",
+    "PLATE": rf"[{_PROVINCES}][·•・. -]?[A-HJ-NP-Z]",
+}
 PII_COUNTS_TYPE = pa.struct([pa.field(t, pa.int32()) for t in PII_TYPES])
 PII_SPANS_TYPE = pa.list_(pa.struct([pa.field("type", pa.string()), pa.field("start", pa.int32()), pa.field("end", pa.int32())]))
 
@@ -386,9 +395,12 @@ class RedactPii(Mapper):
 
     def process(self, live: pa.Table, stats: OpStats) -> pa.Table:
         text_arr = live.column("text").combine_chunks()
-        maybe = pc.fill_null(pc.match_substring_regex(text_arr, pattern=PII_PREFILTER_RE2), False)
-        candidate_rows = set(pc.indices_nonzero(maybe).to_pylist())
-        types = frozenset(self.types)
+        gates = {t: pc.fill_null(pc.match_substring_regex(text_arr, pattern=TYPE_GATES_RE2[t]), False) for t in dict.fromkeys(self.types)}
+        row_types: dict[int, frozenset[str]] = {}
+        for t, mask in gates.items():
+            for i in pc.indices_nonzero(mask).to_pylist():
+                row_types[i] = row_types.get(i, frozenset()) | {t}
+        candidate_rows = row_types.keys()
         levels = {**DEFAULT_SENSITIVITY, **self.sensitivity_levels}
         texts = text_arr.to_pylist() if candidate_rows else []
         new_texts: list[str] | None = list(texts) if candidate_rows and self.mode == "redact" else None
@@ -396,7 +408,7 @@ class RedactPii(Mapper):
         spans_out: list[list[dict]] = []
         notes: list[str | None] = []
         for i in range(live.num_rows):
-            spans = find_pii(texts[i], types) if i in candidate_rows else []
+            spans = find_pii(texts[i], row_types[i]) if i in candidate_rows else []
             c = Counter(s.type for s in spans)
             counts.append({t: c.get(t, 0) for t in PII_TYPES})
             if spans and new_texts is not None:

@@ -277,3 +277,16 @@ def test_manpages_zh_lose_troff_and_keep_punctuation(debian_zh):
     ls = next(o for (p, _), o in zip(sources, out) if p.name == "ls.1.gz") if any(p.name == "ls.1.gz" for p, _ in sources) else None
     if ls is not None:
         assert "列出目录内容" in ls
+
+
+def test_markup_gates_never_hide_a_change(corpora, debian_zh):
+    """Running each rule on every row must give the same text as the gated run."""
+    texts = [ln for f in sorted((corpora / "lingua-sentences").glob("*.txt")) for ln in f.read_text(encoding="utf-8").splitlines()[:40]]
+    texts += [gzip.decompress(p.read_bytes()).decode("utf-8", errors="replace") for p in sorted((debian_zh / "usr/share/man/zh_CN/man1").glob("*.gz"))[:40]]
+    texts += ["<p>a&amp;b</p>", "{{t}} [[a|b]] '''c''' ==h==", "# h\n**b** `c` [l](https://x) ![i](y)\n---\n> q", "|---|---|", "__TOC__"]
+    op = StripMarkup()
+    gated = run(op, texts)[0]
+    arr = pa.array(texts, pa.string())
+    for rule in op.rules():
+        arr = rule.fn(arr)
+    assert gated == arr.to_pylist()
