@@ -130,3 +130,19 @@ def test_prefect_flow_runs_the_stages_as_tasks(corpora, tmp_path, prefect_api):
     ref = fd.dedup_files(op, paths, tmp_path / "ref")
     assert pq.read_table(res["decisions"]).equals(pq.read_table(ref["decisions"]))
     assert res["counts"] == ref["counts"]
+
+
+def test_cli_dedup_near_and_incremental_refusal(corpora, tmp_path):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    paths = write_shards(corpus(corpora, n=200), 2, tmp_path / "docs")
+    runner = CliRunner()
+    res = runner.invoke(app, ["dedup", "near", *paths, "--work", str(tmp_path / "w"), "--char-ngram", "3"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout[res.stdout.index("{"):])
+    assert summary["counts"]["dropped:near_duplicate"] > 10 and summary["clusters"] > 10
+    res = runner.invoke(app, ["dedup", "near", *paths, "--work", str(tmp_path / "w2"),
+                              "--existing", str(tmp_path / "w/signatures/dedup_near")])  # char_ngram differs
+    assert res.exit_code == 2 and "char_ngram" in res.output
