@@ -148,6 +148,8 @@ def run_one(n: int, data: Path, work: Path, use_dask: bool) -> dict:
     if client is not None:
         client.close()
         cluster.close()
+    # Peak RSS of the pipeline itself, read before the benchmark's own evaluation loads all texts.
+    rss_main, rss_children = peak_rss_mb(resource.RUSAGE_SELF), peak_rss_mb(resource.RUSAGE_CHILDREN)
     dropped = sum(c.get("dropped:near_duplicate", 0) for c in counts)
     injected = json.loads((data / "injected.json").read_text("utf-8"))["copies"]
     cl = dict(zip(decisions.column("id").to_pylist(), decisions.column("cluster_id").to_pylist()))
@@ -159,7 +161,7 @@ def run_one(n: int, data: Path, work: Path, use_dask: bool) -> dict:
             "injected": len(injected), "injected_caught": len(caught), "injected_above_t": len(above),
             "injected_above_t_caught": len(above & caught), "decisions": decisions.num_rows,
             "cpu_s": sum(resource.getrusage(w).ru_utime + resource.getrusage(w).ru_stime for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)),
-            "peak_rss_mb_main": peak_rss_mb(resource.RUSAGE_SELF), "peak_rss_mb_children": peak_rss_mb(resource.RUSAGE_CHILDREN),
+            "peak_rss_mb_main": rss_main, "peak_rss_mb_children": rss_children,
             "decisions_path": dec_path}
 
 

@@ -152,6 +152,7 @@ def normalized_codepoints(texts: list[str], script: ScriptConversion) -> np.ndar
 
 
 _CHUNK_CODEPOINTS = 1 << 20  # bounds the cached power tables and temporaries (~100 MB)
+_SIGN_BATCH = 4096  # documents signed at once: bounds the shingle arrays of a large shard
 
 
 def shingle_hashes(
@@ -493,18 +494,28 @@ class DedupNear(CorpusOp):
             return self.candidate_threshold
         return max(0.05, self.threshold - 0.1) if self.verify != "none" else self.threshold
 
-    def minhash(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return (signatures, shingle hashes, offsets) for texts."""
-        hashes, offsets, _ = shingle_hashes(texts, self.char_ngram, self.word_ngram, self.script)
-        if self.hashing == "oph":
-            sig = oph_signatures(hashes, offsets, self.num_perm, self.seed)
-        else:
-            sig = permutation_signatures((hashes >> _U64(32)).astype(np.uint32), offsets, self.num_perm, self.seed)
-        return sig, hashes, offsets
+    def minhash(self, texts: list[str], keep_shingles: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (signatures, shingle hashes, offsets) for texts, in batches that bound peak memory."""
+        sigs, hashes_parts, offsets_parts, base = [], [], [np.zeros(1, np.int64)], 0
+        for s in range(0, max(len(texts), 1), _SIGN_BATCH):
+            hashes, offsets, _ = shingle_hashes(texts[s : s + _SIGN_BATCH], self.char_ngram, self.word_ngram, self.script)
+            if self.hashing == "oph":
+                sigs.append(oph_signatures(hashes, offsets, self.num_perm, self.seed))
+            else:
+                sigs.append(permutation_signatures((hashes >> _U64(32)).astype(np.uint32), offsets, self.num_perm, self.seed))
+            if keep_shingles:
+                hashes_parts.append(hashes)
+                offsets_parts.append(offsets[1:] + base)
+                base += int(offsets[-1])
+            else:
+                offsets_parts.append(np.zeros(len(offsets) - 1, np.int64) + np.diff(offsets).cumsum() + base)
+                base += int(offsets[-1])
+        hashes = np.concatenate(hashes_parts) if hashes_parts else np.zeros(0, _U64)
+        return np.concatenate(sigs), hashes, np.concatenate(offsets_parts)
 
     def signatures(self, live: pa.Table, shard: int) -> pa.Table:
         texts = live.column("text").to_pylist()
-        sig, hashes, offsets = self.minhash(texts)
+        sig, hashes, offsets = self.minhash(texts, keep_shingles=self.verify == "exact")
         b, r = self.band_rows()
         n = live.num_rows
         cols = {
