@@ -650,8 +650,9 @@ class DedupLines(CorpusOp):
     def signatures(self, live: pa.Table, shard: int) -> pa.Table:
         ids, rows, lines, hashes = [], [], [], []
         for r, (doc_id, text) in enumerate(zip(live.column("id").to_pylist(), live.column("text").to_pylist())):
+            lines_of_text = text.split("\n")
             for line_no, h in line_keys(text, self.script):
-                if len(text.split("\n")[line_no].strip()) < self.min_line_chars:
+                if len(lines_of_text[line_no].strip()) < self.min_line_chars:
                     continue
                 ids.append(doc_id)
                 rows.append(r)
@@ -682,7 +683,6 @@ def reduce_lines(signatures: pa.Table, min_docs: int, keep_first: bool) -> pa.Ta
     s = signatures.take(pc.sort_indices(signatures, [("hash", "ascending"), ("shard", "ascending"), ("row", "ascending"), ("line", "ascending")]))
     h = s.column("hash").to_numpy()
     doc_key = s.column("shard").to_numpy().astype(np.int64) * (1 << 40) + s.column("row").to_numpy()
-    n = len(h)
     new_group = np.concatenate(([True], h[1:] != h[:-1]))
     group = np.cumsum(new_group) - 1
     new_doc = new_group | np.concatenate(([True], doc_key[1:] != doc_key[:-1]))
@@ -696,7 +696,6 @@ def reduce_lines(signatures: pa.Table, min_docs: int, keep_first: bool) -> pa.Ta
         return empty
     t = pa.table({"id": s.column("id").take(pa.array(idx)), "line": s.column("line").take(pa.array(idx))})
     g = t.group_by("id", use_threads=False).aggregate([("line", "list")])
-    del n
     return pa.table({"id": g.column("id"), "remove_lines": g.column("line_list").cast(pa.list_(pa.int32()))})
 
 
