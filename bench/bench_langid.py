@@ -218,7 +218,7 @@ def main() -> None:
         "## Cantonese sentences yuliao did not call yue",
         "",
         f"{len(yue_missed)} of {sum(1 for r in rows if r[0] == 'yue')}; {len(unmarked)} of them contain no Cantonese-only and "
-        "no Mandarin-only word at all (read as Standard Written Chinese, confidence 0.7). Examples: "
+        "no Mandarin-only word at all (read as Standard Written Chinese with low confidence). Examples: "
         + " / ".join(unmarked[:12]),
         "",
     ]

@@ -260,16 +260,25 @@ def _opencc(config: str):
     return opencc.OpenCC(config)
 
 
+def unmarked_zh_confidence(han_chars: int) -> float:
+    """Return the confidence that Han text with no Cantonese or Mandarin marker is zh (0.6 -> 0.95)."""
+    return min(0.95, 0.6 + 0.01 * han_chars)
+
+
 def chinese_variety(text: str, script: str, backend: str, han_chars: int | None = None) -> tuple[str, float]:
     """Return ("yue" | "zh", confidence) for Han-dominant `text` in script `script`."""
     if backend == "cantonesedetect":
         # its regexes are Traditional-only: give it Traditional text
         judged = str(_cantonesedetect().judge(_opencc("s2hk").convert(text) if script == "Hans" else text))
         judged = judged.rsplit(".", 1)[-1].lower()
-        return {"cantonese": ("yue", 0.95), "swc": ("zh", 0.95), "mixed": ("yue", 0.55)}.get(judged, ("zh", 0.7))
-    canto, mando = cantonese_marker_counts(text, han_chars)
+        neutral = ("zh", unmarked_zh_confidence(han_chars if han_chars is not None else count_scripts(text).han))
+        return {"cantonese": ("yue", 0.95), "swc": ("zh", 0.95), "mixed": ("yue", 0.55)}.get(judged, neutral)
+    han = han_chars if han_chars is not None else count_scripts(text).han
+    canto, mando = cantonese_marker_counts(text, han)
     if canto == 0 and mando == 0:
-        return "zh", 0.7  # unmarked Chinese reads as the standard written language
+        # Unmarked Chinese reads as the standard written language. Short Cantonese often has no
+        # marker, long Cantonese nearly always has one: the longer the text, the surer the zh.
+        return "zh", unmarked_zh_confidence(han)
     if canto > mando:
         return "yue", canto / (canto + mando)
     return "zh", max(mando / (canto + mando), 0.5)

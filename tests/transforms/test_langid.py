@@ -160,6 +160,13 @@ def test_classical_words_cantonese_shares_do_not_make_a_poem_cantonese():
     assert identify_text("你係邊個？").lang == "yue"  # the same word, dense in a short sentence
 
 
+def test_unmarked_chinese_is_surer_zh_the_longer_it_is():
+    short = identify_text("世界獨一無二")  # also a Common Voice *Cantonese* sentence: no marker either way
+    long = identify_text("秦川雄帝宅，函谷壯皇居。綺殿千尋起，離宮百雉餘。連甍遙接漢，飛觀迥凌虛。雲日隱層闕，風煙出綺疎。")
+    assert short.lang == long.lang == "zh"
+    assert short.conf < 0.6 < 0.9 < long.conf
+
+
 def test_cantonesedetect_backend():
     cfg = LangIdConfig(cantonese="cantonesedetect")
     assert identify_text("佢哋啱啱去咗公園，唔知幾時返嚟。", cfg).lang == "yue"
