@@ -16,6 +16,7 @@ from transforms.convert.text import Decoded, decode_record, describe_failure
 SNIFF_BYTES = 1 << 16  # head of a source used for encoding detection
 CHUNK = 1 << 20
 HEAD_BYTES = 256
+HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ def decode_line(spec: InputSpec, raw: bytes, guess: EncodingGuess, uri: str, off
         # Mixed files exist (concatenated dumps): a record in another codec is decoded with that one when sure.
         # Only multi-byte evidence counts: a BOM or NUL pattern means nothing in the middle of a file.
         own = detect_encoding(raw)
-        enough = sum(1 for b in raw if b >= 0x80) >= 4
+        enough = len(raw) - len(raw.translate(None, HIGH_BYTES)) >= 4
         if enough and own.method in ("utf-8", "cascade") and own.confidence >= 0.8 and own.codec != guess.codec:
             again = decode_record(raw, own, "quarantine")
             if isinstance(again, Decoded):

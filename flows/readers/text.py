@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from flows.readers import Source, register_format, with_compression
-from flows.readers.streams import (choose_encoding, decode_line, is_blank, iter_lines, newline_for, oversized,
+from flows.readers.streams import (SNIFF_BYTES, choose_encoding, decode_line, is_blank, iter_lines, newline_for, oversized,
                                    read_capped, sniff, strip_cr)
 from flows.recipe import InputSpec
 from transforms.convert.records import FieldMapping, Quarantined, record_to_doc
@@ -37,7 +37,7 @@ def _whole_file(spec: InputSpec, source: Source) -> Iterator[dict | Quarantined]
     if not data:
         yield Quarantined(spec.source, source.uri, "empty_document", "the file is empty", b"")
         return
-    guess = choose_encoding(spec, data, True)
+    guess = choose_encoding(spec, data[:SNIFF_BYTES], len(data) <= SNIFF_BYTES)
     body = data[guess.bom :]
     decoded = decode_line(spec, body, guess, source.uri, guess.bom)
     if isinstance(decoded, Quarantined):

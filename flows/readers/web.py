@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pydantic import BaseModel, ConfigDict, Field
 
 from flows.readers import Source, register_format, with_compression
-from flows.readers.streams import choose_encoding, decode_line, oversized, read_capped
+from flows.readers.streams import SNIFF_BYTES, choose_encoding, decode_line, oversized, read_capped
 from flows.recipe import InputSpec
 from transforms.convert.encoding import EncodingGuess, canonical_codec, strict_decode
 from transforms.convert.records import FieldMapping, Quarantined, record_to_doc
@@ -57,7 +57,7 @@ def decode_page(spec: InputSpec, raw: bytes, uri: str, header: str | None = None
     if declared and isinstance(strict_decode(raw, declared), str):
         guess = EncodingGuess(declared, 1.0, "declared")
     else:
-        guess = choose_encoding(spec, raw, True)
+        guess = choose_encoding(spec, raw[:SNIFF_BYTES], len(raw) <= SNIFF_BYTES)
     decoded = decode_line(spec, raw[guess.bom :], guess, uri, guess.bom)
     if isinstance(decoded, Quarantined):
         return decoded
@@ -140,7 +140,7 @@ def read_warc(spec: InputSpec, options: HtmlOptions, source: Source) -> Iterator
             guess = EncodingGuess("utf-8", 1.0, "wet") if record.rec_type == "conversion" else None
             if guess is None:
                 declared = declared_charset(b"", ctype)
-                guess = EncodingGuess(declared, 1.0, "declared") if declared else choose_encoding(spec, payload, True)
+                guess = EncodingGuess(declared, 1.0, "declared") if declared else choose_encoding(spec, payload[:SNIFF_BYTES], len(payload) <= SNIFF_BYTES)
             decoded = decode_line(spec, payload[guess.bom :], guess, uri, 0)
             if isinstance(decoded, Quarantined):
                 yield decoded

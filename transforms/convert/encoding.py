@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import codecs
 import functools
+import re
+from collections import Counter
 from dataclasses import dataclass
 
 import charset_normalizer
@@ -61,6 +63,8 @@ BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
+
+_LEAD_BYTES = bytes(range(0xC0, 0x100))  # UTF-8 lead bytes: one per multi-byte character
 
 # The CJK legacy codecs tried by strict decoding, in tie-break order.
 CJK_CASCADE: tuple[str, ...] = ("gb18030", "big5hkscs", "shift_jis", "cp932", "cp949", "euc_jp")
@@ -128,8 +132,13 @@ def _common_chars() -> frozenset[str]:
     return frozenset(chars)
 
 
-def _is_hangul(c: str) -> bool:
-    return "\uac00" <= c <= "\ud7a3"
+_HANGUL = re.compile("[\uac00-\ud7a3]")
+PLAUSIBILITY_CHARS = 4096  # judging the first few thousand characters is as good as judging all
+
+
+def n_wide(text: str) -> int:
+    """Return how many characters of a string are outside ASCII (at C speed)."""
+    return len(text) - len(text.encode("ascii", "ignore"))
 
 
 def plausibility(text: str, codec: str = "") -> float:
@@ -139,24 +148,21 @@ def plausibility(text: str, codec: str = "") -> float:
     give common Hanzi: so Hanja next to Hangul count a quarter (modern Korean rarely writes them),
     and Hanzi separated by spaces every few characters (Korean word spacing) count half.
     """
-    common = _common_chars()
-    wide = [c for c in text if ord(c) > 0x7F]
-    if not wide:
+    text = text[:PLAUSIBILITY_CHARS]
+    counts = Counter(text)  # distinct characters are few: score them once each
+    wide = {c: n for c, n in counts.items() if c > "\x7f"}
+    total = sum(wide.values())
+    if not total:
         return 1.0
-    hangul = sum(1 for c in wide if _is_hangul(c))
-    score = 0.0
-    for c in wide:
-        if c not in common:
-            continue
-        if hangul and not _is_hangul(c) and "\u4e00" <= c <= "\u9fff":
-            score += 0.25
-        else:
-            score += 1.0
-    if not hangul and codec in ("gb18030", "big5hkscs") and len(wide) >= 4:
-        spaces = text.count(" ")
-        if spaces * 6 >= len(wide):
-            score *= 0.5
-    return score / len(wide)
+    known = _common_chars()
+    common = [c for c in wide if c in known]
+    score = float(sum(wide[c] for c in common))
+    if _HANGUL.search(text):
+        hanja = sum(wide[c] for c in common if "\u4e00" <= c <= "\u9fff")
+        score -= 0.75 * hanja
+    elif codec in ("gb18030", "big5hkscs") and total >= 4 and counts.get(" ", 0) * 6 >= total:
+        score *= 0.5
+    return score / total
 
 
 def strict_decode(data: bytes, codec: str, final: bool = True) -> str | DecodeFailure:
@@ -193,26 +199,43 @@ def _lossy_text(sample: bytes, codec: str, final: bool) -> str | None:
         sample = sample[: max(0, len(sample) - 4)]  # the head may end inside a character
     text = sample.decode(codec, errors="replace")
     bad = text.count("\ufffd")
-    wide = sum(1 for c in text if ord(c) > 0x7F)
+    wide = n_wide(text)
     return text if wide >= 20 and bad <= max(2, MAX_BAD_SHARE * wide) else None
 
 
 def _cascade(sample: bytes, final: bool) -> list[tuple[float, int, str]]:
-    """Return (plausibility, -order, codec) for every CJK codec that decodes the sample (all but a few bytes)."""
-    scored = []
+    """Return (plausibility, -order, codec) for the CJK codecs that decode the sample (all but a few bytes).
+
+    Strict decodings are scored first; codecs that need U+FFFD (scored as implausible) are only
+    tried when no strict decoding is clearly right, which keeps the common case to one pass.
+    """
+    scored, failed = [], []
     for order, codec in enumerate(CJK_CASCADE):
         text = strict_decode(sample, codec, final=final)
-        if not isinstance(text, str):
-            text = _lossy_text(sample, codec, final)  # U+FFFD scores as implausible
+        if isinstance(text, str):
+            scored.append((plausibility(text, codec), -order, codec))
+        else:
+            failed.append((order, codec))
+    scored.sort(reverse=True)
+    if scored and scored[0][0] >= 0.8 and scored[0][0] - _runner_up(scored) >= 0.1:
+        return scored
+    for order, codec in failed:
+        text = _lossy_text(sample, codec, final)
         if text is not None:
             scored.append((plausibility(text, codec), -order, codec))
     return sorted(scored, reverse=True)
 
 
+def _runner_up(scored: list[tuple[float, int, str]]) -> float:
+    """Best score of a codec outside the best one's family."""
+    family = FAMILY.get(scored[0][2], scored[0][2])
+    return max((sc for sc, _, c in scored[1:] if FAMILY.get(c, c) != family), default=0.0)
+
+
 def _mostly_utf8(sample: bytes, final: bool) -> bool:
     """True when all but a few multi-byte sequences are valid UTF-8 (and there are enough to tell)."""
     text = _lossy_text(sample, "utf-8", final)
-    return text is not None and sum(1 for c in text if ord(c) > 0x7F) >= 20
+    return text is not None and n_wide(text) >= 20
 
 
 def detect_encoding(sample: bytes, final: bool = True) -> EncodingGuess:
@@ -225,7 +248,7 @@ def detect_encoding(sample: bytes, final: bool = True) -> EncodingGuess:
         return EncodingGuess(nul, 0.95, "nul-pattern")
     if isinstance(strict_decode(sample, "utf-8", final=final), str):
         # Random legacy bytes are almost never valid UTF-8 once a few multi-byte sequences occur.
-        non_ascii = sum(1 for b in sample if b >= 0xC0)
+        non_ascii = len(sample) - len(sample.translate(None, _LEAD_BYTES))
         return EncodingGuess("utf-8", 1.0 if non_ascii == 0 or non_ascii >= 4 else 0.9, "utf-8")
     if _mostly_utf8(sample, final):
         # Legacy CJK bytes almost never form 20+ valid UTF-8 sequences: the invalid ones are damage.
@@ -233,8 +256,7 @@ def detect_encoding(sample: bytes, final: bool = True) -> EncodingGuess:
     scored = _cascade(sample, final)
     if scored:
         best = scored[0]
-        family = FAMILY.get(best[2], best[2])
-        runner_up = max((sc for sc, _, c in scored[1:] if FAMILY.get(c, c) != family), default=0.0)
+        runner_up = _runner_up(scored)
         # Sure when most characters are common ones and the next codec is clearly worse.
         if best[0] >= 0.8 and best[0] - runner_up >= 0.1:
             return EncodingGuess(best[2], round(min(1.0, best[0]), 3), "cascade")

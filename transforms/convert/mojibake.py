@@ -9,6 +9,8 @@ General text cleaning (ftfy's other fixes) is the cleaning op's job, not this mo
 
 from __future__ import annotations
 
+import codecs
+import re
 from dataclasses import dataclass
 
 import ftfy
@@ -33,12 +35,16 @@ class MojibakeFix:
 
 
 def _count_multibyte(text: str) -> int:
-    return sum(1 for c in text if ord(c) > 0x7F)
+    return len(text) - len(text.encode("ascii", "ignore"))
+
+
+# UTF-8 lead bytes C2..EF read as cp1252/Latin-1 give these characters; no mojibake of that kind without them.
+_LATIN_LEADS = re.compile("[\u00c2-\u00ef]")
 
 
 def _repair_latin(text: str) -> tuple[str, MojibakeFix] | None:
     """Undo UTF-8 read as cp1252/Latin-1 when ftfy's plan is pure re-encoding and round-trips."""
-    if not ftfy.badness.is_bad(text):
+    if not _LATIN_LEADS.search(text) or not ftfy.badness.is_bad(text):
         return None
     fixed, plan = ftfy.fix_encoding_and_explain(text)
     if fixed == text or not plan or any(step not in ("encode", "decode") for step, _ in plan):
@@ -60,6 +66,9 @@ def _repair_cjk(text: str) -> tuple[str, MojibakeFix] | None:
     """Undo UTF-8 read as GB18030/Big5: encode back, decode UTF-8 strictly, keep it if it reads better."""
     for codec in CJK_MISREAD_CODECS:
         try:
+            # Cheap gate: real text re-encoded is almost never valid UTF-8 even for a few characters.
+            head = text[:64].encode(codec)
+            codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
             fixed = text.encode(codec).decode("utf-8")
         except UnicodeError:
             continue
