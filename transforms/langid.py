@@ -208,6 +208,7 @@ CANTONESE_MARKERS = re.compile(
     r"|[聞闻講讲睇試试諗谂傾倾玩問问查等]下(?=[先啦囉啊吖，。！？,.!?]|$)"
     r"|[發发加講讲食飲饮做寫写畀俾買买用]多[次條条幾几個个啲]"  # verb + 多 'more' (Mandarin: 多 + verb)
     r"|[好差大細细多少高矮平貴贵快慢靚叻遲迟早]過[我你佢人]"  # adjective + 過 + noun: comparison
+    r"|[陣阵]間|等[陣阵]|今次|掂(?!量)|^個(?![人別别性體体案裏裡中時时])"
 )
 
 # Cantonese words that classical Chinese also writes (係 'tie', 睇 'glance', 畀/俾 'give, cause',
