@@ -242,12 +242,13 @@ def lineage_cmd(
     record_id: str = typer.Argument(..., help="record id (or a quarantined record's source_uri, e.g. file.jsonl:12)"),
     workspace: Optional[Path] = WorkspaceOpt,
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    verify_raw: bool = typer.Option(False, "--verify-raw", help="re-read the raw line and compare its sha256"),
 ) -> None:
     """Tell a record's story: raw source, every op and what it did, dedup cluster, annotations, in or why not."""
     from flows.lineage import record_story, render_story
 
     r = _resolve(_ws(workspace), ref)
-    story = record_story(r, record_id)
+    story = record_story(r, record_id, verify_raw=verify_raw)
     if as_json:
         _echo_json(story)
     else:

@@ -7,11 +7,13 @@ needs the run directory or the catalog, so it still answers after runs are clean
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from flows.release_store import ReleaseRef, files_of_role, list_versions, read_manifest, releases_root
@@ -22,16 +24,67 @@ _CLUSTER_MEMBER_LIMIT = 50
 
 
 def _find_rows(files: list[str], column: str, value: str, columns: list[str] | None = None) -> list[tuple[str, dict]]:
-    """Return (file, row) pairs where `column == value` across Parquet files (row-group stats prune)."""
+    """Return (file, row) pairs where `column == value`: scan only that column, then read the matching row groups."""
     out = []
     for f in files:
-        schema = pq.read_schema(f)
-        if column not in schema.names:
+        pf = pq.ParquetFile(f)
+        names = pf.schema_arrow.names
+        if column not in names:
             continue
-        cols = [c for c in columns if c in schema.names] if columns else None
-        table = pq.read_table(f, filters=[(column, "==", value)], columns=cols)
-        out.extend((f, row) for row in table.to_pylist())
+        cols = [c for c in columns if c in names] if columns else None
+        for rg in range(pf.num_row_groups):
+            keys = pf.read_row_group(rg, columns=[column]).column(column)
+            hit = pc.equal(keys, value)
+            if not pc.any(hit).as_py():
+                continue
+            group = pf.read_row_group(rg, columns=cols).filter(hit)
+            out.extend((f, row) for row in group.to_pylist())
     return out
+
+
+def check_raw_record(source_uri: str, raw_sha256: str, base: Path | None = None) -> str:
+    """Re-read a line-addressed raw record (`path:line`) and compare its sha256: match, mismatch or why unchecked."""
+    path_s, _, line_s = source_uri.rpartition(":")
+    if not line_s.isdigit() or not path_s:
+        return "not checked: source_uri is not file:line"
+    path = Path(path_s)
+    if not path.is_absolute() and base is not None and not path.exists():
+        path = base / path
+    if not path.is_file():
+        return f"not checked: raw file {path_s} is not here"
+    if not any(path.name.lower().endswith(ext) for ext in (".jsonl", ".ndjson", ".jsonl.gz", ".jsonl.bz2", ".jsonl.xz",
+                                                            ".jsonl.zst", ".json.gz")):
+        return "not checked: only line-addressed JSONL/text records are re-read"
+    target = int(line_s)
+    with _open_raw(path) as stream:
+        for lineno, raw in enumerate(stream, start=1):
+            if lineno == target:
+                digest = hashlib.sha256(raw.rstrip(b"\n").rstrip(b"\r")).hexdigest()
+                return "match: the raw bytes are unchanged" if digest == raw_sha256 else \
+                    (f"MISMATCH: {path_s} line {target} now hashes to {digest}: the raw file changed since the run "
+                     "(or it is UTF-16/32, whose lines this check does not split)")
+    return f"MISMATCH: {path_s} has no line {target} any more"
+
+
+def _open_raw(path: Path):
+    """Open a raw file for binary line iteration, decompressing by extension."""
+    import bz2
+    import gzip
+    import io
+    import lzma
+
+    low = path.name.lower()
+    if low.endswith(".gz"):
+        return gzip.open(path, "rb")
+    if low.endswith(".bz2"):
+        return bz2.open(path, "rb")
+    if low.endswith(".xz"):
+        return lzma.open(path, "rb")
+    if low.endswith(".zst"):
+        import zstandard
+
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), read_across_frames=True))
+    return open(path, "rb")
 
 
 def _parse_meta(meta: Any) -> Any:
@@ -116,7 +169,7 @@ def find_annotations(workspace: Path, record_id: str) -> list[dict[str, Any]]:
     return rows
 
 
-def record_story(ref: ReleaseRef, record_id: str) -> dict[str, Any]:
+def record_story(ref: ReleaseRef, record_id: str, verify_raw: bool = False) -> dict[str, Any]:
     """Return the full story of one record in one release; `status` is released/dropped/quarantined/absent."""
     manifest = read_manifest(ref.path)
     workspace = ref.path.parents[2]
@@ -145,6 +198,8 @@ def record_story(ref: ReleaseRef, record_id: str) -> dict[str, Any]:
     story["file"] = str(Path(f).relative_to(ref.path))
     story["source"] = {"source": row["source"], "source_uri": row["source_uri"], "raw_sha256": row["raw_sha256"],
                        "licence": _licence(manifest, row["source"]), "meta": _parse_meta(row.get("meta"))}
+    if verify_raw:
+        story["source"]["raw_check"] = check_raw_record(row["source_uri"], row["raw_sha256"])
     story["record"] = {k: v for k, v in row.items() if k not in ("meta", TRACE) and not isinstance(v, (bytes, list))}
     story["trace"] = row.get(TRACE) or []
     story["ops"] = op_steps(manifest, row, status)
@@ -197,6 +252,8 @@ def render_story(story: dict[str, Any]) -> str:
     if src:
         lines.append(f"  raw source: {src['source']} (licence {src.get('licence')}) at {src['source_uri']}")
         lines.append(f"  raw sha256: {src.get('raw_sha256')}")
+        if src.get("raw_check"):
+            lines.append(f"  raw re-check: {src['raw_check']}")
         if src.get("meta") not in (None, {}, ""):
             lines.append(f"  meta: {json.dumps(src['meta'], ensure_ascii=False)}")
     if story.get("raw_excerpt"):

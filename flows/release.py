@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import time
@@ -375,6 +376,8 @@ def stage_release(run_dir: str, dataset: str | None = None, workspace: str | Non
     recipe = parse_recipe(recipe_text, where=str(rd / "recipe.yaml"))
     section = recipe.release
     name = dataset or recipe.dataset
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise ReleaseError(f"dataset name {name!r}: use letters, digits, '_', '.', '-' (starting with a letter or digit)")
     ws = Path(workspace) if workspace else rd.parent.parent
     root = releases_root(ws) / name
     root.mkdir(parents=True, exist_ok=True)

@@ -107,5 +107,8 @@ def test_quarantined_absent_and_annotated_records(published):
     assert shown.exit_code == 0 and "in the release: yes" in shown.output
     as_json = cli.invoke(app, ["lineage", "tiny@v1", ids1[1], "--workspace", str(ws), "--json"])
     assert json.loads(as_json.output)["annotations"][0]["annotator"] == "a1"
+    # --verify-raw re-reads the raw line: line 1 is unchanged; line 7 was blanked after v1 was cut.
+    assert record_story(ref1, ids1[1], verify_raw=True)["source"]["raw_check"] == "match: the raw bytes are unchanged"
+    assert record_story(ref1, ids1[7], verify_raw=True)["source"]["raw_check"].startswith(f"MISMATCH: {corpus} line 7")
     missing = cli.invoke(app, ["lineage", "tiny@v1", "no-such-id", "--workspace", str(ws)])
     assert missing.exit_code == 5 and "not in tiny@v1's run" in missing.output

@@ -161,10 +161,7 @@ def test_a_publish_killed_mid_write_leaves_no_version_and_the_next_publish_succe
     try:
         wait_for_line(proc, "yuliao-release-paused")
         root = ws / "releases" / "tiny"
-        staging = list(root.glob(".tmp-*"))
-        assert [p for p in staging if p.is_dir()], "the publisher was mid-write in a staging dir"
-        assert list((staging[0] if staging[0].is_dir() else staging[1]).glob("data/.train-*.parquet")) or \
-            list(root.glob(".tmp-*/data/.t*-*.parquet")), "a first shard had been written"
+        assert list(root.glob(".tmp-*/data/.*-00000.parquet")), "the publisher was mid-write: a first shard in staging"
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -176,6 +173,29 @@ def test_a_publish_killed_mid_write_leaves_no_version_and_the_next_publish_succe
     assert result["version"] == 1 and len(result["removed_abandoned"]) == 1
     assert not list(root.glob(".tmp-*")), "the killed publisher's staging dir was cleaned up"
     verify_release(resolve_ref(ws, "tiny@latest").path)
+
+
+def test_a_gate_on_a_missing_column_fails_before_anything_is_written(tmp_path, runs):
+    from flows.release_store import ReleaseError
+
+    ws = fresh_workspace(tmp_path, runs, "v1")
+    recipe = ws / "runs" / "run-v1" / "recipe.yaml"
+    recipe.write_text(recipe.read_text(encoding="utf-8").replace("  gates:\n", "  gates:\n    min_score: {score_quality: 0.5}\n"),
+                      encoding="utf-8")
+    with pytest.raises(ReleaseError, match=r"\['score_quality'\] that run run-v1 does not have"):
+        _publish(runs, ws, "v1")
+    assert list_versions(ws, "tiny") == [] and not list((ws / "releases" / "tiny").iterdir())
+
+
+def test_annotation_summary_counts_label_columns():
+    from flows.release import ReleaseStats
+
+    stats = ReleaseStats()
+    stats.add(pa.table({"text": ["a", "bb", "ccc"], "source": ["s"] * 3, "label_topic": ["news", None, "news"],
+                        "label_quality": [4.0, 2.0, None]}), "train")
+    assert stats.annotation_summary() == {"label_quality": {"labelled_rows": 2, "mean": 3.0},
+                                          "label_topic": {"labelled_rows": 2, "top_values": {"news": 2}}}
+    assert stats.to_json()["rows_by_split"] == {"train": 3} and stats.to_json()["text_chars"]["total"] == 6
 
 
 # ---------------------------------------------------------------- pull and integrity
