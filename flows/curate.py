@@ -233,6 +233,9 @@ def run_shard_stage(recipe_path: str, recipe_text: str, run_dir: str, ref: Shard
 
     recipe = parse_recipe(recipe_text, where=recipe_path)
     rd = Path(run_dir)
+    from flows.quality_model import bind_recipe_resources  # score_quality: load its model from <workspace>/models
+
+    recipe = bind_recipe_resources(recipe, rd.parent.parent)
     segments = split_segments(recipe.ops)
     seg = segments[stage]
     sdir = _stage_dir(rd, stage)

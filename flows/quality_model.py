@@ -185,3 +185,10 @@ def train_from_files(
     model = QualityModel(model.pipeline, card)
     path = save_quality_model(model, workspace)
     return path, load_quality_model(path)
+
+
+def bind_recipe_resources(recipe, workspace: Path):
+    """Return `recipe` with every op that needs a stored resource bound to it (unchanged if none does)."""
+    if not any(isinstance(op, ScoreQuality) for op in recipe.ops):
+        return recipe
+    return recipe.model_copy(update={"ops": [bind_op_resources(op, workspace) for op in recipe.ops]})

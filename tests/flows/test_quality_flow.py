@@ -65,3 +65,46 @@ def test_suggest_thresholds_reads_the_run(zh_run, tmp_path):
     # (the reader repairs Latin-1 mojibake with ftfy; the GBK-read copies stay garbled)
     ran = pq.read_table(zh_run / "dropped").column("drop_reason").to_pylist().count("garbled_text")
     assert preset_row["threshold"] == 0.01 and preset_row["dropped"] == ran >= 3 and preset_row["dropped_now_kept"] == 0
+
+
+@pytest.fixture(scope="module")
+def scored_run(tmp_path_factory, corpora, prefect_api) -> tuple[Path, float]:
+    """Train a model into a workspace, then run a recipe that scores and filters with it."""
+    from flows.quality_model import train_from_files
+    from tests.quality.quality_data import build_annotation_export
+
+    d = tmp_path_factory.mktemp("quality_model_flow")
+    ann, docs, _ = build_annotation_export(corpora, d / "export")
+    ws = d / "ws"
+    _, model = train_from_files(ann, docs, ws, group_column="group", target_precision=0.9)
+    table = pq.read_table(docs).slice(0, 200)
+    with open(d / "docs.jsonl", "w", encoding="utf-8") as f:
+        for row in table.to_pylist():
+            f.write(json.dumps({"text": row["text"], "truth": json.loads(row["meta"])["truth"]}, ensure_ascii=False) + "\n")
+    path = d / "recipe.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        name: scored
+        workspace: {ws}
+        inputs:
+          - source: export
+            paths: ["{d / 'docs.jsonl'}"]
+            licence: Apache-2.0
+        ops:
+          - op: score_quality
+            model: latest
+          - op: filter_quality_score
+            min_score: {model.card.threshold:.6f}
+        """), encoding="utf-8")
+    return run_recipe(str(path), run_id="s1"), model.card.threshold
+
+
+def test_score_quality_runs_in_the_flow_with_the_stored_model(scored_run):
+    run, threshold = scored_run
+    kept, dropped = pq.read_table(run / "kept"), pq.read_table(run / "dropped")
+    assert kept.num_rows + dropped.num_rows == 200 and kept.num_rows > 0 and dropped.num_rows > 0
+    scores = kept.column("score_quality").to_pylist()
+    assert all(threshold <= s <= 1 for s in scores)
+    assert set(dropped.column("drop_reason").to_pylist()) == {"low_quality_score"}
+    # wiring check (these rows overlap the training data); held-out metrics are tested in tests/quality/test_learned.py
+    truth = [json.loads(m)["truth"] for m in kept.column("meta").to_pylist()]
+    assert truth.count("good") / len(truth) >= 0.85
