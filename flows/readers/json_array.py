@@ -15,8 +15,7 @@ from flows.recipe import InputSpec
 from transforms.convert.jsonarray import JsonArraySplitter
 from transforms.convert.records import Quarantined, parse_json_line
 
-# RFC 8259: JSON exchanged between systems is UTF-8; other encodings fail strictly and are quarantined.
-JSON_META = {"encoding": "utf-8", "encoding_confidence": 1.0, "encoding_method": "json"}
+# RFC 8259: JSON exchanged between systems is UTF-8; elements that are not fail strictly and are quarantined.
 
 
 class JsonOptions(BaseModel):
@@ -58,7 +57,7 @@ def _array(spec: InputSpec, source: Source) -> Iterator[dict | Quarantined]:
                 else:
                     yield parse_json_line(el.raw, source=spec.source, source_uri=uri, locator=f"{source.uri}#{el.index}",
                                           mapping=mapping, max_record_bytes=spec.max_record_bytes,
-                                          extra_meta=JSON_META,
+                                          extra_meta=None,
                                           mojibake=spec.mojibake)
     if splitter.trailing:
         yield Quarantined(spec.source, f"{source.uri}#trailing", "json_decode",

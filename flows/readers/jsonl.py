@@ -42,7 +42,12 @@ def iter_json_lines(spec: InputSpec, source: Source, first_line: int = 1) -> Ite
                 continue
             yield parse_json_line(raw, source=spec.source, source_uri=uri, locator=f"{source.uri}:L{line.number}",
                                   mapping=mapping, max_record_bytes=spec.max_record_bytes, text=decoded.text,
-                                  extra_meta=decoded.meta, mojibake=spec.mojibake)
+                                  extra_meta=None if plain_utf8(decoded.meta) else decoded.meta, mojibake=spec.mojibake)
+
+
+def plain_utf8(meta: dict) -> bool:
+    """True for JSON's own encoding, UTF-8 found by strict decoding: not worth a meta entry on every record."""
+    return meta.get("encoding") == "utf-8" and meta.get("encoding_method") == "utf-8" and "decode_replaced" not in meta
 
 
 @register_format("jsonl", with_compression((".jsonl", ".ndjson")), NoOptions)

@@ -76,5 +76,5 @@ run: {{batch_rows: 4, workers: 2}}
             assert p["text"] in texts
     assert tang[0]["text"] in texts
     assert song[20]["title"] + "\n" + song[20]["text"] in texts
-    encodings = {json.loads(r["meta"])["_encoding"] for r in kept}
+    encodings = {json.loads(r["meta"]).get("_encoding", "utf-8 (JSON)") for r in kept}
     assert {"gb18030", "big5hkscs", "utf-16-le", "utf-8"} <= encodings
