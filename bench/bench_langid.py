@@ -8,7 +8,8 @@ and sentences/s. Classes and how each label is obtained:
 * zh-Hans  lingua-sentences zh.txt lines that OpenCC t2s leaves unchanged (the file is "mostly
            Simplified": lines OpenCC would convert are not Simplified and are left out, counted),
            plus whole Song ci (宋词, Simplified edition).
-* zh-Hant  whole Tang poems (全唐诗, Traditional edition).
+* zh-Hant  whole Tang poems (全唐诗, Traditional edition), and the zh-Hans lingua lines converted
+           by OpenCC s2twp (synthetic modern Traditional Mandarin; reported as its own row).
 * yue      Common Voice Cantonese sentences (sents.json); even lines were looked at while writing
            the marker model ("dev"), odd lines were not ("held-out"); both are reported.
 * en/ja/ko and more   lingua-sentences files (the file's language is the label).
@@ -66,6 +67,10 @@ def load_dataset(per_class: int, seed: int = 0) -> tuple[list[tuple[str, str, st
     rows += [("zh-Hans", "lingua zh", x) for x in zh_hans[:per_class]]
     rows += [("zh-Hans", "Song ci 宋词", x) for x in _poems(str(SHARED / "chinese-poetry/宋词/ci.song.*.json"), per_class, seed)]
     rows += [("zh-Hant", "Tang poems 全唐诗", x) for x in _poems(str(SHARED / "chinese-poetry/全唐诗/poet.tang.*.json"), per_class, seed)]
+    # Modern Traditional Mandarin: no such labelled file in ../shared, so lingua zh through OpenCC
+    # s2twp (Taiwan phrases); synthetic, but it checks modern zh-Hant is not called yue or ko.
+    s2twp = opencc.OpenCC("s2twp")
+    rows += [("zh-Hant", "lingua zh via OpenCC s2twp", s2twp.convert(x)) for x in zh_hans[:per_class]]
     yue = json.loads((SHARED / "cantonese-common-voice" / "sents.json").read_text(encoding="utf-8"))
     dev, held = yue[0::2], yue[1::2]
     rng = random.Random(seed)
@@ -115,7 +120,7 @@ def interleaved_seconds(texts: list[str], cfg: LangIdConfig, rounds: int) -> tup
     return sec_l, sec_y
 
 
-def confusion_table(rows: list[tuple[str, str, str]], preds: list[str], max_cols: int = 12) -> str:
+def confusion_table(rows: list[tuple[str, str, str]], preds: list[str], max_cols: int = 18) -> str:
     by_true: dict[str, Counter] = defaultdict(Counter)
     for (true, _, _), p in zip(rows, preds, strict=True):
         by_true[true][p] += 1
@@ -151,7 +156,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--per-class", type=int, default=400, help="texts per source (Cantonese held-out gets twice this)")
     ap.add_argument("--cantonese", choices=["markers", "cantonesedetect"], default="markers")
-    ap.add_argument("--detector", choices=["langdetect_nb", "langdetect"], default="langdetect_nb")
+    ap.add_argument("--detector", choices=["langdetect_nb", "langdetect", "fasttext_lite"], default="langdetect_nb")
     ap.add_argument("--rounds", type=int, default=2, help="timing runs per chunk (the fastest counts), both detectors")
     ap.add_argument("--out", type=Path, default=None, help="also write the report (markdown) here")
     args = ap.parse_args()

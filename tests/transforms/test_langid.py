@@ -184,9 +184,17 @@ def test_langdetect_nb_agrees_with_langdetect(corpora):
     assert agree >= 0.95, agree
 
 
+def test_fasttext_lite_backend_runs_offline_and_keeps_the_cjk_fast_path(corpora):
+    cfg = LangIdConfig(detector="fasttext_lite")
+    for lang in ("en", "ru", "es"):
+        texts = _lines(corpora / "lingua-sentences" / f"{lang}.txt", 150)
+        assert sum(g.lang == lang for g in identify_texts(texts, cfg)) / len(texts) >= 0.95
+    assert (identify_text(ISSUE_SENTENCE, cfg).lang, identify_text("佢哋啱啱去咗公園", cfg).lang) == ("zh", "yue")
+
+
 def test_deterministic_across_runs_and_backends():
     texts = ["Ceci est une phrase en français.", "Das ist ein deutscher Satz.", ISSUE_SENTENCE, "ok", "Hola amigos"]
-    for detector in ("langdetect_nb", "langdetect"):
+    for detector in ("langdetect_nb", "langdetect", "fasttext_lite"):
         cfg = LangIdConfig(detector=detector)
         first = identify_texts(texts, cfg)
         assert identify_texts(texts, cfg) == first
