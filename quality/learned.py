@@ -354,3 +354,21 @@ def least_certain(batch: pa.Table, k: int, around: float = 0.5, score_column: st
     scored = set_column(scored, "uncertainty_margin", margin)
     order = pc.sort_indices(scored, sort_keys=[("uncertainty_margin", "ascending"), ("id", "ascending")])
     return scored.take(order[: max(k, 0)])
+
+
+def card_markdown(card: QualityModelCard) -> str:
+    """Return a Markdown section describing a quality model for a release card (lineage and held-out metrics)."""
+    best = max(card.baselines.items(), key=lambda kv: kv[1]) if card.baselines else None
+    rows = [
+        ("model", f"{card.version or '-'} (sha256 {card.model_sha256[:12] or '-'}), hashed {card.features.analyzer} "
+                  f"{card.features.ngram_min}-{card.features.ngram_max}-grams + logistic regression"),
+        ("trained on", f"{card.annotation_set}: {card.n_train} labels ({card.positive_share_train:.1%} {'/'.join(card.positive_labels)})"),
+        ("held-out AUC", f"{card.heldout_auc:.4f} on {card.n_heldout} labels"),
+        ("threshold", f"{card.threshold:.4f} for target precision {card.target_precision}"
+                      + ("" if card.target_precision_met else " (not reached on training folds)")),
+        ("held-out precision / recall", f"{card.heldout_precision:.4f} / {card.heldout_recall:.4f} (kept {card.heldout_kept_share:.1%})"),
+    ]
+    if best:
+        rows.append(("best single heuristic signal", f"{best[0]}: AUC {best[1]:.4f}"))
+    lines = ["## Quality model", "", "| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
+    return "\n".join(lines) + "\n"

@@ -162,3 +162,11 @@ def test_unbound_op_survives_recipe_validation():
     assert op.op_id == "score_quality@1" and op.bound_model is None
     with pytest.raises(Exception):
         ScoreQuality(model="v3", path="x")
+
+
+def test_card_markdown_for_release_cards(trained):
+    from quality.learned import QualityModelCard, card_markdown
+
+    text = card_markdown(QualityModelCard.model_validate(trained["card"]))
+    assert text.startswith("## Quality model")
+    assert f"{trained['card']['heldout_auc']:.4f}" in text and "fixture-degraded-v1" in text and "best single heuristic signal" in text
