@@ -158,6 +158,7 @@ def main() -> None:
     ap.add_argument("--cantonese", choices=["markers", "cantonesedetect"], default="markers")
     ap.add_argument("--detector", choices=["langdetect_nb", "langdetect", "fasttext_lite"], default="langdetect_nb")
     ap.add_argument("--rounds", type=int, default=2, help="timing runs per chunk (the fastest counts), both detectors")
+    ap.add_argument("--append", action="store_true", help="append a short variant section to --out instead of replacing it")
     ap.add_argument("--out", type=Path, default=None, help="also write the report (markdown) here")
     args = ap.parse_args()
 
@@ -227,11 +228,19 @@ def main() -> None:
         + " / ".join(unmarked[:12]),
         "",
     ]
+    if args.append:  # a variant run: header, throughput and accuracy only, under its own heading
+        cut = report.index("## Confusion matrix: yuliao")
+        report = [f"# Variant: --detector {args.detector} --cantonese {args.cantonese}", *report[2:cut]]
+        report = [line.replace("## ", "### ") for line in report]
     text = "\n".join(report)
     print(text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
+        if args.append:
+            with args.out.open("a", encoding="utf-8") as f:
+                f.write("\n" + text.replace("# Variant", "## Variant", 1))
+        else:
+            args.out.write_text(text, encoding="utf-8")
         print(f"wrote {args.out}")
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import cache
 from itertools import chain, repeat
 from importlib import resources
-from typing import ClassVar, Literal
+from typing import Callable, ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -325,6 +325,7 @@ class _NBModel:
     index: dict[str, int]  # n-gram -> row of logp
     logp: np.ndarray  # (n_grams, n_langs) float32: log(alpha/BASE_FREQ + P(ngram | lang))
     normalize: dict[int, str]  # langdetect's per-character normalisation as a translate table
+    normalize_vi: Callable[[str], str]  # langdetect's Vietnamese combining-mark folding
 
 
 @cache
@@ -343,7 +344,7 @@ def _nb_model() -> _NBModel:
         norm = NGram.normalize(ch)
         if norm != ch:
             table[cp] = norm
-    return _NBModel(tuple(factory.langlist), {g: i for i, g in enumerate(grams)}, logp, table)
+    return _NBModel(tuple(factory.langlist), {g: i for i, g in enumerate(grams)}, logp, table, NGram.normalize_vi)
 
 
 _URL_RE = re.compile(r"https?://[-_.?&~;+=/#0-9A-Za-z]{1,2076}")
@@ -353,7 +354,7 @@ _ASCII_LATIN_RE = re.compile(r"[A-Za-z]")
 
 def _langdetect_words(text: str, model: _NBModel) -> list[str]:
     """Return the normalised words langdetect takes n-grams from (URLs, e-mails, acronyms out)."""
-    text = _MAIL_RE.sub(" ", _URL_RE.sub(" ", text))
+    text = model.normalize_vi(_MAIL_RE.sub(" ", _URL_RE.sub(" ", text)))
     n_latin = len(_ASCII_LATIN_RE.findall(text))
     if n_latin * 2 < len(text) - n_latin - text.count(" "):  # langdetect drops Latin in non-Latin text
         text = _ASCII_LATIN_RE.sub("", text)
