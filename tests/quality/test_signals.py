@@ -265,3 +265,12 @@ def test_mojibake_prefilter_never_skips_a_text_ftfy_would_flag(real):
     texts += ["Ã©tÃ© â€œquotedâ€\x9d", "ÐŸÑ€Ð¸Ð²ÐµÑ‚", "plain ascii only"]
     rows = scored(texts)
     assert [r["signal_mojibake"] for r in rows] == [ftfy.badness.badness(t) for t in texts]
+
+
+def test_empty_batch_gets_typed_signal_columns():
+    from transforms.schema import empty_docs
+
+    out = score_all_signals(empty_docs())
+    assert out.num_rows == 0
+    assert out.schema.field("signal_dup_5gram_share").type == pa.float32()
+    assert out.schema.field("signal_pii_density").type == pa.float32()
