@@ -5,9 +5,10 @@ social credit codes via python-stdnum, phone numbers via phonenumbers, bank card
 and an issuer prefix, Hong Kong ID check digits, IPs via ``ipaddress``. Types without a checksum
 (passports and travel permits, Macau ID, bare 8-digit Hong Kong/Macau phone numbers) need a
 context word nearby ("护照", "澳門身份證", "電話"...). Look-alikes that fail validation (order numbers,
-timestamps, dates, prices) are not PII. ``find_pii`` is the pure ``str -> spans`` core; the
+timestamps, dates, prices) are not PII. Full-width digits (１３８…) are matched on a folded shadow
+with the same offsets. ``find_pii`` is the pure ``str -> spans`` core; the
 ``redact_pii`` operator maps it over a batch and adds ``pii_counts``, ``sensitivity`` and
-(optionally) ``pii_spans`` columns. Digits must be half-width: run ``normalize_unicode`` first.
+(optionally) ``pii_spans`` columns.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from stdnum import luhn, numdb
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError
 
+from transforms.clean import map_where
 from transforms.ops import Mapper, OpStats, add_trace, set_column
 from transforms.registry import register_op
 
@@ -93,7 +95,7 @@ def _valid_number(digits: str, region: str | None) -> phonenumbers.PhoneNumber |
 
 def valid_phone_window(value: str, text: str, start: int) -> bool:
     """A number phonenumbers calls valid: international, mainland, Taiwan; HK/Macau 8-digit only with context."""
-    if value.count("(") != value.count(")") or value.endswith("-"):
+    if value.endswith("-"):
         return False
     digits = re.sub(r"\D", "", value)
     if not 7 <= len(digits) <= 15:
@@ -248,7 +250,11 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("HK_ID", re.compile(_B + r"[A-Z]{1,2}\d{6}(?:\([0-9A]\)|（[0-9A]）|[0-9A])" + r"(?![0-9A-Za-z])", re.ASCII), valid_hk_id, 3),
     Detector("MO_ID", re.compile(_B + r"[1578](?:\d{6}(?:\(\d\)|（\d）)|/\d{6}/\d)" + _E, re.ASCII), valid_mo_id, 4),
     Detector("PASSPORT", re.compile(_B + r"(?:[A-Z]{1,2}\d{6,9})" + _E, re.ASCII), valid_passport, 5),
-    Detector("PHONE", re.compile(r"(?<![0-9A-Za-z+])\+?[0-9(](?:[0-9()\-]| (?=[0-9(]))*(?<=[0-9])" + _E, re.ASCII), valid_phone_window, 6),
+    # Parentheses only as a closed group around an area/trunk code: "(020) 8388 6666", "+385(0)51", "（０２０）";
+    # "(13812345678)" then matches without its brackets.
+    Detector("PHONE", re.compile(
+        r"(?<![0-9A-Za-z+])\+?(?:[(（][0-9]{1,5}[)）]|[0-9])(?:[0-9\-]|[(（][0-9]{1,5}[)）]| (?=[0-9(（]))*(?<=[0-9])" + _E, re.ASCII),
+        valid_phone_window, 6),
     Detector("EMAIL", re.compile(
         r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,62}[A-Za-z0-9_%+-])?@"
         r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9-])", re.ASCII), valid_email, 7),
@@ -303,9 +309,23 @@ def resolve_overlaps(cands: list[tuple[Span, int]]) -> list[Span]:
     return sorted(kept, key=lambda s: s.start)
 
 
+# Full-width letters, digits and the symbols PII values contain (＠．－＋／＿％) are folded one
+# character to one character: matching runs on the folded shadow, and its offsets are valid in
+# the original text, which is what gets redacted. CJK punctuation (：，（）) is not folded: it is
+# context around a value ("IP地址：fe80::1"), and folding it would change the boundaries.
+_FOLD_CHARS = "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ＠．－＋／＿％"
+FULLWIDTH_FOLD = {ord(c): ord(c) - 0xFEE0 for c in _FOLD_CHARS}
+FULLWIDTH_RE2 = r"[\x{ff10}-\x{ff19}\x{ff21}-\x{ff3a}\x{ff41}-\x{ff5a}\x{ff20}\x{ff0e}\x{ff0d}\x{ff0b}\x{ff0f}\x{ff3f}\x{ff05}]"
+
+
+def fold_fullwidth(text: str) -> str:
+    """Return `text` with full-width ASCII folded to ASCII (same length, same offsets)."""
+    return text.translate(FULLWIDTH_FOLD)
+
+
 def find_pii(text: str, types: frozenset[str] | None = None) -> list[Span]:
-    """Return the validated, non-overlapping PII spans of `text`, sorted by start."""
-    return resolve_overlaps(find_candidates(text, types, validate=True))
+    """Return the validated, non-overlapping PII spans of `text` (full-width digits included), sorted by start."""
+    return resolve_overlaps(find_candidates(fold_fullwidth(text), types, validate=True))
 
 
 def find_pii_naive(text: str, types: frozenset[str] | None = None) -> list[Span]:
@@ -360,7 +380,7 @@ TYPE_GATES_RE2: dict[str, str] = {
     "HK_ID": r"[A-Z][0-9]{6}",
     "MO_ID": r"[1578]/?[0-9]{6}",
     "PASSPORT": r"[A-Z][0-9]{6}",
-    "PHONE": r"[0-9](?:[ ()\-]*[0-9]){6}",
+    "PHONE": r"[0-9](?:[ ()（）\-]*[0-9]){6}",
     "EMAIL": r"@",
     "IP": r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]|:[0-9A-Fa-f]{0,4}:",
     "PLATE": rf"[{_PROVINCES}][·•・. -]?[A-HJ-NP-Z]",
@@ -395,7 +415,9 @@ class RedactPii(Mapper):
 
     def process(self, live: pa.Table, stats: OpStats) -> pa.Table:
         text_arr = live.column("text").combine_chunks()
-        gates = {t: pc.fill_null(pc.match_substring_regex(text_arr, pattern=TYPE_GATES_RE2[t]), False) for t in dict.fromkeys(self.types)}
+        # Gates see what find_pii sees: the full-width-folded text (only rows with full-width chars change).
+        gate_arr = map_where(text_arr, pc.match_substring_regex(text_arr, pattern=FULLWIDTH_RE2), fold_fullwidth)
+        gates = {t: pc.fill_null(pc.match_substring_regex(gate_arr, pattern=TYPE_GATES_RE2[t]), False) for t in dict.fromkeys(self.types)}
         row_types: dict[int, frozenset[str]] = {}
         for t, mask in gates.items():
             for i in pc.indices_nonzero(mask).to_pylist():

@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def test_testset_is_big_enough_and_covers_every_type(testset):
     kinds = Counter(rec["negative_kind"] for rec in negatives)
     assert {"order_number", "timestamp", "date", "price", "id_bad_check", "card_bad_luhn"} <= set(kinds)
     assert {rec["lang"] for rec in testset} == {"zh", "en", "yue"}
+    assert sum(1 for rec in testset for s in rec["spans"] if re.search("[０-９]", s["value"])) >= 20
 
 
 def test_testset_offsets_and_checksums_are_valid(testset):
@@ -72,6 +74,7 @@ def test_testset_offsets_and_checksums_are_valid(testset):
         for s in rec["spans"]:
             value = rec["text"][s["start"]:s["end"]]
             assert value == s["value"]
+            value = unicodedata.normalize("NFKC", value)  # some values are typed with full-width digits
             digits = re.sub(r"[ -]", "", value)
             if s["type"] == "ID_CARD" and len(value) == 18:
                 assert ric.is_valid(value), value
@@ -128,6 +131,7 @@ def test_testset_is_reproducible(tmp_path, shared_dir):
         ("mail zhang.san@163.com.", [("EMAIL", "zhang.san@163.com")]),
         ("护照号码：E12345678", [("PASSPORT", "E12345678")]),
         ("澳門居民身份證 1234567(8)", [("MO_ID", "1234567(8)")]),
+        ("电话１３８１２３４５６７８，邮箱ａｂ＠ｑｑ．ｃｏｍ", [("PHONE", "１３８１２３４５６７８"), ("EMAIL", "ａｂ＠ｑｑ．ｃｏｍ")]),
     ],
 )
 def test_examples(text, expected):
@@ -172,6 +176,11 @@ def test_redact_replaces_with_typed_placeholders_and_reports():
     assert rows[0]["trace"] == ["redact_pii@1: redacted EMAILx1,PHONEx1"]
     assert rows[1]["trace"] is None
     assert "13812345678" not in json.dumps(rows[0]["trace"])  # lineage never carries the PII value
+
+
+def test_fullwidth_digits_are_redacted_in_the_original_text():
+    out = RedactPii().apply(docs(["电话：１３８ １２３４ ５６７８。"]), OpStats()).to_pylist()[0]
+    assert out["text"] == "电话：<PHONE>。"
 
 
 def test_detect_mode_keeps_text_and_spans_point_at_values():

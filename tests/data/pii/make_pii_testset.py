@@ -304,9 +304,14 @@ POSITIVES_PER_TYPE = {"EMAIL": 110, "PHONE": 240, "ID_CARD": 150, "USCC": 100, "
                       "HK_ID": 90, "MO_ID": 60, "IP": 110, "PLATE": 110}
 
 
+_TO_FULLWIDTH = {c: c + 0xFEE0 for c in range(0x21, 0x7F)}
+
+
 def pii_insert(r: random.Random, pii_type: str, lang: str) -> tuple[str, int, str]:
-    """Return (inserted text, offset of the value inside it, value)."""
+    """Return (inserted text, offset of the value inside it, value); some Chinese values are typed full-width."""
     value, needs = value_for(r, pii_type)
+    if lang != "en" and pii_type in ("PHONE", "ID_CARD", "BANK_CARD", "EMAIL") and r.random() < 0.08:
+        value = value.translate(_TO_FULLWIDTH)
     use_ctx = needs or pii_type in NEEDS_CONTEXT or r.random() < 0.7
     ctx = r.choice(CONTEXTS[pii_type][lang]) if use_ctx else ""
     return ctx + value, len(ctx), value
