@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from prefect import flow, get_run_logger, task
+from prefect.futures import as_completed
 
 from flows import progress
 from flows.notify import notify_failure
@@ -241,7 +242,6 @@ def run_shard_stage(recipe_path: str, recipe_text: str, run_dir: str, ref: Shard
     sdir = _stage_dir(rd, stage)
     done = sdir / f"done-{ref.shard:05d}.json"
     if _is_done(done, key):
-        progress.advance(ref.path)
         return read_json(done) | {"resumed": True}
 
     counts: Counter = Counter()
@@ -292,9 +292,9 @@ def run_shard_stage(recipe_path: str, recipe_text: str, run_dir: str, ref: Shard
         counts["staged"] = staged.close()
         sigs.close()
     result = {"shard": ref.shard, "path": ref.path, "stage": stage, "counts": dict(counts),
-              "ops": {k: v.to_json() for k, v in tallies.items()}, "key": key}
+              "ops": {k: v.to_json() for k, v in tallies.items()}, "key": key,
+              "worker": f"{platform.node()}:{os.getpid()}"}  # where it ran (a Dask worker, on scale-out)
     write_json_atomic(done, result)
-    progress.advance(ref.path)
     return result
 
 
@@ -428,6 +428,8 @@ def curate_flow(recipe_path: str, workspace: str | None = None, inputs: list[str
     for stage, seg in enumerate(segments):
         futures = [run_shard_stage.submit(recipe_path, text, str(run_dir), ref, stage, keys[stage][ref.shard])
                    for ref in shards]
+        for f in as_completed(futures):  # progress is drawn here, in the flow's process: tasks may run on Dask workers
+            progress.advance(f.result()["path"])
         stage_results.append([f.result() for f in futures])
         if seg.corpus is not None:
             reduces.append(run_reduce.submit(recipe_path, text, str(run_dir), stage, reduce_keys[stage]).result())
