@@ -39,6 +39,7 @@ from transforms.registry import register_op
 
 MODEL_FORMAT = "yuliao-quality-model/1"
 SCORE_COLUMN = "score_quality"
+MODEL_COLUMN = "score_quality_model"  # "v<N>@<sha256[:12]>" of the model that scored the row
 # Types a quality-model file may contain; anything else makes loading fail (skops' safety model).
 TRUSTED_TYPES: frozenset[str] = frozenset(
     {
@@ -302,7 +303,7 @@ def model_from_bytes(data: bytes) -> QualityModel:
 
 @register_op
 class ScoreQuality(Scorer):
-    """Add ``score_quality`` = P(good) in [0, 1] from a learned model the flow binds before running."""
+    """Add ``score_quality`` = P(good) in [0, 1] and ``score_quality_model`` from a model the flow binds first."""
 
     name: ClassVar[str] = "score_quality"
     version: ClassVar[int] = 1
@@ -337,8 +338,13 @@ class ScoreQuality(Scorer):
                 "(flows.quality_model.bind_op_resources(op, workspace)) before running the op"
             )
         scores = self._bound.score(live.column("text").to_pylist())
+        card = self._bound.card
+        model_id = f"{card.version or 'unversioned'}@{card.model_sha256[:12]}"
         stats.add("scored", live.num_rows)
-        return set_column(live, SCORE_COLUMN, pa.array(scores.astype(np.float32), pa.float32()))
+        stats.add(f"model:{model_id}", live.num_rows)  # run.json counters name the concrete model behind 'latest'
+        live = set_column(live, SCORE_COLUMN, pa.array(scores.astype(np.float32), pa.float32()))
+        # Record-level lineage: which model version scored this row (Parquet dictionary-encodes it).
+        return set_column(live, MODEL_COLUMN, pa.array([model_id] * live.num_rows, pa.string()))
 
 
 def least_certain(batch: pa.Table, k: int, around: float = 0.5, score_column: str = SCORE_COLUMN) -> pa.Table:

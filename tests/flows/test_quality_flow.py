@@ -68,7 +68,7 @@ def test_suggest_thresholds_reads_the_run(zh_run, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def scored_run(tmp_path_factory, corpora, prefect_api) -> tuple[Path, float]:
+def scored_run(tmp_path_factory, corpora, prefect_api) -> tuple[Path, float, str]:
     """Train a model into a workspace, then run a recipe that scores and filters with it."""
     from flows.quality_model import train_from_files
     from tests.quality.quality_data import build_annotation_export
@@ -95,16 +95,19 @@ def scored_run(tmp_path_factory, corpora, prefect_api) -> tuple[Path, float]:
           - op: filter_quality_score
             min_score: {model.card.threshold:.6f}
         """), encoding="utf-8")
-    return run_recipe(str(path), run_id="s1"), model.card.threshold
+    return run_recipe(str(path), run_id="s1"), model.card.threshold, model.card.model_sha256
 
 
 def test_score_quality_runs_in_the_flow_with_the_stored_model(scored_run):
-    run, threshold = scored_run
+    run, threshold, model_sha = scored_run
     kept, dropped = pq.read_table(run / "kept"), pq.read_table(run / "dropped")
     assert kept.num_rows + dropped.num_rows == 200 and kept.num_rows > 0 and dropped.num_rows > 0
     scores = kept.column("score_quality").to_pylist()
     assert all(threshold <= s <= 1 for s in scores)
     assert set(dropped.column("drop_reason").to_pylist()) == {"low_quality_score"}
+    assert set(kept.column("score_quality_model").to_pylist()) == {f"v1@{model_sha[:12]}"}  # record-level lineage
+    record = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    assert f"model:v1@{model_sha[:12]}" in json.dumps(record)
     # wiring check (these rows overlap the training data); held-out metrics are tested in tests/quality/test_learned.py
     truth = [json.loads(m)["truth"] for m in kept.column("meta").to_pylist()]
     assert truth.count("good") / len(truth) >= 0.85

@@ -115,6 +115,8 @@ def test_score_quality_op_is_bound_by_the_flow_adapter(trained):
     out = bound.apply(docs, OpStats())
     scores = out.column("score_quality").to_numpy()
     assert out.schema.field("score_quality").type == pa.float32() and ((scores >= 0) & (scores <= 1)).all()
+    sha = bound.params()["model_sha256"]
+    assert set(out.column("score_quality_model").to_pylist()) == {f"v1@{sha[:12]}"}
     # filter with the model's own threshold keeps mostly good documents
     kept = get_op_class("filter_quality_score")(min_score=trained["card"]["threshold"]).apply(out, OpStats())
     truth = [json.loads(m)["truth"] for m in kept.filter(kept.column("drop_reason").is_null()).column("meta").to_pylist()]
