@@ -10,7 +10,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flows.readers import Reader, Source, check_options, guarded_items, known_readers, open_maybe_compressed, reader_for_name, register_format
 from flows.recipe import InputSpec, RecipeError
@@ -26,6 +26,16 @@ class ArchiveOptions(BaseModel):
     member_format: str = Field("auto", description="reader for every member; auto picks by the member's extension")
     member_options: dict[str, Any] = Field(default_factory=dict, description="options for the member reader")
     skip_unknown: bool = Field(False, description="skip members no reader claims instead of quarantining them")
+
+    @model_validator(mode="after")
+    def _known_member_format(self) -> "ArchiveOptions":
+        # Checked when the recipe is planned, so a typo fails before any work starts.
+        if self.member_format != "auto":
+            readers = {k: r for k, r in known_readers().items() if r.items is not None}
+            if self.member_format not in readers:
+                raise ValueError(f"unknown member_format {self.member_format!r} (known: {', '.join(readers)})")
+            readers[self.member_format].options_model(**self.member_options)
+        return self
 
 
 class _Unclosable(io.RawIOBase):

@@ -337,3 +337,15 @@ def test_zip_and_tar_archives_of_mixed_formats(song, tang, tmp_path):
         assert docs[0]["source_uri"] == f"{tmp_path / archive}!a/ci.txt"
         assert docs[3]["source_uri"] == f"{tmp_path / archive}!b/ci.jsonl.gz:2"
         assert len({d["id"] for d in docs}) == len(docs)
+
+
+def test_archive_member_format_and_options(song, tmp_path):
+    from flows.recipe import RecipeError
+
+    with zipfile.ZipFile(tmp_path / "dump.zip", "w") as zf:
+        zf.writestr("export.dat", song[0]["text"].encode("gb18030"))
+    docs, bad = read_all(tmp_path / "dump.zip", options={"member_format": "text", "member_options": {"unit": "line"}})
+    assert bad == [] and [d["text"] for d in docs] == song[0]["text"].split("\n")
+    assert docs[1]["source_uri"] == f"{tmp_path / 'dump.zip'}!export.dat:2"
+    with pytest.raises(RecipeError, match="member_format"):
+        read_all(tmp_path / "dump.zip", options={"member_format": "nope"})
