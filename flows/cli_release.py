@@ -93,8 +93,8 @@ def releases_cmd(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """List versions with dates, rows, parent, run and status (plus publishes in progress or abandoned)."""
-    from flows.release import publisher_state
-    from flows.release_store import ReleaseError, list_datasets, list_versions, read_manifest, release_status, releases_root
+    from flows.release_store import (ReleaseError, list_datasets, list_versions, publisher_state, read_manifest,
+                                     release_status, releases_root)
 
     ws = _ws(workspace)
     names = [dataset] if dataset else list_datasets(ws)
@@ -125,7 +125,7 @@ def releases_cmd(
 
     table = Table(title=f"releases in {releases_root(ws)}")
     for col in ("release", "created", "rows", "parent", "run", "status"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(r["release"], (r["created_at"] or "")[:19], str(r["rows"] if r["rows"] is not None else ""),
                       r["parent"] or "", r["run_id"] or "", r["status"])

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from flows.release_store import ReleaseRef, files_of_role, list_versions, read_manifest, releases_root
@@ -23,23 +22,37 @@ ANNOTATIONS_GLOB = "annotations/**/annotations.parquet"
 _CLUSTER_MEMBER_LIMIT = 50
 
 
+_DUCK: list = []
+
+
+def _duck():
+    """Return the process's in-memory DuckDB (connection set-up costs more than a point lookup)."""
+    if not _DUCK:
+        import duckdb
+
+        con = duckdb.connect()
+        con.execute("SET parquet_metadata_cache = true")
+        _DUCK.append(con)
+    return _DUCK[0]
+
+
 def _find_rows(files: list[str], column: str, value: str, columns: list[str] | None = None) -> list[tuple[str, dict]]:
-    """Return (file, row) pairs where `column == value`: scan only that column, then read the matching row groups."""
-    out = []
-    for f in files:
-        pf = pq.ParquetFile(f)
-        names = pf.schema_arrow.names
-        if column not in names:
-            continue
-        cols = [c for c in columns if c in names] if columns else None
-        for rg in range(pf.num_row_groups):
-            keys = pf.read_row_group(rg, columns=[column]).column(column)
-            hit = pc.equal(keys, value)
-            if not pc.any(hit).as_py():
-                continue
-            group = pf.read_row_group(rg, columns=cols).filter(hit)
-            out.extend((f, row) for row in group.to_pylist())
-    return out
+    """Return (file, row) pairs where `column == value` across Parquet files (one DuckDB scan)."""
+    files = [f for f in files if column in pq.read_schema(f).names]
+    if not files:
+        return []
+    names = set().union(*(pq.read_schema(f).names for f in files))
+    select = ", ".join(f'"{c}"' for c in columns if c in names) if columns else "*"
+    listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+    con = _duck().cursor()
+    try:
+        cur = con.execute(f'SELECT {select}, filename AS "__file" FROM read_parquet({listing}, union_by_name=true, '
+                          f'filename=true) WHERE "{column}" = ? ORDER BY "__file"', [value])
+        cols = [d[0] for d in cur.description]
+        rows = [dict(zip(cols, r)) for r in cur.fetchall()]
+    finally:
+        con.close()
+    return [(row.pop("__file"), row) for row in rows]
 
 
 def check_raw_record(source_uri: str, raw_sha256: str, base: Path | None = None) -> str:
@@ -96,12 +109,6 @@ def _parse_meta(meta: Any) -> Any:
     return meta
 
 
-def _op_kinds() -> dict[str, str]:
-    from transforms.registry import known_ops
-
-    return {name: cls.kind for name, cls in known_ops().items()}
-
-
 def op_steps(manifest: dict[str, Any], row: dict[str, Any], status: str) -> list[dict[str, Any]]:
     """Return, per recipe op in order, what it did to this record (from `trace`, decisions and params)."""
     trace = row.get(TRACE) or []
@@ -109,13 +116,12 @@ def op_steps(manifest: dict[str, Any], row: dict[str, Any], status: str) -> list
     for note in trace:
         op_id, _, what = note.partition(": ")
         notes.setdefault(op_id, []).append(what or note)
-    kinds = _op_kinds()
     dropped_by = row.get(DROPPED_BY)
     gone = False
     steps = []
     for op in manifest["ops"]:
         op_id = op["op"]
-        kind = kinds.get(op_id.split("@")[0], "?")
+        kind = op.get("kind", "?")  # recorded at publish time: no operator imports needed to explain a record
         step: dict[str, Any] = {"op": op_id, "kind": kind, "params": op.get("params", {})}
         if gone:
             step["did"] = "not applied: the record was already dropped"

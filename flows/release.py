@@ -38,7 +38,7 @@ from prefect import flow, get_run_logger, task
 
 from flows.recipe import ReleaseGates, ReleaseSection, parse_recipe
 from flows.release_store import (CARD, CHECKSUMS, DATA_DIR, DROPPED_DIR, MANIFEST, QUARANTINE_DIR, RELEASE_FORMAT,
-                                 ReleaseError, file_sha256, is_name_taken, list_versions, releases_root)
+                                 ReleaseError, file_sha256, is_name_taken, list_versions, pid_alive, releases_root)
 from flows.store import PARQUET_COMPRESSION, read_json, write_json_atomic
 from transforms.schema import DROP_REASON, DROPPED_BY, DUPLICATE_OF
 
@@ -307,16 +307,6 @@ def resolve_run_dir(run: str, workspace: Path | None) -> Path:
     raise ReleaseError(f"no run record at {p / 'run.json'}{where}; pass a run directory or a run id with --workspace")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_abandoned_staging(dataset_root: Path) -> list[str]:
     """Delete staging dirs of publishers that died (same host, pid gone) or unowned ones older than a day."""
     removed = []
@@ -329,7 +319,7 @@ def remove_abandoned_staging(dataset_root: Path) -> list[str]:
         owner_file = tmp.with_name(tmp.name + ".owner")
         try:
             owner = json.loads(owner_file.read_text(encoding="utf-8"))
-            dead = owner.get("host") == host and not _pid_alive(int(owner["pid"]))
+            dead = owner.get("host") == host and not pid_alive(int(owner["pid"]))
         except (OSError, ValueError, KeyError):
             dead = time.time() - tmp.stat().st_mtime > STALE_UNOWNED_SECONDS
         if dead:
@@ -337,22 +327,6 @@ def remove_abandoned_staging(dataset_root: Path) -> list[str]:
             owner_file.unlink(missing_ok=True)
             removed.append(tmp.name)
     return removed
-
-
-def publisher_state(dataset_root: Path) -> list[dict[str, Any]]:
-    """Return the staging dirs of a dataset with their owner and whether it is still alive."""
-    host = socket.gethostname()
-    out = []
-    for tmp in sorted(dataset_root.glob(".tmp-*")) if dataset_root.is_dir() else []:
-        if not tmp.is_dir():
-            continue
-        try:
-            owner = json.loads(tmp.with_name(tmp.name + ".owner").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            owner = {}
-        alive = owner.get("host") == host and _pid_alive(int(owner.get("pid", -1))) if owner else None
-        out.append({"staging": tmp.name, "owner": owner, "status": "publishing" if alive else "abandoned"})
-    return out
 
 
 def _pause_hook_once(state: dict) -> None:
@@ -394,7 +368,8 @@ def stage_release(run_dir: str, dataset: str | None = None, workspace: str | Non
         raise
     return {**info, "staging": str(tmp), "dataset": name, "dataset_root": str(root), "run_dir": str(rd),
             "run": run, "recipe_text": recipe_text, "recipe_sha256": recipe.sha256, "recipe_name": recipe.name,
-            "section": section.model_dump(mode="json"), "removed_abandoned": removed}
+            "section": section.model_dump(mode="json"), "removed_abandoned": removed,
+            "op_kinds": {op.op_id: op.kind for op in recipe.ops}}
 
 
 def _kept_schema(rd: Path) -> pa.Schema:
@@ -523,7 +498,7 @@ def build_manifest(staged: dict[str, Any], version: int, parent: int | None) -> 
         "recipe": {"name": staged["recipe_name"], "sha256": staged["recipe_sha256"], "text": staged["recipe_text"]},
         "code": {"yuliao_version_run": run.get("yuliao_version"), "git_commit_run": run.get("git_commit"),
                  "yuliao_version_release": YULIAO_VERSION, "git_commit_release": git_commit()},
-        "ops": [{"op": o["op"], "params": o.get("params", {}), "rows_in": o.get("rows_in"), "rows_out": o.get("rows_out"),
+        "ops": [{"op": o["op"], "kind": staged.get("op_kinds", {}).get(o["op"], "?"), "params": o.get("params", {}), "rows_in": o.get("rows_in"), "rows_out": o.get("rows_out"),
                  "dropped": o.get("dropped", {})} for o in run.get("ops", [])],
         "drops_by_reason": dict(sorted(drops.items())),
         "dropped_by_op": dropped_by_op,

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,6 +244,33 @@ def files_of_role(release_dir: Path, manifest: dict[str, Any], role: str) -> lis
 def is_name_taken(exc: OSError) -> bool:
     """Return True when a rename failed because the target version directory already exists."""
     return exc.errno in (errno.EEXIST, errno.ENOTEMPTY)
+
+
+def pid_alive(pid: int) -> bool:
+    """Return True when a process with this pid exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def publisher_state(dataset_root: Path) -> list[dict[str, Any]]:
+    """Return the staging dirs of a dataset with their owner and whether it is still alive."""
+    host = socket.gethostname()
+    out = []
+    for tmp in sorted(dataset_root.glob(".tmp-*")) if dataset_root.is_dir() else []:
+        if not tmp.is_dir():
+            continue
+        try:
+            owner = json.loads(tmp.with_name(tmp.name + ".owner").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            owner = {}
+        alive = owner.get("host") == host and pid_alive(int(owner.get("pid", -1))) if owner else None
+        out.append({"staging": tmp.name, "owner": owner, "status": "publishing" if alive else "abandoned"})
+    return out
 
 
 # ---------------------------------------------------------------- diff
