@@ -179,7 +179,8 @@ def main() -> None:
         res = run_one(args.run_one, args.workdir / f"data-{args.run_one}", args.workdir / f"work-{args.run_one}-{tag}", args.use_dask)
         print("RESULT " + json.dumps(res))
         return
-    rows = []
+    state = args.workdir / "rows.json"  # results accumulate across invocations; a rerun replaces its (size, runner) row
+    saved = {(r["n"], r["dask"]): r for r in (json.loads(state.read_text()) if state.exists() else [])}
     for n in sorted(set(args.sizes) | set(args.dask)):
         data = args.workdir / f"data-{n}"
         if not (data / "injected.json").exists():
@@ -197,8 +198,11 @@ def main() -> None:
                 raise SystemExit(f"run {n} dask={use_dask} failed")
             res = json.loads(line[0][7:])
             res["process_wall"] = wall
-            rows.append(res)
+            res["date"] = f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M}"
+            saved[(n, use_dask)] = res
+            state.write_text(json.dumps(list(saved.values())))
             print(json.dumps(res), flush=True)
+    rows = sorted(saved.values(), key=lambda r: (r["n"], r["dask"]))
     by = {(r["n"], r["dask"]): r for r in rows}
     for (n, dk), r in by.items():
         if dk and (n, False) in by:
@@ -209,20 +213,20 @@ def main() -> None:
         "",
         f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, {os.cpu_count()} cores / 24 GiB, "
         "shared with ~5 other engineers' jobs at the same time (wall times are inflated by that contention)",
-        f"- command: `.venv/bin/python bench/bench_dedup_scale.py --sizes {' '.join(map(str, args.sizes))} --dask {' '.join(map(str, args.dask))}`",
+        f"- command: `.venv/bin/python bench/bench_dedup_scale.py --sizes 100000 300000 1000000 --dask 100000 300000` (rows accumulate across invocations; each row says when it ran)",
         "- op: `dedup_near` defaults (threshold 0.7, 128 OPH permutations, 5-char / 5-word shingles, bands tuned for 0.6, signature verification); "
         f"{SHARD_DOCS:,} documents per shard; every stage reads and writes Parquet; buckets in DuckDB (memory_limit 6GB)",
-        "- corpus: 80% Chinese (Tang poems, Song ci), 20% English (Leipzig sentences); 8% injected near-duplicates (1–3% characters "
+        "- corpus: 80% Chinese (Tang poems, Song ci), 20% English (Leipzig sentences); 8% injected near-duplicates (0.2–1.5% characters "
         "replaced + one line dropped), 2% exact copies",
         "",
-        "| docs | runner | signatures s | buckets+components s | apply s | total wall s | CPU s (all processes) | docs/s (wall) | × time vs smallest | peak RSS main MB | peak RSS workers MB | injected caught (all) | injected with J >= t caught | dropped | identical to local |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| docs | runner | run at (UTC) | signatures s | buckets+components s | apply s | total wall s | CPU s (all processes) | docs/s (wall) | × time vs smallest | peak RSS main MB | peak RSS workers MB | injected caught (all) | injected with J >= t caught | dropped | identical to local |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         t = r["times"]
         ratio = f"{r['total'] / base['total']:.1f} (size × {r['n'] / base['n']:.0f})" if base else ""
         lines.append(
-            f"| {r['n']:,} | {'dask 2 workers' if r['dask'] else 'one process'} | {t['signatures']:.1f} | {t['buckets+components']:.1f} | "
+            f"| {r['n']:,} | {'dask 2 workers' if r['dask'] else 'one process'} | {r.get('date', '')} | {t['signatures']:.1f} | {t['buckets+components']:.1f} | "
             f"{t['apply']:.1f} | {r['total']:.1f} | {r['cpu_s']:.0f} | {r['n'] / r['total']:,.0f} | {ratio} | {r['peak_rss_mb_main']:,.0f} | "
             f"{r['peak_rss_mb_children']:,.0f} | {r['injected_caught']:,}/{r['injected']:,} | "
             f"{r['injected_above_t_caught']:,}/{r['injected_above_t']:,} | {r['dropped']:,} | {r.get('identical_to_local', '')} |"
