@@ -42,17 +42,3 @@ def describe_failure(failure: DecodeFailure, base_offset: int) -> str:
             f"({failure.reason}); set 'encoding' on the input if detection was wrong, "
             f"or on_decode_error: replace to keep the text with U+FFFD")
 
-
-def split_paragraphs(lines: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-    """Group (line_no, byte_offset, text) lines into paragraphs separated by blank lines."""
-    out: list[tuple[int, int, str]] = []
-    current: list[tuple[int, int, str]] = []
-    for item in lines:
-        if item[2].strip():
-            current.append(item)
-        elif current:
-            out.append((current[0][0], current[0][1], "\n".join(t for _, _, t in current)))
-            current = []
-    if current:
-        out.append((current[0][0], current[0][1], "\n".join(t for _, _, t in current)))
-    return out
