@@ -62,7 +62,8 @@ class NormalizeWhitespace(Mapper):
 def count_text_chars(text: pa.ChunkedArray | pa.Array) -> pa.Array:
     """Return the number of non-whitespace characters per text (CJK has no words to count)."""
     total = pc.utf8_length(text)
-    spaces = pc.count_substring_regex(text, pattern=r"\s")
+    # RE2's \s is ASCII-only: add the Unicode separators (U+3000 ideographic space, NBSP, ...).
+    spaces = pc.count_substring_regex(text, pattern=r"[\s\p{Z}\x{85}]")
     return pc.subtract(total, spaces)
 
 
@@ -71,7 +72,7 @@ class DropShortDocs(Filter):
     """Drop documents with fewer than `min_chars` non-whitespace characters."""
 
     name: ClassVar[str] = "drop_short_docs"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     summary: ClassVar[str] = "drop documents shorter than min_chars non-whitespace characters"
 
     min_chars: int = Field(..., ge=0, description="minimum number of non-whitespace characters")

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows.curate import run_recipe
-from transforms.basic import DedupExact
+from transforms.basic import DedupExact, DropShortDocs
 from transforms.schema import CORE_COLUMNS
 
 pytestmark = pytest.mark.integration
@@ -64,7 +64,7 @@ def test_counts_add_up_per_file(two_runs):
         assert f["read"] == f["kept"] + f["dropped"] + f["quarantined"]
     assert rec["drops_by_reason"] == {"exact_duplicate": 2, "too_short": 1}
     ops = {o["op"]: o for o in rec["ops"]}
-    assert ops["drop_short_docs@1"]["rows_in"] == 6 and ops["drop_short_docs@1"]["rows_out"] == 5
+    assert ops[DropShortDocs(min_chars=3).op_id]["rows_in"] == 6 and ops[DropShortDocs(min_chars=3).op_id]["rows_out"] == 5
     assert ops[DedupExact().op_id]["dropped"] == {"exact_duplicate": 2}
 
 

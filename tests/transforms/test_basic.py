@@ -37,7 +37,7 @@ def test_ideographic_space_is_content_not_layout():
 
 
 def test_min_length_counts_characters_not_words():
-    assert count_text_chars(pa.array(["你好世界", "a b c", "hello world"])).to_pylist() == [4, 3, 10]
+    assert count_text_chars(pa.array(["你好世界", "a b c", "hello world", "第一章\u3000總則"])).to_pylist() == [4, 3, 10, 5]
     out = DropShortDocs(min_chars=5).apply(_docs(["你好世界", "你好，世界！", "hello world"]), OpStats())
     # Chinese has no spaces: a 6-character sentence is 6 characters, not one "word".
     assert out.column("drop_reason").to_pylist() == ["too_short", None, None]
