@@ -349,3 +349,17 @@ def test_archive_member_format_and_options(song, tmp_path):
     assert docs[1]["source_uri"] == f"{tmp_path / 'dump.zip'}!export.dat:2"
     with pytest.raises(RecipeError, match="member_format"):
         read_all(tmp_path / "dump.zip", options={"member_format": "nope"})
+
+
+def test_legacy_encoded_jsonl_and_wrongly_declared_html(song, tmp_path):
+    f = tmp_path / "gb.jsonl"
+    f.write_bytes(jsonl_bytes(song[:10]).decode().encode("gb18030"))
+    docs, bad = read_all(f)
+    assert bad == [] and [d["text"] for d in docs] == [p["text"] for p in song[:10]]
+    assert {meta(d)["_encoding"] for d in docs} == {"gb18030"}
+
+    page = tmp_path / "liar.html"  # declares UTF-8, is GBK: the declaration fails strictly, detection decides
+    page.write_bytes(html_page(song[0], "utf-8").encode("gb18030"))
+    docs, bad = read_all(page)
+    assert bad == [] and docs[0]["text"] == song[0]["title"] + "\n" + song[0]["text"]
+    assert meta(docs[0])["_encoding"] == "gb18030" and meta(docs[0])["_declared_charset"] == "utf-8"
