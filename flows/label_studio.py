@@ -32,6 +32,8 @@ LS_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # the only datetime format the data-ma
 # An annotation saved while a collect is listing can commit with an updated_at just below the
 # newest one seen; re-reading a few seconds is cheap because the table is upserted by annotation id.
 WATERMARK_OVERLAP = timedelta(seconds=5)
+# `include` applies to the task and to its nested annotations alike: name every field we read.
+TASK_FETCH_FIELDS = "id,data,updated_at,annotations,completed_by,result,was_cancelled,ground_truth,lead_time,created_at"
 
 
 class LabelStudioUnavailable(RuntimeError):
@@ -423,7 +425,9 @@ def fetch_annotations(ls: LabelStudio, project_id: int, since: datetime | None, 
     users = users_by_id(ls)
     rows: list[dict] = []
     newest = since
-    for task in ls.tasks.list(project=project_id, fields="all", query=query, page_size=page_size):
+    # Trimming the task serializer to what we read is ~3-10x faster than the full payload.
+    for task in ls.tasks.list(project=project_id, fields="all", include=TASK_FETCH_FIELDS, query=query,
+                              page_size=page_size):
         updated = _as_datetime(task.updated_at)
         if updated is not None and (newest is None or updated > newest):
             newest = updated

@@ -126,25 +126,36 @@ def agreement_per_label(labels: pa.Table) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
+def _label_counts(df: pd.DataFrame) -> pd.DataFrame:
+    """Return (item, label, n) counts with per-item totals, maxima and how many labels reach the maximum."""
+    counts = df.groupby(["item", "label"], sort=True).size().rename("n").reset_index()
+    grouped = counts.groupby("item")["n"]
+    counts["total"] = grouped.transform("sum")
+    counts["top"] = grouped.transform("max")
+    counts["n_top"] = (counts["n"] == counts["top"]).groupby(counts["item"]).transform("sum")
+    return counts
+
+
 def item_agreement(labels: pa.Table) -> pa.Table:
-    """Score each item: judgements, majority label, its share, and observed pairwise agreement."""
-    df = labels_frame(labels)
-    rows = []
-    for item, group in df.groupby("item", sort=True):
-        counts = group["label"].value_counts()
-        n = int(counts.sum())
-        top = counts[counts == counts.max()].index
-        pairs = n * (n - 1)
-        rows.append(
-            {"item": item, "n_judgements": n, "majority_label": sorted(top)[0] if len(top) == 1 else None,
-             "majority_share": float(counts.max() / n),
-             "pairwise_agreement": float((counts * (counts - 1)).sum() / pairs) if pairs else math.nan}
-        )
+    """Score each item: judgements, majority label (null on a tie), its share, and observed pairwise agreement."""
+    counts = _label_counts(labels_frame(labels))
+    counts["pairs"] = counts["n"] * (counts["n"] - 1)
+    per_item = counts.groupby("item", sort=True).agg(n_judgements=("total", "first"), top=("top", "first"),
+                                                      n_top=("n_top", "first"), pairs=("pairs", "sum"))
+    winners = counts[(counts["n"] == counts["top"]) & (counts["n_top"] == 1)].set_index("item")["label"]
+    total_pairs = per_item["n_judgements"] * (per_item["n_judgements"] - 1)
+    out = pd.DataFrame({
+        "item": per_item.index.astype(str),
+        "n_judgements": per_item["n_judgements"].astype("int64").to_numpy(),
+        "majority_label": winners.reindex(per_item.index).to_numpy(),
+        "majority_share": (per_item["top"] / per_item["n_judgements"]).astype(float).to_numpy(),
+        "pairwise_agreement": (per_item["pairs"] / total_pairs.where(total_pairs > 0)).astype(float).to_numpy(),
+    })
     schema = pa.schema(
         [("item", pa.string()), ("n_judgements", pa.int64()), ("majority_label", pa.string()),
          ("majority_share", pa.float64()), ("pairwise_agreement", pa.float64())]
     )
-    return pa.Table.from_pylist(rows, schema=schema)
+    return pa.Table.from_pandas(out, schema=schema, preserve_index=False)
 
 
 def flag_for_adjudication(items: pa.Table, threshold: float = 0.67, min_judgements: int = 2) -> pa.Table:
@@ -173,20 +184,22 @@ def annotator_consensus_agreement(labels: pa.Table) -> pa.Table:
     """Return how often each annotator matches the majority of the *other* annotators (leave-one-out, ties skipped)."""
     df = labels_frame(labels)
     counts = df.groupby(["item", "label"]).size().rename("n").reset_index()
+    # One row per (judgement, label seen on its item): the others' count for that label.
+    joined = df.rename(columns={"label": "own"}).merge(counts, on="item")
+    joined["others"] = joined["n"] - (joined["label"] == joined["own"]).astype(int)
+    joined = joined[joined["others"] > 0]
+    key = [joined["item"], joined["annotator"]]
+    joined["best"] = joined.groupby(key)["others"].transform("max")
+    top = joined[joined["others"] == joined["best"]]
+    per_judgement = top.groupby(["item", "annotator"]).agg(n_best=("label", "size"), own=("own", "first"), label=("label", "first"))
+    decided = per_judgement[per_judgement["n_best"] == 1]  # the others are tied: no consensus to compare with
+    matched = (decided["own"] == decided["label"]).groupby(level="annotator").agg(["sum", "size"])
+    n_items = df.groupby("annotator").size()
     rows = []
-    for annotator, own in df.groupby("annotator", sort=True):
-        others = counts.merge(own[["item", "label"]].rename(columns={"label": "own"}), on="item")
-        others = others.assign(n=others["n"] - (others["label"] == others["own"]).astype(int))
-        others = others[others["n"] > 0]
-        matched = compared = 0
-        for _, g in others.groupby("item"):
-            best = g[g["n"] == g["n"].max()]
-            if len(best) != 1:
-                continue  # the others are tied: no consensus to compare with
-            compared += 1
-            matched += int(best["label"].iloc[0] == g["own"].iloc[0])
-        rows.append({"annotator": annotator, "n_items": int(own.shape[0]), "n_compared": compared,
-                     "consensus_agreement": matched / compared if compared else math.nan})
+    for annotator in sorted(n_items.index):
+        compared = int(matched["size"].get(annotator, 0))
+        rows.append({"annotator": annotator, "n_items": int(n_items[annotator]), "n_compared": compared,
+                     "consensus_agreement": float(matched["sum"][annotator]) / compared if compared else math.nan})
     schema = pa.schema(
         [("annotator", pa.string()), ("n_items", pa.int64()), ("n_compared", pa.int64()), ("consensus_agreement", pa.float64())]
     )
