@@ -8,3 +8,6 @@ cd "$(dirname "$0")/.."
 if [ -f scripts/label_studio.sh ]; then
   bash scripts/label_studio.sh install || { echo "test_services: Label Studio install failed" >&2; [ "$strict" = true ] && exit 1; }
 fi
+# Real dirty Chinese text (fortunes-zh with ANSI escapes, manpages-zh with troff) for the cleaning tests.
+bash scripts/fetch_debian_zh.sh || { echo "test_services: Debian zh packages not fetched" >&2; [ "$strict" = true ] && exit 1; }
+exit 0
