@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Literal
 
@@ -11,6 +12,7 @@ from flows.readers import Source, register_format, with_compression
 from flows.readers.streams import (SNIFF_BYTES, choose_encoding, decode_line, is_blank, iter_lines, newline_for, oversized,
                                    read_capped, sniff, strip_cr)
 from flows.recipe import InputSpec
+from transforms.convert.encoding import EncodingGuess
 from transforms.convert.records import FieldMapping, Quarantined, record_to_doc
 
 TEXT = FieldMapping("text")
@@ -52,53 +54,70 @@ def _lines(spec: InputSpec, source: Source, paragraphs: bool) -> Iterator[dict |
         return
     guess = choose_encoding(spec, head, complete)
     newline = newline_for(guess)
-    para: list[bytes] = []  # raw lines of the current paragraph (bounded by max_record_bytes)
-    para_start = (0, 0)
-    para_size = 0
-    para_over = False
-
-    def flush() -> Iterator[dict | Quarantined]:
-        number, offset = para_start
-        uri = f"{source.uri}:{number}"
-        if para_over:
-            yield oversized(spec, uri, para_size, para[0][:256] if para else b"", None)
-            return
-        raw = newline.join(para)
-        decoded = decode_line(spec, raw, guess, uri, offset)
-        if isinstance(decoded, Quarantined):
-            yield decoded
-            return
-        yield text_doc(spec, raw, decoded.text, uri, f"{source.uri}:L{number}", decoded.meta)
-
+    state = _Paragraph(spec, source, guess, newline)
     with source.open() as stream:
         if guess.bom:
             stream.read(guess.bom)
         for line in iter_lines(stream, spec.max_record_bytes, newline, offset=guess.bom):
             raw = line.raw if line.oversized else strip_cr(line.raw, newline)
             uri = f"{source.uri}:{line.number}"
-            if not paragraphs:
-                if line.oversized:
-                    yield oversized(spec, uri, line.size, line.raw, line.sha256)
-                elif not is_blank(raw, newline):
-                    decoded = decode_line(spec, raw, guess, uri, line.offset)
-                    yield decoded if isinstance(decoded, Quarantined) else text_doc(
-                        spec, raw, decoded.text, uri, f"{source.uri}:L{line.number}", decoded.meta)
-                continue
-            if not line.oversized and is_blank(raw, newline):
-                if para or para_over:
-                    yield from flush()
-                para, para_size, para_over = [], 0, False
-                continue
-            if not para and not para_over:
-                para_start = (line.number, line.offset)
-            para_size += line.size + len(newline)
-            if line.oversized or para_size > spec.max_record_bytes:
-                para_over = True  # keep only the first line's head: memory stays bounded
-                para = para[:1] or [line.raw]
+            if line.oversized:
+                # A line over the limit is its own quarantine entry (hashed whole by iter_lines).
+                yield from state.flush()
+                yield oversized(spec, uri, line.size, line.raw, line.sha256)
+            elif is_blank(raw, newline):
+                yield from state.flush()
+            elif not paragraphs:
+                decoded = decode_line(spec, raw, guess, uri, line.offset)
+                yield decoded if isinstance(decoded, Quarantined) else text_doc(
+                    spec, raw, decoded.text, uri, f"{source.uri}:L{line.number}", decoded.meta)
             else:
-                para.append(raw)
-        if para or para_over:
-            yield from flush()
+                state.add(line.number, line.offset, raw)
+        yield from state.flush()
+
+
+class _Paragraph:
+    """The paragraph being read: its lines, or, once over max_record_bytes, a running hash and its head."""
+
+    def __init__(self, spec: InputSpec, source: Source, guess: EncodingGuess, newline: bytes) -> None:
+        self.spec, self.source, self.guess, self.newline = spec, source, guess, newline
+        self.reset()
+
+    def reset(self) -> None:
+        self.lines: list[bytes] = []
+        self.start = (0, 0)
+        self.size = 0
+        self.hasher: hashlib._Hash | None = None
+        self.head = b""
+
+    def add(self, number: int, offset: int, raw: bytes) -> None:
+        if not self.lines and self.hasher is None:
+            self.start = (number, offset)
+        elif self.hasher is not None:
+            self.hasher.update(self.newline + raw)
+            self.size += len(self.newline) + len(raw)
+            return
+        self.lines.append(raw)
+        self.size += len(raw) + (len(self.newline) if len(self.lines) > 1 else 0)
+        if self.size > self.spec.max_record_bytes:
+            # Over the limit: hash what is held and let it go, memory stays bounded.
+            joined = self.newline.join(self.lines)
+            self.hasher, self.head, self.lines = hashlib.sha256(joined), joined[:256], []
+
+    def flush(self) -> Iterator[dict | Quarantined]:
+        if not self.lines and self.hasher is None:
+            return
+        number, offset = self.start
+        uri = f"{self.source.uri}:{number}"
+        if self.hasher is not None:
+            item: dict | Quarantined = oversized(self.spec, uri, self.size, self.head, self.hasher.hexdigest())
+        else:
+            raw = self.newline.join(self.lines)
+            decoded = decode_line(self.spec, raw, self.guess, uri, offset)
+            item = decoded if isinstance(decoded, Quarantined) else text_doc(
+                self.spec, raw, decoded.text, uri, f"{self.source.uri}:L{number}", decoded.meta)
+        self.reset()
+        yield item
 
 
 @register_format("text", with_compression((".txt", ".text", ".md")), TextOptions)

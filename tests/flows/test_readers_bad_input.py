@@ -197,3 +197,13 @@ def test_broken_archives_and_documents(tang, tmp_path):
     assert docs == [] and bad[0]["error"] == "unreadable_docx"
     docs, bad = read_all(tmp_path / "bad.pdf")
     assert docs == [] and bad[0]["error"] in ("unreadable_pdf", "no_text")
+
+
+def test_oversized_paragraph_is_hashed_whole(tmp_path):
+    paras = ["短段落一", "\n".join(["很长的一行文字" * 20] * 30), "短段落二"]
+    f = tmp_path / "p.txt"
+    f.write_text("\n\n".join(paras), encoding="utf-8")
+    docs, bad = read_all(f, options={"unit": "paragraph"}, max_record_bytes=2000)
+    assert [d["text"] for d in docs] == [paras[0], paras[2]]
+    assert bad[0]["error"] == "oversized_record" and bad[0]["source_uri"] == f"{f}:3"
+    assert bad[0]["raw_sha256"] == hashlib.sha256(paras[1].encode()).hexdigest()
