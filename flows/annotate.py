@@ -278,7 +278,8 @@ def labels_table(annotations: pa.Table, config: LabelConfig) -> pa.Table:
     rows = annotations.filter(pc.invert(annotations.column("was_cancelled"))).select(["record_id", "annotator", "result"]).to_pylist()
     labels = [label_from_result(r["result"], config.control) for r in rows]
     return pa.table({
-        "item": [r["record_id"] for r in rows], "annotator": [r["annotator"] for r in rows], "label": pa.array(labels, pa.string()),
+        "item": pa.array([r["record_id"] for r in rows], pa.string()),
+        "annotator": pa.array([r["annotator"] for r in rows], pa.string()), "label": pa.array(labels, pa.string()),
     }).filter(pc.is_valid(pa.array(labels, pa.string())))
 
 

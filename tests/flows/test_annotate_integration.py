@@ -187,6 +187,10 @@ def test_pii_spans_become_span_pre_annotations(tmp_path: Path, ls_settings: Serv
     regions = ls.tasks.get(id=str(tid)).predictions[0].result
     assert [(r["value"]["labels"][0], r["value"]["text"]) for r in regions] == [("PHONE", "<PHONE>"), ("EMAIL", "<EMAIL>")]
     assert regions[0]["value"]["start"] == start_phone + 1  # shifted by the astral character before it
+    # Collecting a project nobody has annotated yet gives empty, well-typed outputs.
+    report = collect_project(tmp_path / "ws", out["project_id"])
+    assert report["fetched"] == 0 and report["records_labelled"] == 0 and report["flagged_for_adjudication"] == 0
+    assert pq.read_table(tmp_path / "ws" / "annotation" / f"project-{out['project_id']}" / "annotations.parquet").num_rows == 0
 
 
 def test_push_resumes_after_the_server_is_killed_mid_push(tmp_path: Path, label_studio, ls_settings: ServerSettings, monkeypatch, run_tag: str):
