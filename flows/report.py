@@ -347,15 +347,15 @@ def collect_report_data(path: Path, annotations: Path | None = None) -> ReportDa
     cluster_sizes = Counter(n + 1 for n in cluster_members.values())  # the kept original plus its duplicates
     quarantined, q_examples = 0, []
     for f in layout.quarantine:
-        t = _read(f, ["source_uri", "error", "detail"])
+        t = _read(f, ["source", "source_uri", "error", "detail"])
         quarantined += t.num_rows
+        for src, n in _counter_of(t, "source").items():
+            per_source.setdefault(src, Counter())["quarantined"] += n
         if len(q_examples) < 10:
             q_examples += t.slice(0, 10 - len(q_examples)).to_pylist()
     if layout.kind == "run":
         funnel = _funnel_from_run(rec)
         title = f"yuliao run {rec.get('run_id', layout.root.name)} — {rec.get('recipe', {}).get('name', '')}"
-        for pf in rec.get("per_file", []):
-            per_source.setdefault(pf["source"], Counter())["quarantined"] += pf.get("quarantined", 0)
         op_seconds = [(op["op"], float(op.get("seconds", 0.0))) for op in rec.get("ops", [])]
     else:
         kept = sum(hist["kept"])
