@@ -51,10 +51,19 @@ def push_cmd(
     batch_size: int = typer.Option(500, "--batch-size", min=1, help="tasks per import request"),
 ) -> None:
     """Push sampled records (with predictions and gold tasks) to a Label Studio project; safe to repeat or resume."""
-    from flows.annotate import AnnotateError, push_flow
-    from flows.label_studio import LabelStudioUnavailable
+    from flows.annotate import AnnotateError, push_flow, resolve_source
+    from flows.label_studio import LabelStudioUnavailable, connect, get_config, server_settings
 
     ws = _workspace_for(source, workspace)
+    try:  # check the cheap things before a flow run starts
+        get_config(config)
+        resolve_source(source)
+        connect(server_settings())
+    except (AnnotateError, ValueError) as exc:
+        console.print(f"[red]push refused[/red]: {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except LabelStudioUnavailable as exc:
+        _fail_unavailable(exc)
     try:
         record = push_flow(source, config, str(ws), k, sample, strategy, seed, str(gold) if gold else None, project,
                            allow_unredacted, batch_size)
@@ -86,7 +95,10 @@ def collect_cmd(
     from flows.annotate import AnnotateError, collect_flow
     from flows.label_studio import LabelStudioUnavailable
 
+    from flows.label_studio import connect, server_settings
+
     try:
+        connect(server_settings())
         reports = collect_flow(str(workspace), project, threshold, method, send_back)
     except AnnotateError as exc:
         console.print(f"[red]collect refused[/red]: {exc}")
@@ -122,7 +134,10 @@ def status_cmd(
     from flows.annotate import status_flow
     from flows.label_studio import LabelStudioUnavailable
 
+    from flows.label_studio import connect, server_settings
+
     try:
+        connect(server_settings())
         statuses = status_flow(str(workspace), project)
     except LabelStudioUnavailable as exc:
         _fail_unavailable(exc)
