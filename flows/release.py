@@ -214,11 +214,7 @@ class ShardSet:
             self._write_group(min(self._buf_rows, self.section.row_group_rows))
         if self._writer is not None:
             self._close_shard()
-        if not self.done:  # an empty split still gets a file, so the card's pattern matches
-            self._open_shard()
-            self._writer.write_table(self.schema.empty_table())
-            self._close_shard()
-        n = len(self.done)
+        n = len(self.done)  # an empty split has no file (and the card leaves it out: datasets cannot read 0-row Parquet)
         named = []
         for i, (tmp, rows) in enumerate(self.done):
             final = self.directory / f"{self.split}-{i:05d}-of-{n:05d}.parquet"
@@ -430,6 +426,9 @@ def _write_staging(rd: Path, run: dict, section: ReleaseSection, tmp: Path) -> d
     if gate_writer is not None:
         gate_writer.close()
     data_files = {s: ss.close() for s, ss in shard_sets.items()}
+    if not any(data_files.values()):
+        raise ReleaseError(f"nothing to release: run {run['run_id']} kept {run.get('totals', {}).get('kept', 0)} rows and the "
+                           f"gates removed {sum(gate_counts.values())} ({dict(gate_counts)}); loosen release.gates or check the run")
     if section.keep_history:
         for sub, dest, prefix in (("dropped", DROPPED_DIR, "run-"), ("quarantine", QUARANTINE_DIR, "")):
             for f in sorted((rd / sub).glob("part-*.parquet")):
@@ -528,7 +527,7 @@ def _md_table(header: tuple[str, ...], rows: list[tuple]) -> str:
 
 def render_card(manifest: dict[str, Any], section: ReleaseSection) -> str:
     """Return the dataset card: YAML header (HF `configs`, licence, languages) and human-readable stats."""
-    splits = list(manifest["splits"]["rows"])
+    splits = [s for s, n in manifest["splits"]["rows"].items() if n > 0]
     licences = sorted({s["licence"] for s in manifest["sources"]})
     langs = [lang for lang in manifest["stats"]["rows_by_lang"] if lang != "(none)"]
     header: dict[str, Any] = {

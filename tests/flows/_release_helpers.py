@@ -68,6 +68,16 @@ print("RESULT " + json.dumps({k: r[k] for k in ("name", "path", "version", "pare
 _CACHE: dict[str, dict] = {}
 
 
+def op_id(name: str) -> str:
+    """Return `name@version` as the registry has it now (tests must not pin op versions)."""
+    from transforms.registry import known_ops
+
+    return f"{name}@{known_ops()[name].version}"
+
+
+NW, LID, SHORT, DEDUP = "normalize_whitespace", "identify_language", "drop_short_docs", "dedup_exact"
+
+
 def _write_corpus(path: Path, lines: list[dict | None]) -> None:
     out = []
     for item in lines:

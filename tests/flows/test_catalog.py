@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from flows.catalog import catalog_path, is_stale, query_catalog, rebuild_catalog
 from flows.release import release_flow
 from flows.release_store import read_manifest, resolve_ref
-from tests.flows._release_helpers import curated_runs, fresh_workspace, ids_by_line, start_publisher, wait_for_line
+from tests.flows._release_helpers import (DEDUP, curated_runs, fresh_workspace, ids_by_line, op_id, start_publisher,
+                                          wait_for_line)
 
 
 @pytest.fixture()
@@ -37,7 +38,7 @@ def test_rebuild_indexes_runs_releases_files_and_decisions_as_the_files_say(tmp_
         (f["path"], f["sha256"], f["rows"]) for f in m1["files"])
     ids1 = ids_by_line(runs["v1"])
     assert q(f"SELECT status, drop_reason, dropped_by, duplicate_of FROM decisions WHERE version = 1 AND id = '{ids1[2]}'") == [
-        ("dropped", "exact_duplicate", "dedup_exact@2", ids1[1])]
+        ("dropped", "exact_duplicate", op_id(DEDUP), ids1[1])]
     assert dict(q("SELECT drop_reason, count(*) FROM decisions WHERE version = 1 AND status = 'dropped' GROUP BY 1")) == {
         "exact_duplicate": 1, "too_short": 1, "gate:languages": 1}
     assert q("SELECT count(*) FROM decisions WHERE version = 1 AND status = 'released'") == [(5,)]

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from flows.lineage import record_story, render_story
 from flows.release import release_flow
 from flows.release_store import resolve_ref
-from tests.flows._release_helpers import LINES_V1, curated_runs, fresh_workspace, ids_by_line
+from tests.flows._release_helpers import DEDUP, LID, LINES_V1, NW, SHORT, curated_runs, fresh_workspace, ids_by_line, op_id
 
 
 @pytest.fixture()
@@ -44,7 +44,7 @@ def test_a_kept_record_has_its_raw_source_every_op_and_its_place_in_the_release(
     assert story["source"]["raw_sha256"] == hashlib.sha256(raw).hexdigest()
     assert story["source"]["meta"]["tag"] == "en-spaces"
     ops = _ops(story)
-    assert [o for o, _ in ops] == ["normalize_whitespace@1", "identify_language@1", "drop_short_docs@1", "dedup_exact@2",
+    assert [o for o, _ in ops] == [op_id(NW), op_id(LID), op_id(SHORT), op_id(DEDUP),
                                    "release gates"]
     assert ops[0][1] == "changed it: spaces"
     assert ops[2][1] == "ran; no change recorded" and ops[4][1] == "passed every gate"
@@ -58,11 +58,11 @@ def test_a_dropped_record_says_which_op_dropped_it_and_that_later_ops_never_saw_
     ws, ids1, _ids2, corpus = published
     story = record_story(resolve_ref(ws, "tiny@v1"), ids1[4])  # "短"
     assert story["status"] == "dropped"
-    assert story["why_not"] == "dropped by drop_short_docs@1: too_short"
+    assert story["why_not"] == f"dropped by {op_id(SHORT)}: too_short"
     assert story["file"].startswith("_dropped/")
-    assert _ops(story) == [("identify_language@1", "ran; no change recorded"),
-                           ("drop_short_docs@1", "dropped it: too_short"),
-                           ("dedup_exact@2", "not applied: the record was already dropped")]
+    assert _ops(story) == [(op_id(LID), "ran; no change recorded"),
+                           (op_id(SHORT), "dropped it: too_short"),
+                           (op_id(DEDUP), "not applied: the record was already dropped")]
     gated = record_story(resolve_ref(ws, "tiny@v1"), ids1[5])  # Japanese, gated at publish time
     assert gated["status"] == "dropped" and gated["record"]["lang"] == "ja"
     assert gated["why_not"] == "dropped by gate:languages(lang in ['en', 'yue', 'zh']): gate:languages"
@@ -74,13 +74,13 @@ def test_a_deduplicated_record_shows_its_cluster_and_the_copy_that_was_kept(publ
     ref = resolve_ref(ws, "tiny@v1")
     dup = record_story(ref, ids1[2])
     assert dup["status"] == "dropped"
-    assert dup["why_not"] == f"dropped by dedup_exact@2: exact_duplicate; duplicate of {ids1[1]}"
+    assert dup["why_not"] == f"dropped by {op_id(DEDUP)}: exact_duplicate; duplicate of {ids1[1]}"
     assert dup["cluster"]["cluster_id"] == ids1[1] and dup["cluster"]["duplicate_of"] == ids1[1]
     assert [(m["id"], m["status"]) for m in dup["cluster"]["members"]] == [(ids1[1], "released"), (ids1[2], "dropped")]
-    assert _ops(dup)[-1] == ("dedup_exact@2", f"dropped it: exact_duplicate (duplicate of {ids1[1]}, cluster {ids1[1]})")
+    assert _ops(dup)[-1] == (op_id(DEDUP), f"dropped it: exact_duplicate (duplicate of {ids1[1]}, cluster {ids1[1]})")
     kept = record_story(ref, ids1[1])
     assert kept["status"] == "released" and kept["cluster"]["size"] == 2
-    assert _ops(kept)[2] == ("dedup_exact@2", f"kept it as the representative of duplicate cluster {ids1[1]}")
+    assert _ops(kept)[2] == (op_id(DEDUP), f"kept it as the representative of duplicate cluster {ids1[1]}")
     text = render_story(dup)
     assert "<- this record" in text and f"{corpus}:1" in text and f"{corpus}:2" in text
 

@@ -16,8 +16,8 @@ from flows.recipe import ReleaseGates
 from flows.release import gate_decisions, release_flow, split_of
 from flows.release_store import (IntegrityError, diff_releases, list_versions, pull_release, read_manifest,
                                  resolve_ref, verify_release)
-from tests.flows._release_helpers import (ADDED_V2, curated_runs, fresh_workspace, ids_by_line, start_publisher,
-                                          wait_for_line)
+from tests.flows._release_helpers import (ADDED_V2, SHORT, curated_runs, fresh_workspace, ids_by_line, op_id,
+                                          start_publisher, wait_for_line)
 
 
 @pytest.fixture()
@@ -95,9 +95,9 @@ def test_publish_twice_gives_v1_then_v2_with_parent_and_a_correct_diff(tmp_path,
     assert (d["added"], d["removed"], d["changed"], d["unchanged"]) == (1, 2, 1, 2)
     assert d["ids"]["added"] == [{"id": ids2[10], "reason": "new input"}]
     assert {r["id"]: r["reason"] for r in d["ids"]["removed"]} == {
-        ids1[7]: "not in tiny@v2's inputs", ids1[8]: "too_short (drop_short_docs@1)"}
+        ids1[7]: "not in tiny@v2's inputs", ids1[8]: f"too_short ({op_id(SHORT)})"}
     assert d["ids"]["changed"] == [{"id": ids1[3], "columns": ["text"]}]
-    assert d["removed_by_reason"] == {"not in tiny@v2's inputs": 1, "too_short (drop_short_docs@1)": 1}
+    assert d["removed_by_reason"] == {"not in tiny@v2's inputs": 1, f"too_short ({op_id(SHORT)})": 1}
     assert d["recipe_changed"] is True
     assert ADDED_V2["text"] in pq.read_table(v2.path / next(
         f["path"] for f in read_manifest(v2.path)["files"] if f["role"] == "data" and
@@ -114,7 +114,7 @@ def test_load_dataset_reads_exactly_the_released_rows_offline(tmp_path, runs, mo
     ref = resolve_ref(ws, "tiny@v" + str(_publish(runs, ws, "v1")["version"]))
     ds = load_dataset(str(ref.path), cache_dir=str(tmp_path / "hf-cache"))
     expected = _data_ids(ref.path)
-    assert set(ds) == {"train", "test"}
+    assert set(ds) == {s for s, n in read_manifest(ref.path)["splits"]["rows"].items() if n}
     got = {row["id"]: split for split in ds for row in ds[split]}
     assert got == expected  # nothing from _dropped/ or _quarantine/ is loaded
     texts = {row["text"] for split in ds for row in ds[split]}
@@ -123,9 +123,28 @@ def test_load_dataset_reads_exactly_the_released_rows_offline(tmp_path, runs, mo
     from huggingface_hub import DatasetCard
 
     data = DatasetCard(card).data.to_dict()
-    assert data["configs"][0]["data_files"] == [{"split": "train", "path": "data/train-*.parquet"},
-                                                {"split": "test", "path": "data/test-*.parquet"}]
+    assert data["configs"][0]["data_files"] == [{"split": s, "path": f"data/{s}-*.parquet"} for s in ("train", "test") if s in ds]
     assert "gate:languages" in card and "CC-BY-4.0" in card
+
+
+def test_an_empty_split_is_left_out_of_the_card_so_load_dataset_still_works(tmp_path, runs, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    from datasets import load_dataset
+
+    ws = fresh_workspace(tmp_path, runs, "v1")
+    kept = [i for line, i in ids_by_line(runs["v1"]).items() if line in (1, 3, 6, 7, 8)]
+    fractions = {"train": 0.9, "test": 0.1}
+    seed = next(str(n) for n in range(1000) if all(split_of(i, fractions, str(n)) == "train" for i in kept))
+    recipe = ws / "runs" / "run-v1" / "recipe.yaml"
+    text = recipe.read_text(encoding="utf-8").replace("splits: {train: 0.6, test: 0.4}",
+                                                      f"splits: {{train: 0.9, test: 0.1}}\n  split_seed: '{seed}'")
+    recipe.write_text(text, encoding="utf-8")
+    ref = resolve_ref(ws, f"tiny@v{_publish(runs, ws, 'v1')['version']}")
+    m = read_manifest(ref.path)
+    assert m["splits"]["rows"] == {"train": 5, "test": 0} and m["splits"]["seed"] == seed
+    assert not list((ref.path / "data").glob("test-*"))
+    ds = load_dataset(str(ref.path), cache_dir=str(tmp_path / "hf-cache"))
+    assert list(ds) == ["train"] and ds["train"].num_rows == 5
 
 
 # ---------------------------------------------------------------- concurrency and crashes
