@@ -130,6 +130,25 @@ def connect(settings: ServerSettings, timeout: float = 300.0) -> LabelStudio:
     return ls
 
 
+def sign_up_annotator(ls: LabelStudio, settings: ServerSettings, email: str, password: str) -> str:
+    """Create a real log-in account through the organisation's invite link and return its personal access token.
+
+    What an annotator does in the browser (sign-up form, then "Access token"), scripted for
+    onboarding many annotators and for tests. A personal access token can be minted once per user.
+    """
+    invite = ls.organizations.invites.get_invite_link()
+    with httpx.Client(base_url=settings.url, follow_redirects=False, timeout=60) as web:
+        web.get(f"/user/signup/?token={invite.token}")
+        form = {"email": email, "password": password, "csrfmiddlewaretoken": web.cookies.get("csrftoken", "")}
+        signup = web.post(f"/user/signup/?token={invite.token}", data=form, headers={"Referer": f"{settings.url}/user/signup/"})
+        if signup.status_code != 302:
+            raise RuntimeError(f"sign-up of {email} failed ({signup.status_code}): the form answered instead of redirecting")
+        minted = web.post("/api/token/", headers={"X-CSRFToken": web.cookies.get("csrftoken", ""), "Referer": f"{settings.url}/"})
+        if minted.status_code != 201:
+            raise RuntimeError(f"minting a token for {email} failed ({minted.status_code}): {minted.text[:200]}")
+        return minted.json()["token"]
+
+
 def find_project(ls: LabelStudio, title: str) -> int | None:
     """Return the id of the project with exactly this title (lowest id if several), or None."""
     ids = [p.id for p in ls.projects.list(title=title) if p.title == title]

@@ -12,10 +12,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from label_studio_sdk import LabelStudio
 
 from flows.annotate import AnnotateError, collect_project, project_status, push_records
 from flows.label_studio import (
     RECORD_KEY, WATERMARK_OVERLAP, MappingStore, ServerSettings, connect, ensure_project, get_config, list_server_tasks, push_tasks,
+    sign_up_annotator,
 )
 from transforms.schema import docs_from_pylist
 
@@ -99,15 +101,18 @@ def test_push_annotate_collect_agree_aggregate(tmp_path: Path, corpora: Path, ls
     record_task = ls.tasks.get(id=str(next(t for r, (t, k) in mapping.items() if k == "record")))
     assert record_task.predictions and record_task.predictions[0].result[0]["value"]["rating"] in range(1, 6)
 
-    # Three annotator accounts; two careful, one who rates at random.
+    # Three annotators with real log-in accounts (invite link, sign-up form, own token) submit through
+    # the API as themselves; two are careful, one rates at random.
     email = {n: f"{n}.{run_tag}@annotators.test" for n in ("ann_a", "ann_b", "ann_c", "ann_d")}
-    users = {name: ls.users.create(username=f"{name}.{run_tag}", email=email[name]) for name in ("ann_a", "ann_b", "ann_c")}
+    clients = {name: LabelStudio(base_url=ls_settings.url, api_key=sign_up_annotator(ls, ls_settings, email[name], f"pw-{run_tag}-{name}"))
+               for name in ("ann_a", "ann_b", "ann_c")}
+    assert {c.users.whoami().email for c in clients.values()} == {email["ann_a"], email["ann_b"], email["ann_c"]}
     rng = np.random.default_rng(0)
     truth = {**{r: true_rating(r) for r in mapping if not r.startswith("gold")}, **{g: int(a) for g, a in zip(gold_ids, gold_answers)}}
     for rec, (tid, _) in sorted(mapping.items()):
-        for name, user in users.items():
+        for name, client in clients.items():
             rating = int(rng.integers(1, 6)) if name == "ann_c" else truth[rec]
-            ls.annotations.create(id=tid, result=rating_result(rating), completed_by=user.id, lead_time=float(rng.uniform(5, 60)))
+            client.annotations.create(id=tid, result=rating_result(rating), lead_time=float(rng.uniform(5, 60)))
 
     report = collect_project(ws, pid)
     assert report["fetched"] == 108 and report["annotations_total"] == 108
