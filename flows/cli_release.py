@@ -189,18 +189,26 @@ def pull_cmd(
 
 
 def verify_cmd(
-    ref: str = typer.Argument(..., help="DATASET@VERSION to check in place"),
+    ref: str = typer.Argument(..., help="DATASET@VERSION, or a release directory (e.g. a pulled copy)"),
     workspace: Optional[Path] = WorkspaceOpt,
 ) -> None:
     """Check every file of a release in place against its manifest (exit 4 naming the first bad file)."""
-    from flows.release_store import IntegrityError, verify_release
+    from flows.release_store import IntegrityError, MANIFEST, ReleaseError, read_manifest, verify_release
 
-    r = _resolve(_ws(workspace), ref)
+    if (Path(ref) / MANIFEST).is_file():  # a directory: a pulled copy holds what its SHA256SUMS lists
+        path, name = Path(ref), str(ref)
+        try:
+            history = any((path / f["path"]).exists() for f in read_manifest(path)["files"] if f["role"] not in ("data", "card"))
+        except ReleaseError as exc:
+            _fail(EXIT_INTEGRITY, str(exc))
+    else:
+        r = _resolve(_ws(workspace), ref)
+        path, name, history = r.path, r.name, True
     try:
-        entries = verify_release(r.path)
+        entries = verify_release(path, with_history=history)
     except IntegrityError as exc:
-        _fail(EXIT_INTEGRITY, f"{r.name}: {exc}")
-    typer.echo(f"{r.name}: ok ({len(entries)} files verified)")
+        _fail(EXIT_INTEGRITY, f"{name}: {exc}")
+    typer.echo(f"{name}: ok ({len(entries)} files verified)")
 
 
 def diff_cmd(

@@ -210,7 +210,10 @@ def pull_release(ref: ReleaseRef, to: Path, with_history: bool = False) -> dict[
         for entry in entries:
             _copy_verified(ref.path / entry["path"], tmp / entry["path"], entry)
         shutil.copyfile(ref.path / MANIFEST, tmp / MANIFEST)
-        shutil.copyfile(ref.path / CHECKSUMS, tmp / CHECKSUMS)
+        copied = {e["path"] for e in entries} | {MANIFEST}
+        sums = [line for line in (ref.path / CHECKSUMS).read_text(encoding="utf-8").splitlines()
+                if line.partition("  ")[2] in copied]  # so `sha256sum -c SHA256SUMS` passes on the copy
+        (tmp / CHECKSUMS).write_text("\n".join(sums) + "\n", encoding="utf-8")
         if to.exists():
             to.rmdir()
         os.rename(tmp, to)

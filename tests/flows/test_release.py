@@ -232,6 +232,12 @@ def test_pull_copies_and_verifies_and_a_flipped_byte_fails_naming_the_shard(tmp_
     assert f"pulled: {tmp_path / 'copy'}" in ok.output
     assert verify_release(tmp_path / "copy", with_history=False)
     assert not (tmp_path / "copy" / "_dropped").exists()
+    import hashlib
+
+    for line in (tmp_path / "copy" / "SHA256SUMS").read_text().splitlines():  # what `sha256sum -c` would check
+        digest, name = line.split("  ")
+        assert hashlib.sha256((tmp_path / "copy" / name).read_bytes()).hexdigest() == digest
+    assert cli.invoke(app, ["verify", str(tmp_path / "copy")]).exit_code == 0
 
     shard = next(f for f in read_manifest(ref.path)["files"] if f["role"] == "data")
     path = ref.path / shard["path"]
