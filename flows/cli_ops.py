@@ -39,6 +39,11 @@ def _prefect() -> str:
 
 def _alive(pid: int) -> bool:
     try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child that exited: reap it (not a zombie "alive")
+            return False
+    except ChildProcessError:
+        pass  # started by an earlier `yuliao server up`: not our child
+    try:
         os.kill(pid, 0)
         return True
     except ProcessLookupError:

@@ -93,6 +93,10 @@ def _part(path: Path, rows: list[dict]) -> None:
 
 @pytest.fixture()
 def scored_run(tmp_path) -> Path:
+    return make_scored_run(tmp_path)
+
+
+def make_scored_run(tmp_path: Path) -> Path:
     """A hand-made run: a quality filter dropped score_q < 0.5, and a dedup op dropped one copy."""
     kept = [{"id": f"k{i}", "text": f"kept <b>{i}</b> " * (i + 1), "source": "s", "lang": "zh", "script": "Hans",
              "score_q": 0.5 + i / 20} for i in range(10)]
