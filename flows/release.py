@@ -304,7 +304,7 @@ def resolve_run_dir(run: str, workspace: Path | None) -> Path:
 
 
 def remove_abandoned_staging(dataset_root: Path) -> list[str]:
-    """Delete staging dirs of publishers that died (same host, pid gone) or unowned ones older than a day."""
+    """Delete staging dirs of dead publishers (same host: pid gone; other hosts or no owner: a day old)."""
     removed = []
     if not dataset_root.is_dir():
         return removed
@@ -313,11 +313,13 @@ def remove_abandoned_staging(dataset_root: Path) -> list[str]:
         if not tmp.is_dir():
             continue
         owner_file = tmp.with_name(tmp.name + ".owner")
+        old = time.time() - tmp.stat().st_mtime > STALE_UNOWNED_SECONDS
         try:
             owner = json.loads(owner_file.read_text(encoding="utf-8"))
-            dead = owner.get("host") == host and not pid_alive(int(owner["pid"]))
+            # Another host's pid cannot be checked from here: its staging dir only goes once it is a day old.
+            dead = not pid_alive(int(owner["pid"])) if owner.get("host") == host else old
         except (OSError, ValueError, KeyError):
-            dead = time.time() - tmp.stat().st_mtime > STALE_UNOWNED_SECONDS
+            dead = old
         if dead:
             shutil.rmtree(tmp, ignore_errors=True)
             owner_file.unlink(missing_ok=True)

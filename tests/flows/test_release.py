@@ -277,3 +277,7 @@ def test_cli_lists_shows_and_diffs_with_latest_and_clear_errors(tmp_path, runs):
     assert cli.invoke(app, ["show", "tiny@v9", "--workspace", str(ws)]).exit_code == 2
     assert cli.invoke(app, ["show", "nosuch@latest", "--workspace", str(ws)]).exit_code == 2
     assert cli.invoke(app, ["release", str(tmp_path / "no-run"), "--workspace", str(ws)]).exit_code == 2
+    again = cli.invoke(app, ["release", "run-v2", "--workspace", str(ws), "--no-catalog"])
+    assert again.exit_code == 0, again.output
+    assert f"release: {ws / 'releases' / 'tiny' / 'v3'}" in again.output
+    assert "already published as tiny@v2" in again.output
