@@ -236,7 +236,7 @@ def main() -> None:
         "  because pairs just above t sit on the S-curve's slope (misses) and pairs just below it collide (false positives).",
         "- Misses of the default are pairs at J = 0.70-0.76 whose 128-permutation estimate fell below t (sd ~0.04);",
         "  `verify: exact` removes them, and tuning the bands lower (`candidate_threshold`) recovers the rest.",
-        "- 'False positives' of the verified runs are transitive: A~B and B~C put A, C in one cluster although J(A, C) < t.",
+        "- False positives of `verify: signature` are the same noise the other way (J 0.65-0.70 estimated >= t); the one left with `verify: exact` is transitive: A~B and B~C put A, C in one cluster although J(A, C) < t.",
         "- Labelled same-poem pairs that are missed are mostly not near-duplicates by Jaccard: the digitisations differ by",
         "  variant characters (爲/為, 疎/疏), punctuation and whole missing lines; `script: t2s` unifies many variants.",
         "- No SOHU-0 (different) pair is ever merged; SOHU-5 (same news, paraphrased) pairs are mostly far below any",
