@@ -379,6 +379,74 @@ def collect_flow(workspace: str, project_id: int | None = None, threshold: float
     return [collect_project_task(workspace, pid, threshold, method, send_back) for pid in ids]
 
 
+# --- labels into the dataset --------------------------------------------------------------------
+
+
+def merged_labels(workspace: Path, project_ids: list[int]) -> pa.Table:
+    """Return one table of ``id`` + ``label_*`` columns from the projects' labels.parquet (outer-joined on id)."""
+    merged: pa.Table | None = None
+    for pid in project_ids:
+        path = project_dir(workspace, pid) / "labels.parquet"
+        if not path.exists():
+            raise AnnotateError(f"project {pid} has no {path.name}; run 'yuliao annotate collect --project {pid}' first")
+        table = pq.read_table(path)
+        clash = [c for c in table.column_names if c != "id" and merged is not None and c in merged.column_names]
+        if clash:
+            raise AnnotateError(f"projects label the same column(s) {clash}; apply them to separate runs or pick one project")
+        merged = table if merged is None else merged.join(table, keys="id", join_type="full outer")
+    assert merged is not None
+    return merged
+
+
+def apply_labels(run_dir: Path, workspace: Path, project_ids: list[int], new_run_id: str | None = None) -> Path:
+    """Write a derived run whose kept Parquet carries the projects' ``label_*`` columns; the source run is untouched.
+
+    Runs are records and never rewritten; the derived run (same rows, same dropped/quarantine files,
+    run.json naming its parent and the label sources) is what ``yuliao release`` then publishes, so the
+    release card summarises the labels.
+    """
+    import shutil
+
+    from flows.store import read_json
+    from quality.aggregate import attach_labels
+
+    run = read_json(run_dir / "run.json")
+    labels = merged_labels(workspace, project_ids)
+    new_run_id = new_run_id or f"{run['run_id']}-labelled"
+    target = run_dir.parent / new_run_id
+    if target.exists():
+        raise AnnotateError(f"{target} exists; pass another --run-id (runs are never overwritten)")
+    tmp = run_dir.parent / f".{new_run_id}.tmp-{uuid.uuid4().hex[:6]}"
+    (tmp / "kept").mkdir(parents=True)
+    labelled = 0
+    for part in sorted((run_dir / "kept").glob("part-*.parquet")):
+        table = attach_labels(pq.read_table(part), labels)
+        label_cols = [c for c in labels.column_names if c.startswith("label_") and not c.endswith(("_confidence", "_n", "_method"))]
+        any_label = pa.array([False] * table.num_rows)
+        for col in label_cols:
+            any_label = pc.or_(any_label, pc.is_valid(table.column(col)))
+        labelled += pc.sum(pc.cast(any_label, pa.int64())).as_py() or 0
+        pq.write_table(table, tmp / "kept" / part.name, compression="zstd")
+    for sub in ("dropped", "quarantine"):
+        if (run_dir / sub).is_dir():
+            shutil.copytree(run_dir / sub, tmp / sub)
+    shutil.copy2(run_dir / "recipe.yaml", tmp / "recipe.yaml")
+    sources = []
+    with open_store(workspace, server_settings()) as store:
+        for pid in project_ids:
+            info = store.project_info(pid) or {}
+            report_file = project_dir(workspace, pid) / "agreement.json"
+            report = json.loads(report_file.read_text(encoding="utf-8")) if report_file.exists() else {}
+            sources.append({"project_id": pid, "server": store.server, "title": info.get("title"), "config": info.get("config"),
+                            "method": report.get("method"), "agreement": report.get("summary"),
+                            "collected_at": report.get("collected_at")})
+    derived = {**run, "run_id": new_run_id, "derived_from": {"run_id": run["run_id"], "step": "annotate apply"},
+               "annotation": {"label_sources": sources, "records_labelled": labelled}}
+    write_json_atomic(tmp / "run.json", derived)
+    tmp.rename(target)
+    return target
+
+
 # --- status -------------------------------------------------------------------------------------
 
 

@@ -118,6 +118,26 @@ def collect_cmd(
         typer.echo(r["files"]["annotations"])
 
 
+@annotate_app.command("apply")
+def apply_cmd(
+    run: Path = typer.Argument(..., help="the run whose records were pushed (<workspace>/runs/<run_id>)"),
+    project: list[int] = typer.Option(..., "--project", "-p", help="project id(s) whose collected labels to add (repeatable)"),
+    workspace: Optional[Path] = typer.Option(None, "--workspace", "-w", help="workspace the push used (default: the run's)"),
+    run_id: Optional[str] = typer.Option(None, "--run-id", help="id of the derived run (default: <run_id>-labelled)"),
+) -> None:
+    """Write a derived run whose kept Parquet carries the aggregated label_* columns (release it with 'yuliao release')."""
+    from flows.annotate import AnnotateError, apply_labels
+
+    ws = _workspace_for(str(run), workspace)
+    try:
+        target = apply_labels(run, ws, list(project), run_id)
+    except (AnnotateError, FileNotFoundError) as exc:
+        console.print(f"[red]apply refused[/red]: {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    console.print(f"labels of project(s) {', '.join(map(str, project))} added to a derived run")
+    typer.echo(target)
+
+
 def _fmt(v: object) -> str:
     return "-" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
 

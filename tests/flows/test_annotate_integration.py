@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from label_studio_sdk import LabelStudio
 
-from flows.annotate import AnnotateError, collect_project, project_status, push_records
+from flows.annotate import AnnotateError, apply_labels, collect_project, project_status, push_records
 from flows.label_studio import (
     RECORD_KEY, WATERMARK_OVERLAP, MappingStore, ServerSettings, connect, ensure_project, get_config, list_server_tasks, push_tasks,
     sign_up_annotator,
@@ -48,6 +48,8 @@ def make_run(workspace: Path, sentences: list[tuple[str, str, str]], redacted: b
     run_dir = workspace / "runs" / "r1"
     (run_dir / "kept").mkdir(parents=True)
     pq.write_table(docs, run_dir / "kept" / "part-00000.parquet")
+    (run_dir / "run.json").write_text(json.dumps({"run_id": "r1", "status": "completed", "totals": {"read": len(rows), "kept": len(rows),
+                                                  "dropped": 0, "quarantined": 0}}), encoding="utf-8")
     ops = "  - op: normalize_whitespace\n" + ("  - op: redact_pii\n    mode: redact\n" if redacted else "")
     (run_dir / "recipe.yaml").write_text(f"name: t\ninputs:\n  - path: x.jsonl\nops:\n{ops}", encoding="utf-8")
     return run_dir
@@ -134,6 +136,19 @@ def test_push_annotate_collect_agree_aggregate(tmp_path: Path, corpora: Path, ls
     assert all(0.5 < row["label_quality_confidence"] <= 1.0 for row in labels)
     flagged = pq.read_table(ws / "annotation" / f"project-{pid}" / "adjudication.parquet")
     assert flagged.num_rows == report["flagged_for_adjudication"] and flagged.column("task_id").null_count == 0
+
+    # The labels go into a derived run (the pushed run is never rewritten), ready for `yuliao release`.
+    derived = apply_labels(run_dir, ws, [pid])
+    kept = pq.read_table(derived / "kept" / "part-00000.parquet")
+    assert kept.num_rows == 120 and kept.column("id").to_pylist() == pq.read_table(run_dir / "kept" / "part-00000.parquet").column("id").to_pylist()
+    by_id = {r["id"]: r for r in kept.select(["id", "label_quality", "label_quality_confidence"]).to_pylist()}
+    assert all(by_id[row["id"]]["label_quality"] == row["label_quality"] for row in labels)
+    assert sum(r["label_quality"] is not None for r in by_id.values()) == 30
+    derived_run = json.loads((derived / "run.json").read_text())
+    assert derived_run["derived_from"]["run_id"] == "r1" and derived_run["annotation"]["records_labelled"] == 30
+    assert "label_quality" not in pq.read_table(run_dir / "kept" / "part-00000.parquet").column_names
+    with pytest.raises(AnnotateError, match="exists"):
+        apply_labels(run_dir, ws, [pid])
 
     # Incremental collect: one annotation changed and one added; only their tasks come back, plus
     # the tasks updated in the few seconds before the first collect's watermark (re-read for safety).

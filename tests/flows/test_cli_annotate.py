@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -46,6 +47,12 @@ def test_cli_push_status_collect(tmp_path: Path, corpora: Path, label_studio, pr
     assert st["project_id"] == project_id and st["config"] == "domain_classification"
     assert st["tasks"] == 10 and st["annotations_done"] == 4 and st["annotations_needed"] == 20
     assert [a["annotations"] for a in st["annotators"]] == [4]
+
+    applied = runner.invoke(app, ["annotate", "apply", str(run_dir), "--project", str(project_id)])
+    assert applied.exit_code == 0, applied.output
+    derived = Path(applied.stdout.strip().splitlines()[-1])
+    kept = pq.read_table(derived / "kept" / "part-00000.parquet")
+    assert kept.num_rows == 30 and kept.column("label_domain").to_pylist().count("news") == 4
 
     bad = runner.invoke(app, ["annotate", "push", str(tmp_path / "missing"), "--project", title])
     assert bad.exit_code == 2 and "no run directory" in " ".join(bad.output.split())
