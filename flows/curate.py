@@ -402,7 +402,8 @@ def curate_flow(recipe_path: str, workspace: str | None = None, inputs: list[str
     text = recipe.source_text  # tasks re-parse the recipe as written; --input only changes the shard list
     shards = plan_shards(recipe)
     ws = Path(workspace or recipe.workspace)
-    keys, reduce_keys = stage_keys(recipe, shards)
+    # Inputs are identified by size+mtime; YULIAO_RESUME_HASH=sha256 hashes their bytes (for stores that rewrite mtimes).
+    keys, reduce_keys = stage_keys(recipe, shards, hash_bytes=os.environ.get("YULIAO_RESUME_HASH") == "sha256")
     plan_key = _digest(recipe.name, sorted(keys[-1].values()))
     if run_id is None and resume:
         run_id = find_incomplete_run(ws, recipe.name, plan_key)

@@ -196,3 +196,21 @@ def test_changed_parameter_or_input_invalidates_what_depends_on_it(tmp_path, inp
     fresh = run_recipe(str(recipe), run_id="fresh", runner="thread")
     _assert_same_output(run, fresh)
     assert json.loads((run / "run.json").read_text())["drops_by_reason"]["too_short"] > rec["drops_by_reason"]["too_short"]
+
+
+def test_sha256_keys_ignore_mtime_but_not_content(tmp_path, inputs, prefect_api, monkeypatch):
+    monkeypatch.setenv("YULIAO_RESUME_HASH", "sha256")
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy2(inputs / "sohu_news.jsonl", src / "a.jsonl")
+    shutil.copy2(inputs / "song_ci.jsonl", src / "b.jsonl")
+    recipe = _recipe(tmp_path, src)
+    run_recipe(str(recipe), run_id="h", runner="thread")
+    os.utime(src / "a.jsonl", ns=(time.time_ns(), time.time_ns()))  # same bytes, new mtime: still done
+    reads = ReadCounter(monkeypatch)
+    run_recipe(str(recipe), run_id="h", runner="thread")
+    assert reads.paths == []
+    with open(src / "b.jsonl", "a", encoding="utf-8") as f:  # new bytes: that shard is redone
+        f.write('{"text": "新的一行，内容不同。"}\n')
+    run_recipe(str(recipe), run_id="h", runner="thread")
+    assert reads.paths == ["b.jsonl"]
