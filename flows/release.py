@@ -558,6 +558,15 @@ def render_card(manifest: dict[str, Any], section: ReleaseSection) -> str:
                  f"ds = load_dataset(\"path/to/{m['dataset']}/v{m['version']}\")  # this directory\n"
                  f"print(ds)\n```\n\nVerify a copy: `yuliao pull {m['dataset']}@v{m['version']} --to DIR` "
                  "(checks every sha256), or `sha256sum -c SHA256SUMS` here.\n")
+    ch = m.get("changes_from_parent")
+    if ch and "error" not in ch:
+        why = "; ".join(f"{k}: {n}" for k, n in ch["removed_by_reason"].items())
+        cols = ", ".join(f"{k}: {n}" for k, n in ch["changed_by_column"].items())
+        parts.append(f"## Changes since {ch['from']}\n\n"
+                     f"{ch['added']} added, {ch['removed']} removed{f' ({why})' if why else ''}, {ch['changed']} changed"
+                     f"{f' ({cols})' if cols else ''}, {ch['unchanged']} unchanged"
+                     f"{'; the recipe changed' if ch['recipe_changed'] else ''}. "
+                     f"Ids: `yuliao diff {m['dataset']}@{ch['from']} {m['dataset']}@v{m['version']} --ids`.\n")
     parts.append("## Splits\n\n" + _md_table(("split", "rows", "files"), [
         (s, n, sum(1 for f in m["files"] if f.get("split") == s)) for s, n in m["splits"]["rows"].items()]) + "\n")
     if m["splits"]["fractions"]:
@@ -611,6 +620,20 @@ def _write_release_text(tmp: Path, manifest: dict[str, Any], section: ReleaseSec
             os.fsync(fh.fileno())
 
 
+def changes_from_parent(ws: Path, dataset: str, parent: int, staging: Path, version: int) -> dict[str, Any] | None:
+    """Return the diff summary parent -> this release (counts and reasons; ids via `yuliao diff --ids`)."""
+    from flows.release_store import ReleaseRef, diff_releases
+
+    try:
+        d = diff_releases(ReleaseRef(dataset, parent, releases_root(ws) / dataset / f"v{parent}"),
+                          ReleaseRef(dataset, version, staging))
+    except ReleaseError as exc:  # a damaged parent must not block a publish; say so instead
+        return {"error": str(exc)}
+    keep = ("added", "removed", "changed", "unchanged", "removed_by_reason", "added_by_reason", "changed_by_column",
+            "columns_added", "columns_removed", "recipe_changed")
+    return {"from": f"v{parent}", **{k: d[k] for k in keep}}
+
+
 def claim_version(staged: dict[str, Any], max_attempts: int = 1000) -> dict[str, Any]:
     """Rename the staging dir to the next free `v<N>`; on a lost race, re-number and retry."""
     tmp = Path(staged["staging"])
@@ -623,6 +646,9 @@ def claim_version(staged: dict[str, Any], max_attempts: int = 1000) -> dict[str,
         version = max([0, *versions, *taken]) + 1
         parent = versions[-1] if versions else None
         manifest = build_manifest(staged, version, parent)
+        if parent is not None:
+            _write_release_text(tmp, manifest, section)  # the diff reads the staged manifest's file list
+            manifest["changes_from_parent"] = changes_from_parent(ws, staged["dataset"], parent, tmp, version)
         _write_release_text(tmp, manifest, section)
         _fsync_dir(tmp)
         target = root / f"v{version}"

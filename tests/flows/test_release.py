@@ -99,6 +99,11 @@ def test_publish_twice_gives_v1_then_v2_with_parent_and_a_correct_diff(tmp_path,
     assert d["ids"]["changed"] == [{"id": ids1[3], "columns": ["text"]}]
     assert d["removed_by_reason"] == {"not in tiny@v2's inputs": 1, f"too_short ({op_id(SHORT)})": 1}
     assert d["recipe_changed"] is True
+    ch = read_manifest(v2.path)["changes_from_parent"]
+    assert (ch["from"], ch["added"], ch["removed"], ch["changed"]) == ("v1", 1, 2, 1)
+    assert ch["removed_by_reason"] == d["removed_by_reason"] and ch["changed_by_column"] == {"text": 1}
+    assert "## Changes since v1\n\n1 added, 2 removed (" in (v2.path / "README.md").read_text(encoding="utf-8")
+    assert "changes_from_parent" not in m1
     assert ADDED_V2["text"] in pq.read_table(v2.path / next(
         f["path"] for f in read_manifest(v2.path)["files"] if f["role"] == "data" and
         ids2[10] in pq.read_table(v2.path / f["path"], columns=["id"]).column("id").to_pylist())).column("text").to_pylist()
