@@ -146,3 +146,36 @@ def test_cli_dedup_near_and_incremental_refusal(corpora, tmp_path):
     res = runner.invoke(app, ["dedup", "near", *paths, "--work", str(tmp_path / "w2"),
                               "--existing", str(tmp_path / "w/signatures/dedup_near")])  # char_ngram differs
     assert res.exit_code == 2 and "char_ngram" in res.output
+
+
+@pytest.mark.integration
+def test_recipe_run_drops_near_duplicates_with_lineage(corpora, tmp_path, prefect_api):
+    import textwrap
+
+    from flows.curate import run_recipe
+    from transforms.basic import opencc_converter
+
+    texts = poems(corpora, 120)
+    rows = texts + [texts[3].replace(texts[3][4], "丶", 1), opencc_converter("t2s").convert(texts[7])]
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in rows), "utf-8")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(textwrap.dedent(f"""\
+        name: t
+        workspace: {tmp_path / 'ws'}
+        inputs:
+          - source: tang
+            paths: ["{tmp_path}/a.jsonl"]
+            licence: MIT
+        ops:
+          - op: dedup_near
+            threshold: 0.7
+            char_ngram: 3
+            script: t2s
+        """), encoding="utf-8")
+    run_dir = run_recipe(str(recipe), run_id="dd")
+    dropped = pa.concat_tables([pq.read_table(p) for p in sorted((Path(run_dir) / "dropped").glob("part-*.parquet"))])
+    kept = pa.concat_tables([pq.read_table(p) for p in sorted((Path(run_dir) / "kept").glob("part-*.parquet"))])
+    by_text = dict(zip(kept.column("text").to_pylist(), kept.column("id").to_pylist()))
+    dup = {r["text"]: r for r in dropped.to_pylist()}
+    for copy, original in ((rows[-2], texts[3]), (rows[-1], texts[7])):
+        assert dup[copy][DUPLICATE_OF] == by_text[original] and dup[copy]["dropped_by"] == "dedup_near@1"
