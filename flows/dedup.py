@@ -60,6 +60,8 @@ def check_op_spec(sig_dir: Path, op: DedupNear) -> None:
     diff = {k: (stored.get(k), getattr(op, k)) for k in SIGNATURE_PARAMS if stored.get(k) != getattr(op, k)}
     if list(spec["bands_rows"]) != list(op.band_rows()):
         diff["bands_rows"] = (spec["bands_rows"], list(op.band_rows()))
+    if op.verify == "exact" and stored.get("verify") != "exact":  # stored rows carry no shingle sets to verify with
+        diff["verify"] = (stored.get("verify"), op.verify)
     if diff:
         detail = ", ".join(f"{k}: stored {a!r} vs now {b!r}" for k, (a, b) in diff.items())
         raise ValueError(f"signatures in {sig_dir} were made with other parameters ({detail}); recompute them or match the parameters")

@@ -105,6 +105,8 @@ def test_stored_signatures_with_other_parameters_are_refused(tmp_path):
     fd.check_op_spec(tmp_path, DedupNear(char_ngram=3, keep="longest"))  # keep does not change signatures
     with pytest.raises(ValueError, match="char_ngram"):
         fd.check_op_spec(tmp_path, DedupNear(char_ngram=5))
+    with pytest.raises(ValueError, match="verify"):
+        fd.check_op_spec(tmp_path, DedupNear(char_ngram=3, verify="exact"))  # stored rows have no shingle sets
     with pytest.raises(ValueError, match="missing"):
         fd.check_op_spec(tmp_path / "nowhere", op)
 
