@@ -346,3 +346,15 @@ def test_chunking_does_not_change_shingles(monkeypatch):
     monkeypatch.setattr(d, "_CHUNK_CODEPOINTS", 1000)
     out = d.shingle_hashes(texts, 3, 3)
     assert all(np.array_equal(a, b) for a, b in zip(ref, out))
+
+
+def test_line_dedup_respects_min_line_chars_and_shard_count(corpora):
+    poems = [body(p) for p in tang_poems(corpora, 1)[:40]]
+    footer, short = "转载请注明出处，谢谢合作", "好"
+    texts = [p + "\n" + short + "\n" + footer for p in poems]
+    op = d.DedupLines(min_line_chars=2)
+    results = [run_sharded(op, make_docs(texts), n) for n in (1, 4)]
+    assert results[0][1].equals(results[1][1])
+    out = results[0][1].column("text").to_pylist()
+    assert out[0] == texts[0]
+    assert all(t == p + "\n" + short for t, p in zip(out[1:], poems[1:]))  # the 1-char line is never removed
