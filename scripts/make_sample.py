@@ -37,6 +37,14 @@ def main() -> None:
     write_jsonl(OUT / "tang_poems.jsonl", [
         {"text": "\n".join(p["paragraphs"]), "author": p["author"], "title": p["title"], "poem_id": p["id"]} for p in tang])
 
+    # The same opening volumes from the second digitisation (御定全唐詩): near-duplicates of the
+    # first file above, differing in variant characters and punctuation.
+    yd = []
+    for name in ("001.json", "002.json", "003.json"):
+        yd += json.loads((corp / "chinese-poetry/御定全唐詩/json" / name).read_text(encoding="utf-8"))
+    write_jsonl(OUT / "yuding_tang.jsonl", [
+        {"text": "\n".join(p["paragraphs"]), "author": p["author"], "title": p["title"], "volume": p.get("volume")} for p in yd])
+
     # Song ci (Simplified).
     ci = json.loads((corp / "chinese-poetry/宋词/ci.song.0.json").read_text(encoding="utf-8"))
     write_jsonl(OUT / "song_ci.jsonl", [{"text": "\n".join(c["paragraphs"]), "author": c["author"], "rhythmic": c["rhythmic"]} for c in ci[:800]])
