@@ -19,20 +19,15 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import sklearn
-import skops.io as sio
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
-from sklearn.base import clone
-from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import precision_recall_curve, roc_auc_score
-from sklearn.model_selection import GroupKFold, GroupShuffleSplit, StratifiedKFold, StratifiedShuffleSplit, cross_val_predict
-from sklearn.pipeline import Pipeline
+
+if TYPE_CHECKING:  # scikit-learn and skops load on first use: every `yuliao` start imports this module
+    from sklearn.pipeline import Pipeline
 
 from transforms.ops import OpStats, Scorer, set_column
 from transforms.registry import register_op
@@ -92,7 +87,7 @@ class QualityModelCard(BaseModel):
     heldout_recall: float
     heldout_kept_share: float
     baselines: dict[str, float] = Field(default_factory=dict, description="held-out AUC of single heuristic signals (best orientation)")
-    sklearn_version: str = sklearn.__version__
+    sklearn_version: str = Field(default_factory=lambda: __import__("sklearn").__version__)
     model_sha256: str = ""
     version: str = ""  # "v<N>", set by the adapter that stores it
     extra: dict = Field(default_factory=dict)
@@ -114,6 +109,10 @@ class QualityModel:
 
 def build_pipeline(spec: FeatureSpec, seed: int) -> Pipeline:
     """Return the unfitted text -> P(good) pipeline for a feature spec."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+    from sklearn.feature_extraction.text import TfidfTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
     return Pipeline(
         [
             (
@@ -151,6 +150,8 @@ def binary_labels(labels: list[str | None], positive: tuple[str, ...], negative:
 
 def heldout_split(y: np.ndarray, groups: np.ndarray | None, heldout_share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Return (train, heldout) indices, stratified, or grouped so one group never spans both sides."""
+    from sklearn.model_selection import GroupShuffleSplit
+    from sklearn.model_selection import StratifiedShuffleSplit
     idx = np.arange(len(y))
     if groups is not None:
         splitter = GroupShuffleSplit(n_splits=1, test_size=heldout_share, random_state=seed)
@@ -166,6 +167,7 @@ def threshold_for_precision(y: np.ndarray, scores: np.ndarray, target: float) ->
 
     If no threshold reaches it, return the one with the highest precision (ties: lowest threshold).
     """
+    from sklearn.metrics import precision_recall_curve
     precision, _, thresholds = precision_recall_curve(y, scores)
     precision = precision[:-1]  # the last point has no threshold
     ok = np.nonzero(precision >= target)[0]
@@ -186,6 +188,7 @@ def precision_recall_at(y: np.ndarray, scores: np.ndarray, threshold: float) -> 
 
 def oriented_auc(y: np.ndarray, values: np.ndarray) -> float:
     """Return the AUC of a signal used in its better direction (nulls ranked as the median)."""
+    from sklearn.metrics import roc_auc_score
     vals = np.asarray(values, dtype=np.float64)
     if np.isnan(vals).all() or len(np.unique(y)) < 2:
         return 0.5
@@ -209,6 +212,11 @@ def train_quality_model(
     seed: int = 0,
 ) -> tuple[QualityModel, np.ndarray]:
     """Fit the scorer on labelled texts (labels 1 = good, 0 = bad); return it and the held-out row indices."""
+    from sklearn.base import clone
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import GroupKFold
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import cross_val_predict
     y = np.asarray(labels, dtype=np.int64)
     if set(np.unique(y)) != {0, 1}:
         raise ValueError("training needs both good (1) and bad (0) labels")
@@ -262,6 +270,7 @@ def with_baselines(model: QualityModel, baselines: dict[str, float]) -> QualityM
 
 def model_to_parts(model: QualityModel, version: str = "") -> tuple[bytes, str]:
     """Return (model.skops bytes, model.json text); the card records the skops sha256 and `version`."""
+    import skops.io as sio
     blob = sio.dumps(model.pipeline, compression=zipfile.ZIP_DEFLATED)
     update = {"model_sha256": hashlib.sha256(blob).hexdigest()} | ({"version": version} if version else {})
     return blob, model.card.model_copy(update=update).model_dump_json(indent=2)
@@ -279,6 +288,7 @@ def model_to_bytes(model: QualityModel) -> bytes:
 
 def pipeline_from_skops(blob: bytes) -> Pipeline:
     """Load a skops pipeline, refusing any type outside TRUSTED_TYPES."""
+    import skops.io as sio
     untrusted = set(sio.get_untrusted_types(data=blob))
     unknown = sorted(untrusted - TRUSTED_TYPES)
     if unknown:
