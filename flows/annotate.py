@@ -15,9 +15,11 @@ import glob
 import json
 import math
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
@@ -67,6 +69,8 @@ ANNOTATION_SCHEMA = pa.schema([
     pa.field("created_at", pa.timestamp("us", tz="UTC")),
     pa.field("updated_at", pa.timestamp("us", tz="UTC")),
 ])
+EMPTY_FLAGGED = pa.schema([("item", pa.string()), ("n_judgements", pa.int64()), ("majority_label", pa.string()),
+                           ("majority_share", pa.float64()), ("pairwise_agreement", pa.float64()), ("reason", pa.string())]).empty_table()
 PREDICTION_COLUMNS: dict[str, str] = {"quality_rating": "score_quality", "domain_classification": "pred_domain", "pii_review": "pii_spans"}
 MODEL_VERSION_PREFIX = "yuliao"
 
@@ -180,8 +184,6 @@ def build_tasks(docs: pa.Table, config: LabelConfig, prediction_column: str | No
 
 def interleave_gold(tasks: list[dict], gold_tasks: list[dict], seed: int) -> list[dict]:
     """Mix gold tasks in at seeded random positions so annotators cannot tell them apart by order."""
-    import numpy as np
-
     combined = tasks + gold_tasks
     order = np.random.default_rng(seed).permutation(len(combined))
     return [combined[i] for i in order]
@@ -194,7 +196,7 @@ def push_records(
     source: str, config_name: str, workspace: Path, annotations_per_task: int = 3, sample_size: int | None = None,
     strategy: str = "auto", seed: int = 0, gold_path: Path | None = None, project_title: str | None = None,
     allow_unredacted: bool = False, batch_size: int = 500, settings: ServerSettings | None = None,
-    ls: LabelStudio | None = None, on_batch=None,
+    ls: LabelStudio | None = None, on_batch: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Sample records, build tasks with predictions, mix in gold, and push them idempotently; return the push record."""
     config = get_config(config_name)
@@ -303,8 +305,8 @@ def quality_report(annotations: pa.Table, config: LabelConfig, gold: dict[str, s
              "median_lead_time_s": None if g["lead_time"].isna().all() else float(g["lead_time"].median())})
     is_gold = pc.is_in(labels.column("item"), value_set=pa.array(list(gold), pa.string()))
     record_labels = labels.filter(pc.invert(is_gold))
-    aggregated = aggregate_labels(record_labels, method) if record_labels.num_rows else pa.table({"item": pa.array([], pa.string()), "label": pa.array([], pa.string()), "confidence": pa.array([], pa.float64()), "n_judgements": pa.array([], pa.int64())})
-    flagged = flag_for_adjudication(item_agreement(labels), threshold) if labels.num_rows else pa.table({"item": pa.array([], pa.string())})
+    aggregated = aggregate_labels(record_labels, method)  # type: ignore[arg-type]
+    flagged = flag_for_adjudication(item_agreement(labels), threshold) if labels.num_rows else EMPTY_FLAGGED
     report = {
         "control": config.control, "config": config.name, "method": method, "threshold": threshold,
         "summary": summary,

@@ -164,7 +164,8 @@ def flag_for_adjudication(items: pa.Table, threshold: float = 0.67, min_judgemen
     enough = df["n_judgements"] >= min_judgements
     weak = (df["majority_share"] < threshold) | df["majority_label"].isna()
     out = df[enough & weak].assign(reason=np.where(df[enough & weak]["majority_label"].isna(), "tie", "low_agreement"))
-    return pa.Table.from_pandas(out.reset_index(drop=True), preserve_index=False)
+    schema = items.schema.append(pa.field("reason", pa.string()))
+    return pa.Table.from_pandas(out.reset_index(drop=True), schema=schema, preserve_index=False)
 
 
 def annotator_gold_accuracy(labels: pa.Table, gold: pa.Table) -> pa.Table:
