@@ -43,7 +43,7 @@ from flows.label_studio import (
     span_prediction_regions,
 )
 from flows.store import write_json_atomic
-from quality.aggregate import aggregate_labels, label_columns, label_from_result, majority_vote
+from quality.aggregate import aggregate_labels, label_columns, label_from_result, majority_vote, spans_from_result
 from quality.agreement import (
     agreement_per_label,
     annotator_consensus_agreement,
@@ -51,6 +51,7 @@ from quality.agreement import (
     cohen_kappa_pairs,
     flag_for_adjudication,
     item_agreement,
+    span_agreement,
     summarize_agreement,
 )
 from quality.sampling import exclude_ids, sample_for_annotation
@@ -307,8 +308,15 @@ def quality_report(annotations: pa.Table, config: LabelConfig, gold: dict[str, s
     record_labels = labels.filter(pc.invert(is_gold))
     aggregated = aggregate_labels(record_labels, method)  # type: ignore[arg-type]
     flagged = flag_for_adjudication(item_agreement(labels), threshold) if labels.num_rows else EMPTY_FLAGGED
+    spans = None
+    if config.spans_control is not None:  # PII review: how well annotators agree on the spans themselves
+        done = annotations.filter(pc.invert(annotations.column("was_cancelled"))).to_pylist()
+        spans = span_agreement(pa.table({
+            "item": pa.array([r["record_id"] for r in done], pa.string()), "annotator": pa.array([r["annotator"] for r in done], pa.string()),
+            "spans": [spans_from_result(r["result"], config.spans_control) for r in done],
+        })) if done else None
     report = {
-        "control": config.control, "config": config.name, "method": method, "threshold": threshold,
+        "control": config.control, "config": config.name, "method": method, "threshold": threshold, "span_agreement": spans,
         "summary": summary,
         "per_label": _nan_to_none(agreement_per_label(labels).to_pylist()) if labels.num_rows else [],
         "pairs": _nan_to_none(cohen_kappa_pairs(labels, weights="quadratic" if order else None).to_pylist()) if labels.num_rows else [],

@@ -207,6 +207,48 @@ def annotator_consensus_agreement(labels: pa.Table) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
+def _span_set(spans: list[dict] | None) -> set[tuple[int, int, str]]:
+    return {(int(x["start"]), int(x["end"]), str(x["label"])) for x in spans or []}
+
+
+def _f1(a: set, b: set) -> float:
+    """Return the F1 of two span sets (1.0 when both are empty: both found nothing)."""
+    if not a and not b:
+        return 1.0
+    return 2 * len(a & b) / (len(a) + len(b))
+
+
+def span_agreement(spans: pa.Table) -> dict:
+    """Return exact-match span agreement: mean pairwise F1 per annotator pair and overall, and per label.
+
+    `spans` has columns ``item``, ``annotator`` and ``spans`` (list of {start, end, label}), one row
+    per judgement; an empty list means "no spans here", which agrees with another empty list.
+    """
+    rows = [(str(r["item"]), str(r["annotator"]), _span_set(r["spans"])) for r in spans.select(["item", "annotator", "spans"]).to_pylist()]
+    by_item: dict[str, dict[str, set]] = {}
+    for item, annotator, found in rows:
+        by_item.setdefault(item, {})[annotator] = found
+    pair_scores: dict[tuple[str, str], list[float]] = {}
+    label_hits: dict[str, list[int]] = {}  # label -> [matched spans x2, spans total]
+    for judged in by_item.values():
+        for a, b in itertools.combinations(sorted(judged), 2):
+            pair_scores.setdefault((a, b), []).append(_f1(judged[a], judged[b]))
+            for label in {x[2] for x in judged[a] | judged[b]}:
+                sa = {x for x in judged[a] if x[2] == label}
+                sb = {x for x in judged[b] if x[2] == label}
+                hits = label_hits.setdefault(label, [0, 0])
+                hits[0] += 2 * len(sa & sb)
+                hits[1] += len(sa) + len(sb)
+    pairs = [{"annotator_a": a, "annotator_b": b, "n_items": len(v), "mean_f1": float(np.mean(v))} for (a, b), v in sorted(pair_scores.items())]
+    all_scores = [x for v in pair_scores.values() for x in v]
+    return {
+        "n_items_multi": sum(1 for judged in by_item.values() if len(judged) >= 2),
+        "mean_pairwise_f1": float(np.mean(all_scores)) if all_scores else None,
+        "pairs": pairs,
+        "per_label_f1": {label: (h[0] / h[1] if h[1] else None) for label, h in sorted(label_hits.items())},
+    }
+
+
 @dataclass(frozen=True)
 class AgreementSummary:
     """Project-level agreement figures for one control (one labelled question)."""

@@ -212,6 +212,17 @@ def test_pii_spans_become_span_pre_annotations(tmp_path: Path, ls_settings: Serv
     assert report["fetched"] == 0 and report["records_labelled"] == 0 and report["flagged_for_adjudication"] == 0
     assert pq.read_table(tmp_path / "ws" / "annotation" / f"project-{out['project_id']}" / "annotations.parquet").num_rows == 0
 
+    # Two reviewers: one accepts both spans, one removes the EMAIL span; span agreement sees it per label.
+    verdict = lambda v: {"from_name": "pii_verdict", "to_name": "text", "type": "choices", "value": {"choices": [v]}}  # noqa: E731
+    for name, kept_regions, v in (("rev_a", regions, "correct"), ("rev_b", regions[:1], "false_positive")):
+        user = ls.users.create(username=f"{name}.{run_tag}", email=f"{name}.{run_tag}@annotators.test")
+        ls.annotations.create(id=tid, completed_by=user.id, result=[*kept_regions, verdict(v)])
+    report = collect_project(tmp_path / "ws", out["project_id"])
+    spans = report["span_agreement"]
+    assert spans["mean_pairwise_f1"] == pytest.approx(2 / 3)
+    assert spans["per_label_f1"] == {"EMAIL": 0.0, "PHONE": 1.0}
+    assert report["flagged_for_adjudication"] == 1  # the two verdicts disagree
+
 
 def test_push_resumes_after_the_server_is_killed_mid_push(tmp_path: Path, label_studio, ls_settings: ServerSettings, monkeypatch, run_tag: str):
     ls = connect(ls_settings)

@@ -16,6 +16,7 @@ from quality.agreement import (
     flag_for_adjudication,
     fleiss_kappa_score,
     item_agreement,
+    span_agreement,
     krippendorff_alpha,
     summarize_agreement,
 )
@@ -152,3 +153,19 @@ def test_summary_and_duplicate_and_null_judgements():
     assert summary["n_judgements"] == 4  # A's first answer on t1 was replaced; the null judgement is ignored
     assert summary["n_items"] == 2 and summary["n_annotators"] == 2 and summary["n_items_multi"] == 2
     assert summary["alpha_ordinal"] > summary["alpha_nominal"]
+
+
+def test_span_agreement_exact_match_f1_per_pair_and_label():
+    phone, email, name = {"start": 3, "end": 10, "label": "PHONE"}, {"start": 12, "end": 19, "label": "EMAIL"}, {"start": 0, "end": 2, "label": "NAME"}
+    spans = pa.table({
+        "item": ["t1", "t1", "t2", "t2", "t3"],
+        "annotator": ["A", "B", "A", "B", "A"],
+        "spans": [[phone, email], [phone], [], [], [name]],
+    })
+    out = span_agreement(spans)
+    assert out["n_items_multi"] == 2
+    # t1: F1 of {phone, email} vs {phone} = 2*1/3; t2: both found nothing = 1.0; t3 has one judgement.
+    assert out["pairs"] == [{"annotator_a": "A", "annotator_b": "B", "n_items": 2, "mean_f1": pytest.approx((2 / 3 + 1.0) / 2)}]
+    assert out["per_label_f1"] == {"EMAIL": 0.0, "PHONE": 1.0}
+    shifted = pa.table({"item": ["t1", "t1"], "annotator": ["A", "B"], "spans": [[phone], [{**phone, "end": 9}]]})
+    assert span_agreement(shifted)["mean_pairwise_f1"] == 0.0  # exact match: an off-by-one boundary is a miss
