@@ -41,7 +41,11 @@ port_busy() {
 }
 
 healthy() {
-  curl -fsS --max-time 3 "$URL/health" >/dev/null 2>&1
+  if command -v curl >/dev/null; then
+    curl -fsS --max-time 3 "$URL/health" >/dev/null 2>&1
+  else
+    "$VENV/bin/python" -c "import sys, urllib.request; sys.exit(urllib.request.urlopen('$URL/health', timeout=3).status != 200)" >/dev/null 2>&1
+  fi
 }
 
 # Read a secret from the environment, else from DATA_DIR/<file>, else generate and store it (0600).
