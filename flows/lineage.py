@@ -196,8 +196,11 @@ def record_story(ref: ReleaseRef, record_id: str, verify_raw: bool = False) -> d
                          why_not=f"quarantined before it became a document: {row['error']}: {row.get('detail')}",
                          raw_excerpt=(row.get("raw_excerpt") or b"").decode("utf-8", "replace"))
             return story
-        story.update(status="absent", why_not=f"{record_id} is not in {ref.name}'s run: neither released, dropped nor quarantined",
-                     other_versions=_versions_with(ref, record_id))
+        why = f"{record_id} is not in {ref.name}'s run: neither released, dropped nor quarantined"
+        if manifest.get("history", {}).get("kept") is False and manifest["run"]["totals"].get("dropped"):
+            why = (f"{record_id} is not in {ref.name}; this release kept no dropped-row history "
+                   "(release.keep_history: false), so whether the run dropped it cannot be told from the files")
+        story.update(status="absent", why_not=why, other_versions=_versions_with(ref, record_id))
         return story
     f, row = hits[0]
     story["status"] = status

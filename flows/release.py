@@ -309,11 +309,17 @@ def remove_abandoned_staging(dataset_root: Path) -> list[str]:
     if not dataset_root.is_dir():
         return removed
     host = socket.gethostname()
-    for tmp in dataset_root.glob(".tmp-*"):
+    for tmp in sorted(dataset_root.glob(".tmp-*")):
+        try:
+            age = time.time() - tmp.stat().st_mtime
+        except FileNotFoundError:
+            continue  # removed meanwhile (by us, as an owner file, or by another publisher)
         if not tmp.is_dir():
+            if tmp.name.endswith(".owner") and not tmp.with_name(tmp.name[: -len(".owner")]).exists() and age > 60:
+                tmp.unlink(missing_ok=True)  # killed between writing its owner record and creating its staging dir
             continue
         owner_file = tmp.with_name(tmp.name + ".owner")
-        old = time.time() - tmp.stat().st_mtime > STALE_UNOWNED_SECONDS
+        old = age > STALE_UNOWNED_SECONDS
         try:
             owner = json.loads(owner_file.read_text(encoding="utf-8"))
             # Another host's pid cannot be checked from here: its staging dir only goes once it is a day old.
@@ -508,7 +514,7 @@ def build_manifest(staged: dict[str, Any], version: int, parent: int | None) -> 
         "sources": sources,
         "stats": staged["stats"],
         "annotation": staged["annotation"],
-        "history": {"dropped": DROPPED_DIR if any(f["role"] == "dropped" for f in staged["files"]) else None,
+        "history": {"kept": section.keep_history, "dropped": DROPPED_DIR if any(f["role"] == "dropped" for f in staged["files"]) else None,
                     "quarantine": QUARANTINE_DIR if any(f["role"] == "quarantine" for f in staged["files"]) else None},
     }
 

@@ -317,10 +317,11 @@ def diff_releases(a: ReleaseRef, b: ReleaseRef, with_ids: bool = False) -> dict[
             con.execute(f"CREATE TEMP VIEW da AS SELECT id, drop_reason FROM read_parquet({_parquet_list(dropped_a)}, union_by_name=true)")
         else:
             con.execute("CREATE TEMP VIEW da AS SELECT NULL::VARCHAR id, NULL::VARCHAR drop_reason WHERE false")
+        gone = (f"not in {b.name}'s inputs" if mb.get("history", {}).get("kept", True) or not mb["run"]["totals"].get("dropped")
+                else f"unknown: {b.name} kept no dropped-row history")
         con.execute("""CREATE TEMP TABLE removed_why AS
-            SELECT r.id, COALESCE(db.drop_reason || ' (' || db.dropped_by || ')', 'quarantined: ' || qb.error,
-                                  'not in ' || ? || '''s inputs') AS reason
-            FROM removed r LEFT JOIN db ON db.id = r.id LEFT JOIN qb ON qb.source_uri = r.source_uri""", [b.name])
+            SELECT r.id, COALESCE(db.drop_reason || ' (' || db.dropped_by || ')', 'quarantined: ' || qb.error, ?) AS reason
+            FROM removed r LEFT JOIN db ON db.id = r.id LEFT JOIN qb ON qb.source_uri = r.source_uri""", [gone])
         con.execute("""CREATE TEMP TABLE added_why AS
             SELECT x.id, COALESCE('was dropped in ' || ? || ': ' || da.drop_reason, 'new input') AS reason
             FROM added x LEFT JOIN da ON da.id = x.id""", [a.name])

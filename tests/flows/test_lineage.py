@@ -112,3 +112,16 @@ def test_quarantined_absent_and_annotated_records(published):
     assert record_story(ref1, ids1[7], verify_raw=True)["source"]["raw_check"].startswith(f"MISMATCH: {corpus} line 7")
     missing = cli.invoke(app, ["lineage", "tiny@v1", "no-such-id", "--workspace", str(ws)])
     assert missing.exit_code == 5 and "not in tiny@v1's run" in missing.output
+
+
+def test_without_kept_history_lineage_says_it_cannot_tell_instead_of_guessing(tmp_path, tmp_path_factory, prefect_api):
+    runs = curated_runs(tmp_path_factory)
+    ws = fresh_workspace(tmp_path, runs, "v1")
+    recipe = ws / "runs" / "run-v1" / "recipe.yaml"
+    recipe.write_text(recipe.read_text(encoding="utf-8").replace("  row_group_rows: 1\n", "  row_group_rows: 1\n  keep_history: false\n"),
+                      encoding="utf-8")
+    release_flow(run=str(ws / "runs" / "run-v1"), workspace=str(ws), refresh_catalog=False)
+    ref = resolve_ref(ws, "tiny@v1")
+    assert not (ref.path / "_dropped").exists() or [p.name for p in (ref.path / "_dropped").iterdir()] == ["gate-part-00000.parquet"]
+    story = record_story(ref, ids_by_line(runs["v1"])[4])  # too short: dropped by the run, history not kept
+    assert story["status"] == "absent" and "kept no dropped-row history" in story["why_not"]
