@@ -15,6 +15,7 @@ import html
 import io
 import json
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -78,14 +79,18 @@ class Example:
 
 @dataclass
 class Boundary:
-    """Records on both sides of one filter's decision."""
+    """Records on both sides of one filter decision (one op and one drop reason)."""
 
     op: str
     reason: str
     dropped_rows: int
-    metric: str | None
+    metric: str | None  # the column (or "length") the decision is read on
+    threshold: tuple[str, float] | None = None  # (parameter, value) when the op names one for this reason
+    dropped_low: bool = True  # dropped rows lie below the kept ones on the metric
     just_dropped: list[Example] = field(default_factory=list)
     just_kept: list[Example] = field(default_factory=list)
+    dropped_values: np.ndarray = field(default_factory=lambda: np.array([]))
+    kept_values: np.ndarray = field(default_factory=lambda: np.array([]))
 
 
 @dataclass
@@ -162,13 +167,48 @@ def _excerpt(text: str | None) -> str:
     return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + " …"
 
 
+_GENERIC = {"too", "few", "many", "low", "high", "heavy", "share", "min", "max", "repetition", "ratio"}
+_LOW_HINTS = {"few", "low", "too_few", "short", "little", "missing"}
+
+
+def _tokens(name: str) -> set[str]:
+    """Words of a reason or parameter name, singular, without the generic ones."""
+    words = {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in re.split(r"[^a-z0-9]+", name.lower()) if w}
+    return words - _GENERIC
+
+
+def _reason_metric(reason: str, params: dict, columns: set[str]) -> tuple[str, str, float, bool] | None:
+    """Match a drop reason to the min_/max_ parameter and signal/score column it was decided on.
+
+    Returns (column, parameter, threshold, dropped_low) or None; e.g. reason `low_cjk_share` ->
+    (`signal_cjk_share`, `min_cjk_share`, 0.3, True).
+    """
+    want = _tokens(reason)
+    low_hint = bool(set(reason.lower().split("_")) & _LOW_HINTS)
+    best: tuple[int, int, str, str, float, bool] | None = None
+    for name, value in params.items():
+        m = re.fullmatch(r"(min|max)_(.+)", name)
+        if not m or value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        stem = m.group(2)
+        col = next((c for c in (f"signal_{stem}", f"score_{stem}", stem) if c in columns), None)
+        if col is None:
+            continue
+        overlap = len(want & _tokens(stem))
+        agrees = int((m.group(1) == "min") == low_hint)  # breaks min_chars/max_chars ties by the reason's wording
+        cand = (overlap, agrees, col, name, float(value), m.group(1) == "min")
+        if overlap and (best is None or cand[:2] > best[:2]):
+            best = cand
+    return None if best is None else best[2:]
+
+
 def _boundary_metric(op_id: str, params: dict, score_cols: list[str]) -> str | None:
-    """Pick what separates kept from dropped for a filter: a score column it names, else length for length filters."""
+    """Fallback when no parameter matches the reason: a score column the op names, else length for length filters."""
     for value in params.values():
         if isinstance(value, str) and value in score_cols:
             return value
     stem = op_id.split("@")[0]
-    for col in score_cols:  # a filter named after its signal, e.g. score_quality <- quality_filter
+    for col in score_cols:  # a filter named after its signal, e.g. score_quality <- filter_quality_score
         if col.removeprefix("score_") in stem:
             return col
     if any(w in stem for w in ("short", "long", "length", "chars")) or any("chars" in k or "length" in k for k in params):
@@ -198,61 +238,70 @@ def _merge_examples(current: list[Example], new: list[Example], largest: bool) -
     return both[:EXAMPLES_PER_SIDE]
 
 
-def _boundaries(layout: Layout, score_cols: list[str], drops_by_op: dict[str, int], reasons_by_op: dict[str, str]) -> list[Boundary]:
-    """Examples just dropped and just kept by every filter; dedup shows each duplicate beside its kept original."""
+def _rows_of(t: pa.Table, op_id: str, reason: str) -> pa.Table:
+    if DROPPED_BY not in t.column_names or DROP_REASON not in t.column_names:
+        return t.slice(0, 0)
+    return t.filter(pc.and_(pc.equal(t.column(DROPPED_BY), op_id), pc.equal(t.column(DROP_REASON), reason)))
+
+
+def _columns(files: list[Path]) -> set[str]:
+    cols: set[str] = set()
+    for f in files:
+        cols.update(pq.read_schema(f).names)
+    return cols
+
+
+def _boundaries(layout: Layout, score_cols: list[str], drops: dict[tuple[str, str], int]) -> list[Boundary]:
+    """For every (op, reason) that dropped rows: the dropped rows nearest the kept side, the kept rows nearest
+    the dropped side (on the signal the op's threshold names, else a score or length), and the metric's values
+    on both sides; dedup shows each duplicate beside its kept original."""
     params = {op["op"]: op.get("params", {}) for op in layout.record.get("ops", [])}
+    numeric = {c for c in _columns(layout.kept + layout.dropped) if c.startswith(("signal_", "score_"))}
     out: list[Boundary] = []
-    for op_id, n in sorted(drops_by_op.items(), key=lambda kv: -kv[1]):
-        metric = _boundary_metric(op_id, params.get(op_id, {}), score_cols)
-        b = Boundary(op_id, reasons_by_op.get(op_id, ""), n, metric)
-        cols = ["id", "text", DROPPED_BY, DUPLICATE_OF] + ([metric] if metric and metric != "length" else [])
-        dropped_vals: list[np.ndarray] = []
+    for (op_id, reason), n in sorted(drops.items(), key=lambda kv: -kv[1]):
+        matched = _reason_metric(reason, params.get(op_id, {}), numeric)
+        metric = matched[0] if matched else _boundary_metric(op_id, params.get(op_id, {}), score_cols)
+        b = Boundary(op_id, reason, n, metric, (matched[1], matched[2]) if matched else None,
+                     matched[3] if matched else True)
+        extra = [metric] if metric and metric != "length" else []
+        cols = ["id", "text", DROPPED_BY, DROP_REASON, DUPLICATE_OF, *extra]
+        dropped_tables = []
         for f in layout.dropped:
-            t = _read(f, cols)
-            if DROPPED_BY not in t.column_names:
-                continue
-            t = t.filter(pc.equal(t.column(DROPPED_BY), op_id))
-            if t.num_rows == 0:
-                continue
-            if metric and metric in t.column_names or metric == "length":
-                v = _metric_values(t, metric)
-                dropped_vals.append(v)
-            elif len(b.just_dropped) < EXAMPLES_PER_SIDE:
+            t = _rows_of(_read(f, cols), op_id, reason)
+            if t.num_rows:
+                dropped_tables.append(t)
+        if metric and (metric == "length" or all(metric in t.column_names for t in dropped_tables)) and dropped_tables:
+            vals = [_metric_values(t, metric) for t in dropped_tables]
+            b.dropped_values = _stride_sample(np.concatenate(vals), SCORE_SAMPLE)
+            kept_vals = []
+            for f in layout.kept:
+                t = _read(f, ["id", "text", *extra])
+                if metric == "length" or metric in t.column_names:
+                    kept_vals.append(_stride_sample(_metric_values(t, metric), SCORE_SAMPLE))
+            b.kept_values = np.concatenate(kept_vals) if kept_vals else np.array([])
+            if not matched and len(b.kept_values):  # no threshold to read the side from: compare medians
+                b.dropped_low = float(np.nanmedian(b.dropped_values)) <= float(np.nanmedian(b.kept_values))
+            for t, v in zip(dropped_tables, vals):
+                b.just_dropped = _merge_examples(b.just_dropped, _pick(t, v, EXAMPLES_PER_SIDE, b.dropped_low), b.dropped_low)
+            for f in layout.kept:
+                t = _read(f, ["id", "text", *extra])
+                if metric == "length" or metric in t.column_names:
+                    b.just_kept = _merge_examples(b.just_kept, _pick(t, _metric_values(t, metric), EXAMPLES_PER_SIDE, not b.dropped_low),
+                                                  not b.dropped_low)
+        else:
+            b.metric = None
+            for t in dropped_tables:
                 take = t.slice(0, EXAMPLES_PER_SIDE - len(b.just_dropped))
                 dup = take.column(DUPLICATE_OF).to_pylist() if DUPLICATE_OF in take.column_names else [None] * take.num_rows
                 b.just_dropped += [Example(i, _excerpt(x), None, f"duplicate of {d}" if d else "")
                                    for i, x, d in zip(take.column("id").to_pylist(), take.column("text").to_pylist(), dup)]
-        if metric and dropped_vals:
-            # Which side of the threshold was dropped: compare the dropped median with the kept one.
-            dmed = float(np.nanmedian(np.concatenate(dropped_vals)))
-            kept_med = _kept_median(layout, metric)
-            dropped_low = kept_med is None or dmed <= kept_med
-            for f in layout.dropped:
-                t = _read(f, cols)
-                if DROPPED_BY not in t.column_names:
-                    continue
-                t = t.filter(pc.equal(t.column(DROPPED_BY), op_id))
-                if t.num_rows:
-                    b.just_dropped = _merge_examples(b.just_dropped, _pick(t, _metric_values(t, metric), EXAMPLES_PER_SIDE, dropped_low), dropped_low)
-            for f in layout.kept:
-                t = _read(f, ["id", "text"] + ([metric] if metric != "length" else []))
-                if metric != "length" and metric not in t.column_names:
-                    continue
-                b.just_kept = _merge_examples(b.just_kept, _pick(t, _metric_values(t, metric), EXAMPLES_PER_SIDE, not dropped_low), not dropped_low)
+                if len(b.just_dropped) >= EXAMPLES_PER_SIDE:
+                    break
         originals = {e.note.removeprefix("duplicate of ") for e in b.just_dropped if e.note.startswith("duplicate of ")}
         if originals:
             b.just_kept = _lookup(layout.kept, originals)
         out.append(b)
     return out
-
-
-def _kept_median(layout: Layout, metric: str) -> float | None:
-    vals = []
-    for f in layout.kept:
-        t = _read(f, ["text"] if metric == "length" else [metric])
-        if metric == "length" or metric in t.column_names:
-            vals.append(_stride_sample(_metric_values(t, metric), SCORE_SAMPLE))
-    return float(np.nanmedian(np.concatenate(vals))) if vals and sum(map(len, vals)) else None
 
 
 def _lookup(files: list[Path], ids: set[str]) -> list[Example]:
@@ -371,7 +420,7 @@ def collect_report_data(path: Path, annotations: Path | None = None) -> ReportDa
         length_hist=hist,
         scores={c: {s: (np.concatenate(v) if v else np.array([])) for s, v in d.items()} for c, d in scores.items()},
         cluster_sizes=cluster_sizes, op_seconds=op_seconds,
-        boundaries=_boundaries(layout, score_cols, dict(drops_by_op), {k: v.most_common(1)[0][0] for k, v in reasons_by_op.items()}),
+        boundaries=_boundaries(layout, score_cols, {(op, r): n for op, c in reasons_by_op.items() for r, n in c.items()}),
         quarantine_examples=q_examples,
         annotations=annotation_summary(ann_path) if ann_path else None,
     )
@@ -514,6 +563,37 @@ def chart_clusters(sizes: Counter) -> str:
     return _svg(fig, "dedup cluster sizes")
 
 
+def chart_boundary(b: Boundary) -> str:
+    """The decision metric of one filter: kept against rows dropped for this reason, with the threshold line."""
+    vals = [v[~np.isnan(v)] for v in (b.kept_values, b.dropped_values)]
+    allv = np.concatenate([v for v in vals if len(v)])
+    log = b.metric == "length"
+    lo, hi = float(np.min(allv)), float(np.max(allv))
+    if log:
+        bins = np.logspace(np.log10(max(lo, 1.0)), np.log10(max(hi, 2.0)), 41)
+    else:
+        bins = np.linspace(lo, hi if hi > lo else lo + 1, 41)
+    fig, ax = _figure(5.0, 2.4)
+    for side, v in (("kept", vals[0]), ("dropped", vals[1])):
+        if len(v):
+            ax.hist(np.clip(v, bins[0], bins[-1]), bins=bins, histtype="stepfilled" if side == "kept" else "step",
+                    color=PALETTE[side], alpha=0.55 if side == "kept" else 1.0,
+                    label=f"{side}{'' if side == 'kept' else ': ' + b.reason} (n={len(v):,})")
+    if b.threshold:
+        ax.axvline(b.threshold[1], color="#212529", linestyle="--", linewidth=1)
+        ax.annotate(f"{b.threshold[0]} = {b.threshold[1]:g}", (b.threshold[1], 1), xycoords=("data", "axes fraction"),
+                    fontsize=8, ha="left", va="top")
+    if log:
+        ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("characters" if log else str(b.metric))
+    ax.set_ylabel("records (log)")
+    ax.legend(fontsize=7, frameon=False, loc="upper right")
+    ax.set_title(f"{b.op}: {b.reason}", fontsize=10)
+    _style(ax)
+    return _svg(fig, f"boundary of {b.op} {b.reason}")
+
+
 # ---------------------------------------------------------------- HTML
 
 
@@ -549,8 +629,10 @@ def _examples(b: Boundary) -> str:
                        f'<td><code>{_e(e.id)}</code><div class="ex">{_e(e.text)}</div></td></tr>' for e in exs)
     metric = "length (chars)" if b.metric == "length" else (b.metric or "—")
     head = f"<tr><th>side</th><th>{_e(metric)}</th><th>record</th></tr>"
-    return (f"<h3>{_e(b.op)} <span class='muted'>reason {_e(b.reason)}, {b.dropped_rows:,} dropped</span></h3>"
-            f"<table>{head}{rows(b.just_dropped, 'dropped')}{rows(b.just_kept, 'kept')}</table>")
+    rule = f", threshold {_e(b.threshold[0])} = {b.threshold[1]:g}" if b.threshold else ""
+    chart = chart_boundary(b) if b.metric and len(b.dropped_values) else ""
+    return (f"<h3>{_e(b.op)} <span class='muted'>reason {_e(b.reason)}, {b.dropped_rows:,} dropped{rule}</span></h3>"
+            f'<div class="grid">{chart}<table>{head}{rows(b.just_dropped, "dropped")}{rows(b.just_kept, "kept")}</table></div>')
 
 
 def render_report(data: ReportData) -> str:

@@ -146,3 +146,21 @@ def test_annotation_progress_and_agreement(scored_run):
     assert a["agreement"]["n_items_multi"] == 8 and a["agreement"]["alpha_nominal"] < 1.0
     out = write_report(scored_run)
     assert "Annotation progress" in out.read_text(encoding="utf-8")
+
+
+def test_reasons_are_matched_to_the_threshold_and_signal_they_were_decided_on():
+    from flows.report import _reason_metric
+
+    cols = {"signal_chars", "signal_cjk_share", "signal_digit_share", "signal_symbol_share", "signal_short_line_share",
+            "signal_dup_line_share", "signal_dup_5gram_share", "signal_dup_6gram_share", "signal_stopwords"}
+    text_stats = {"max_digit_share": 0.3, "max_garbled_share": 0.01, "max_symbol_share": 0.05, "min_cjk_share": 0.3}
+    assert _reason_metric("low_cjk_share", text_stats, cols) == ("signal_cjk_share", "min_cjk_share", 0.3, True)
+    assert _reason_metric("digit_heavy", text_stats, cols) == ("signal_digit_share", "max_digit_share", 0.3, False)
+    length = {"min_chars": 100, "max_chars": 200000, "min_words": None}
+    assert _reason_metric("too_few_chars", length, cols) == ("signal_chars", "min_chars", 100.0, True)
+    assert _reason_metric("too_many_chars", length, cols) == ("signal_chars", "max_chars", 200000.0, False)
+    lines = {"max_short_line_share": 0.67, "max_dup_line_share": 0.3}
+    assert _reason_metric("short_lines", lines, cols)[:2] == ("signal_short_line_share", "max_short_line_share")
+    rep = {"max_dup_5gram_share": 0.5, "max_dup_6gram_share": 0.45}
+    assert _reason_metric("dup_6gram_repetition", rep, cols)[:2] == ("signal_dup_6gram_share", "max_dup_6gram_share")
+    assert _reason_metric("exact_duplicate", {"keep": "first"}, cols) is None
