@@ -126,6 +126,8 @@ def print_run_summary(run_dir: Path) -> None:
     # stdout carries only the machine-usable answer: where the curated output is.
     typer.echo(f"kept: {run_dir / 'kept'}")
     typer.echo(f"run record: {run_dir / 'run.json'}")
+    if (run_dir / "report.html").exists():
+        typer.echo(f"report: {run_dir / 'report.html'}")
 
 
 @app.command("ops")

@@ -10,4 +10,9 @@ if [ -f scripts/label_studio.sh ]; then
 fi
 # Real dirty Chinese text (fortunes-zh with ANSI escapes, manpages-zh with troff) for the cleaning tests.
 bash scripts/fetch_debian_zh.sh || { echo "test_services: Debian zh packages not fetched" >&2; [ "$strict" = true ] && exit 1; }
+# Headless Chromium (Debian's package) for the report test.
+if ! command -v chromium >/dev/null; then
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+    || { echo "test_services: chromium not installed" >&2; [ "$strict" = true ] && exit 1; }
+fi
 exit 0
