@@ -42,7 +42,7 @@ from flows.release_store import (CARD, CHECKSUMS, DATA_DIR, DROPPED_DIR, MANIFES
 from flows.store import PARQUET_COMPRESSION, read_json, write_json_atomic
 from transforms.schema import DROP_REASON, DROPPED_BY, DUPLICATE_OF
 
-YULIAO_VERSION = "0.1.0"
+from flows.curate import YULIAO_VERSION  # noqa: E402 - one version string for runs and releases
 # Test hook: seconds to sleep right after the first data shard is complete (to kill a publisher mid-write).
 PAUSE_ENV = "YULIAO_RELEASE_PAUSE_AFTER_FIRST_SHARD"
 STALE_UNOWNED_SECONDS = 24 * 3600
