@@ -36,13 +36,13 @@ import xxhash
 import yaml
 from prefect import flow, get_run_logger, task
 
+from flows.curate import YULIAO_VERSION
 from flows.recipe import ReleaseGates, ReleaseSection, parse_recipe
 from flows.release_store import (CARD, CHECKSUMS, DATA_DIR, DROPPED_DIR, MANIFEST, QUARANTINE_DIR, RELEASE_FORMAT,
                                  ReleaseError, file_sha256, is_name_taken, list_versions, pid_alive, releases_root)
 from flows.store import PARQUET_COMPRESSION, read_json, write_json_atomic
 from transforms.schema import DROP_REASON, DROPPED_BY, DUPLICATE_OF
 
-from flows.curate import YULIAO_VERSION  # noqa: E402 - one version string for runs and releases
 # Test hook: seconds to sleep right after the first data shard is complete (to kill a publisher mid-write).
 PAUSE_ENV = "YULIAO_RELEASE_PAUSE_AFTER_FIRST_SHARD"
 STALE_UNOWNED_SECONDS = 24 * 3600
