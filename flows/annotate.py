@@ -16,7 +16,7 @@ import json
 import math
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ from prefect import flow, task
 
 from flows.label_studio import (
     RECORD_KEY,
+    WATERMARK_OVERLAP,
     LabelConfig,
     MappingStore,
     ServerSettings,
@@ -54,7 +55,7 @@ from quality.agreement import (
     span_agreement,
     summarize_agreement,
 )
-from quality.sampling import exclude_ids, sample_for_annotation
+from quality.sampling import sample_for_annotation
 
 ANNOTATION_SCHEMA = pa.schema([
     pa.field("project_id", pa.int64()),
@@ -217,10 +218,11 @@ def push_records(
     push_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     with open_store(workspace, settings) as store:
         store.record_project(project_id, title, config.name, annotations_per_task)
-        already = set(store.tasks(project_id))
-        candidates = exclude_ids(docs, already)
-        n = candidates.num_rows if sample_size is None else sample_size
-        chosen = sample_for_annotation(candidates, n, strategy, seed)  # type: ignore[arg-type]
+        # The sample depends only on (records, size, strategy, seed), not on what the project already
+        # holds: rerunning a push (e.g. after a crash) asks for the same records and push_tasks skips
+        # those already there. A larger size with the same seed contains the smaller sample.
+        n = docs.num_rows if sample_size is None else sample_size
+        chosen = sample_for_annotation(docs, n, strategy, seed)  # type: ignore[arg-type]
         prediction_column = PREDICTION_COLUMNS.get(config.name)
         tasks = build_tasks(chosen, config, prediction_column)
         kinds = {t["data"][RECORD_KEY]: "record" for t in tasks}
@@ -228,7 +230,7 @@ def push_records(
             gold = read_gold(gold_path)
             answers = dict(zip(gold.column("id").to_pylist(), (str(a) for a in gold.column("answer").to_pylist())))
             store.set_gold(project_id, answers)
-            gold_tasks = [t for t in build_tasks(gold, config, prediction_column) if t["data"][RECORD_KEY] not in already]
+            gold_tasks = build_tasks(gold, config, prediction_column)
             kinds.update({t["data"][RECORD_KEY]: "gold" for t in gold_tasks})
             tasks = interleave_gold(tasks, gold_tasks, seed)
         report = push_tasks(ls, store, project_id, tasks, kinds, push_id, batch_size=batch_size, on_batch=on_batch)
@@ -237,7 +239,7 @@ def push_records(
         "push_id": push_id, "server": settings.url, "project_id": project_id, "project_title": title, "project_created": created,
         "config": config.name, "annotations_per_task": annotations_per_task, "source": str(source),
         "files": [str(f) for f in files], "strategy": strategy, "seed": seed, "sample_size": sample_size,
-        "gold_file": str(gold_path) if gold_path else None, "candidates": candidates.num_rows,
+        "gold_file": str(gold_path) if gold_path else None, "records_read": docs.num_rows, "sampled": chosen.num_rows,
         "tasks_requested": report.requested, "already_present": report.already_present, "imported": report.imported,
         "batches": report.batches, "tasks_in_project": mapped,
         "gold_tasks": sum(1 for k in kinds.values() if k == "gold"),
@@ -335,6 +337,7 @@ def _gold_accuracy(aggregated: pa.Table, gold: dict[str, str]) -> float | None:
 def collect_project(
     workspace: Path, project_id: int, settings: ServerSettings | None = None, ls: LabelStudio | None = None,
     threshold: float = 0.67, method: str = "dawid_skene", send_back: bool = False,
+    overlap_seconds: float = WATERMARK_OVERLAP.total_seconds(),
 ) -> dict:
     """Fetch annotations changed since the last collect, upsert them, recompute agreement, labels and adjudication."""
     settings = settings or server_settings()
@@ -346,7 +349,7 @@ def collect_project(
             raise AnnotateError(f"project {project_id} on {settings.url} was not created by a yuliao push in {workspace}")
         config = get_config(info["config"])
         since = store.watermark(project_id)
-        rows, newest = fetch_annotations(ls, project_id, since)
+        rows, newest = fetch_annotations(ls, project_id, since, overlap=timedelta(seconds=overlap_seconds))
         table = upsert_annotations(out_dir / "annotations.parquet", rows)
         gold = {r: a for r, a in store.gold(project_id).items()}
         report, labels, flagged = quality_report(table, config, gold, threshold, method)

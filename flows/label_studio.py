@@ -434,11 +434,13 @@ def users_by_id(ls: LabelStudio) -> dict[int, str]:
     return {int(u.id): (u.email or u.username or str(u.id)) for u in ls.users.list()}
 
 
-def fetch_annotations(ls: LabelStudio, project_id: int, since: datetime | None, page_size: int = 500) -> tuple[list[dict], datetime | None]:
-    """Return (annotation rows of tasks updated after `since` minus a safety overlap, newest task update seen)."""
+def fetch_annotations(
+    ls: LabelStudio, project_id: int, since: datetime | None, page_size: int = 500, overlap: timedelta = WATERMARK_OVERLAP,
+) -> tuple[list[dict], datetime | None]:
+    """Return (annotation rows of tasks updated after `since` minus `overlap`, newest task update seen)."""
     query = None
     if since is not None:
-        after = (since - WATERMARK_OVERLAP).astimezone(timezone.utc).strftime(LS_TIME_FORMAT)
+        after = (since - overlap).astimezone(timezone.utc).strftime(LS_TIME_FORMAT)
         query = json.dumps({"filters": {"conjunction": "and", "items": [
             {"filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime", "value": after}]}})
     users = users_by_id(ls)

@@ -55,8 +55,9 @@ def stratified_sample(docs: pa.Table, n: int, seed: int, strata: tuple[str, ...]
     rng = np.random.default_rng(seed)
     chosen: list[int] = []
     for key, k in zip(ordered, alloc):
-        if k:
-            chosen.extend(rng.choice(np.asarray(groups[key]), size=k, replace=False).tolist())
+        # A full permutation per stratum (whatever k is) keeps the random stream, and so every
+        # stratum's order, independent of n: a larger sample with the same seed contains a smaller one.
+        chosen.extend(rng.permutation(np.asarray(groups[key]))[:k].tolist())
     # Shuffle across strata so that annotators do not see one source in a block.
     chosen = rng.permutation(np.asarray(chosen, dtype=np.int64)).tolist() if chosen else []
     return docs.take(pa.array(chosen, pa.int64()))

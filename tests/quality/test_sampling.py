@@ -53,3 +53,12 @@ def test_least_certain_takes_scores_nearest_the_boundary_and_auto_picks_it():
 def test_exclude_ids_removes_records_already_sent():
     docs = make_docs({("news", "zh"): 4})
     assert exclude_ids(docs, {"news-zh-1", "news-zh-3"}).column("id").to_pylist() == ["news-zh-0", "news-zh-2"]
+
+
+def test_a_larger_seeded_sample_contains_the_smaller_one():
+    docs = make_docs({("news", "zh"): 300, ("news", "en"): 200, ("poetry", "zh"): 100})
+    docs = docs.append_column("score_quality", pa.array([(i * 37 % 101) / 100 for i in range(docs.num_rows)]))
+    for strategy in ("stratified", "least_certain"):
+        small = set(sample_for_annotation(docs, 50, strategy, seed=3).column("id").to_pylist())
+        large = set(sample_for_annotation(docs, 200, strategy, seed=3).column("id").to_pylist())
+        assert small < large, strategy
