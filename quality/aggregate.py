@@ -13,7 +13,6 @@ from typing import Literal
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from crowdkit.aggregation import DawidSkene, MajorityVote
 
 from quality.agreement import labels_frame
 
@@ -47,6 +46,8 @@ def majority_vote(labels: pa.Table) -> pa.Table:
     df = _crowdkit_frame(labels)
     if df.empty:
         return AGGREGATE_SCHEMA.empty_table()
+    from crowdkit.aggregation import MajorityVote  # lazy: crowdkit pulls scipy.stats etc. (~2.5 s) into every process that discovers ops
+
     proba = MajorityVote().fit_predict_proba(df)
     return _from_proba(proba, df.groupby("task").size())
 
@@ -56,6 +57,8 @@ def dawid_skene(labels: pa.Table, n_iter: int = 100, tol: float = 1e-5) -> pa.Ta
     df = _crowdkit_frame(labels)
     if df.empty:
         return AGGREGATE_SCHEMA.empty_table()
+    from crowdkit.aggregation import DawidSkene  # lazy, see majority_vote
+
     proba = DawidSkene(n_iter=n_iter, tol=tol).fit_predict_proba(df)
     return _from_proba(proba, df.groupby("task").size())
 
