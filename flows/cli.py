@@ -30,6 +30,7 @@ app = typer.Typer(
 def configure_environment(verbose: bool = False) -> None:
     """Quiet, offline defaults for Prefect and Hugging Face (explicit env vars still win)."""
     home = Path(os.environ.get("YULIAO_HOME", ".yuliao")).resolve()
+    home.mkdir(parents=True, exist_ok=True)  # Prefect cannot create its SQLite file in a missing dir
     os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")

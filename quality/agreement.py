@@ -15,12 +15,9 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-import krippendorff
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sklearn.metrics import cohen_kappa_score
-from statsmodels.stats.inter_rater import fleiss_kappa
 
 LABEL_COLUMNS = ("item", "annotator", "label")
 Level = Literal["nominal", "ordinal"]
@@ -50,6 +47,7 @@ def _codes(values: pd.Series, order: list[str] | None) -> tuple[pd.Series, list[
 
 def cohen_kappa_pairs(labels: pa.Table, min_overlap: int = 2, weights: Literal["linear", "quadratic"] | None = None) -> pa.Table:
     """Return Cohen's kappa for every annotator pair sharing at least `min_overlap` items."""
+    from sklearn.metrics import cohen_kappa_score  # loaded on first use: op discovery imports this module
     df = labels_frame(labels)
     wide = df.pivot(index="item", columns="annotator", values="label")
     wide = wide[sorted(wide.columns)]
@@ -77,6 +75,7 @@ def cohen_kappa_pairs(labels: pa.Table, min_overlap: int = 2, weights: Literal["
 
 def fleiss_kappa_score(labels: pa.Table) -> tuple[float, int]:
     """Return (Fleiss' kappa, items used) over the items rated by the most common number (>= 2) of annotators."""
+    from statsmodels.stats.inter_rater import fleiss_kappa  # loaded on first use: op discovery imports this module
     df = labels_frame(labels)
     counts = df.groupby(["item", "label"]).size().unstack(fill_value=0)
     per_item = counts.sum(axis=1)
@@ -93,6 +92,7 @@ def fleiss_kappa_score(labels: pa.Table) -> tuple[float, int]:
 
 def krippendorff_alpha(labels: pa.Table, level: Level = "nominal", order: list[str] | None = None) -> float:
     """Return Krippendorff's alpha over all items (missing judgements allowed); ordinal needs `order` or numeric labels."""
+    import krippendorff  # loaded on first use: op discovery imports this module
     df = labels_frame(labels)
     if df.empty:
         return math.nan
