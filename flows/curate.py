@@ -30,9 +30,9 @@ from flows import progress
 from flows.notify import notify_failure
 from flows.plan import Segment, ShardRef, override_inputs, plan_shards, split_segments
 from flows.readers import read_input_file
-from flows.recipe import Recipe, RecipeError, load_recipe
-from flows.store import DROP_ONLY_COLUMNS, PartWriter, part_name, read_json, write_json_atomic
-from transforms.ops import CorpusOp, Operator, OpStats, live_mask
+from flows.recipe import Recipe, load_recipe
+from flows.store import DROP_ONLY_COLUMNS, PartWriter, file_sha256, part_name, read_json, write_json_atomic
+from transforms.ops import Operator, OpStats, live_mask
 from transforms.schema import DROP_REASON, ensure_decision_columns
 
 YULIAO_VERSION = "0.1.0"
@@ -499,11 +499,3 @@ def make_task_runner(kind: str, workers: int, dask_address: str | None = None):
         return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
     raise ValueError(f"unknown runner {kind!r}: thread, process or dask")
 
-
-def file_sha256(path: Path) -> str:
-    """Return the sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -8,7 +8,6 @@ file; held-out AUC, precision/recall at the threshold; single-signal baselines).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -99,14 +98,6 @@ def save_quality_model(model: QualityModel, workspace: Path) -> Path:
         raise
     return final
 
-
-def file_sha256(path: Path) -> str:
-    """Return the hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def labelled_documents(annotations: pa.Table, documents: pa.Table, label_column: str) -> pa.Table:

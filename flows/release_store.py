@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flows.store import file_sha256
+
 RELEASE_FORMAT = "yuliao.release/1"
 MANIFEST = "manifest.json"
 CARD = "README.md"
@@ -123,14 +125,6 @@ def read_manifest(release_dir: Path) -> dict[str, Any]:
         raise ReleaseError(f"{path}: unknown release format {data.get('format')!r} (expected {RELEASE_FORMAT})")
     return data
 
-
-def file_sha256(path: Path) -> str:
-    """Return the hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def manifest_files(manifest: dict[str, Any], with_history: bool = True) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -97,3 +98,12 @@ def read_parts(directory: Path) -> pa.Table | None:
     if not files:
         return None
     return pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
+
+
+def file_sha256(path: Path) -> str:
+    """Return the hex sha256 of a file's bytes, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
