@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from flows.store import file_sha256
 from quality.learned import (
     FeatureSpec,
     QualityModel,
