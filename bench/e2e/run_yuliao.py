@@ -53,9 +53,12 @@ def main() -> None:
 
 
 def top_frames(raw: Path, n: int = 25) -> str:
-    """Own-time and inclusive-time top frames from py-spy's collapsed stacks (idle threads excluded)."""
+    """Own time, inclusive time of our frames, and import time by import site, from py-spy's collapsed stacks."""
+    import re
+    ours = re.compile(r"\((flows|transforms|quality)/")
     own: dict[str, int] = {}
     incl: dict[str, int] = {}
+    imports: dict[str, int] = {}
     total = 0
     for line in raw.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
@@ -69,12 +72,22 @@ def top_frames(raw: Path, n: int = 25) -> str:
         total += c
         own[leaf] = own.get(leaf, 0) + c
         for f in set(frames):
-            incl[f] = incl.get(f, 0) + c
-    lines = [f"samples (busy): {total}", "", "own time:"]
-    lines += [f"{100 * v / max(1, total):5.1f}%  {k}" for k, v in sorted(own.items(), key=lambda x: -x[1])[:n]]
-    lines += ["", "inclusive time (frames in transforms/, quality/, flows/):"]
-    ours = [(k, v) for k, v in incl.items() if any(p in k for p in ("/transforms/", "/quality/", "/flows/"))]
-    lines += [f"{100 * v / max(1, total):5.1f}%  {k}" for k, v in sorted(ours, key=lambda x: -x[1])[:n]]
+            if ours.search(f):
+                incl[f] = incl.get(f, 0) + c
+        if any("importlib._bootstrap" in f for f in frames):
+            mods = [f for f in frames if "<module>" in f]
+            site = [f for f in frames if ours.search(f)]
+            key = (site[-1] if site else "-") + "  <=  " + (mods[1] if len(mods) > 1 else (mods[0] if mods else "-"))
+            imports[key] = imports.get(key, 0) + c
+
+    def block(title: str, d: dict[str, int]) -> list[str]:
+        rows = sorted(d.items(), key=lambda x: -x[1])[:n]
+        return ["", title] + [f"{100 * v / max(1, total):5.1f}%  {k}" for k, v in rows]
+
+    lines = [f"samples (busy, all processes): {total}"]
+    lines += block("own time:", own)
+    lines += block("inclusive time of yuliao frames (flows/, transforms/, quality/):", incl)
+    lines += block("import time (yuliao import site  <=  imported module):", imports)
     return "\n".join(lines) + "\n"
 
 
