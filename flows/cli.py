@@ -98,6 +98,9 @@ def run_cmd(
     try:
         run_dir = run_recipe(str(recipe), workspace=str(workspace) if workspace else None, inputs=input_paths,
                              run_id=run_id, runner=runner, workers=workers)
+    except RecipeError as exc:
+        console.print(f"[red]recipe error[/red]\n{exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     except ConservationError as exc:
         console.print(f"[red]conservation check failed[/red]: {exc}")
         raise typer.Exit(EXIT_LOST_RECORDS) from None

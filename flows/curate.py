@@ -30,7 +30,7 @@ from flows import progress
 from flows.notify import notify_failure
 from flows.plan import Segment, ShardRef, override_inputs, plan_shards, split_segments
 from flows.readers import read_input_file
-from flows.recipe import Recipe, load_recipe
+from flows.recipe import Recipe, RecipeError, load_recipe
 from flows.store import DROP_ONLY_COLUMNS, PartWriter, file_sha256, part_name, read_json, write_json_atomic
 from transforms.ops import Operator, OpStats, live_mask
 from transforms.schema import DROP_REASON, ensure_decision_columns
@@ -313,17 +313,47 @@ def run_reduce(recipe_path: str, recipe_text: str, run_dir: str, stage: int, key
     record.unlink(missing_ok=True)
     t0 = time.perf_counter()
     files = sorted(sdir.glob("sig-*.parquet"))
-    sigs = pa.concat_tables([pq.read_table(f) for f in files]) if files else None
-    if sigs is None:
-        decisions = op.reduce(op.signatures(ensure_decision_columns(pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string())})), 0))
+    against = release_signatures(Path(run_dir).parent.parent, op)
+    if against:
+        # Incremental: deduplicate this run against stored release signatures (stored rows win).
+        from flows.dedup import reduce_from_files
+
+        decisions = reduce_from_files(op, files, existing=[f for _, fs in against for f in fs], temp_dir=sdir / "duckdb-tmp")
+    elif files:
+        decisions = op.reduce(pa.concat_tables([pq.read_table(f) for f in files]))
     else:
-        decisions = op.reduce(sigs)
+        decisions = op.reduce(op.signatures(ensure_decision_columns(pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string())})), 0))
     tmp = sdir / ".decisions.parquet.tmp"
     pq.write_table(decisions, tmp, compression="zstd")
     os.replace(tmp, out)
     result = {"stage": stage, "decisions": decisions.num_rows, "seconds": round(time.perf_counter() - t0, 4), "key": key}
+    if against:
+        result["against"] = [name for name, _ in against]
     write_json_atomic(record, result)
     return result
+
+
+def release_signatures(workspace: Path, op: Operator) -> list[tuple[str, list[Path]]]:
+    """Resolve a dedup op's `against` releases to their stored signature files, checking parameters match."""
+    refs = getattr(op, "against", ())
+    if not refs:
+        return []
+    from flows.dedup import check_op_spec
+    from flows.release_store import resolve_ref
+
+    out = []
+    for text in refs:
+        ref = resolve_ref(workspace, text)
+        sig_dir = ref.path / RELEASE_SIGNATURES_DIR / op.name
+        if not sig_dir.is_dir():
+            raise RecipeError(f"{op.op_id}: {ref.name} stores no {op.name} signatures (published before yuliao kept them, "
+                              f"or its run had no {op.name} step); republish it or drop it from 'against'")
+        check_op_spec(sig_dir, op)
+        out.append((ref.name, sorted(sig_dir.glob("part-*.parquet"))))
+    return out
+
+
+RELEASE_SIGNATURES_DIR = "_signatures"
 
 
 # ---------------------------------------------------------------- the run record
@@ -475,6 +505,14 @@ def run_recipe(recipe_path: str, workspace: str | None = None, inputs: list[str]
     if inputs:
         recipe = override_inputs(recipe, inputs)
     plan_shards(recipe)
+    for seg in split_segments(recipe.ops):  # releases named in `against` must exist and match, before any work
+        if seg.corpus is not None:
+            from flows.release_store import ReleaseError
+
+            try:
+                release_signatures(Path(workspace or recipe.workspace), seg.corpus)
+            except (ValueError, ReleaseError) as exc:
+                raise RecipeError(f"{recipe_path}: {seg.corpus.op_id}: {exc}") from None
     kind = runner or recipe.run.runner
     n = workers or recipe.run.workers
     fl = curate_flow.with_options(task_runner=make_task_runner(kind, n, recipe.run.dask_address))

@@ -442,16 +442,56 @@ def _write_staging(rd: Path, run: dict, section: ReleaseSection, tmp: Path) -> d
             for f in sorted((rd / sub).glob("part-*.parquet")):
                 (tmp / dest).mkdir(exist_ok=True)
                 shutil.copyfile(f, tmp / dest / f"{prefix}{f.name}")
+    signature_files = keep_signatures(rd, [p for shards in data_files.values() for p, _ in shards], tmp)
     files = []
     for split, shards in data_files.items():
         for path, rows in shards:
             files.append(_file_entry(tmp, path, "data", rows, split))
+    for path, rows in signature_files:
+        files.append(_file_entry(tmp, path, "signatures", rows))
     for dest, role in ((DROPPED_DIR, "dropped"), (QUARANTINE_DIR, "quarantine")):
         for path in sorted((tmp / dest).glob("*.parquet")):
             files.append(_file_entry(tmp, path, role, pq.read_metadata(path).num_rows))
     return {"schema": schema_json(schema), "files": files, "stats": stats.to_json(),
             "annotation": stats.annotation_summary(), "gate_counts": dict(gate_counts),
             "rows": sum(stats.by_split.values()), "splits": {s: stats.by_split.get(s, 0) for s in splits}}
+
+
+def keep_signatures(rd: Path, data_paths: list[Path], tmp: Path) -> list[tuple[Path, int]]:
+    """Store the run's near-dup signatures of the released rows, so later runs can dedup against this release."""
+    from flows.dedup import save_op_spec
+    from flows.plan import split_segments
+    from flows.recipe import RecipeError, parse_recipe
+
+    recipe_file = rd / "recipe.yaml"
+    if not recipe_file.is_file():
+        return []
+    try:
+        recipe = parse_recipe(recipe_file.read_text(encoding="utf-8"), where=str(recipe_file))
+    except RecipeError:
+        return []  # a recipe this code version can no longer parse: publish without signatures
+    released = None
+    out: list[tuple[Path, int]] = []
+    for k, seg in enumerate(split_segments(recipe.ops)):
+        op = seg.corpus
+        if op is None or op.name != "dedup_near":
+            continue
+        sig_files = sorted((rd / "_stages" / f"s{k:02d}").glob("sig-*.parquet"))
+        if not sig_files:
+            continue
+        if released is None:
+            released = pa.concat_arrays([pq.read_table(p, columns=["id"]).column("id").combine_chunks() for p in data_paths])
+        sigs = pa.concat_tables([pq.read_table(f) for f in sig_files], promote_options="permissive")
+        sigs = sigs.filter(pc.is_in(sigs.column("id"), value_set=released))
+        sig_dir = tmp / SIGNATURES_DIR / op.name
+        save_op_spec(sig_dir, op)
+        path = sig_dir / "part-00000.parquet"
+        pq.write_table(sigs, path, compression=PARQUET_COMPRESSION)
+        out += [(path, sigs.num_rows), (sig_dir / "_op.json", 0)]
+    return out
+
+
+SIGNATURES_DIR = "_signatures"  # = flows.curate.RELEASE_SIGNATURES_DIR
 
 
 def _file_entry(tmp: Path, path: Path, role: str, rows: int, split: str | None = None) -> dict[str, Any]:

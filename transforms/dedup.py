@@ -468,6 +468,9 @@ class DedupNear(CorpusOp):
     keep: KeepPolicy = "first"
     quality_column: str = Field("score_quality", description="column ranking documents when keep=quality")
     seed: int = Field(1, ge=0)
+    against: tuple[str, ...] = Field(
+        (), description="releases (DATASET@VERSION, @latest) whose stored signatures new documents are deduplicated against"
+    )
 
     @model_validator(mode="after")
     def _check_bands(self) -> "DedupNear":
