@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, field_validator
 
 from transforms.ops import Operator
-from transforms.registry import known_ops
+from transforms.registry import get_op_class, known_op_names
 
 
 class RecipeError(ValueError):
@@ -165,8 +165,11 @@ def _build_op(raw: Any, index: int, where: str, root: yaml.Node | None) -> Opera
         raise RecipeError(f"{at}: {loc} must be a mapping with an 'op' key, e.g. '- op: drop_short_docs'")
     name = raw["op"]
     params = {k: v for k, v in raw.items() if k != "op"}
-    ops = known_ops()
-    cls = ops.get(name)
+    ops = known_op_names()
+    try:
+        cls = get_op_class(str(name))
+    except KeyError:
+        cls = None
     if cls is None:
         import difflib
 

@@ -68,3 +68,10 @@ def test_input_batch_is_not_mutated():
     before = batch.column("text").to_pylist()
     Upper().apply(batch, OpStats())
     assert batch.column("text").to_pylist() == before
+
+
+def test_shipped_op_index_matches_discovery():
+    from transforms.registry import build_op_index, op_index
+
+    # Regenerate with `python -m transforms.registry` after adding or moving an operator.
+    assert op_index() == build_op_index()
