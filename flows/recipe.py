@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from transforms.ops import Operator
 from transforms.registry import get_op_class, known_op_names
