@@ -57,7 +57,7 @@ def publish_run_artifacts(data: ReportData, report_path: Path) -> list[str]:
     create_markdown_artifact(mix_markdown(data), key=keys[1], description=f"Language and script mix of run {run_id}")
     create_table_artifact(op_time_rows(data), key=keys[2], description=f"Time per operator, run {run_id}")
     create_link_artifact(report_path.resolve().as_uri(), link_text=f"report of run {run_id}", key=keys[3],
-                         description="Self-contained HTML run report (opens offline)")
+                         description=f"Self-contained HTML report of run {run_id} (opens offline)")
     return keys
 
 
