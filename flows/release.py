@@ -40,7 +40,7 @@ from flows.curate import YULIAO_VERSION
 from flows.recipe import ReleaseGates, ReleaseSection, parse_recipe
 from flows.release_store import (CARD, CHECKSUMS, DATA_DIR, DROPPED_DIR, MANIFEST, QUARANTINE_DIR, RELEASE_FORMAT,
                                  ReleaseError, file_sha256, is_name_taken, list_versions, pid_alive, releases_root)
-from flows.store import PARQUET_COMPRESSION, read_json, write_json_atomic
+from flows.store import PARQUET_COMPRESSION, conform, read_json, write_json_atomic
 from transforms.schema import DROP_REASON, DROPPED_BY, DUPLICATE_OF
 
 # Test hook: seconds to sleep right after the first data shard is complete (to kill a publisher mid-write).
@@ -133,18 +133,6 @@ def _flat(a: pa.Array | pa.ChunkedArray) -> pa.Array:
 def settle_schema(schema: pa.Schema) -> pa.Schema:
     """Give null-typed columns a string type and drop nullability constraints (files must agree)."""
     return pa.schema([pa.field(f.name, pa.string() if pa.types.is_null(f.type) else f.type) for f in schema])
-
-
-def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """Return `table` with exactly `schema`'s columns (missing ones null, types cast)."""
-    cols = []
-    for f in schema:
-        if f.name in table.column_names:
-            col = table.column(f.name)
-            cols.append(col if col.type == f.type else col.cast(f.type))
-        else:
-            cols.append(pa.nulls(table.num_rows, f.type))
-    return pa.Table.from_arrays(cols, schema=schema)
 
 
 def schema_json(schema: pa.Schema) -> list[dict[str, str]]:
@@ -407,7 +395,7 @@ def _write_staging(rd: Path, run: dict, section: ReleaseSection, tmp: Path) -> d
                                                pa.field(DUPLICATE_OF, pa.string())])
     for f in sorted((rd / "kept").glob("part-*.parquet")):
         for rb in pq.ParquetFile(f).iter_batches(batch_size=section.row_group_rows):
-            table = conform(pa.Table.from_batches([rb]), schema)
+            table = conform(pa.Table.from_batches([rb]), schema, on_extra="drop")
             reason, by = gate_decisions(table, section.gates)
             passed = pc.is_null(reason)
             if passed.false_count:
@@ -415,7 +403,7 @@ def _write_staging(rd: Path, run: dict, section: ReleaseSection, tmp: Path) -> d
                 for r in reason.filter(pc.invert(passed)).to_pylist():
                     gate_counts[r] += 1
                 gated = conform(gated.append_column(DROP_REASON, reason.filter(pc.invert(passed)))
-                                .append_column(DROPPED_BY, by.filter(pc.invert(passed))), dropped_schema)
+                                .append_column(DROPPED_BY, by.filter(pc.invert(passed))), dropped_schema, on_extra="drop")
                 if gate_writer is None:
                     (tmp / DROPPED_DIR).mkdir(exist_ok=True)
                     gate_writer = pq.ParquetWriter(tmp / DROPPED_DIR / "gate-part-00000.parquet", dropped_schema,

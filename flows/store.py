@@ -7,7 +7,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -39,8 +39,8 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """Cast `table` to `schema`, adding missing columns as nulls (batches of one shard must agree)."""
+def conform(table: pa.Table, schema: pa.Schema, on_extra: Literal["error", "drop"] = "error") -> pa.Table:
+    """Cast `table` to exactly `schema`'s columns: missing ones null, types cast; extra ones raise or drop."""
     cols = []
     for field in schema:
         if field.name in table.column_names:
@@ -49,7 +49,7 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
         else:
             cols.append(pa.nulls(table.num_rows, type=field.type))
     extra = [n for n in table.column_names if n not in schema.names]
-    if extra:
+    if extra and on_extra == "error":
         raise ValueError(f"batch has columns {extra} that earlier batches of this shard did not; operators must add columns consistently")
     return pa.Table.from_arrays(cols, schema=schema)
 
@@ -80,7 +80,7 @@ class PartWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(self._tmp, table.schema, compression=PARQUET_COMPRESSION)
         else:
-            table = _conform(table, self._writer.schema)
+            table = conform(table, self._writer.schema)
         self._writer.write_table(table, row_group_size=64 * 1024)
         self.rows += table.num_rows
 
