@@ -22,7 +22,8 @@ from transforms.schema import CLUSTER_ID, DUPLICATE_OF, ensure_decision_columns
 _WHITESPACE_RULES: tuple[tuple[str, str, str], ...] = (
     ("crlf", r"\r\n?|\x{2028}|\x{2029}|\x{85}", "\n"),
     ("control", r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x{80}-\x{84}\x{86}-\x{9f}]", ""),
-    ("zero_width", r"[\x{200b}\x{200c}\x{200d}\x{2060}\x{feff}\x{ad}]", ""),
+    ("zero_width", r"[\x{200b}\x{2060}\x{feff}\x{ad}]", ""),
+    ("joiners", r"[\x{200c}\x{200d}]", ""),  # only with strip_joiners: ZWJ/ZWNJ carry emoji and Indic/Persian text
     ("spaces", r"[ \t\x{a0}\x{2000}-\x{200a}\x{202f}\x{205f}]+", " "),
     ("line_edges", r"(?m)^ +| +$", ""),
     ("blank_lines", r"\n{3,}", "\n\n"),
@@ -35,17 +36,18 @@ class NormalizeWhitespace(Mapper):
     """Normalise line breaks and horizontal whitespace, strip control and zero-width characters."""
 
     name: ClassVar[str] = "normalize_whitespace"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     summary: ClassVar[str] = "CRLF->LF, strip C0/C1 controls and zero-width chars, collapse spaces, keep paragraphs"
 
-    keep_zero_width_joiner: bool = Field(False, description="keep U+200D (emoji sequences) instead of stripping it")
+    # Same default as normalize_unicode's strip_joiners, so running both never undoes the other.
+    strip_joiners: bool = Field(False, description="also strip ZWNJ/ZWJ (U+200C/U+200D), which emoji and Indic/Persian text need")
 
     def process(self, live: pa.Table, stats: OpStats) -> pa.Table:
         text = live.column("text")
         changed_by: list[list[str]] = [[] for _ in range(live.num_rows)]
         for rule, pattern, repl in _WHITESPACE_RULES:
-            if rule == "zero_width" and self.keep_zero_width_joiner:
-                pattern = pattern.replace(r"\x{200d}", "")
+            if rule == "joiners" and not self.strip_joiners:
+                continue
             new = pc.replace_substring_regex(text, pattern=pattern, replacement=repl)
             diff = pc.not_equal(new, text)
             n = pc.sum(diff.cast(pa.int64())).as_py() or 0

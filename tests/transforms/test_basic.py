@@ -18,7 +18,14 @@ def test_normalize_whitespace_keeps_cjk_punctuation_and_paragraphs():
     raw = "\ufeff  秦川雄帝宅，函谷壯皇居。\r\n\r\n\r\n\r\n「你好」！  world\x07\u200b\t\tend  \n"
     out = NormalizeWhitespace().apply(_docs([raw]), OpStats())
     assert out.column("text").to_pylist() == ["秦川雄帝宅，函谷壯皇居。\n\n「你好」！ world end"]
-    assert out.column("trace").to_pylist()[0][0].startswith("normalize_whitespace@1: ")
+    assert out.column("trace").to_pylist()[0][0].startswith(f"{NormalizeWhitespace().op_id}: ")
+
+
+def test_normalize_whitespace_keeps_joiners_unless_asked():
+    family = "\U0001F468\u200d\U0001F469\u200d\U0001F467 家庭"
+    assert NormalizeWhitespace().apply(_docs([family]), OpStats()).column("text").to_pylist() == [family]
+    stripped = NormalizeWhitespace(strip_joiners=True).apply(_docs([family]), OpStats()).column("text").to_pylist()
+    assert stripped == ["\U0001F468\U0001F469\U0001F467 家庭"]
 
 
 def test_normalize_whitespace_leaves_clean_text_untouched_and_untraced():
