@@ -35,6 +35,14 @@ class Line:
         return self.sha256 is not None
 
 
+def _start_oversized(parts: list[bytes], piece: bytes) -> tuple["hashlib._Hash", bytes]:
+    """Begin hashing a line that went over the limit: a hasher fed with `parts` (not `piece`) and its head."""
+    hasher = hashlib.sha256()
+    for p in parts:
+        hasher.update(p)
+    return hasher, (b"".join(parts) + piece)[:HEAD_BYTES]
+
+
 def iter_lines(stream: IO[bytes], max_bytes: int, newline: bytes = b"\n", offset: int = 0) -> Iterator[Line]:
     """Split a stream into lines in bounded memory; a line over max_bytes is hashed and let go, never buffered whole.
 
@@ -67,10 +75,7 @@ def iter_lines(stream: IO[bytes], max_bytes: int, newline: bytes = b"\n", offset
             if j < 0:
                 piece = data[i:]
                 if hasher is None and size + len(piece) > max_bytes:
-                    hasher = hashlib.sha256()
-                    head = (b"".join(parts) + piece)[:HEAD_BYTES]
-                    for p in parts:
-                        hasher.update(p)
+                    hasher, head = _start_oversized(parts, piece)
                     parts = []
                 if hasher is not None:
                     hasher.update(piece)
@@ -84,10 +89,7 @@ def iter_lines(stream: IO[bytes], max_bytes: int, newline: bytes = b"\n", offset
                 yield Line(number, start, b"".join(parts) + piece if parts else piece, size + len(piece))
             else:
                 if hasher is None:
-                    hasher = hashlib.sha256()
-                    head = (b"".join(parts) + piece)[:HEAD_BYTES]
-                    for p in parts:
-                        hasher.update(p)
+                    hasher, head = _start_oversized(parts, piece)
                 hasher.update(piece)
                 yield Line(number, start, head, size + len(piece), hasher.hexdigest())
             parts, size, hasher, head = [], 0, None, b""
@@ -101,10 +103,7 @@ def iter_lines(stream: IO[bytes], max_bytes: int, newline: bytes = b"\n", offset
             yield Line(number, start, b"".join(parts) + tail, size + len(tail))
         else:
             if hasher is None:
-                hasher = hashlib.sha256()
-                head = (b"".join(parts) + tail)[:HEAD_BYTES]
-                for p in parts:
-                    hasher.update(p)
+                hasher, head = _start_oversized(parts, tail)
             hasher.update(tail)
             yield Line(number, start, head, size + len(tail), hasher.hexdigest())
 
