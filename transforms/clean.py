@@ -170,8 +170,11 @@ def python_verbose_regex_to_re2(pattern: str) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=1)
 def mojibake_prefilter_re2() -> str:
     """Return an RE2 pattern matching every row ftfy's encoding fixes could change (its badness test, or C1 controls)."""
+    # Cached and built on first use, not at import: the test compile pulls in pandas (~1.5 s), which
+    # processes that only validate a recipe, or never fix mojibake, should not pay.
     try:
         badness = python_verbose_regex_to_re2(ftfy.badness.BADNESS_RE.pattern)
         pc.match_substring_regex(pa.array([""], pa.string()), pattern=badness)
@@ -179,8 +182,6 @@ def mojibake_prefilter_re2() -> str:
         return MOJIBAKE_BROAD_RE2
     return f"{badness}|[\\x{{80}}-\\x{{9f}}]"
 
-
-MOJIBAKE_PREFILTER_RE2 = mojibake_prefilter_re2()
 
 _ALNUM_TABLE = {c: c - 0xFEE0 for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A)) for c in range(r[0], r[1] + 1)}
 _ASCII_TABLE = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F) if chr(c) not in CJK_PUNCT_FULLWIDTH}
@@ -260,7 +261,7 @@ class NormalizeUnicode(Mapper):
             rules.append(regex_rule("ansi_escape", ANSI_ESCAPE_RE2))
             rules.append(regex_rule("ansi_caret_notation", ANSI_CARET_RE2))
         if self.fix_mojibake:  # before controls: UTF-8 read as Latin-1 is full of C1 bytes ftfy needs
-            rules.append(python_rule("mojibake", MOJIBAKE_PREFILTER_RE2, fix_mojibake))
+            rules.append(python_rule("mojibake", mojibake_prefilter_re2(), fix_mojibake))
         if self.strip_invisible:
             rules.append(regex_rule("control", CONTROL_RE2))
             rules.append(regex_rule("invisible", INVISIBLE_RE2))

@@ -20,12 +20,12 @@ from transforms.clean import (
     CJK_PUNCTUATION,
     FTFY_CJK_SAFE,
     MOJIBAKE_BROAD_RE2,
-    MOJIBAKE_PREFILTER_RE2,
     ConvertScript,
     NormalizeUnicode,
     RemoveBoilerplateLines,
     StripMarkup,
     halfwidth_alnum,
+    mojibake_prefilter_re2,
     strip_troff,
 )
 from transforms.ops import OpStats
@@ -105,8 +105,8 @@ def test_mojibake_prefilter_matches_ftfy_on_real_text(corpora):
         texts += [ln.encode("utf-8").decode("cp1252", errors="ignore") for ln in lines[:5]]
         texts += [ln.encode("utf-8").decode("latin-1") for ln in lines[5:8]]
     texts += ["第一行\nÃ  la mode", "ok\x85 c1 control", "“中文引号”——破折号…省略号"]
-    assert MOJIBAKE_PREFILTER_RE2 != MOJIBAKE_BROAD_RE2  # ftfy's own detector translated to RE2
-    flagged = pc.match_substring_regex(pa.array(texts), pattern=MOJIBAKE_PREFILTER_RE2).to_pylist()
+    assert mojibake_prefilter_re2() != MOJIBAKE_BROAD_RE2  # ftfy's own detector translated to RE2
+    flagged = pc.match_substring_regex(pa.array(texts), pattern=mojibake_prefilter_re2()).to_pylist()
     assert all(f for t, f in zip(texts, flagged) if ftfy.badness.is_bad(t))
     assert sum(flagged) < len(texts) / 2  # and it is selective: clean text skips ftfy
     ours = run(NormalizeUnicode(form="none", halfwidth="none", strip_invisible=False, strip_ansi=False), texts)[0]
