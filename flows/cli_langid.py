@@ -18,7 +18,7 @@ def langid_cmd(
     texts: Optional[list[str]] = typer.Argument(None, help="texts to identify (or use --file)"),
     file: Optional[Path] = typer.Option(None, "--file", "-f", help="a UTF-8 file with one text per line ('-' = stdin)"),
     detector: str = typer.Option("langdetect_nb", "--detector", help="langdetect_nb, langdetect or fasttext_lite"),
-    cantonese: str = typer.Option("markers", "--cantonese", help="markers or cantonesedetect"),
+    cantonese: str = typer.Option("model", "--cantonese", help="model (marker words + n-gram model), markers or cantonesedetect"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object per line instead of a table"),
 ) -> None:
     """Identify language and script exactly as the identify_language op would (zh-Hans / zh-Hant / yue ...)."""

