@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import unicodedata
 from functools import cache
+from types import ModuleType
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -47,6 +48,7 @@ _DOC_SEP = "\ue000"  # private-use char joining documents; survives NFKC, casefo
 _CP_BASE = 0x9E3779B97F4A7C15
 _TOK_BASE = 0xC2B2AE3D27D4EB4F
 _BAND_BASE = 0x165667B19E3779F9
+_TOK_BASE_INV = pow(_TOK_BASE, -1, 1 << 64)  # lets the compiled shingler roll its n-gram hash
 
 # Codepoint classes for tokenisation.
 _SEP, _WORD, _CJK, _DOCB = 0, 1, 2, 3
@@ -134,21 +136,32 @@ def _fold_tables() -> tuple[np.ndarray, np.ndarray]:
     return fold, slow
 
 
-def normalized_codepoints(texts: list[str], script: ScriptConversion) -> np.ndarray:
-    """Return NFKC-casefolded (optionally OpenCC-converted) codepoints of all texts joined by U+E000."""
+def normalized_codepoints(texts: list[str], script: ScriptConversion, compiled: bool = False) -> np.ndarray:
+    """Return NFKC-casefolded (optionally OpenCC-converted) codepoints of all texts joined by U+E000.
+
+    `compiled` folds with one numba pass instead of two numpy gathers (same result).
+    """
     fold, slow = _fold_tables()
     texts = [t.replace(_DOC_SEP, " ") for t in texts]
     cps = np.frombuffer(_DOC_SEP.join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
+    if compiled:
+        folded, needs_string_path = _kernels().fold_codepoints(cps, fold, slow)
+        if not needs_string_path:
+            return _convert_script(folded, script)
     if slow[cps].any():  # rare: redo only the documents that need full string normalisation
         doc_of_cp = np.cumsum(cps == ord(_DOC_SEP))
         for i in np.unique(doc_of_cp[slow[cps]]).tolist():
             texts[i] = unicodedata.normalize("NFKC", texts[i]).casefold()
         cps = np.frombuffer(_DOC_SEP.join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
-    cps = fold[cps]
-    if script != "none":
-        joined = opencc_converter(script).convert(cps.tobytes().decode("utf-32-le"))
-        cps = np.frombuffer(joined.encode("utf-32-le"), np.uint32)
-    return cps
+    return _convert_script(fold[cps], script)
+
+
+def _convert_script(cps: np.ndarray, script: ScriptConversion) -> np.ndarray:
+    """Return codepoints after the OpenCC conversion `script` (unchanged for "none")."""
+    if script == "none":
+        return cps
+    joined = opencc_converter(script).convert(cps.tobytes().decode("utf-32-le"))
+    return np.frombuffer(joined.encode("utf-32-le"), np.uint32)
 
 
 _CHUNK_CODEPOINTS = 1 << 20  # bounds the cached power tables and temporaries (~100 MB)
@@ -156,21 +169,24 @@ _SIGN_BATCH = 4096  # documents signed at once: bounds the shingle arrays of a l
 
 
 def shingle_hashes(
-    texts: list[str], char_ngram: int, word_ngram: int, script: ScriptConversion = "none", cjk_share: float = 0.5
+    texts: list[str], char_ngram: int, word_ngram: int, script: ScriptConversion = "none", cjk_share: float = 0.5,
+    compiled: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (64-bit shingle hashes, per-document offsets into them, per-document is-CJK flags).
 
     A document whose tokens are at least `cjk_share` CJK characters is shingled by `char_ngram`
     characters, any other by `word_ngram` words; shorter documents give one shingle of all tokens.
+    `compiled` uses the numba kernel (bit-identical); False runs the numpy reference.
     """
+    chunk_fn = _shingle_chunk_compiled if compiled else _shingle_chunk
     parts, start, size = [], 0, 0
     for i, t in enumerate(texts):
         size += len(t) + 1
         if size >= _CHUNK_CODEPOINTS:
-            parts.append(_shingle_chunk(texts[start : i + 1], char_ngram, word_ngram, script, cjk_share))
+            parts.append(chunk_fn(texts[start : i + 1], char_ngram, word_ngram, script, cjk_share))
             start, size = i + 1, 0
     if start < len(texts) or not parts:
-        parts.append(_shingle_chunk(texts[start:], char_ngram, word_ngram, script, cjk_share))
+        parts.append(chunk_fn(texts[start:], char_ngram, word_ngram, script, cjk_share))
     if len(parts) == 1:
         return parts[0]
     hashes = np.concatenate([p[0] for p in parts])
@@ -182,7 +198,7 @@ def shingle_hashes(
 def _shingle_chunk(
     texts: list[str], char_ngram: int, word_ngram: int, script: ScriptConversion, cjk_share: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Shingle one chunk of texts (see `shingle_hashes`)."""
+    """Shingle one chunk of texts (see `shingle_hashes`): the numpy reference of the compiled kernel."""
     n_docs = len(texts)
     if n_docs == 0:
         return np.zeros(0, _U64), np.zeros(1, np.int64), np.zeros(0, bool)
@@ -216,15 +232,46 @@ def _shingle_chunk(
     return hashes, sh_off, is_cjk_doc
 
 
-def oph_signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+def _shingle_chunk_compiled(
+    texts: list[str], char_ngram: int, word_ngram: int, script: ScriptConversion, cjk_share: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shingle one chunk of texts with the numba kernel (identical output to `_shingle_chunk`)."""
+    if not texts:
+        return np.zeros(0, _U64), np.zeros(1, np.int64), np.zeros(0, bool)
+    cps = normalized_codepoints(texts, script, compiled=True)
+    return _kernels().shingle_codepoints(
+        cps, codepoint_classes(), len(texts), char_ngram, word_ngram, float(cjk_share),
+        _U64(_CP_BASE), _U64(_TOK_BASE), _U64(_TOK_BASE_INV),
+    )
+
+
+def _kernels() -> ModuleType:
+    """Return the numba kernel module, imported on first use (numba's import costs ~0.5 s)."""
+    from transforms import _dedup_kernels
+
+    return _dedup_kernels
+
+
+def _oph_seed_mix(seed: int) -> np.uint64:
+    """Return the 64-bit value OPH xors into every shingle hash for `seed`."""
+    return _U64(seed * 0x9E3779B97F4A7C15 % (1 << 64))
+
+
+def oph_signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int, compiled: bool = True) -> np.ndarray:
     """Return one-permutation-hashing MinHash signatures (docs x num_perm uint32), optimally densified.
 
     Each shingle hash falls in one of `num_perm` bins and the minimum per bin is kept, so the cost
     is O(shingles), not O(shingles x permutations); empty bins borrow a filled bin chosen by a
-    seeded hash of (bin, attempt), the same for every document (Shrivastava 2017).
+    seeded hash of (bin, attempt), the same for every document (Shrivastava 2017). `compiled`
+    uses the numba kernels (bit-identical); False runs the numpy reference.
     """
+    if compiled:
+        k = _kernels()
+        sig = k.oph_bins(np.ascontiguousarray(hashes, _U64), np.ascontiguousarray(offsets, np.int64), num_perm, _oph_seed_mix(seed))
+        k.densify_rows(sig, _densify_candidates(num_perm, seed, 8 * num_perm))
+        return sig
     n_docs = len(offsets) - 1
-    h = fmix64(hashes ^ _U64(seed * 0x9E3779B97F4A7C15 % (1 << 64)))
+    h = fmix64(hashes ^ _oph_seed_mix(seed))
     bins = ((h >> _U64(32)) % _U64(num_perm)).astype(np.int64)
     vals = np.minimum((h & _MASK32).astype(np.uint32), _EMPTY - np.uint32(1))
     doc = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(offsets))
