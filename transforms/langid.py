@@ -274,9 +274,9 @@ def _opencc(config: str):
 # ---------------------------------------------------------------------------------------------
 
 YUE_MODEL_PATH = Path(__file__).resolve().parent / "langid_data" / "yue_ngram.npz"
-YUE_MODEL_MAX_CHARS = 1024  # the model reads a document's first characters; that is plenty to decide
+YUE_MODEL_MAX_CHARS = 512  # the model reads a document's first characters; that is plenty to decide
 YUE_MODEL_MIN_HAN = 4  # fewer Han characters (你好) say more about the training corpora than the language
-CHINESE_VARIETY_MAX_CHARS = 4096  # marker words are counted in a document's head only
+CHINESE_VARIETY_MAX_CHARS = 512  # marker words are counted in the same head the model reads
 _BIGRAM_FLAG = np.int64(1) << 42
 _HAN_CLASS_IDS = (_CLASS_ID["han"], _CLASS_ID["hans"], _CLASS_ID["hant"])
 
@@ -382,6 +382,7 @@ def chinese_variety(text: str, script: str, backend: str, han_chars: int | None 
 # `langdetect_nb` = the same profiles, all n-grams summed in log space (no sampling, no seed).
 # ---------------------------------------------------------------------------------------------
 
+GENERAL_MAX_CHARS = 2048  # the general detector reads a document's head: ~300 words decide a language
 _LANGDETECT_CODES = {"zh-cn": ("zh", "Hans"), "zh-tw": ("zh", "Hant")}
 
 
@@ -574,7 +575,8 @@ def identify_texts(texts: list[str], cfg: LangIdConfig = LangIdConfig()) -> list
     tops = [_top_other_class(c) for c in counts]
     need = [i for i, (c, top) in enumerate(zip(counts, tops)) if top and top not in _SINGLE_LANGUAGE_SCRIPTS]
     # The CJK part of a mixed text is decided on its own; the general detector sees the rest.
-    general_in = [_CJK_RE.sub(" ", texts[i]) if counts[i].han + counts[i].kana + counts[i].hangul else texts[i] for i in need]
+    general_in = [_CJK_RE.sub(" ", texts[i][:GENERAL_MAX_CHARS]) if counts[i].han + counts[i].kana + counts[i].hangul
+                  else texts[i][:GENERAL_MAX_CHARS] for i in need]
     general = dict(zip(need, general_languages(general_in, cfg.detector)))
     yue_scores: dict[int, float] = {}
     if cfg.cantonese == "model":

@@ -287,3 +287,12 @@ def test_keep_languages_rejects_bad_params_and_missing_lang():
 def test_ops_are_registered():
     ops = known_ops()
     assert ops["identify_language"] is IdentifyLanguage and ops["keep_languages"] is KeepLanguages
+
+
+def test_long_documents_are_decided_on_their_head():
+    mandarin = "他們剛剛去了公園，說明天才回來。" * 40  # 640 characters
+    cantonese = "佢哋啱啱去咗公園，話聽日先返嚟。" * 40
+    assert identify_text(mandarin + cantonese).lang == "zh"
+    assert identify_text(cantonese + mandarin).lang == "yue"
+    english = "The quick brown fox jumps over the lazy dog near the river bank. " * 40
+    assert identify_text(english + "Der schnelle braune Fuchs springt über den faulen Hund. " * 200).lang == "en"
