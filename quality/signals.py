@@ -9,6 +9,7 @@ Deciding is left to ``quality.filters``.
 
 from __future__ import annotations
 
+import functools
 import json
 from importlib import resources
 from typing import ClassVar, Literal
@@ -97,6 +98,60 @@ def _load_stopwords() -> dict[str, tuple[str, ...]]:
 
 STOPWORDS: dict[str, tuple[str, ...]] = _load_stopwords()
 
+# Bits of char_class_table(): one per RE2 class above, plus Arrow's own whitespace (the set
+# utf8_split_whitespace and utf8_trim_whitespace split and trim at), which differs from RE2's \s.
+CLASS_BIT_PATTERNS: dict[str, str] = {
+    "space": SPACE_RE,
+    "han_kana": HAN_KANA_RE,
+    "cjk": CJK_RE,
+    "symbol": SYMBOL_RE,
+    "digit": DIGIT_RE,
+    "wide": WIDE_RE,
+    "mojibake_trigger": MOJIBAKE_TRIGGER_RE,
+    "ngram_strip": NGRAM_STRIP_RE,
+    "private_use": r"[\p{Co}]",
+}
+CLASS_BITS: dict[str, int] = {name: bit for bit, name in enumerate([*CLASS_BIT_PATTERNS, "arrow_space"])}
+GARBLED_WORDS: tuple[str, ...] = ("锟斤拷", "烫烫烫", "屯屯屯")  # the literal alternatives of GARBLED_RE
+
+
+@functools.cache
+def char_class_table() -> np.ndarray:
+    """Return a uint16 per code point (0..U+10FFFF) with the CLASS_BITS it belongs to.
+
+    Derived by running each RE2 class (and Arrow's whitespace trim) on every code point, so the
+    compiled kernels classify exactly as the pyarrow.compute regex kernels do. ~0.3 s, once a process.
+    """
+    cps = np.concatenate([np.arange(0, 0xD800), np.arange(0xE000, 0x110000)]).astype(np.uint32)
+    data = cps.tobytes().decode("utf-32-le").encode("utf-8")
+    byte_len = np.select([cps < 0x80, cps < 0x800, cps < 0x10000], [1, 2, 3], 4)
+    offsets = np.concatenate([[0], np.cumsum(byte_len)]).astype(np.int32)
+    chars = pa.StringArray.from_buffers(len(cps), pa.py_buffer(offsets), pa.py_buffer(data))
+    table = np.zeros(0x110000, dtype=np.uint16)
+    for name, pattern in CLASS_BIT_PATTERNS.items():
+        hit = _np(pc.match_substring_regex(chars, pattern=pattern)).astype(bool)
+        table[cps[hit]] |= np.uint16(1 << CLASS_BITS[name])
+    arrow_space = _np(pc.utf8_length(pc.utf8_trim_whitespace(chars))) == 0
+    table[cps[arrow_space]] |= np.uint16(1 << CLASS_BITS["arrow_space"])
+    return table
+
+
+def _utf8_buffers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Return (int64 offsets, uint8 data) of a string array's UTF-8 buffers (nulls read as empty)."""
+    if text.null_count:
+        text = text.fill_null("")
+    if len(text) == 0:
+        return np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.uint8)
+    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+        text = text.cast(pa.large_string())
+    if pa.types.is_large_string(text.type):
+        offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset : text.offset + len(text) + 1]
+    else:
+        offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset : text.offset + len(text) + 1].astype(np.int64)
+    data_buf = text.buffers()[2]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None and data_buf.size else np.zeros(1, dtype=np.uint8)
+    return offsets, data
+
 
 # ---------------------------------------------------------------------------------------------
 # Small vector helpers
@@ -158,6 +213,18 @@ def _mix64(x: np.ndarray) -> np.ndarray:
     return x
 
 
+def split_words(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Return the whitespace-separated pieces of every text, flattened, and each piece's row index.
+
+    Pieces are trimmed: pyarrow 26's utf8_split_whitespace decodes one byte past a text that ends
+    in whitespace, and when the buffer's padding there is not valid UTF-8 it leaves that
+    whitespace on the last piece (reproduced in tests), which made word n-grams depend on memory.
+    """
+    lists = pc.utf8_split_whitespace(text)
+    parents = _np(pc.list_parent_indices(lists)).astype(np.int64)
+    return pc.utf8_trim_whitespace(pc.list_flatten(lists)), parents
+
+
 def count_text_chars(text: pa.Array) -> pa.Array:
     """Return the number of non-whitespace characters per text, Unicode spaces (U+3000...) included.
 
@@ -167,33 +234,79 @@ def count_text_chars(text: pa.Array) -> pa.Array:
     return pc.subtract(pc.utf8_length(text), pc.count_substring_regex(text, pattern=SPACE_RE))
 
 
-def cjk_dominant(text: pa.Array, min_share: float) -> np.ndarray:
+def _dominant_share(num: np.ndarray, nonspace: np.ndarray, min_share: float) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(nonspace > 0, num / np.maximum(nonspace, 1), 0.0) >= min_share
+
+
+def cjk_dominant(text: pa.Array, min_share: float, compiled: bool = True) -> np.ndarray:
     """Return True where Han+kana characters are at least `min_share` of the non-space characters."""
+    if compiled:
+        counts = char_class_counts(text)
+        return _dominant_share(counts["han_kana"], counts["nonspace"], min_share)
     nonspace = _np(count_text_chars(text))
     hk = _count(text, HAN_KANA_RE)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(nonspace > 0, hk / np.maximum(nonspace, 1), 0.0) >= min_share
+    return _dominant_share(hk, nonspace, min_share)
 
 
 # ---------------------------------------------------------------------------------------------
 # Text statistics
 
 
-def text_stat_columns(text: pa.Array, cjk_unit_share: float) -> dict[str, pa.Array]:
+def char_class_counts_reference(text: pa.Array) -> dict[str, np.ndarray]:
+    """Return per-document character-class counts, one pyarrow regex pass per class (reference)."""
+    n = len(text)
+    pieces, parents = split_words(text)
+    nonempty = _np(pc.utf8_length(pieces)) > 0
+    return {
+        "nonspace": _np(count_text_chars(text)).astype(np.int64),
+        "words": np.bincount(parents[nonempty], minlength=n).astype(np.int64),
+        "han_kana": _count(text, HAN_KANA_RE),
+        "cjk": _count(text, CJK_RE),
+        "symbol": _count(text, SYMBOL_RE),
+        "digit": _count(text, DIGIT_RE),
+        "replacement": _count(text, REPLACEMENT_RE),
+        "garbled": _count(text, GARBLED_RE),
+        "mojibake_suspect": _np(pc.match_substring_regex(text, pattern=MOJIBAKE_TRIGGER_RE)).astype(bool),
+    }
+
+
+def char_class_counts(text: pa.Array) -> dict[str, np.ndarray]:
+    """Return exactly what char_class_counts_reference returns, from one compiled UTF-8 pass."""
+    from quality import _signal_kernels as K
+
+    offsets, data = _utf8_buffers(text)
+    garbled_words = np.array([[ord(ch) for ch in w] for w in GARBLED_WORDS], dtype=np.int64)
+    bit = CLASS_BITS
+    c = K.char_class_counts(
+        offsets, data, char_class_table(), bit["space"], bit["han_kana"], bit["cjk"], bit["symbol"], bit["digit"],
+        bit["private_use"], bit["mojibake_trigger"], bit["arrow_space"], garbled_words,
+    )
+    return {
+        "nonspace": c[:, K.N_CHARS] - c[:, K.N_SPACE],
+        "words": c[:, K.N_WORDS].copy(),
+        "han_kana": c[:, K.N_HAN_KANA].copy(),
+        "cjk": c[:, K.N_CJK].copy(),
+        "symbol": c[:, K.N_SYMBOL].copy(),
+        "digit": c[:, K.N_DIGIT].copy(),
+        "replacement": c[:, K.N_REPLACEMENT].copy(),
+        "garbled": c[:, K.N_GARBLED].copy(),
+        "mojibake_suspect": c[:, K.N_TRIGGER].astype(bool),
+    }
+
+
+def text_stat_columns(text: pa.Array, cjk_unit_share: float, compiled: bool = True) -> dict[str, pa.Array]:
     """Return per-document length, script and character-class signals for a string array."""
     n = len(text)
-    nonspace = _np(count_text_chars(text)).astype(np.int64)
-    pieces = pc.utf8_split_whitespace(text)
-    nonempty = _np(pc.utf8_length(pc.list_flatten(pieces))) > 0
-    n_words = np.bincount(_np(pc.list_parent_indices(pieces))[nonempty], minlength=n).astype(np.int64)
+    counts = char_class_counts(text) if compiled else char_class_counts_reference(text)
+    nonspace, n_words = counts["nonspace"], counts["words"]
     word_chars = nonspace  # whitespace-split words cover exactly the non-space characters
-    spaced = ~cjk_dominant(text, cjk_unit_share)
-    cjk = _count(text, CJK_RE)
-    replacement = _count(text, REPLACEMENT_RE)
-    garbled = _count(text, GARBLED_RE)
+    spaced = ~_dominant_share(counts["han_kana"], nonspace, cjk_unit_share)
+    replacement = counts["replacement"]
+    garbled = counts["garbled"]
     # ftfy's mojibake detector is a large Python regex (not RE2-compatible): one pass per document.
     mojibake = np.zeros(n, dtype=np.int64)
-    suspects = np.nonzero(_np(pc.match_substring_regex(text, pattern=MOJIBAKE_TRIGGER_RE)))[0]
+    suspects = np.nonzero(counts["mojibake_suspect"])[0]
     if suspects.size:
         sub = text.take(pa.array(suspects)).to_pylist()
         mojibake[suspects] = [ftfy.badness.badness(t) for t in sub]
@@ -201,9 +314,9 @@ def text_stat_columns(text: pa.Array, cjk_unit_share: float) -> dict[str, pa.Arr
         "signal_chars": pa.array(nonspace, pa.int64()),
         "signal_words": pa.array(n_words, pa.int64(), mask=~spaced),
         "signal_mean_word_len": share(word_chars, np.where(spaced, n_words, 0)),
-        "signal_cjk_share": share(cjk, nonspace),
-        "signal_symbol_share": share(_count(text, SYMBOL_RE), nonspace),
-        "signal_digit_share": share(_count(text, DIGIT_RE), nonspace),
+        "signal_cjk_share": share(counts["cjk"], nonspace),
+        "signal_symbol_share": share(counts["symbol"], nonspace),
+        "signal_digit_share": share(counts["digit"], nonspace),
         "signal_replacement_chars": pa.array(replacement, pa.int64()),
         "signal_mojibake": pa.array(mojibake, pa.int64()),
         "signal_garbled_share": share(replacement + garbled + mojibake, nonspace),
@@ -324,9 +437,8 @@ def _char_units(text: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _word_units(text: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (word ids, word lengths, doc index) of lower-cased, punctuation-stripped words."""
-    lists = pc.utf8_split_whitespace(text)
-    docs = _np(pc.list_parent_indices(lists)).astype(np.int64)
-    words = pc.replace_substring_regex(pc.utf8_lower(pc.list_flatten(lists)), pattern=r"\p{P}+", replacement="")
+    pieces, docs = split_words(text)
+    words = pc.replace_substring_regex(pc.utf8_lower(pieces), pattern=r"\p{P}+", replacement="")
     lengths = _np(pc.utf8_length(words)).astype(np.int64)
     keep = lengths > 0
     words = words.filter(pa.array(keep))
@@ -387,10 +499,40 @@ def ngram_repetition(units: np.ndarray, weights: np.ndarray, docs: np.ndarray, n
     return {k: v for k, v in out.items()} | {"_total": total}
 
 
-def repetition_columns(text: pa.Array, unit: Literal["auto", "char", "word"], cjk_unit_share: float) -> dict[str, pa.Array]:
+def _ngram_repetition_by_offsets(units: np.ndarray, weights: np.ndarray, offsets: np.ndarray) -> dict[str, np.ndarray]:
+    from quality._signal_kernels import ngram_repetition_kernel
+
+    top, dup, total = ngram_repetition_kernel(
+        np.ascontiguousarray(units, dtype=np.uint64), np.ascontiguousarray(weights, dtype=np.int64), offsets,
+        np.array(TOP_NGRAM_NS, dtype=np.int64), np.array(DUP_NGRAM_NS, dtype=np.int64),
+    )
+    out = {f"top_{k}gram": top[:, j] for j, k in enumerate(TOP_NGRAM_NS)}
+    out |= {f"dup_{k}gram": dup[:, j] for j, k in enumerate(DUP_NGRAM_NS)}
+    return out | {"_total": total}
+
+
+def ngram_repetition_compiled(units: np.ndarray, weights: np.ndarray, docs: np.ndarray, n_docs: int) -> dict[str, np.ndarray]:
+    """Return exactly what ngram_repetition returns (same salted splitmix64 keys), counted by a numba kernel per document."""
+    offsets = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(docs, minlength=n_docs), out=offsets[1:])
+    return _ngram_repetition_by_offsets(units, weights, offsets)
+
+
+def _char_repetition_compiled(text: pa.Array, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Return ngram_repetition over _char_units of text[rows], decoding the UTF-8 buffers in the kernel."""
+    from quality._signal_kernels import kept_codepoints
+
+    offsets, data = _utf8_buffers(text)
+    units, unit_offsets = kept_codepoints(offsets, data, rows.astype(np.int64), char_class_table(), CLASS_BITS["ngram_strip"])
+    return _ngram_repetition_by_offsets(units, np.ones(units.size, dtype=np.int64), unit_offsets)
+
+
+def repetition_columns(
+    text: pa.Array, unit: Literal["auto", "char", "word"], cjk_unit_share: float, compiled: bool = True
+) -> dict[str, pa.Array]:
     """Return the Gopher n-gram repetition signals and the unit (char/word) each document used."""
     n = len(text)
-    use_char = np.full(n, unit == "char") if unit != "auto" else cjk_dominant(text, cjk_unit_share)
+    use_char = np.full(n, unit == "char") if unit != "auto" else cjk_dominant(text, cjk_unit_share, compiled)
     names = [f"top_{k}gram" for k in TOP_NGRAM_NS] + [f"dup_{k}gram" for k in DUP_NGRAM_NS]
     num = {k: np.zeros(n) for k in names}
     den = np.zeros(n)
@@ -398,9 +540,12 @@ def repetition_columns(text: pa.Array, unit: Literal["auto", "char", "word"], cj
         rows = np.nonzero(use_char == is_char)[0]
         if rows.size == 0:
             continue
-        sub = text.take(pa.array(rows))
-        units, weights, docs = _char_units(sub) if is_char else _word_units(sub)
-        res = ngram_repetition(units, weights, docs, rows.size)
+        if is_char and compiled:
+            res = _char_repetition_compiled(text, rows)
+        else:
+            sub = text.take(pa.array(rows))
+            units, weights, docs = _char_units(sub) if is_char else _word_units(sub)
+            res = (ngram_repetition_compiled if compiled else ngram_repetition)(units, weights, docs, rows.size)
         den[rows] = res["_total"]
         for k in names:
             num[k][rows] = res[k]
@@ -474,9 +619,8 @@ def stopword_columns(text: pa.Array, langs: list[str | None]) -> dict[str, pa.Ar
             share_num[rows] = covered
             share_den[rows] = _np(count_text_chars(sub))
         else:
-            lists = pc.utf8_split_whitespace(sub)
-            parents = _np(pc.list_parent_indices(lists)).astype(np.int64)
-            flat = pc.replace_substring_regex(pc.utf8_lower(pc.list_flatten(lists)), pattern=r"^\p{P}+|\p{P}+$", replacement="")
+            pieces, parents = split_words(sub)
+            flat = pc.replace_substring_regex(pc.utf8_lower(pieces), pattern=r"^\p{P}+|\p{P}+$", replacement="")
             hit = _np(pc.is_in(flat, value_set=pa.array(words))).astype(bool)
             count[rows] = np.bincount(parents[hit], minlength=rows.size)
             share_num[rows] = count[rows]

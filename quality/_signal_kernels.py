@@ -1,0 +1,235 @@
+"""Compiled (numba) kernels for the hot quality signals; the numpy references live in `quality.signals`.
+
+Every kernel returns exactly what its reference returns (tests compare them on real text and on
+edge cases): the n-gram keys are the reference's own splitmix64 chain salted per document, only
+counted one document at a time in a small open-addressing table instead of through pandas hash
+tables over the whole batch. Imported lazily by `quality.signals`, so a process that never
+scores documents does not pay numba's import.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+# uint64-typed module globals: numba freezes them into the machine code, and mixing uint64 with
+# int64 literals would make numba compute in float64.
+_S27 = np.uint64(27)
+_S30 = np.uint64(30)
+_S31 = np.uint64(31)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_FNV = np.uint64(0x100000001B3)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _mix64(x: np.uint64) -> np.uint64:
+    """splitmix64 finaliser of one value (= quality.signals._mix64)."""
+    x ^= x >> _S30
+    x *= _M1
+    x ^= x >> _S27
+    x *= _M2
+    return x ^ (x >> _S31)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _table_slots(keys: np.ndarray, m: int, table_keys: np.ndarray, table_count: np.ndarray, mask: int, slot_of: np.ndarray) -> None:
+    """Insert keys[:m] into a cleared open-addressing table, counting occurrences; slot_of[i] = key i's slot."""
+    for i in range(m):
+        k = keys[i]
+        s = np.int64(k & np.uint64(mask))
+        while table_count[s] != 0 and table_keys[s] != k:
+            s = (s + 1) & mask
+        if table_count[s] == 0:
+            table_keys[s] = k
+        table_count[s] += 1
+        slot_of[i] = s
+
+
+@numba.njit(cache=True, nogil=True)
+def ngram_repetition_kernel(
+    units: np.ndarray, weights: np.ndarray, offsets: np.ndarray, top_ns: np.ndarray, dup_ns: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (top-n chars [doc, len(top_ns)], dup-n chars [doc, len(dup_ns)], total chars [doc]) (= signals.ngram_repetition).
+
+    Document d owns units[offsets[d]:offsets[d + 1]]. top: occurrences x characters of the most
+    frequent n-gram (ties: first seen), 0 unless it occurs twice; dup: characters covered by every
+    occurrence of an n-gram after its first.
+    """
+    n_docs = offsets.shape[0] - 1
+    max_n = 1
+    for n in top_ns:
+        max_n = max(max_n, n)
+    for n in dup_ns:
+        max_n = max(max_n, n)
+    is_top = np.zeros(max_n + 1, np.int64) - 1
+    is_dup = np.zeros(max_n + 1, np.int64) - 1
+    for j in range(top_ns.shape[0]):
+        is_top[top_ns[j]] = j
+    for j in range(dup_ns.shape[0]):
+        is_dup[dup_ns[j]] = j
+    top = np.zeros((n_docs, top_ns.shape[0]), np.float64)
+    dup = np.zeros((n_docs, dup_ns.shape[0]), np.float64)
+    total = np.zeros(n_docs, np.float64)
+    longest = 0
+    for d in range(n_docs):
+        longest = max(longest, offsets[d + 1] - offsets[d])
+    cap = 1
+    while cap < 2 * longest:
+        cap *= 2
+    base = np.empty(longest, np.uint64)
+    h = np.empty(longest, np.uint64)
+    keys = np.empty(longest, np.uint64)
+    slot_of = np.empty(longest, np.int64)
+    cum_w = np.empty(longest + 1, np.int64)
+    table_keys = np.empty(cap, np.uint64)
+    table_count = np.zeros(cap, np.int64)
+    for d in range(n_docs):
+        start = offsets[d]
+        length = offsets[d + 1] - start
+        salt = _mix64(np.uint64(d) + _GOLDEN)
+        cum_w[0] = 0
+        for i in range(length):
+            cum_w[i + 1] = cum_w[i] + weights[start + i]
+            base[i] = _mix64(units[start + i])
+            h[i] = base[i]
+        # weights are integer character counts, so float sums are exact (as np.bincount's are)
+        total[d] = float(cum_w[length])
+        doc_cap = 1
+        while doc_cap < 2 * length:
+            doc_cap *= 2
+        mask = doc_cap - 1
+        for n in range(1, max_n + 1):
+            m = length - n + 1
+            if n > 1 and m > 0:
+                for i in range(m):
+                    h[i] = _mix64(h[i] * _FNV + base[i + n - 1])
+            if m <= 0 or (is_top[n] < 0 and is_dup[n] < 0):
+                continue
+            for i in range(m):
+                keys[i] = h[i] ^ salt
+            table_count[:doc_cap] = 0
+            _table_slots(keys, m, table_keys, table_count, mask, slot_of)
+            if is_top[n] >= 0:
+                best, best_i = 0, -1
+                for i in range(m):
+                    occ = table_count[slot_of[i]]
+                    if occ > best:
+                        best, best_i = occ, i
+                if best >= 2:
+                    top[d, is_top[n]] = float(best * (cum_w[best_i + n] - cum_w[best_i]))
+            if is_dup[n] >= 0:
+                # an occurrence is a repeat when its slot was already filled by an earlier one:
+                # re-walk in order, counting down copies seen so far
+                covered = 0
+                reach = 0
+                for i in range(m):
+                    s = slot_of[i]
+                    if table_count[s] < 0:  # seen before (negated after the first visit)
+                        lo = max(i, reach)
+                        covered += cum_w[i + n] - cum_w[lo]
+                        reach = i + n
+                    else:
+                        table_count[s] = -table_count[s]
+                dup[d, is_dup[n]] = float(covered)
+    return top, dup, total
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _decode_utf8(data: np.ndarray, p: int) -> tuple[int, int]:
+    """Return (code point, byte length) of the valid UTF-8 sequence starting at data[p] (Arrow validates it)."""
+    b0 = np.int64(data[p])
+    if b0 < 0x80:
+        return b0, 1
+    if b0 < 0xE0:
+        return ((b0 & 0x1F) << 6) | (np.int64(data[p + 1]) & 0x3F), 2
+    if b0 < 0xF0:
+        return ((b0 & 0x0F) << 12) | ((np.int64(data[p + 1]) & 0x3F) << 6) | (np.int64(data[p + 2]) & 0x3F), 3
+    return (
+        ((b0 & 0x07) << 18) | ((np.int64(data[p + 1]) & 0x3F) << 12) | ((np.int64(data[p + 2]) & 0x3F) << 6)
+        | (np.int64(data[p + 3]) & 0x3F)
+    ), 4
+
+
+# Column order of char_class_counts' result (quality.signals reads them by these indices).
+N_CHARS, N_SPACE, N_HAN_KANA, N_CJK, N_SYMBOL, N_DIGIT, N_REPLACEMENT, N_GARBLED, N_TRIGGER, N_WORDS = range(10)
+N_COUNTS = 10
+
+
+@numba.njit(cache=True, nogil=True)
+def char_class_counts(
+    offsets: np.ndarray, data: np.ndarray, table: np.ndarray,
+    space_bit: int, han_kana_bit: int, cjk_bit: int, symbol_bit: int, digit_bit: int, co_bit: int,
+    trigger_bit: int, split_ws_bit: int, garbled_words: np.ndarray,
+) -> np.ndarray:
+    """Return per-document character-class counts [doc, N_COUNTS] of Arrow string buffers in one UTF-8 pass.
+
+    A class count is the number of characters whose `table` entry has the class bit (table built
+    from the RE2 classes themselves); N_GARBLED counts private-use characters plus non-overlapping
+    occurrences of the 3-character `garbled_words` rows (leftmost first, as RE2 counts them);
+    N_WORDS counts maximal runs of characters outside Arrow's whitespace.
+    """
+    n_docs = offsets.shape[0] - 1
+    out = np.zeros((n_docs, N_COUNTS), np.int64)
+    n_words = garbled_words.shape[0]
+    for d in range(n_docs):
+        p = offsets[d]
+        end = offsets[d + 1]
+        j = 0
+        prev1 = -1
+        prev2 = -1
+        match_end = 0  # character index after the last counted garbled word
+        in_word = False
+        while p < end:
+            cp, size = _decode_utf8(data, p)
+            p += size
+            bits = np.int64(table[cp])
+            out[d, N_CHARS] += 1
+            out[d, N_SPACE] += (bits >> space_bit) & 1
+            out[d, N_HAN_KANA] += (bits >> han_kana_bit) & 1
+            out[d, N_CJK] += (bits >> cjk_bit) & 1
+            out[d, N_SYMBOL] += (bits >> symbol_bit) & 1
+            out[d, N_DIGIT] += (bits >> digit_bit) & 1
+            out[d, N_TRIGGER] |= (bits >> trigger_bit) & 1
+            if cp == 0xFFFD:
+                out[d, N_REPLACEMENT] += 1
+            if (bits >> co_bit) & 1:
+                out[d, N_GARBLED] += 1
+            elif j >= 2 and j - 2 >= match_end:
+                for w in range(n_words):
+                    if garbled_words[w, 0] == prev2 and garbled_words[w, 1] == prev1 and garbled_words[w, 2] == cp:
+                        out[d, N_GARBLED] += 1
+                        match_end = j + 1
+                        break
+            if (bits >> split_ws_bit) & 1:
+                in_word = False
+            elif not in_word:
+                in_word = True
+                out[d, N_WORDS] += 1
+            prev2 = prev1
+            prev1 = cp
+            j += 1
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def kept_codepoints(offsets: np.ndarray, data: np.ndarray, rows: np.ndarray, table: np.ndarray, drop_bit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return (code points without the `drop_bit` class, per-row offsets into them) of the given rows, in order."""
+    total = 0
+    for r in rows:
+        total += offsets[r + 1] - offsets[r]
+    units = np.empty(total, np.uint64)  # at most one code point per byte
+    unit_offsets = np.zeros(rows.shape[0] + 1, np.int64)
+    k = 0
+    for i in range(rows.shape[0]):
+        p = offsets[rows[i]]
+        end = offsets[rows[i] + 1]
+        while p < end:
+            cp, size = _decode_utf8(data, p)
+            p += size
+            if not (table[cp] >> drop_bit) & 1:
+                units[k] = np.uint64(cp)
+                k += 1
+        unit_offsets[i + 1] = k
+    return units[:k], unit_offsets
