@@ -233,3 +233,81 @@ def kept_codepoints(offsets: np.ndarray, data: np.ndarray, rows: np.ndarray, tab
                 k += 1
         unit_offsets[i + 1] = k
     return units[:k], unit_offsets
+
+
+@numba.njit(cache=True, nogil=True)
+def char_and_class_lengths(offsets: np.ndarray, data: np.ndarray, table: np.ndarray, bit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return (characters, characters of the `bit` class) of every string in Arrow UTF-8 buffers."""
+    n = offsets.shape[0] - 1
+    chars = np.zeros(n, np.int64)
+    in_class = np.zeros(n, np.int64)
+    for i in range(n):
+        p = offsets[i]
+        end = offsets[i + 1]
+        while p < end:
+            cp, size = _decode_utf8(data, p)
+            p += size
+            chars[i] += 1
+            in_class[i] += (np.int64(table[cp]) >> bit) & 1
+    return chars, in_class
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _same_bytes(data: np.ndarray, a: int, b: int, length: int) -> bool:
+    for k in range(length):
+        if data[a + k] != data[b + k]:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def repeated_pieces(offsets: np.ndarray, data: np.ndarray, parents: np.ndarray) -> np.ndarray:
+    """Return True for each non-empty string equal (byte for byte) to an earlier one of the same parent.
+
+    Strings are grouped by `parents` (non-decreasing, as list_flatten leaves them); a 64-bit FNV-1a
+    hash only picks the probe slot, equality is always checked on the bytes, so it is exact.
+    """
+    n = offsets.shape[0] - 1
+    rep = np.zeros(n, np.bool_)
+    longest_group = 0
+    g = 0
+    while g < n:
+        h = g
+        while h < n and parents[h] == parents[g]:
+            h += 1
+        longest_group = max(longest_group, h - g)
+        g = h
+    cap = 1
+    while cap < 2 * longest_group:
+        cap *= 2
+    slots = np.full(cap, -1, np.int64)
+    g = 0
+    while g < n:
+        end_g = g
+        while end_g < n and parents[end_g] == parents[g]:
+            end_g += 1
+        size = 1
+        while size < 2 * (end_g - g):
+            size *= 2
+        mask = size - 1
+        slots[:size] = -1
+        for i in range(g, end_g):
+            a = offsets[i]
+            length = offsets[i + 1] - a
+            if length == 0:
+                continue
+            hv = np.uint64(0xCBF29CE484222325)
+            for k in range(length):
+                hv = (hv ^ np.uint64(data[a + k])) * np.uint64(0x100000001B3)
+            s = np.int64(_mix64(hv) & np.uint64(mask))
+            while True:
+                j = slots[s]
+                if j < 0:
+                    slots[s] = i
+                    break
+                if offsets[j + 1] - offsets[j] == length and _same_bytes(data, offsets[j], a, length):
+                    rep[i] = True
+                    break
+                s = (s + 1) & mask
+        g = end_g
+    return rep

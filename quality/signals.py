@@ -354,14 +354,22 @@ def _split_flat(text: pa.Array, pattern: str) -> tuple[pa.Array, np.ndarray]:
     return pieces, parents
 
 
-def _duplicate_pieces(pieces: pa.Array, parents: np.ndarray, n_docs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _duplicate_pieces(
+    pieces: pa.Array, parents: np.ndarray, n_docs: int, compiled: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Return per-doc (pieces, duplicate pieces, chars, duplicate chars) over non-empty pieces."""
     lengths = _np(pc.utf8_length(pieces)).astype(np.int64)
     keep = lengths > 0
-    pieces = pieces.filter(pa.array(keep))
-    parents, lengths = parents[keep], lengths[keep]
-    codes = _np(pc.dictionary_encode(pieces).indices).astype(np.uint64)
-    rep = _repeat_mask((parents.astype(np.uint64) << np.uint64(32)) | codes)
+    if compiled:
+        from quality._signal_kernels import repeated_pieces
+
+        rep_all = repeated_pieces(*_utf8_buffers(pieces), parents)  # exact byte equality, False for empty pieces
+        parents, lengths, rep = parents[keep], lengths[keep], rep_all[keep]
+    else:
+        pieces = pieces.filter(pa.array(keep))
+        parents, lengths = parents[keep], lengths[keep]
+        codes = _np(pc.dictionary_encode(pieces).indices).astype(np.uint64)
+        rep = _repeat_mask((parents.astype(np.uint64) << np.uint64(32)) | codes)
     total = np.bincount(parents, minlength=n_docs)
     dup = np.bincount(parents[rep], minlength=n_docs)
     chars = _per_doc_sum(parents, lengths, n_docs)
@@ -369,12 +377,28 @@ def _duplicate_pieces(pieces: pa.Array, parents: np.ndarray, n_docs: int) -> tup
     return total, dup, chars, dup_chars
 
 
-def line_stat_columns(text: pa.Array, short_line_width: int) -> dict[str, pa.Array]:
+def _line_widths(lines: pa.Array, compiled: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Return (characters, display columns: WIDE_RE characters count 2) of every line."""
+    if compiled:
+        from quality._signal_kernels import char_and_class_lengths
+
+        chars, wide = char_and_class_lengths(*_utf8_buffers(lines), char_class_table(), CLASS_BITS["wide"])
+        return chars, chars + wide
+    chars = _np(pc.utf8_length(lines))
+    return chars, chars + _np(pc.count_substring_regex(lines, pattern=WIDE_RE))
+
+
+def line_stat_columns(text: pa.Array, short_line_width: int, compiled: bool = True) -> dict[str, pa.Array]:
     """Return per-document line/paragraph signals: terminal punctuation, short, bullet, ellipsis, duplicates."""
     n = len(text)
-    lines, parents = _split_flat(text, r"\n")
-    nonempty = _np(pc.utf8_length(lines)) > 0
-    width = _np(pc.utf8_length(lines)) + _np(pc.count_substring_regex(lines, pattern=WIDE_RE))
+    if compiled:  # a literal split gives the same pieces as the regex r"\n", ~4x faster
+        lists = pc.split_pattern(text, pattern="\n")
+        parents = _np(pc.list_parent_indices(lists)).astype(np.int64)
+        lines = pc.utf8_trim_whitespace(pc.list_flatten(lists))
+    else:
+        lines, parents = _split_flat(text, r"\n")
+    chars, width = _line_widths(lines, compiled)
+    nonempty = chars > 0
 
     def per_doc(mask: np.ndarray) -> np.ndarray:
         return np.bincount(parents[mask & nonempty], minlength=n)
@@ -384,9 +408,9 @@ def line_stat_columns(text: pa.Array, short_line_width: int) -> dict[str, pa.Arr
     short = per_doc(width < short_line_width)
     bullet = per_doc(_np(pc.match_substring_regex(lines, pattern=BULLET_RE)).astype(bool))
     ellipsis = per_doc(_np(pc.match_substring_regex(lines, pattern=ELLIPSIS_RE)).astype(bool))
-    l_total, l_dup, l_chars, l_dup_chars = _duplicate_pieces(lines, parents, n)
+    l_total, l_dup, l_chars, l_dup_chars = _duplicate_pieces(lines, parents, n, compiled)
     paras, p_parents = _split_flat(text, r"\n[ \t\x{3000}]*\n\s*")
-    p_total, p_dup, p_chars, p_dup_chars = _duplicate_pieces(paras, p_parents, n)
+    p_total, p_dup, p_chars, p_dup_chars = _duplicate_pieces(paras, p_parents, n, compiled)
     return {
         "signal_lines": pa.array(n_lines, pa.int64()),
         "signal_punct_end_line_share": share(punct, n_lines),
