@@ -86,6 +86,60 @@ def _mojibake_trigger_class() -> str:
 MOJIBAKE_TRIGGER_RE = _mojibake_trigger_class()
 
 
+def _single_char_set(op: object, arg: object) -> set[str] | None:
+    """Return the characters a parsed single-character item (literal or plain class) matches, else None."""
+    from re import _constants as sre
+
+    if op == sre.LITERAL:
+        return {chr(arg)}
+    if op != sre.IN:
+        return None
+    chars: set[str] = set()
+    for sub_op, sub_arg in arg:
+        if sub_op == sre.LITERAL:
+            chars.add(chr(sub_arg))
+        elif sub_op == sre.RANGE:
+            chars.update(map(chr, range(sub_arg[0], sub_arg[1] + 1)))
+        else:  # \s, \w, negation...: Python's and RE2's Unicode tables differ, so not used
+            return None
+    return chars
+
+
+def _re2_class(chars: set[str]) -> str:
+    return "[" + "".join(f"\\x{{{ord(ch):x}}}" for ch in sorted(chars)) + "]"
+
+
+@functools.cache
+def mojibake_window_re() -> str | None:
+    """Return an RE2 pattern that every match of ftfy's badness regex contains, or None if it cannot be derived.
+
+    For each top-level alternative of ftfy.badness.BADNESS_RE, the longest run of consecutive
+    literal/class items (all mandatory) is a substring every match of that alternative has; the
+    alternation of those runs is a necessary condition for badness > 0, so ftfy only runs on the
+    ~1 in 3 MOJIBAKE_TRIGGER_RE rows that also match it (the common “”…— alone no longer suffice).
+    """
+    from re import _constants as sre, _parser
+
+    parsed = list(_parser.parse(ftfy.badness.BADNESS_RE.pattern, ftfy.badness.BADNESS_RE.flags))
+    if ftfy.badness.BADNESS_RE.flags & 2:  # re.IGNORECASE would widen every class
+        return None
+    branches = parsed[0][1][1] if len(parsed) == 1 and parsed[0][0] == sre.BRANCH else [parsed]
+    windows: list[str] = []
+    for branch in branches:
+        runs: list[list[set[str]]] = [[]]
+        for op, arg in branch:
+            chars = _single_char_set(op, arg)
+            if chars is None:
+                runs.append([])
+            else:
+                runs[-1].append(chars)
+        best = max(runs, key=len)
+        if not best:
+            return None
+        windows.append("".join(_re2_class(c) for c in best))
+    return "|".join(windows)
+
+
 def _load_stopwords() -> dict[str, tuple[str, ...]]:
     """Read the stop-word lists shipped in quality/stopwords (package data, read once at import)."""
     out: dict[str, tuple[str, ...]] = {}
@@ -307,6 +361,9 @@ def text_stat_columns(text: pa.Array, cjk_unit_share: float, compiled: bool = Tr
     # ftfy's mojibake detector is a large Python regex (not RE2-compatible): one pass per document.
     mojibake = np.zeros(n, dtype=np.int64)
     suspects = np.nonzero(counts["mojibake_suspect"])[0]
+    window = mojibake_window_re()
+    if suspects.size and window is not None:
+        suspects = suspects[_np(pc.match_substring_regex(text.take(pa.array(suspects)), pattern=window)).astype(bool)]
     if suspects.size:
         sub = text.take(pa.array(suspects)).to_pylist()
         mojibake[suspects] = [ftfy.badness.badness(t) for t in sub]

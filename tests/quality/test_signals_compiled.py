@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import random
 
+import ftfy.badness
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute
 import pytest
 
 from quality.signals import (
@@ -15,6 +17,7 @@ from quality.signals import (
     char_class_counts_reference,
     char_class_table,
     line_stat_columns,
+    mojibake_window_re,
     ngram_repetition,
     ngram_repetition_compiled,
     repetition_columns,
@@ -147,3 +150,16 @@ def test_split_words_drops_whitespace_pyarrow_reads_past_the_end():
     pieces, parents = split_words(arr)
     assert [p for p in pieces.to_pylist() if p] == ["the", "cat"] * 3
     assert set(parents.tolist()) == {0}
+
+
+def test_mojibake_prefilter_never_skips_a_document_ftfy_scores(real_texts):
+    """signal_mojibake equals ftfy's badness on every document, though ftfy only runs on prefiltered rows."""
+    texts = real_texts + EDGE_CASES
+    got = text_stat_columns(pa.array(texts), 0.3)["signal_mojibake"].to_pylist()
+    want = [ftfy.badness.badness(t) for t in texts]
+    assert got == want
+    assert sum(w > 0 for w in want) >= 20  # the degraded copies carry real mojibake
+    window = mojibake_window_re()
+    assert window is not None
+    matched = pa.compute.match_substring_regex(pa.array(texts), pattern=window).to_pylist()
+    assert sum(matched) < len(texts) / 2  # and the prefilter does skip most documents
