@@ -81,7 +81,9 @@ def ngram_repetition_kernel(
     base = np.empty(longest, np.uint64)
     h = np.empty(longest, np.uint64)
     keys = np.empty(longest, np.uint64)
+    cand = np.empty(longest, np.int64)
     slot_of = np.empty(longest, np.int64)
+    alive = np.empty(longest, np.bool_)
     cum_w = np.empty(longest + 1, np.int64)
     table_keys = np.empty(cap, np.uint64)
     table_count = np.zeros(cap, np.int64)
@@ -94,44 +96,57 @@ def ngram_repetition_kernel(
             cum_w[i + 1] = cum_w[i] + weights[start + i]
             base[i] = _mix64(units[start + i])
             h[i] = base[i]
+            alive[i] = True
         # weights are integer character counts, so float sums are exact (as np.bincount's are)
         total[d] = float(cum_w[length])
-        doc_cap = 1
-        while doc_cap < 2 * length:
-            doc_cap *= 2
-        mask = doc_cap - 1
         for n in range(1, max_n + 1):
             m = length - n + 1
-            if n > 1 and m > 0:
+            if m <= 0:
+                break
+            if n > 1:
                 for i in range(m):
                     h[i] = _mix64(h[i] * _FNV + base[i + n - 1])
-            if m <= 0 or (is_top[n] < 0 and is_dup[n] < 0):
+            if is_top[n] < 0 and is_dup[n] < 0:
                 continue
+            # Only an n-gram whose (n-1)-gram prefix occurs twice can occur twice: count those
+            # positions alone (every other n-gram occurs once, so it is neither top nor a repeat).
+            k = 0
             for i in range(m):
-                keys[i] = h[i] ^ salt
-            table_count[:doc_cap] = 0
-            _table_slots(keys, m, table_keys, table_count, mask, slot_of)
+                if alive[i]:
+                    cand[k] = i
+                    keys[k] = h[i] ^ salt
+                    k += 1
+                alive[i] = False
+            if k == 0:
+                break
+            size = 1
+            while size < 2 * k:
+                size *= 2
+            table_count[:size] = 0
+            _table_slots(keys, k, table_keys, table_count, size - 1, slot_of)
             if is_top[n] >= 0:
                 best, best_i = 0, -1
-                for i in range(m):
-                    occ = table_count[slot_of[i]]
+                for j in range(k):
+                    occ = table_count[slot_of[j]]
                     if occ > best:
-                        best, best_i = occ, i
+                        best, best_i = occ, cand[j]
                 if best >= 2:
                     top[d, is_top[n]] = float(best * (cum_w[best_i + n] - cum_w[best_i]))
+            # an occurrence is a repeat when its slot was visited before (count negated on the first visit)
+            covered = 0
+            reach = 0
+            for j in range(k):
+                i = cand[j]
+                s = slot_of[j]
+                c = table_count[s]
+                alive[i] = c >= 2 or c < 0
+                if c < 0:
+                    lo = max(i, reach)
+                    covered += cum_w[i + n] - cum_w[lo]
+                    reach = i + n
+                else:
+                    table_count[s] = -c
             if is_dup[n] >= 0:
-                # an occurrence is a repeat when its slot was already filled by an earlier one:
-                # re-walk in order, counting down copies seen so far
-                covered = 0
-                reach = 0
-                for i in range(m):
-                    s = slot_of[i]
-                    if table_count[s] < 0:  # seen before (negated after the first visit)
-                        lo = max(i, reach)
-                        covered += cum_w[i + n] - cum_w[lo]
-                        reach = i + n
-                    else:
-                        table_count[s] = -table_count[s]
                 dup[d, is_dup[n]] = float(covered)
     return top, dup, total
 
