@@ -2,7 +2,10 @@
 
 Every signal is computed over a whole Arrow batch at once (pyarrow.compute kernels for per-row
 counts, numpy over flattened lines / n-gram units for the per-document aggregates); only
-mojibake detection (ftfy) and the PII-count decoding fall back to Python per row. Shares are
+mojibake detection (ftfy) and the PII-count decoding fall back to Python per row. The hot
+character-class counts, line widths, duplicate lines and n-gram repetition also have numba
+kernels (quality._signal_kernels, the default path); the pyarrow/numpy code stays as their
+reference (``compiled=False``) and tests check both give identical columns. Shares are
 float32 in [0, 1] and null where the denominator is zero (an empty document has no line share).
 Deciding is left to ``quality.filters``.
 """
@@ -187,11 +190,14 @@ def char_class_table() -> np.ndarray:
         table[cps[hit]] |= np.uint16(1 << CLASS_BITS[name])
     arrow_space = _np(pc.utf8_length(pc.utf8_trim_whitespace(chars))) == 0
     table[cps[arrow_space]] |= np.uint16(1 << CLASS_BITS["arrow_space"])
+    table.flags.writeable = False  # shared by every caller through the cache
     return table
 
 
 def _utf8_buffers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Return (int64 offsets, uint8 data) of a string array's UTF-8 buffers (nulls read as empty)."""
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
     if text.null_count:
         text = text.fill_null("")
     if len(text) == 0:
