@@ -91,7 +91,7 @@ MOJIBAKE_TRIGGER_RE = _mojibake_trigger_class()
 
 def _single_char_set(op: object, arg: object) -> set[str] | None:
     """Return the characters a parsed single-character item (literal or plain class) matches, else None."""
-    from re import _constants as sre
+    from re import _constants as sre  # only reached once mojibake_window_re imported it
 
     if op == sre.LITERAL:
         return {chr(arg)}
@@ -121,11 +121,13 @@ def mojibake_window_re() -> str | None:
     alternation of those runs is a necessary condition for badness > 0, so ftfy only runs on the
     ~1 in 3 MOJIBAKE_TRIGGER_RE rows that also match it (the common “”…— alone no longer suffice).
     """
-    from re import _constants as sre, _parser
-
-    parsed = list(_parser.parse(ftfy.badness.BADNESS_RE.pattern, ftfy.badness.BADNESS_RE.flags))
-    if ftfy.badness.BADNESS_RE.flags & 2:  # re.IGNORECASE would widen every class
+    try:  # private modules of the re package (3.11+): without them ftfy runs on every trigger row
+        from re import _constants as sre, _parser
+    except ImportError:
         return None
+    if ftfy.badness.BADNESS_RE.flags & sre.SRE_FLAG_IGNORECASE:  # would widen every class
+        return None
+    parsed = list(_parser.parse(ftfy.badness.BADNESS_RE.pattern, ftfy.badness.BADNESS_RE.flags))
     branches = parsed[0][1][1] if len(parsed) == 1 and parsed[0][0] == sre.BRANCH else [parsed]
     windows: list[str] = []
     for branch in branches:
