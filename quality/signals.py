@@ -119,7 +119,8 @@ def mojibake_window_re() -> str | None:
     For each top-level alternative of ftfy.badness.BADNESS_RE, the longest run of consecutive
     literal/class items (all mandatory) is a substring every match of that alternative has; the
     alternation of those runs is a necessary condition for badness > 0, so ftfy only runs on the
-    ~1 in 3 MOJIBAKE_TRIGGER_RE rows that also match it (the common “”…— alone no longer suffice).
+    MOJIBAKE_TRIGGER_RE rows that also match it (e2e corpus: 125 of 6,045; the “”…— common in
+    Chinese text alone no longer make a row a suspect).
     """
     try:  # private modules of the re package (3.11+): without them ftfy runs on every trigger row
         from re import _constants as sre, _parser
