@@ -136,7 +136,7 @@ def _fold_tables() -> tuple[np.ndarray, np.ndarray]:
     return fold, slow
 
 
-def normalized_codepoints(texts: list[str], script: ScriptConversion, compiled: bool = False) -> np.ndarray:
+def normalized_codepoints(texts: list[str], script: ScriptConversion, compiled: bool = True) -> np.ndarray:
     """Return NFKC-casefolded (optionally OpenCC-converted) codepoints of all texts joined by U+E000.
 
     `compiled` folds with one numba pass instead of two numpy gathers (same result).
@@ -202,7 +202,7 @@ def _shingle_chunk(
     n_docs = len(texts)
     if n_docs == 0:
         return np.zeros(0, _U64), np.zeros(1, np.int64), np.zeros(0, bool)
-    cps = normalized_codepoints(texts, script)
+    cps = normalized_codepoints(texts, script, compiled=False)
     cls = codepoint_classes()[cps]
     doc_of_cp = np.cumsum(cls == _DOCB, dtype=np.int64)
     is_tok = (cls == _WORD) | (cls == _CJK)
@@ -238,7 +238,7 @@ def _shingle_chunk_compiled(
     """Shingle one chunk of texts with the numba kernel (identical output to `_shingle_chunk`)."""
     if not texts:
         return np.zeros(0, _U64), np.zeros(1, np.int64), np.zeros(0, bool)
-    cps = normalized_codepoints(texts, script, compiled=True)
+    cps = normalized_codepoints(texts, script)
     return _kernels().shingle_codepoints(
         cps, codepoint_classes(), len(texts), char_ngram, word_ngram, float(cjk_share),
         _U64(_CP_BASE), _U64(_TOK_BASE), _U64(_TOK_BASE_INV),

@@ -332,12 +332,14 @@ def test_repeated_lines_are_removed_after_their_first_occurrence(corpora):
     assert stats.counts["lines_removed"] == 21
 
 
-def test_fast_normalisation_equals_string_nfkc_casefold():
+@pytest.mark.parametrize("compiled", [False, True])
+def test_fast_normalisation_equals_string_nfkc_casefold(compiled):
     import unicodedata
 
     samples = ["Ｈｅｌｌｏ　ＷＯＲＬＤ，１２３！", "ﬁne café ß Straße", "한국어 텍스트 \u1100\u1161", "ｶﾀｶﾅ ㈱ ①", "ÅNGSTRÖM e\u0301", "臺灣 丽 豈"]
-    cps = d.normalized_codepoints(samples, "none")
-    assert cps.tobytes().decode("utf-32-le") == "\ue000".join(unicodedata.normalize("NFKC", s).casefold() for s in samples)
+    for texts in (samples, [samples[0], samples[5]]):  # with and without string-path characters
+        cps = d.normalized_codepoints(texts, "none", compiled=compiled)
+        assert cps.tobytes().decode("utf-32-le") == "\ue000".join(unicodedata.normalize("NFKC", s).casefold() for s in texts)
 
 
 def test_chunking_does_not_change_shingles(monkeypatch):
