@@ -191,9 +191,14 @@ def char_class_counts(
     n_docs = offsets.shape[0] - 1
     out = np.zeros((n_docs, N_COUNTS), np.int64)
     n_words = garbled_words.shape[0]
+    min_last = 0x110000  # cheap pre-check: no garbled word ends below this code point
+    for w in range(n_words):
+        min_last = min(min_last, garbled_words[w, 2])
     for d in range(n_docs):
         p = offsets[d]
         end = offsets[d + 1]
+        # per-document tallies in locals (registers), stored once at the end
+        chars = space = han_kana = cjk = symbol = digit = replacement = garbled = trigger = words = 0
         j = 0
         prev1 = -1
         prev2 = -1
@@ -203,31 +208,41 @@ def char_class_counts(
             cp, size = _decode_utf8(data, p)
             p += size
             bits = np.int64(table[cp])
-            out[d, N_CHARS] += 1
-            out[d, N_SPACE] += (bits >> space_bit) & 1
-            out[d, N_HAN_KANA] += (bits >> han_kana_bit) & 1
-            out[d, N_CJK] += (bits >> cjk_bit) & 1
-            out[d, N_SYMBOL] += (bits >> symbol_bit) & 1
-            out[d, N_DIGIT] += (bits >> digit_bit) & 1
-            out[d, N_TRIGGER] |= (bits >> trigger_bit) & 1
+            chars += 1
+            space += (bits >> space_bit) & 1
+            han_kana += (bits >> han_kana_bit) & 1
+            cjk += (bits >> cjk_bit) & 1
+            symbol += (bits >> symbol_bit) & 1
+            digit += (bits >> digit_bit) & 1
+            trigger |= (bits >> trigger_bit) & 1
             if cp == 0xFFFD:
-                out[d, N_REPLACEMENT] += 1
+                replacement += 1
             if (bits >> co_bit) & 1:
-                out[d, N_GARBLED] += 1
-            elif j >= 2 and j - 2 >= match_end:
+                garbled += 1
+            elif cp >= min_last and j >= 2 and j - 2 >= match_end:
                 for w in range(n_words):
-                    if garbled_words[w, 0] == prev2 and garbled_words[w, 1] == prev1 and garbled_words[w, 2] == cp:
-                        out[d, N_GARBLED] += 1
+                    if garbled_words[w, 2] == cp and garbled_words[w, 1] == prev1 and garbled_words[w, 0] == prev2:
+                        garbled += 1
                         match_end = j + 1
                         break
             if (bits >> split_ws_bit) & 1:
                 in_word = False
             elif not in_word:
                 in_word = True
-                out[d, N_WORDS] += 1
+                words += 1
             prev2 = prev1
             prev1 = cp
             j += 1
+        out[d, N_CHARS] = chars
+        out[d, N_SPACE] = space
+        out[d, N_HAN_KANA] = han_kana
+        out[d, N_CJK] = cjk
+        out[d, N_SYMBOL] = symbol
+        out[d, N_DIGIT] = digit
+        out[d, N_REPLACEMENT] = replacement
+        out[d, N_GARBLED] = garbled
+        out[d, N_TRIGGER] = trigger
+        out[d, N_WORDS] = words
     return out
 
 
