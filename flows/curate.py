@@ -27,6 +27,7 @@ from prefect import flow, get_run_logger, task
 from prefect.futures import as_completed
 
 from flows import progress
+from flows.ephemeral_api import temporary_prefect_api
 from flows.notify import notify_failure
 from flows.plan import Segment, ShardRef, override_inputs, plan_shards, split_segments
 from flows.readers import read_input_file
@@ -516,7 +517,8 @@ def run_recipe(recipe_path: str, workspace: str | None = None, inputs: list[str]
     kind = runner or recipe.run.runner
     n = workers or recipe.run.workers
     fl = curate_flow.with_options(task_runner=make_task_runner(kind, n, recipe.run.dask_address))
-    return Path(fl(recipe_path=recipe_path, workspace=workspace, inputs=inputs, run_id=run_id, resume=resume))
+    with temporary_prefect_api():
+        return Path(fl(recipe_path=recipe_path, workspace=workspace, inputs=inputs, run_id=run_id, resume=resume))
 
 
 def make_task_runner(kind: str, workers: int, dask_address: str | None = None):

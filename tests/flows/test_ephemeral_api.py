@@ -1,0 +1,78 @@
+"""`yuliao run` with no PREFECT_API_URL: a real Prefect run against one temporary local API server."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.ephemeral_api import PER_RUN_SERVER_DEFAULTS, server_environment, temporary_prefect_api
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "data" / "sample"
+
+RECIPE = """\
+name: ephemeral-check
+workspace: {ws}
+inputs:
+  - source: tang
+    paths: [{a}]
+    licence: MIT
+  - source: song
+    paths: [{b}]
+    licence: MIT
+run:
+  runner: process
+  workers: 2
+ops:
+  - op: drop_short_docs
+    min_chars: 6
+"""
+
+
+def test_configured_api_is_used_as_it_is(prefect_api):
+    from prefect.settings import PREFECT_API_URL
+
+    configured = PREFECT_API_URL.value()
+    with temporary_prefect_api() as url:
+        assert url == configured
+        assert PREFECT_API_URL.value() == configured
+
+
+def test_server_environment_keeps_explicit_settings(monkeypatch):
+    monkeypatch.setenv("PREFECT_SERVER_REGISTER_BLOCKS_ON_START", "true")
+    env = server_environment()
+    assert env["PREFECT_SERVER_REGISTER_BLOCKS_ON_START"] == "true"  # the user's choice wins over the per-run default
+    assert env["PREFECT__SERVER_EPHEMERAL"] == "1" and env["PREFECT_UI_ENABLED"] == "0"
+    monkeypatch.delenv("PREFECT_SERVER_REGISTER_BLOCKS_ON_START")
+    assert server_environment()["PREFECT_SERVER_REGISTER_BLOCKS_ON_START"] == PER_RUN_SERVER_DEFAULTS["PREFECT_SERVER_REGISTER_BLOCKS_ON_START"]
+
+
+@pytest.mark.timeout(300)
+def test_run_without_api_url_records_flow_and_worker_tasks_in_a_fresh_database(tmp_path):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(RECIPE.format(ws=tmp_path / "ws", a=SAMPLE / "tang_poems.jsonl", b=SAMPLE / "song_ci.jsonl"),
+                      encoding="utf-8")
+    home = tmp_path / "prefect-home"
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(PYTHONPATH=str(ROOT), YULIAO_HOME=str(tmp_path / "yuliao-home"), PREFECT_HOME=str(home))
+    out = subprocess.run([sys.executable, "-c", "from flows.cli import main; main()", "run", str(recipe), "--run-id", "r1"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=280)
+    assert out.returncode == 0, out.stderr[-4000:]
+    record = json.loads((tmp_path / "ws" / "runs" / "r1" / "run.json").read_text(encoding="utf-8"))
+    assert record["status"] == "completed"
+
+    # The temporary server created the database (migrations ran) and the flow, the shard tasks run in
+    # the two worker processes and the report task all reported to it.
+    with sqlite3.connect(home / "prefect.db") as db:
+        flows = db.execute("SELECT state_type FROM flow_run").fetchall()
+        tasks = db.execute("SELECT task_key, state_type FROM task_run").fetchall()
+    assert flows == [("COMPLETED",)]
+    shard_tasks = [t for t in tasks if "curate_shard_stage" in t[0] or "run_shard_stage" in t[0]]
+    assert len(shard_tasks) == 2 and all(state == "COMPLETED" for _, state in shard_tasks), tasks
+    assert sum(1 for key, state in tasks if "report" in key and state == "COMPLETED") == 1, tasks
