@@ -24,6 +24,7 @@ _CAP = np.uint64(0xFFFFFFFE)  # real OPH values are capped one below the empty m
 _EMPTY = np.uint32(0xFFFFFFFF)
 _CP_MUL = np.uint64(0x100000001B3)
 _SEP, _WORD, _CJK, _DOCB = 0, 1, 2, 3  # codepoint classes, as in transforms.dedup
+_DOC_SEP = 0xE000  # joins documents, as in transforms.dedup
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -180,12 +181,18 @@ def densify_rows(sig: np.ndarray, candidates: np.ndarray) -> None:
 
 
 @numba.njit(cache=True, nogil=True)
-def fold_codepoints(cps: np.ndarray, fold: np.ndarray, slow: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Return (fold[cps], whether any codepoint needs the string path) in one pass (= the gathers of normalized_codepoints)."""
+def fold_codepoints(cps: np.ndarray, fold: np.ndarray, slow: np.ndarray, n_docs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return (fold[cps], per document: has a codepoint needing the string path) for U+E000-joined documents, in one pass."""
     out = np.empty(cps.shape[0], np.uint32)
-    needs_string_path = False
+    needs_string_path = np.zeros(n_docs, np.bool_)
+    doc = 0
     for i in range(cps.shape[0]):
         c = cps[i]
         out[i] = fold[c]
-        needs_string_path |= slow[c]
+        if c == _DOC_SEP:
+            doc += 1
+            if doc >= n_docs:  # unchecked indexing below would write out of bounds
+                raise ValueError("more document separators than documents")
+        elif slow[c]:
+            needs_string_path[doc] = True
     return out, needs_string_path

@@ -139,15 +139,19 @@ def _fold_tables() -> tuple[np.ndarray, np.ndarray]:
 def normalized_codepoints(texts: list[str], script: ScriptConversion, compiled: bool = True) -> np.ndarray:
     """Return NFKC-casefolded (optionally OpenCC-converted) codepoints of all texts joined by U+E000.
 
-    `compiled` folds with one numba pass instead of two numpy gathers (same result).
+    `compiled` folds with one numba pass instead of numpy gathers and a cumsum (same result).
     """
     fold, slow = _fold_tables()
     texts = [t.replace(_DOC_SEP, " ") for t in texts]
     cps = np.frombuffer(_DOC_SEP.join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
     if compiled:
-        folded, needs_string_path = _kernels().fold_codepoints(cps, fold, slow)
-        if not needs_string_path:
-            return _convert_script(folded, script)
+        folded, needs_string_path = _kernels().fold_codepoints(cps, fold, slow, len(texts))
+        if needs_string_path.any():  # e.g. "…" (NFKC "..."): common in Chinese text, so most chunks have one
+            for i in np.flatnonzero(needs_string_path).tolist():
+                texts[i] = unicodedata.normalize("NFKC", texts[i]).casefold()
+            cps = np.frombuffer(_DOC_SEP.join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
+            folded, _ = _kernels().fold_codepoints(cps, fold, slow, len(texts))
+        return _convert_script(folded, script)
     if slow[cps].any():  # rare: redo only the documents that need full string normalisation
         doc_of_cp = np.cumsum(cps == ord(_DOC_SEP))
         for i in np.unique(doc_of_cp[slow[cps]]).tolist():
