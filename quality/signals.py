@@ -204,7 +204,7 @@ def _utf8_buffers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     if text.null_count:
         text = text.fill_null("")
     if len(text) == 0:
-        return np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.uint8)
+        return np.zeros(1, dtype=np.int64), _EMPTY_DATA
     if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
         text = text.cast(pa.large_string())
     if pa.types.is_large_string(text.type):
@@ -212,8 +212,13 @@ def _utf8_buffers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     else:
         offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset : text.offset + len(text) + 1].astype(np.int64)
     data_buf = text.buffers()[2]
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None and data_buf.size else np.zeros(1, dtype=np.uint8)
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None and data_buf.size else _EMPTY_DATA
     return offsets, data
+
+
+# read-only like np.frombuffer's views of Arrow buffers, so the kernels are compiled for one array type
+_EMPTY_DATA = np.zeros(1, dtype=np.uint8)
+_EMPTY_DATA.flags.writeable = False
 
 
 # ---------------------------------------------------------------------------------------------

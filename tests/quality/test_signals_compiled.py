@@ -163,3 +163,18 @@ def test_mojibake_prefilter_never_skips_a_document_ftfy_scores(real_texts):
     assert window is not None
     matched = pa.compute.match_substring_regex(pa.array(texts), pattern=window).to_pylist()
     assert sum(matched) < len(texts) / 2  # and the prefilter does skip most documents
+
+
+@pytest.mark.parametrize("texts", [[], [""], ["", "", None]], ids=["no rows", "one empty", "empties and null"])
+def test_compiled_paths_take_empty_batches(texts):
+    arr = pa.array(texts, pa.string())
+    _assert_same_columns(text_stat_columns(arr, 0.3, compiled=False), text_stat_columns(arr, 0.3))
+    _assert_same_columns(line_stat_columns(arr, 30, compiled=False), line_stat_columns(arr, 30))
+    if None not in texts:
+        _assert_same_columns(repetition_columns(arr, "auto", 0.3, compiled=False), repetition_columns(arr, "auto", 0.3))
+
+
+def test_compiled_paths_take_chunked_arrays():
+    chunked = pa.chunked_array([pa.array(EDGE_CASES[:8]), pa.array(EDGE_CASES[8:])])
+    flat = chunked.combine_chunks()
+    assert char_class_counts(chunked)["nonspace"].tolist() == char_class_counts(flat)["nonspace"].tolist()
