@@ -78,6 +78,19 @@ def run_cmd(
     workers: Optional[int] = typer.Option(None, "--workers", help="parallel shard tasks"),
 ) -> None:
     """Curate: read the recipe's inputs, apply its operators, write kept/dropped/quarantined Parquet."""
+    from flows.ephemeral_api import start_server_early, stop_early_server
+
+    start_server_early()  # the temporary Prefect API boots while the recipe is checked and Prefect imported
+    try:
+        run_dir = validate_and_run(recipe, workspace, input_paths, run_id, runner, workers)
+    finally:
+        stop_early_server()  # still there only if the run never started (a bad recipe)
+    print_run_summary(run_dir)
+
+
+def validate_and_run(recipe: Path, workspace: Path | None, input_paths: list[str] | None, run_id: str | None,
+                     runner: str | None, workers: int | None) -> Path:
+    """Check the recipe, then run it; exit with EXIT_BAD_INPUT / EXIT_LOST_RECORDS on those failures."""
     from flows import progress
     from flows.recipe import RecipeError
 
@@ -106,7 +119,7 @@ def run_cmd(
         raise typer.Exit(EXIT_LOST_RECORDS) from None
     finally:
         progress.set_listener(None)
-    print_run_summary(run_dir)
+    return run_dir
 
 
 def print_run_summary(run_dir: Path) -> None:

@@ -10,6 +10,7 @@ flow returns. A configured PREFECT_API_URL (env, profile or settings context) is
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 # What Prefect's own ephemeral start sets: no UI, ephemeral services only, a single app per process.
 EPHEMERAL_SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
@@ -38,9 +40,10 @@ def free_local_port() -> int:
 
 def server_command(port: int) -> list[str]:
     """Return the uvicorn command line Prefect's SubprocessASGIServer runs for its ephemeral API."""
-    import prefect
+    from importlib.util import find_spec
 
-    return [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent), "--factory",
+    site = Path(find_spec("prefect").origin).parent.parent  # = prefect.__module_path__.parent, without importing prefect
+    return [sys.executable, "-m", "uvicorn", "--app-dir", str(site), "--factory",
             "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
             "--log-level", "error", "--lifespan", "on"]
 
@@ -53,9 +56,44 @@ def server_environment() -> dict[str, str]:
             **get_current_settings().to_environment_variables(exclude_unset=True)}
 
 
-def spawn_server(port: int) -> subprocess.Popen:
+def spawn_server(port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
     """Start the ephemeral API server on `port` (returns at once; it answers /api/health when ready)."""
-    return subprocess.Popen(server_command(port), env=server_environment())
+    return subprocess.Popen(server_command(port), env=env if env is not None else server_environment())
+
+
+# A server spawned by `start_server_early`, waiting to be adopted (or stopped) by `temporary_prefect_api`.
+_early: tuple[subprocess.Popen, int] | None = None
+
+
+def start_server_early() -> None:
+    """Spawn the per-run server now, before Prefect is imported, when no API can be configured but by a profile.
+
+    The server then boots on the other core while the CLI validates the recipe and imports Prefect
+    (~3-5 s). Only in a process that has not imported Prefect (so no settings context can exist) and
+    has no PREFECT_API_URL in its environment; its environment is then exactly what the server reads
+    itself. If Prefect's settings turn out to name an API after all (a profile), the server is stopped
+    unused; at exit it is stopped in any case.
+    """
+    global _early
+    if _early is not None or "prefect" in sys.modules or os.environ.get("PREFECT_API_URL"):
+        return
+    port = free_local_port()
+    _early = (spawn_server(port, {**PER_RUN_SERVER_DEFAULTS, **os.environ, **EPHEMERAL_SERVER_ENV}), port)
+    atexit.register(stop_early_server)
+
+
+def stop_early_server() -> None:
+    """Stop the early server if nothing adopted it (the run never started)."""
+    global _early
+    if _early is not None:
+        stop_server(_early[0])
+        _early = None
+
+
+def _take_early() -> tuple[subprocess.Popen, int] | None:
+    global _early
+    taken, _early = _early, None
+    return taken
 
 
 def wait_until_healthy(process: subprocess.Popen, port: int, timeout: float) -> tuple[subprocess.Popen, int]:
@@ -99,11 +137,16 @@ def temporary_prefect_api() -> Iterator[str | None]:
     from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 
     settings = get_current_settings()
+    early = _take_early()
     if settings.api.url or not settings.server.ephemeral.enabled:
+        if early is not None:
+            stop_server(early[0])  # a profile names the API after all
         yield settings.api.url
         return
-    port = free_local_port()
-    process, port = wait_until_healthy(spawn_server(port), port, float(settings.server.ephemeral.startup_timeout_seconds))
+    if early is None:
+        port = free_local_port()
+        early = (spawn_server(port), port)
+    process, port = wait_until_healthy(*early, float(settings.server.ephemeral.startup_timeout_seconds))
     url = f"http://127.0.0.1:{port}/api"
     try:
         with api_url_everywhere(url):

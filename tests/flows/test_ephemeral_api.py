@@ -76,3 +76,32 @@ def test_run_without_api_url_records_flow_and_worker_tasks_in_a_fresh_database(t
     shard_tasks = [t for t in tasks if "curate_shard_stage" in t[0] or "run_shard_stage" in t[0]]
     assert len(shard_tasks) == 2 and all(state == "COMPLETED" for _, state in shard_tasks), tasks
     assert sum(1 for key, state in tasks if "report" in key and state == "COMPLETED") == 1, tasks
+
+
+EARLY_THEN_PROFILE = """\
+import os
+os.environ.pop("PREFECT_API_URL", None)
+from flows import ephemeral_api as e
+e.start_server_early()
+proc, _ = e._early
+os.environ["PREFECT_API_URL"] = "http://127.0.0.1:9/api"  # configured after all (as a profile would), before Prefect loads
+with e.temporary_prefect_api() as url:
+    assert url == "http://127.0.0.1:9/api", url
+assert proc.poll() is not None and e._early is None, "the early server must be stopped unused"
+print("ok")
+"""
+
+
+def test_early_server_is_stopped_unused_when_an_api_is_configured(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PREFECT_HOME=str(tmp_path / "prefect-home"))
+    out = subprocess.run([sys.executable, "-c", EARLY_THEN_PROFILE], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-3000:]
+
+
+def test_no_early_server_once_prefect_is_imported(prefect_api):
+    from flows import ephemeral_api
+
+    assert "prefect" in sys.modules  # a settings context (this session's harness) may exist: only Prefect can tell
+    ephemeral_api.start_server_early()
+    assert ephemeral_api._early is None
