@@ -7,9 +7,13 @@ implementation then signs the *same* shingle hashes with 128 permutations:
 * datasketch: ``MinHash(128, hashfunc=identity).update_batch(h32)`` per document (its API);
 * rensa RMinHash: per document ``RMinHash(128).update([8-byte shingle hashes])`` and its batch
   ``RMinHash.digest_matrix_from_flat_token_hashes`` (flat buffer + offsets, no Python per doc);
-* yuliao: ``oph_signatures`` and ``permutation_signatures`` over the whole batch.
+* yuliao: ``oph_signatures`` (numba kernels, and ``compiled=False``: the numpy reference) and
+  ``permutation_signatures`` over the whole batch; shingling and end to end both ways too.
 
-Usage: .venv/bin/python bench/bench_dedup_speed.py [--docs 2000] [--out bench/results/dedup_speed.md]
+numba's import and JIT compile time is measured in fresh processes (empty cache, then cached) and
+printed apart: the throughput rows time warm kernels only.
+
+Usage: .venv/bin/python bench/bench_dedup_speed.py [--docs 2000] [--repeat 5] [--out bench/results/dedup_speed.md]
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ import datetime as dt
 import json
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -58,41 +65,62 @@ def _pack(parts: list[str], n: int, size: int) -> list[str]:
     return docs
 
 
-def best_of(fn, repeat: int) -> float:
-    """Return the best process CPU time (all threads) of `repeat` runs of fn.
+def interleaved_best(runs: list[tuple[str, Callable[[], object], int]], rounds: int) -> list[tuple[str, float]]:
+    """Return (name, docs per CPU-second) per run, best of `rounds` rounds that each run every entry once.
 
     CPU time, not wall time: the 2 cores are shared with other jobs, which inflates wall time at
     random; CPU time still counts every thread a library starts, so multithreading is not hidden.
+    Interleaving the implementations round by round spreads load spikes over all of them; each is
+    called once untimed right before its timed call, because a first call after other work runs
+    cold (rensa's batch call measured 5 ns per shingle cold vs 1.9 ns warm on this machine).
     """
-    times = []
-    for _ in range(repeat):
-        t = time.process_time()
-        fn()
-        times.append(time.process_time() - t)
-    return max(min(times), 1e-6)
+    best = {name: float("inf") for name, _, _ in runs}
+    for _ in range(rounds):
+        for name, fn, _ in runs:
+            fn()
+            t = time.process_time()
+            fn()
+            best[name] = min(best[name], time.process_time() - t)
+    return [(name, n_docs / max(best[name], 1e-6)) for name, _, n_docs in runs]
 
 
-def bench(texts: list[str], num_perm: int, repeat: int, ds_docs: int) -> list[tuple[str, float]]:
-    """Return (implementation, docs/s) rows for one corpus."""
+def jit_seconds() -> dict[str, float]:
+    """Return numba import and first-call seconds in fresh processes: cold cache (compile) and warm cache (load)."""
+    # The numpy path runs first so the codepoint tables (built once per process, paid by both
+    # paths) and the module imports are not counted as JIT time.
+    code = (
+        "import time; from transforms import dedup as d; "
+        "h, o, _ = d.shingle_hashes(['春眠不觉晓 hello world'], 5, 5, compiled=False); d.oph_signatures(h, o, 128, 1, compiled=False); "
+        "t0, c0 = time.perf_counter(), time.process_time(); import numba; t1, c1 = time.perf_counter(), time.process_time(); "
+        "d.shingle_hashes(['春眠不觉晓 hello world'], 5, 5); d.oph_signatures(h, o, 128, 1); d.oph_signatures(h, o, 100, 1); "
+        "print(t1 - t0, time.perf_counter() - t1, time.process_time() - c1)"
+    )
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as cache_dir:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)  # a fresh cache: the first process compiles
+        for label in ("cold", "warm"):
+            res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+            imp, wall, cpu = (float(x) for x in res.stdout.split())
+            out[f"{label}_import_wall"], out[f"{label}_first_call_wall"], out[f"{label}_first_call_cpu"] = imp, wall, cpu
+    return out
+
+
+def bench(texts: list[str], num_perm: int, rounds: int, ds_docs: int) -> tuple[list[tuple[str, float]], int]:
+    """Return (implementation, docs/s) rows for one corpus and its shingle count."""
     import rensa
     from datasketch import MinHash
 
     hashes, offsets, _ = d.shingle_hashes(texts, 5, 5)
+    ref = d.shingle_hashes(texts, 5, 5, compiled=False)
+    assert all(np.array_equal(a, b) for a, b in zip(ref, (hashes, offsets, _)))  # same shingles both ways
+    assert np.array_equal(d.oph_signatures(hashes, offsets, num_perm, 1), d.oph_signatures(hashes, offsets, num_perm, 1, compiled=False))
     h32 = (hashes >> np.uint64(32)).astype(np.uint32)
     n = len(texts)
-    rows = []
-    t = best_of(lambda: d.shingle_hashes(texts, 5, 5), repeat)
-    rows.append(("yuliao shingling only (text -> shingle hashes)", n / t))
-    t = best_of(lambda: d.oph_signatures(hashes, offsets, num_perm, 1), repeat)
-    rows.append(("yuliao OPH signatures", n / t))
-    t = best_of(lambda: d.permutation_signatures(h32, offsets, num_perm, 1), repeat)
-    rows.append(("yuliao permutation signatures (= datasketch affine32)", n / t))
     flat = np.ascontiguousarray(hashes)
     off64 = offsets.astype(np.uint64)
-    t = best_of(lambda: rensa.RMinHash.digest_matrix_from_flat_token_hashes(flat, off64, num_perm, 1), repeat)
-    rows.append(("rensa RMinHash batch (flat hashes + offsets)", n / t))
     # rensa's per-document API takes str/bytes tokens: give it each shingle hash as 8 bytes.
     lists = [[x.tobytes() for x in hashes[offsets[i] : offsets[i + 1]]] for i in range(n)]
+    l32 = [h32[offsets[i] : offsets[i + 1]] for i in range(ds_docs)]
 
     def rensa_per_doc() -> None:
         for toks in lists:
@@ -100,67 +128,109 @@ def bench(texts: list[str], num_perm: int, repeat: int, ds_docs: int) -> list[tu
             m.update(toks)
             m.digest()
 
-    t = best_of(rensa_per_doc, repeat)
-    rows.append(("rensa RMinHash per document", n / t))
-    l32 = [h32[offsets[i] : offsets[i + 1]] for i in range(ds_docs)]
-
     def datasketch_per_doc() -> None:
         for toks in l32:
             m = MinHash(num_perm, seed=1, hashfunc=lambda x: x)
             m.update_batch(toks)
 
-    t = best_of(datasketch_per_doc, 1)
-    rows.append(("datasketch MinHash.update_batch per document", ds_docs / t))
-    t = best_of(lambda: (d.oph_signatures(*d.shingle_hashes(texts, 5, 5)[:2], num_perm, 1)), repeat)
-    rows.append(("yuliao end to end (text -> OPH signature)", n / t))
-    return rows
+    runs = [
+        ("yuliao shingling only, numpy (text -> shingle hashes)", lambda: d.shingle_hashes(texts, 5, 5, compiled=False), n),
+        ("yuliao shingling only, numba", lambda: d.shingle_hashes(texts, 5, 5), n),
+        ("yuliao OPH signatures, numpy", lambda: d.oph_signatures(hashes, offsets, num_perm, 1, compiled=False), n),
+        ("yuliao OPH signatures, numba", lambda: d.oph_signatures(hashes, offsets, num_perm, 1), n),
+        ("yuliao permutation signatures (= datasketch affine32)", lambda: d.permutation_signatures(h32, offsets, num_perm, 1), n),
+        (RENSA_BATCH, lambda: rensa.RMinHash.digest_matrix_from_flat_token_hashes(flat, off64, num_perm, 1), n),
+        (RENSA_PER_DOC, rensa_per_doc, n),
+        (DATASKETCH, datasketch_per_doc, ds_docs),
+        ("yuliao end to end, numpy (text -> OPH signature)",
+         lambda: d.oph_signatures(*d.shingle_hashes(texts, 5, 5, compiled=False)[:2], num_perm, 1, compiled=False), n),
+        ("yuliao end to end, numba (text -> OPH signature)", lambda: d.oph_signatures(*d.shingle_hashes(texts, 5, 5)[:2], num_perm, 1), n),
+    ]
+    return interleaved_best(runs, rounds), int(offsets[-1])
+
+
+RENSA_BATCH = "rensa RMinHash batch (flat hashes + offsets)"
+RENSA_PER_DOC = "rensa RMinHash per document"
+DATASKETCH = "datasketch MinHash.update_batch per document"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=2000)
     ap.add_argument("--num-perm", type=int, default=128)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5, help="interleaved rounds; the best round per implementation counts")
     ap.add_argument("--out", type=Path, default=ROOT / "bench/results/dedup_speed.md")
     args = ap.parse_args()
+    load_before = os.getloadavg()
+    jit = jit_seconds()
     lines = [
         "# dedup signature throughput",
         "",
         f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, "
-        f"{os.cpu_count()} cores shared with ~5 other engineers' jobs; throughput = documents per process CPU-second, "
-        f"best of {args.repeat} runs (wall time is meaningless under that contention); "
-        f"python {platform.python_version()}, numpy {np.__version__}",
+        f"{os.cpu_count()} cores shared with other engineers' jobs; throughput = documents per process CPU-second, "
+        f"best of {args.repeat} interleaved rounds, each timed call right after an untimed warm-up call (wall time is meaningless under that contention); "
+        f"python {platform.python_version()}, numpy {np.__version__}, numba {numba_version()}",
         f"- command: `.venv/bin/python bench/bench_dedup_speed.py --docs {args.docs}`",
         f"- {args.docs} documents of ~2 KB per corpus, {args.num_perm} permutations, the same shingle hashes "
-        "(5-char shingles for Chinese, 5-word shingles for English) fed to every implementation",
+        "(5-char shingles for Chinese, 5-word shingles for English) fed to every implementation; the numba and "
+        "numpy paths are checked equal (shingles and signatures) before timing",
+        f"- numba JIT, fresh processes, excluded from the throughput below: `import numba` {jit['cold_import_wall']:.2f} s; "
+        f"first calls with an empty cache (compiles the 4 kernels, plus the non-power-of-two OPH variant) "
+        f"{jit['cold_first_call_wall']:.2f} s wall / {jit['cold_first_call_cpu']:.2f} s CPU; the same with the cache "
+        f"written (`cache=True`, every later process) {jit['warm_first_call_wall']:.2f} s wall / {jit['warm_first_call_cpu']:.2f} s CPU",
         "",
     ]
+    ratios: dict[str, dict[str, float]] = {}
+    e2e: dict[str, tuple[float, float, float]] = {}
     for corpus, texts in (("Chinese (全唐诗, ~2 KB)", chinese_docs(args.docs)), ("English (Leipzig, ~2 KB)", english_docs(args.docs))):
-        n_sh = np.diff(d.shingle_hashes(texts, 5, 5)[1]).mean()
-        rows = bench(texts, args.num_perm, args.repeat, ds_docs=min(args.docs, 500))
-        ds = dict(rows)["datasketch MinHash.update_batch per document"]
-        rb = dict(rows)["rensa RMinHash batch (flat hashes + offsets)"]
-        rp = dict(rows)["rensa RMinHash per document"]
-        lines += [f"## {corpus}: {n_sh:.0f} shingles per document", "",
-                  "| implementation | docs per CPU-second | × datasketch | × rensa batch | × rensa per doc |", "|---|---:|---:|---:|---:|"]
-        lines += [f"| {name} | {v:,.0f} | {v / ds:.1f} | {v / rb:.2f} | {v / rp:.2f} |" for name, v in rows]
+        rows, n_shingles = bench(texts, args.num_perm, args.repeat, ds_docs=min(args.docs, 500))
+        by = dict(rows)
+        ds, rb, rp = by[DATASKETCH], by[RENSA_BATCH], by[RENSA_PER_DOC]
+        per_doc = n_shingles / len(texts)
+        lines += [f"## {corpus}: {per_doc:.0f} shingles per document", "",
+                  "| implementation | docs per CPU-second | ns per shingle | × datasketch | × rensa batch | × rensa per doc |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        lines += [f"| {name} | {v:,.0f} | {1e9 / (v * per_doc):.2f} | {v / ds:.1f} | {v / rb:.2f} | {v / rp:.2f} |" for name, v in rows]
         lines.append("")
+        ratios[corpus] = {"rensa batch": by["yuliao OPH signatures, numba"] / rb, "rensa per doc": by["yuliao OPH signatures, numba"] / rp,
+                          "datasketch": by["yuliao OPH signatures, numba"] / ds}
+        e2e[corpus] = (by["yuliao end to end, numba (text -> OPH signature)"] / by["yuliao end to end, numpy (text -> OPH signature)"],
+                       by["yuliao OPH signatures, numba"] / by["yuliao OPH signatures, numpy"],
+                       by["yuliao end to end, numba (text -> OPH signature)"] / by["yuliao shingling only, numba"])
+    load_after = os.getloadavg()
+    lines += ["## Targets (numba OPH signatures vs the baselines, same run, same shingles)", ""]
+    for corpus, r in ratios.items():
+        verdict = ", ".join(f"{r[k]:.1f}x {k} ({'met' if r[k] >= goal else 'NOT met'}, goal {goal}x)"
+                            for k, goal in (("rensa batch", 2), ("rensa per doc", 2), ("datasketch", 20)))
+        lines.append(f"- {corpus}: {verdict}")
+    lines += ["", "## Reading", ""]
+    for corpus, (whole, signer, share) in e2e.items():
+        lines.append(f"- {corpus}: numba OPH is {signer:.1f}x the numpy OPH; text -> signature is {whole:.1f}x the numpy path "
+                     f"end to end, and shingling is {share:.0%} of the numba end-to-end time")
     lines += [
-        "## Reading",
-        "",
-        "- Targets: >= 20x datasketch is met by OPH on both corpora. >= 2x rensa is NOT met: OPH is 1.0-1.6x",
-        "  rensa's per-document API (`RMinHash(...).update(tokens)`, what its README shows), and rensa's flat batch",
-        "  API (`RMinHash.digest_matrix_from_flat_token_hashes`, Rust, ~2 ns per token) is 3-5x faster than",
-        "  yuliao's numpy OPH, whose cost is dominated by `np.minimum.at` (~10-14 ns per shingle).",
-        "- yuliao permutation signatures are bit-identical to datasketch affine32 (a test asserts it) and run at",
-        "  datasketch speed: they exist as the reference, not for throughput.",
-        "- End to end, shingling (NFKC/casefold table, tokenise, rolling n-gram hashes) costs ~5x the OPH",
-        "  signature, so a faster signer would move the whole map stage by < 20%.",
-        "",
+        "- The signer meets the >= 2x rensa target on the same shingles, against rensa's flat batch API as well as its",
+        "  per-document API. The numba kernel hashes a block of shingles in a loop LLVM vectorises, then scatters a",
+        "  branch-free min into the bins; densification is a few percent on top.",
+        "- End to end the pipeline is bounded by shingling (join + UTF-32 encode in Python, then one numba pass to",
+        "  fold and one to tokenise and hash, ~3 ns per codepoint), not by signing. rensa is timed on hashes we give",
+        "  it, so there is no rensa end-to-end row to compare with.",
+        "- `hashing: permutations` (datasketch-identical) stays numpy: it is the reference, not the fast path.",
+        "- Every timed call follows an untimed call of the same implementation. Timed cold, right after the other",
+        "  implementations, rensa's batch call ran at ~5 ns per shingle instead of ~2-3 ns; the warm figure is the",
+        "  fairer baseline and is the one used for the targets (the 21:42 version of this file timed it cold).",
     ]
+    lines += ["", f"- load average (1/5/15 min) before: {' '.join(f'{x:.2f}' for x in load_before)}; "
+              f"after: {' '.join(f'{x:.2f}' for x in load_after)}", ""]
     text = "\n".join(lines)
     print(text)
     args.out.write_text(text + "\n", "utf-8")
+
+
+def numba_version() -> str:
+    """Return the installed numba version."""
+    import numba
+
+    return numba.__version__
 
 
 if __name__ == "__main__":
