@@ -14,7 +14,6 @@ import numpy as np
 # Constants are module globals so numba freezes them into the machine code (uint64-typed: mixing
 # uint64 with int64 literals would make numba compute in float64).
 _ONE = np.uint64(1)
-_S13 = np.uint64(13)
 _S32 = np.uint64(32)
 _S33 = np.uint64(33)
 _M1 = np.uint64(0xFF51AFD7ED558CCD)

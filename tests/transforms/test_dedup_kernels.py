@@ -205,3 +205,8 @@ def test_dedup_near_signs_with_the_compiled_path_and_matches_the_reference(monke
     )
     signed = op.signatures(table, 0)
     assert np.array_equal(d.fixed_matrix(signed.column("sig"), len(texts)), ref_sig)
+
+
+def test_kernel_constants_match_the_reference_module():
+    assert (k._SEP, k._WORD, k._CJK, k._DOCB, k._DOC_SEP) == (d._SEP, d._WORD, d._CJK, d._DOCB, ord(d._DOC_SEP))
+    assert int(k._EMPTY) == int(d._EMPTY) and int(k._CAP) == int(d._EMPTY) - 1
