@@ -1,6 +1,8 @@
 """Near-duplicate (MinHash LSH) and repeated-line dedup, right on Chinese: pure, vectorised, shardable.
 
-The pipeline per batch of texts, all in numpy over one codepoint array (no per-document Python loop):
+The pipeline per batch of texts, over one codepoint array (no per-document Python loop); shingling
+and OPH signing run as numba kernels (`transforms._dedup_kernels`) with this module's numpy code as
+their bit-identical reference (``compiled=False``):
 
   normalise (NFKC, casefold, optional OpenCC t2s/tw2sp/hk2s so a Traditional copy of a Simplified
   document gets the same key) -> tokens (a CJK character is one token, a run of letters/digits in a
@@ -152,7 +154,7 @@ def normalized_codepoints(texts: list[str], script: ScriptConversion, compiled: 
             cps = np.frombuffer(_DOC_SEP.join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
             folded, _ = _kernels().fold_codepoints(cps, fold, slow, len(texts))
         return _convert_script(folded, script)
-    if slow[cps].any():  # rare: redo only the documents that need full string normalisation
+    if slow[cps].any():  # redo only the documents that need full string normalisation
         doc_of_cp = np.cumsum(cps == ord(_DOC_SEP))
         for i in np.unique(doc_of_cp[slow[cps]]).tolist():
             texts[i] = unicodedata.normalize("NFKC", texts[i]).casefold()
