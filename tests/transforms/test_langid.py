@@ -296,3 +296,16 @@ def test_long_documents_are_decided_on_their_head():
     assert identify_text(cantonese + mandarin).lang == "yue"
     english = "The quick brown fox jumps over the lazy dog near the river bank. " * 40
     assert identify_text(english + "Der schnelle braune Fuchs springt über den faulen Hund. " * 200).lang == "en"
+
+
+def test_guarded_marker_patterns_find_the_same_matches(corpora):
+    from transforms.langid import CANTONESE_MARKERS, MANDARIN_MARKERS, WEAK_CANTONESE_MARKERS, start_guarded
+
+    texts = json.loads((corpora / "cantonese-common-voice" / "sents.json").read_text(encoding="utf-8"))[:3000]
+    texts += _poems(str(corpora / "chinese-poetry/全唐诗/poet.tang.*.json"), 500)
+    texts += _lines(corpora / "lingua-sentences" / "zh.txt", 729) + ["個人", "我個", "係咪", ""]
+    for rx in (CANTONESE_MARKERS, WEAK_CANTONESE_MARKERS, MANDARIN_MARKERS):
+        fast = start_guarded(rx)
+        found = [rx.findall(t) for t in texts]
+        assert sum(map(len, found)) > 100
+        assert [fast.findall(t) for t in texts] == found
