@@ -101,24 +101,27 @@ def wait_until_healthy(process: subprocess.Popen, port: int, timeout: float) -> 
     import httpx
 
     deadline = time.monotonic() + timeout
-    with httpx.Client() as client:
-        while True:
-            status = process.poll()
-            if status == EXIT_ADDRESS_IN_USE:  # the port was taken after we picked it: as Prefect does, take another
-                port = free_local_port()
-                process = spawn_server(port)
-            elif status is not None:
-                raise RuntimeError(f"the temporary Prefect API server exited with status {status}")
-            try:
-                if client.get(f"http://127.0.0.1:{port}/api/health").status_code == 200:
-                    return process, port
-            except httpx.TransportError:
-                pass  # not listening yet
-            if time.monotonic() > deadline:
-                stop_server(process)
-                raise RuntimeError(f"the temporary Prefect API server did not answer within {timeout:.0f} s "
-                                   "(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS)")
-            time.sleep(HEALTH_POLL_SECONDS)
+    try:
+        with httpx.Client() as client:
+            while True:
+                status = process.poll()
+                if status == EXIT_ADDRESS_IN_USE:  # the port was taken after we picked it: as Prefect does, take another
+                    port = free_local_port()
+                    process = spawn_server(port)
+                elif status is not None:
+                    raise RuntimeError(f"the temporary Prefect API server exited with status {status}")
+                try:
+                    if client.get(f"http://127.0.0.1:{port}/api/health").status_code == 200:
+                        return process, port
+                except httpx.TransportError:
+                    pass  # not listening yet
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the temporary Prefect API server did not answer within {timeout:.0f} s "
+                                       "(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS)")
+                time.sleep(HEALTH_POLL_SECONDS)
+    except BaseException:  # a timeout, or Ctrl-C while waiting: leave no server behind
+        stop_server(process)
+        raise
 
 
 def stop_server(process: subprocess.Popen) -> None:

@@ -105,3 +105,12 @@ def test_no_early_server_once_prefect_is_imported(prefect_api):
     assert "prefect" in sys.modules  # a settings context (this session's harness) may exist: only Prefect can tell
     ephemeral_api.start_server_early()
     assert ephemeral_api._early is None
+
+
+def test_server_that_never_answers_is_stopped_on_timeout():
+    from flows.ephemeral_api import free_local_port, wait_until_healthy
+
+    silent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    with pytest.raises(RuntimeError, match="did not answer"):
+        wait_until_healthy(silent, free_local_port(), timeout=0.5)
+    assert silent.poll() is not None
