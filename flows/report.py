@@ -229,8 +229,9 @@ def _pick(table: pa.Table, values: np.ndarray, k: int, largest: bool) -> list[Ex
         return []
     order = idx[np.argsort(values[idx], kind="stable")]
     chosen = order[::-1][:k] if largest else order[:k]
-    ids, texts = table.column("id").to_pylist(), table.column("text").to_pylist()
-    return [Example(ids[i], _excerpt(texts[i]), float(values[i])) for i in chosen]
+    picked = table.select(["id", "text"]).take(pa.array(chosen, pa.int64()))  # only k rows leave Arrow
+    ids, texts = picked.column("id").to_pylist(), picked.column("text").to_pylist()
+    return [Example(i, _excerpt(t), float(values[c])) for i, t, c in zip(ids, texts, chosen)]
 
 
 def _merge_examples(current: list[Example], new: list[Example], largest: bool) -> list[Example]:
