@@ -17,6 +17,7 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -116,7 +117,7 @@ class ReportData:
     annotations: dict | None
 
 
-def _read(path: Path, columns: list[str]) -> pa.Table:
+def _read_part(path: Path, columns: list[str]) -> pa.Table:
     have = set(pq.read_schema(path).names)
     return pq.read_table(path, columns=[c for c in columns if c in have])
 
@@ -258,6 +259,17 @@ def _boundaries(layout: Layout, score_cols: list[str], drops: dict[tuple[str, st
     on both sides; dedup shows each duplicate beside its kept original."""
     params = {op["op"]: op.get("params", {}) for op in layout.record.get("ops", [])}
     numeric = {c for c in _columns(layout.kept + layout.dropped) if c.startswith(("signal_", "score_"))}
+    # Every (op, reason) looks at the same parts: read each once (text and numeric columns; the
+    # numeric ones are small), not once or twice per reason.
+    every = ["id", "text", DROPPED_BY, DROP_REASON, DUPLICATE_OF, *sorted(numeric)]
+    tables: dict[Path, pa.Table] = {}
+
+    def read_cached(path: Path, columns: list[str]) -> pa.Table:
+        if path not in tables:
+            tables[path] = _read_part(path, every)
+        t = tables[path]
+        return t.select([c for c in columns if c in t.column_names])
+
     out: list[Boundary] = []
     for (op_id, reason), n in sorted(drops.items(), key=lambda kv: -kv[1]):
         matched = _reason_metric(reason, params.get(op_id, {}), numeric)
@@ -268,7 +280,7 @@ def _boundaries(layout: Layout, score_cols: list[str], drops: dict[tuple[str, st
         cols = ["id", "text", DROPPED_BY, DROP_REASON, DUPLICATE_OF, *extra]
         dropped_tables = []
         for f in layout.dropped:
-            t = _rows_of(_read(f, cols), op_id, reason)
+            t = _rows_of(read_cached(f, cols), op_id, reason)
             if t.num_rows:
                 dropped_tables.append(t)
         if metric and (metric == "length" or all(metric in t.column_names for t in dropped_tables)) and dropped_tables:
@@ -276,7 +288,7 @@ def _boundaries(layout: Layout, score_cols: list[str], drops: dict[tuple[str, st
             b.dropped_values = _stride_sample(np.concatenate(vals), SCORE_SAMPLE)
             kept_vals = []
             for f in layout.kept:
-                t = _read(f, ["id", "text", *extra])
+                t = read_cached(f, ["id", "text", *extra])
                 if metric == "length" or metric in t.column_names:
                     kept_vals.append(_stride_sample(_metric_values(t, metric), SCORE_SAMPLE))
             b.kept_values = np.concatenate(kept_vals) if kept_vals else np.array([])
@@ -285,7 +297,7 @@ def _boundaries(layout: Layout, score_cols: list[str], drops: dict[tuple[str, st
             for t, v in zip(dropped_tables, vals):
                 b.just_dropped = _merge_examples(b.just_dropped, _pick(t, v, EXAMPLES_PER_SIDE, b.dropped_low), b.dropped_low)
             for f in layout.kept:
-                t = _read(f, ["id", "text", *extra])
+                t = read_cached(f, ["id", "text", *extra])
                 if metric == "length" or metric in t.column_names:
                     b.just_kept = _merge_examples(b.just_kept, _pick(t, _metric_values(t, metric), EXAMPLES_PER_SIDE, not b.dropped_low),
                                                   not b.dropped_low)
@@ -300,16 +312,16 @@ def _boundaries(layout: Layout, score_cols: list[str], drops: dict[tuple[str, st
                     break
         originals = {e.note.removeprefix("duplicate of ") for e in b.just_dropped if e.note.startswith("duplicate of ")}
         if originals:
-            b.just_kept = _lookup(layout.kept, originals)
+            b.just_kept = _lookup(layout.kept, originals, read_cached)
         out.append(b)
     return out
 
 
-def _lookup(files: list[Path], ids: set[str]) -> list[Example]:
+def _lookup(files: list[Path], ids: set[str], read: Callable[[Path, list[str]], pa.Table]) -> list[Example]:
     found: list[Example] = []
     wanted = pa.array(sorted(ids), pa.string())
     for f in files:
-        t = _read(f, ["id", "text"])
+        t = read(f, ["id", "text"])
         t = t.filter(pc.is_in(t.column("id"), value_set=wanted))
         found += [Example(i, _excerpt(x), None, "kept original") for i, x in zip(t.column("id").to_pylist(), t.column("text").to_pylist())]
     return sorted(found, key=lambda e: e.id)
@@ -366,7 +378,7 @@ def collect_report_data(path: Path, annotations: Path | None = None) -> ReportDa
     per_source: dict[str, Counter] = {}
     for side, files in (("kept", layout.kept), ("dropped", layout.dropped)):
         for f in files:
-            t = _read(f, ["text", "lang", "script", "source", *score_cols])
+            t = _read_part(f, ["text", "lang", "script", "source", *score_cols])
             hist[side] += _hist(_lengths(t))
             for src, n in _counter_of(t, "source").items():
                 per_source.setdefault(src, Counter())[side] += n
@@ -382,7 +394,7 @@ def collect_report_data(path: Path, annotations: Path | None = None) -> ReportDa
     reasons_by_op: dict[str, Counter] = {}
     cluster_members: Counter = Counter()
     for f in layout.dropped:
-        t = _read(f, [DROP_REASON, DROPPED_BY, DUPLICATE_OF])
+        t = _read_part(f, [DROP_REASON, DROPPED_BY, DUPLICATE_OF])
         drops_by_reason.update(_counter_of(t, DROP_REASON))
         drops_by_op.update(_counter_of(t, DROPPED_BY))
         if DROPPED_BY in t.column_names and DROP_REASON in t.column_names:
@@ -397,7 +409,7 @@ def collect_report_data(path: Path, annotations: Path | None = None) -> ReportDa
     cluster_sizes = Counter(n + 1 for n in cluster_members.values())  # the kept original plus its duplicates
     quarantined, q_examples = 0, []
     for f in layout.quarantine:
-        t = _read(f, ["source", "source_uri", "error", "detail"])
+        t = _read_part(f, ["source", "source_uri", "error", "detail"])
         quarantined += t.num_rows
         for src, n in _counter_of(t, "source").items():
             per_source.setdefault(src, Counter())["quarantined"] += n
