@@ -173,15 +173,8 @@ def mask_value(value: str) -> str:
 
 
 def prf(records: list[dict], finder) -> dict[str, tuple[float, float, int, int, int]]:
-    tp, fp, fn = Counter(), Counter(), Counter()
-    for rec in records:
-        gold = {(s["type"], s["start"], s["end"]) for s in rec["spans"]}
-        pred = {(s.type, s.start, s.end) for s in finder(rec["text"])}
-        for g in gold:
-            (tp if g in pred else fn)[g[0]] += 1
-        for p in pred - gold:
-            fp[p[0]] += 1
-    return {t: (tp[t] / max(1, tp[t] + fp[t]), tp[t] / max(1, tp[t] + fn[t]), tp[t], fp[t], fn[t]) for t in pii.PII_TYPES}
+    counts = pii.count_span_matches(records, finder)
+    return {t: (tp / max(1, tp + fp), tp / max(1, tp + fn), tp, fp, fn) for t, (tp, fp, fn) in counts.items()}
 
 
 def main() -> None:

@@ -137,7 +137,7 @@ def stop_server(process: subprocess.Popen) -> None:
 @contextmanager
 def temporary_prefect_api() -> Iterator[str | None]:
     """Yield the API URL flows report to: the configured one, or a temporary local server's (stopped on exit)."""
-    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+    from prefect.settings import get_current_settings
 
     settings = get_current_settings()
     early = _take_early()

@@ -333,6 +333,21 @@ def find_pii_naive(text: str, types: frozenset[str] | None = None) -> list[Span]
     return resolve_overlaps(find_candidates(text, types, validate=False))
 
 
+def count_span_matches(records: list[dict], find: Callable[[str], list[Span]]) -> dict[str, tuple[int, int, int]]:
+    """Return PII type -> (tp, fp, fn) of `find` on labelled records ({"text", "spans": [{type, start, end}]}), exact spans."""
+    tp: Counter = Counter()
+    fp: Counter = Counter()
+    fn: Counter = Counter()
+    for rec in records:
+        gold = {(s["type"], s["start"], s["end"]) for s in rec["spans"]}
+        pred = {(s.type, s.start, s.end) for s in find(rec["text"])}
+        for g in gold:
+            (tp if g in pred else fn)[g[0]] += 1
+        for p in pred - gold:
+            fp[p[0]] += 1
+    return {t: (tp[t], fp[t], fn[t]) for t in PII_TYPES}
+
+
 def redact(text: str, spans: list[Span], placeholder: str) -> tuple[str, list[Span]]:
     """Return `text` with each span replaced by its placeholder, and the placeholders' spans in the new text."""
     parts: list[str] = []

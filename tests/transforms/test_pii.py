@@ -20,6 +20,7 @@ from transforms.ops import OpStats
 from transforms.pii import (
     PII_TYPES,
     RedactPii,
+    count_span_matches,
     find_pii,
     find_pii_naive,
     hk_id_check_digit,
@@ -40,19 +41,6 @@ def testset() -> list[dict]:
 
 def docs(texts: list[str]) -> pa.Table:
     return docs_from_pylist([dict(id=str(i), text=t, source="t", source_uri=f"t:{i}", raw_sha256="0") for i, t in enumerate(texts)])
-
-
-def score(records: list[dict], finder) -> dict[str, tuple[int, int, int]]:
-    """Return type -> (tp, fp, fn) with exact (type, start, end) span matching."""
-    tp, fp, fn = Counter(), Counter(), Counter()
-    for rec in records:
-        gold = {(s["type"], s["start"], s["end"]) for s in rec["spans"]}
-        pred = {(s.type, s.start, s.end) for s in finder(rec["text"])}
-        for g in gold:
-            (tp if g in pred else fn)[g[0]] += 1
-        for p in pred - gold:
-            fp[p[0]] += 1
-    return {t: (tp[t], fp[t], fn[t]) for t in PII_TYPES}
 
 
 def test_testset_is_big_enough_and_covers_every_type(testset):
@@ -92,7 +80,7 @@ def test_testset_offsets_and_checksums_are_valid(testset):
 
 @pytest.mark.parametrize("pii_type", PII_TYPES)
 def test_precision_and_recall_per_type(testset, pii_type):
-    tp, fp, fn = score(testset, find_pii)[pii_type]
+    tp, fp, fn = count_span_matches(testset, find_pii)[pii_type]
     recall = tp / (tp + fn)
     precision = tp / (tp + fp)
     assert recall >= 0.99, f"{pii_type}: recall {recall:.3f} (tp={tp}, fn={fn})"
@@ -107,7 +95,7 @@ def test_hard_negatives_yield_nothing(testset):
 
 def test_validation_is_what_makes_precision(testset):
     """The same regexes without checksums flag the look-alikes: checksums are doing real work."""
-    naive = score(testset, find_pii_naive)
+    naive = count_span_matches(testset, find_pii_naive)
     for pii_type in ("ID_CARD", "BANK_CARD", "PHONE"):
         tp, fp, _ = naive[pii_type]
         assert tp / (tp + fp) < 0.9, (pii_type, tp, fp)
