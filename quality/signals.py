@@ -12,7 +12,7 @@ Deciding is left to ``quality.filters``.
 
 from __future__ import annotations
 
-import functools
+from transforms.lazy import build_once
 import json
 from importlib import resources
 from typing import ClassVar, Literal
@@ -111,7 +111,7 @@ def _re2_class(chars: set[str]) -> str:
     return "[" + "".join(f"\\x{{{ord(ch):x}}}" for ch in sorted(chars)) + "]"
 
 
-@functools.cache
+@build_once
 def mojibake_window_re() -> str | None:
     """Return an RE2 pattern that every match of ftfy's badness regex contains, or None if it cannot be derived.
 
@@ -174,7 +174,7 @@ CLASS_BITS: dict[str, int] = {name: bit for bit, name in enumerate([*CLASS_BIT_P
 GARBLED_WORDS: tuple[str, ...] = ("锟斤拷", "烫烫烫", "屯屯屯")  # the literal alternatives of GARBLED_RE
 
 
-@functools.cache
+@build_once
 def char_class_table() -> np.ndarray:
     """Return a uint16 per code point (0..U+10FFFF) with the CLASS_BITS it belongs to.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from functools import cache
+from transforms.lazy import build_once
 from typing import ClassVar, Literal
 
 import opencc
@@ -87,7 +87,7 @@ DedupNormStep = Literal["whitespace", "case", "width", "punctuation", "script"]
 OpenCCConfig = Literal["t2s", "tw2s", "tw2sp", "hk2s"]
 
 
-@cache
+@build_once
 def opencc_converter(config: str) -> opencc.OpenCC:
     """Return the (cached) OpenCC converter for a config shipped inside the opencc package, e.g. t2s."""
     return opencc.OpenCC(config)

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from transforms.lazy import build_once
 from typing import ClassVar, Literal
 
 import ftfy
@@ -170,7 +170,7 @@ def python_verbose_regex_to_re2(pattern: str) -> str:
     return "".join(out)
 
 
-@lru_cache(maxsize=1)
+@build_once
 def mojibake_prefilter_re2() -> str:
     """Return an RE2 pattern matching every row ftfy's encoding fixes could change (its badness test, or C1 controls)."""
     # Cached and built on first use, not at import: the test compile pulls in pandas (~1.5 s), which
@@ -580,7 +580,7 @@ TARGET_SCRIPT: dict[str, str] = {
 }
 
 
-@lru_cache(maxsize=None)
+@build_once
 def opencc_converter(config: str) -> opencc.OpenCC:
     """Return a cached OpenCC converter for a config name (its dictionaries ship in the package)."""
     return opencc.OpenCC(f"{config}.json")

@@ -21,7 +21,7 @@ through Parquet files for runs that do not fit in memory and for incremental ded
 from __future__ import annotations
 
 import unicodedata
-from functools import cache
+from transforms.lazy import build_once
 from types import ModuleType
 from typing import ClassVar, Literal
 
@@ -62,7 +62,7 @@ _CJK_RANGES = (
 _CLASSIFIED_UPTO = 0x32400  # beyond: unassigned, private use, tags -> separators
 
 
-@cache
+@build_once
 def codepoint_classes() -> np.ndarray:
     """Return a uint8 table: codepoint -> separator / word char / CJK char / document boundary."""
     table = np.zeros(0x110000, np.uint8)
@@ -112,7 +112,7 @@ def _range_hash(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray, bas
     return (prefix[starts + lengths] - prefix[starts]) * inv[starts]
 
 
-@cache
+@build_once
 def _fold_tables() -> tuple[np.ndarray, np.ndarray]:
     """Return (codepoint -> casefold(NFKC(c)) when that is one codepoint, codepoint needs the string path).
 
@@ -287,7 +287,7 @@ def oph_signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed:
     return densify(sig, seed)
 
 
-@cache
+@build_once
 def _densify_candidates(num_perm: int, seed: int, attempts: int) -> np.ndarray:
     """Return the bin each empty bin borrows from at each attempt (attempts x num_perm)."""
     j = np.arange(num_perm, dtype=_U64)[None, :]
@@ -323,7 +323,7 @@ def densify(sig: np.ndarray, seed: int) -> np.ndarray:
     return sig
 
 
-@cache
+@build_once
 def datasketch_affine32_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Return datasketch's affine32 permutation parameters (a, b) for (num_perm, seed)."""
     gen = np.random.RandomState(seed)
@@ -596,7 +596,7 @@ class DedupNear(CorpusOp):
         return apply_duplicate_decisions(live, decisions, self.op_id, stats)
 
 
-@cache
+@build_once
 def _cached_optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     return optimal_bands(threshold, num_perm)
 

