@@ -39,6 +39,8 @@ class InputSpec(_Strict):
         "repair", description="text decoded with the wrong codec upstream: repair when reversible and certain, only flag, or skip")
     max_record_bytes: int = Field(50_000_000, gt=0, description="records larger than this are quarantined")
     options: dict[str, Any] = Field(default_factory=dict, description="per-format options, checked by the reader")
+    follow_symlinks: bool = Field(
+        False, description="read symbolic links that lead out of the input's paths; by default they are quarantined (symlink_outside_input)")
 
     @field_validator("encoding")
     @classmethod

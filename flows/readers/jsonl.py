@@ -23,7 +23,7 @@ def iter_json_lines(spec: InputSpec, source: Source, first_line: int = 1) -> Ite
             stream.read(1)  # raises the decompressor's error, quarantined by the caller
     if not head:
         return
-    guess = choose_encoding(spec, head, complete)
+    guess = choose_encoding(spec, head, complete, lines=True)
     newline = newline_for(guess)
     with source.open() as stream:
         if guess.bom:

@@ -52,7 +52,7 @@ def _lines(spec: InputSpec, source: Source, paragraphs: bool) -> Iterator[dict |
     head, complete = sniff(source)
     if not head:
         return
-    guess = choose_encoding(spec, head, complete)
+    guess = choose_encoding(spec, head, complete, lines=True)
     newline = newline_for(guess)
     state = _Paragraph(spec, source, guess, newline)
     with source.open() as stream:
