@@ -192,3 +192,15 @@ def test_parquet_nan_in_meta_is_null_not_invalid_json(tmp_path):
     for d in docs:
         m = json.loads(d["meta"], parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c} in meta"))
         assert m["score"] is None and m["_non_finite"] == ["score"]
+
+
+def test_lone_surrogate_escapes_are_quarantined_in_text_and_escaped_in_meta(tmp_path):
+    """Found by the property tests: JSON may escape half a surrogate pair, which no UTF-8 column can store."""
+    f = tmp_path / "s.jsonl"
+    f.write_bytes(b'{"text": "a\\ud800b"}\n{"text": "ok", "m": "\\udfff", "\\ud83d": 1}\n')
+    docs, bad = read_all(f)
+    assert [(b["source_uri"], b["error"]) for b in bad] == [(f"{f}:1", "invalid_unicode")]
+    assert "U+D800" in bad[0]["detail"]
+    assert [d["text"] for d in docs] == ["ok"]
+    assert json.loads(docs[0]["meta"]) == {"m": "\udfff", "\ud83d": 1}  # kept, as JSON escapes
+    docs[0]["meta"].encode("utf-8")

@@ -81,14 +81,29 @@ def finite_meta(value: Any, path: str = "") -> tuple[Any, list[str]]:
     return value, []
 
 
-def meta_json(others: dict[str, Any]) -> str:
-    """Return meta as strict JSON (sorted keys); non-finite numbers become null, listed under `_non_finite`."""
+def lone_surrogate_at(text: str) -> int | None:
+    """Return the index of the first lone surrogate in a string (JSON can escape one; UTF-8 cannot hold it), else None."""
+    if text.isascii():
+        return None
     try:
-        return json.dumps(others, ensure_ascii=False, sort_keys=True, default=_json_default, allow_nan=False)
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
+def meta_json(others: dict[str, Any]) -> str:
+    """Return meta as strict JSON (sorted keys); non-finite numbers become null, listed under `_non_finite`.
+
+    Keys or values with lone surrogates are kept as JSON escapes (ASCII output), so meta stays valid UTF-8.
+    """
+    try:
+        out = json.dumps(others, ensure_ascii=False, sort_keys=True, default=_json_default, allow_nan=False)
     except ValueError:
         clean, bad = finite_meta(others)
-        return json.dumps({**clean, "_non_finite": bad}, ensure_ascii=False, sort_keys=True, default=_json_default,
-                          allow_nan=False)
+        out = json.dumps({**clean, "_non_finite": bad}, ensure_ascii=False, sort_keys=True, default=_json_default,
+                         allow_nan=False)
+    return out if lone_surrogate_at(out) is None else json.dumps(json.loads(out), ensure_ascii=True, sort_keys=True)
 
 
 def record_to_doc(
@@ -122,6 +137,10 @@ def record_to_doc(
                            f"field {mapping.text_field!r} is {type(text).__name__}, not a string{hint}", raw)
     if (why := mostly_nul(text)) is not None:
         return Quarantined(source, source_uri, "nul_byte", why, raw)
+    if (at := lone_surrogate_at(text)) is not None:
+        return Quarantined(source, source_uri, "invalid_unicode",
+                           f"text holds a lone UTF-16 surrogate (U+{ord(text[at]):04X} at character {at}), e.g. a JSON escape "
+                           "of half a character pair: not valid Unicode, cannot be stored as UTF-8; fix the producer", raw)
     if "\x00" in text:
         return Quarantined(source, source_uri, "nul_byte",
                            "text contains NUL bytes (binary data?); clean the input or drop the record", raw)
