@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pydantic import BaseModel, ConfigDict, Field
 
 from flows.readers import Source, mapping_of, register_format, with_compression
-from flows.readers.streams import choose_encoding, decode_line, iter_lines, newline_for, oversized, sniff
+from flows.readers.streams import choose_encoding, empty_compressed, decode_line, iter_lines, newline_for, oversized, sniff
 from flows.recipe import InputSpec
 from transforms.convert.records import Quarantined, mostly_nul, record_to_doc
 
@@ -64,6 +64,7 @@ class _RowSource:
 def read_csv(spec: InputSpec, options: CsvOptions, source: Source) -> Iterator[dict | Quarantined]:
     """Read a delimited file; a row with the wrong field count or bad bytes is quarantined with its line, the rest kept."""
     head, complete = sniff(source)
+    yield from empty_compressed(spec, source, head)
     if not head:
         return
     guess = choose_encoding(spec, head, complete, lines=True)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from flows.readers import Source
+from flows.readers import Source, is_compressed
 from flows.recipe import InputSpec
 from transforms.convert.encoding import (EncodingGuess, canonical_codec, detect_encoding, detect_line_encoding, newline_of, split_bom,
                                         utf8_rather_than)
@@ -107,6 +107,19 @@ def iter_lines(stream: IO[bytes], max_bytes: int, newline: bytes = b"\n", offset
                 hasher, head = _start_oversized(parts, tail)
             hasher.update(tail)
             yield Line(number, start, head, size + len(tail), hasher.hexdigest())
+
+
+def empty_compressed(spec: InputSpec, source: Source, head: bytes) -> Iterator[Quarantined]:
+    """For a compressed source that gives no bytes: quarantine a 0-byte file, or raise the decompressor's error
+    (the registry quarantines it as unreadable_file); a well-formed compressed empty file yields nothing."""
+    if head or not is_compressed(source.name):
+        return
+    if source.size == 0:
+        yield Quarantined(spec.source, f"{source.uri}#empty", "empty_file",
+                          "the compressed file is empty (0 bytes; not even a header): the download or copy was cut short", b"")
+        return
+    with source.open() as stream:
+        stream.read(1)  # raises when the stream is cut or corrupt before its first byte
 
 
 def choose_encoding(spec: InputSpec, head: bytes, complete: bool, lines: bool = False) -> EncodingGuess:

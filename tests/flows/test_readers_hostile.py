@@ -204,3 +204,17 @@ def test_lone_surrogate_escapes_are_quarantined_in_text_and_escaped_in_meta(tmp_
     assert [d["text"] for d in docs] == ["ok"]
     assert json.loads(docs[0]["meta"]) == {"m": "\udfff", "\ud83d": 1}  # kept, as JSON escapes
     docs[0]["meta"].encode("utf-8")
+
+
+@pytest.mark.parametrize("name", ["cut.txt.gz", "cut.csv.gz", "cut.json.gz", "cut.jsonl.gz"])
+def test_an_empty_or_cut_compressed_file_is_reported_by_every_line_reader(tmp_path, name):
+    """Found by the property tests: an empty .txt.gz / .csv.gz / .json.gz vanished (only .jsonl.gz was reported)."""
+    import gzip
+
+    f = tmp_path / name
+    f.write_bytes(b"")
+    docs, bad = read_all(f, options={"unit": "line"} if ".txt" in name else {})
+    assert docs == [] and [b["error"] for b in bad] == ["empty_file"]
+    f.write_bytes(gzip.compress(b'{"text": "x"}\n' * 100)[:10])  # the header and nothing after it
+    docs, bad = read_all(f, options={"unit": "line"} if ".txt" in name else {})
+    assert docs == [] and [b["error"] for b in bad] == ["unreadable_file"]
