@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from flows.readers import list_input_files, read_input_file
+from flows.readers import read_input_file
 from flows.recipe import InputSpec
 
 ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "gb18030", "big5", "shift_jis"]
