@@ -156,13 +156,29 @@ def check_checksums_file(release_dir: Path) -> None:
             raise IntegrityError(MANIFEST, "sha256 does not match SHA256SUMS (corrupted or edited)")
 
 
+def unexpected_files(release_dir: Path, manifest: dict[str, Any]) -> list[str]:
+    """Return the files (and links) in a release directory that its manifest does not list, as relative paths."""
+    root = Path(release_dir)
+    known = {f["path"] for f in manifest["files"]} | {MANIFEST, CHECKSUMS}
+    found = (p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_symlink() or not p.is_dir())
+    return sorted(p for p in found if p not in known)
+
+
 def verify_release(release_dir: Path, with_history: bool = True) -> list[dict[str, Any]]:
-    """Check every file of a release against its manifest; return the entries checked."""
+    """Check every file of a release against its manifest, and that no other file is there; return the entries checked.
+
+    An extra file is an error too: `load_dataset` on the folder (or a glob over `data/`) would read it.
+    """
     check_checksums_file(release_dir)
     manifest = read_manifest(release_dir)
     entries = manifest_files(manifest, with_history)
     for entry in entries:
         check_file(Path(release_dir) / entry["path"], entry)
+    extra = unexpected_files(release_dir, manifest)
+    if extra:
+        listed = ", ".join(extra[:10]) + (f" and {len(extra) - 10} more" if len(extra) > 10 else "")
+        raise IntegrityError(extra[0], f"not in the manifest: {len(extra)} unexpected file(s) in the release ({listed}); "
+                                       "loaders would read them as part of the dataset: remove them, or pull the release again")
     return entries
 
 
