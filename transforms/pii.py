@@ -14,6 +14,7 @@ with the same offsets. ``find_pii`` is the pure ``str -> spans`` core; the
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -364,6 +365,71 @@ def redact(text: str, spans: list[Span], placeholder: str) -> tuple[str, list[Sp
         pos = sp.end
     parts.append(text[pos:])
     return "".join(parts), out_spans
+
+
+def redact_text(text: str, types: frozenset[str] | None = None, placeholder: str = "<{type}>") -> str:
+    """Return `text` with every detected PII value replaced by its typed placeholder (for any string: excerpts, logs, reports)."""
+    return redact(text, find_pii(text, types), placeholder)[0]
+
+
+# Meta keys that say what their value is: the key is as strong a context as a word before the
+# value in running text. Matched on the key lower-cased with separators (_ - . space) removed.
+_PHONE_KEY = re.compile(r"phone|mobile|tel|cell|fax|whatsapp|contact|电话|電話|手机|手機|联系|聯繫|聯絡|联络")
+_ID_KEY = re.compile(r"idno|idnum|idcard|nationalid|hkid|identity|passport|permit|certno|身份|证件|證件|护照|護照|通行证|通行證")
+_KEY_SEPARATORS = re.compile(r"[\s_\-.]")
+
+
+def key_context(key: str) -> str:
+    """Return the context words a meta key implies for its value ("" for keys that say nothing)."""
+    k = _KEY_SEPARATORS.sub("", key.lower())
+    words = []
+    if _PHONE_KEY.search(k):
+        words.append("电话")
+    if _ID_KEY.search(k):
+        words.append("身份证 护照")
+    return " ".join(words) + " " if words else ""
+
+
+def find_pii_with_context(value: str, context: str, types: frozenset[str] | None = None) -> list[Span]:
+    """Return the PII spans of `value` as if `context` were written just before it (offsets in `value`)."""
+    if not context:
+        return find_pii(value, types)
+    shift = len(context)
+    return [Span(s.type, s.start - shift, s.end - shift) for s in find_pii(context + value, types) if s.start >= shift]
+
+
+def redact_json_value(value: object, types: frozenset[str] | None, placeholder: str, context: str = "", counts: Counter | None = None) -> object:
+    """Return a parsed JSON value with PII redacted in every string and integer, nested; keys name their values' context."""
+    counts = Counter() if counts is None else counts
+    if isinstance(value, str):
+        spans = find_pii_with_context(value, context, types)
+        counts.update(s.type for s in spans)
+        return redact(value, spans, placeholder)[0] if spans else value
+    if isinstance(value, bool) or not isinstance(value, (int, dict, list)):
+        return value
+    if isinstance(value, int):
+        # A phone or ID stored as a JSON number leaks as surely as a string one.
+        spans = find_pii_with_context(str(value), context, types) if abs(value) >= 1_000_000 else []
+        counts.update(s.type for s in spans)
+        return redact(str(value), spans, placeholder)[0] if spans else value
+    if isinstance(value, list):
+        return [redact_json_value(v, types, placeholder, context, counts) for v in value]
+    out: dict = {}
+    for k, v in value.items():
+        new_key = redact_json_value(k, types, placeholder, "", counts)
+        while new_key in out:  # two keys redacted to the same placeholder: keep both values
+            new_key = f"{new_key}#"
+        out[new_key] = redact_json_value(v, types, placeholder, key_context(k) or context, counts)
+    return out
+
+
+def redact_json_string(doc: str, types: frozenset[str] | None = None, placeholder: str = "<{type}>") -> str:
+    """Return a JSON document with PII redacted in every string/integer value and key; text that is not JSON is redacted as text."""
+    try:
+        parsed = json.loads(doc)
+    except ValueError:
+        return redact_text(doc, types, placeholder)
+    return json.dumps(redact_json_value(parsed, types, placeholder), ensure_ascii=False)
 
 
 def to_utf16_offsets(text: str, spans: list[Span]) -> list[Span]:
