@@ -13,6 +13,7 @@ with the same offsets. ``find_pii`` is the pure ``str -> spans`` core; the
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import json
 import re
@@ -25,7 +26,7 @@ import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, field_validator
-from stdnum import luhn, numdb
+from stdnum import luhn
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError
 
@@ -60,13 +61,26 @@ _E = r"(?![0-9A-Za-z])"
 _CONTEXT_WINDOW = 24
 
 PHONE_CONTEXT = re.compile(
-    r"电话|電話|手机|手機|致电|致電|热线|熱線|联系|聯繫|聯絡|联络|号码|號碼|传真|傳真|来电|來電|(?i:tel|phone|call|whatsapp|mobile|fax|contact)"
+    r"电话|電話|手机|手機|致电|致電|热线|熱線|专线|專線|联系|聯繫|聯絡|联络|号码|號碼|传真|傳真|来电|來電|查询|查詢|咨询|諮詢|预约|預約|"
+    r"订座|訂座|订位|訂位|微信|打俾|打畀|打给|打給|打我|"
+    r"(?i:tel|phone|call|whatsapp|wechat|signal|sms|text me|ring|mobile|fax|contact|hotline|enquir|inquir|reservation|dial|\bmob\b|\bph\b|\b[TM]\s*[:：])"
 )
 PASSPORT_CONTEXT = re.compile(r"护照|護照|通行证|通行證|旅行证|旅行證|(?i:passport|travel document)")
-HK_ID_CONTEXT = re.compile(r"身份证|身份證|身分證|(?i:hkid|hong kong id|identity card|id card|id no)")
-MO_ID_CONTEXT = re.compile(r"澳门|澳門|身份证|身份證|(?i:macau|macao|bir)")
-# Dotted numbers after these words are versions or section numbers, not addresses.
-IP_NEG_CONTEXT = re.compile(r"(?:版本|第|条|條|章|节|節|§|(?i:version|ver\.?|release|section|sec\.|chapter|clause|v))\s*$")
+HK_ID_CONTEXT = re.compile(r"身份证|身份證|身分證|证件|證件|(?i:hkid|hkic|hong kong id|identity card|id card|id no)")
+MO_ID_CONTEXT = re.compile(r"澳门|澳門|身份证|身份證|身分證|(?i:macau|macao|bir\b|identity card|id card)")
+# Dotted numbers next to these words are versions or section numbers, not addresses, whichever
+# side the word stands on: "版本 10.3.45.123", "build 7.12.88.201", "v10.3.45.123", "10.3.45.123版本", "第1.2.3.4节".
+_VERSION_WORDS = r"版本号|版本號|版本|版|固件|韌體|系统|系統|(?i:version|ver|v|build|release|rev|firmware|update to|upgrade to)"
+_SECTION_WORDS = r"第|条|條|款|章|节|節|小节|小節|附件|附录|附錄|§|(?i:section|sec|clause|chapter|para|art|article)"
+IP_NEG_BEFORE = re.compile(rf"(?:{_VERSION_WORDS}|{_SECTION_WORDS})\s*(?:[是为為係:：.#]|is)?\s*[(（]?\s*$")
+IP_NEG_AFTER = re.compile(r"^\s*[)）]?\s*(?:版本?|條|条|款|节|節|章|小节|小節|项|項|(?i:version\b|build\b|release\b))")
+# Words that say the number right after them names an order, a parcel, a document or a product:
+# checksum coincidences there (1 in 10 for Luhn) are not cards, phones or 15-digit IDs.
+NUMBER_NEG_CONTEXT = re.compile(
+    r"(?:订单|訂單|单号|單號|编号|編號|流水|序号|序號|发票|發票|票据|票據|代码|代碼|批号|批號|书号|書號|运单|運單|快递|快遞|物流|"
+    r"(?i:isbn|order|invoice|tracking|waybill|booking|ref|reference|serial|sku|transaction))"
+    r"\s*(?:号码|號碼|号|號|(?i:no\.?|number|id))?\s*(?:[是为為係:：#]|is)?\s*$"
+)
 
 
 def has_context(text: str, start: int, context: re.Pattern) -> bool:
@@ -74,16 +88,35 @@ def has_context(text: str, start: int, context: re.Pattern) -> bool:
     return context.search(text, max(0, start - _CONTEXT_WINDOW), start) is not None
 
 
-# --- validators: (matched value, whole text, match start) -> is PII -----------------------------
+def names_another_number(text: str, start: int) -> bool:
+    """Return True when the words just before `start` say the number is an order, invoice, tracking... number."""
+    return NUMBER_NEG_CONTEXT.search(text, max(0, start - 16), start) is not None
 
 
-def valid_email(value: str, text: str, start: int) -> bool:
+@dataclass(frozen=True)
+class DetectOptions:
+    """Tunables of the validators (recipe parameters of redact_pii)."""
+
+    # Transforms have no clock: a resident ID's birth year is accepted from 1900 up to this year.
+    id_max_year: int = 2035
+
+
+DEFAULT_OPTIONS = DetectOptions()
+
+# --- validators: (matched value, whole text, match start, options) -> is PII ----------------------
+
+
+def valid_email(value: str, text: str, start: int, opts: DetectOptions) -> bool:
     """An address whose local part and domain labels are well formed."""
     local, _, domain = value.rpartition("@")
     return ".." not in local and not local.startswith(".") and all(domain.split("."))
 
 
 _CN_MOBILE = re.compile(r"1[3-9]\d{9}")
+# Country calling codes written without "+" ("852-2345 6789", "(852) 2345 6789", "86 138…"): the
+# region is decided by the prefix, and the number must be valid in that region.
+_CC_REGION = {"86": "CN", "852": "HK", "853": "MO", "886": "TW"}
+_GROUPED_8 = re.compile(r"\d{4}[ .\-]\d{4}")
 
 
 def _valid_number(digits: str, region: str | None) -> phonenumbers.PhoneNumber | None:
@@ -94,58 +127,103 @@ def _valid_number(digits: str, region: str | None) -> phonenumbers.PhoneNumber |
     return num if phonenumbers.is_valid_number(num) else None
 
 
-def valid_phone_window(value: str, text: str, start: int) -> bool:
-    """A number phonenumbers calls valid: international, mainland, Taiwan; HK/Macau 8-digit only with context."""
+def _valid_in_region(e164_digits: str, region: str) -> bool:
+    num = _valid_number("+" + e164_digits, None)
+    return num is not None and phonenumbers.region_code_for_number(num) == region
+
+
+def valid_phone_window(value: str, text: str, start: int, opts: DetectOptions = DEFAULT_OPTIONS) -> bool:
+    """A number phonenumbers calls valid in the region its prefix names (+852, (853), 00886, 86-…) or in its local form.
+
+    Local forms: mainland mobiles (11 digits) and 0-trunk landlines, Taiwan 0-trunk numbers, 400/800;
+    Hong Kong and Macau 8-digit numbers when written 4+4 ("2345 6789") or with a phone word nearby.
+    """
     if value.endswith("-"):
         return False
     digits = re.sub(r"\D", "", value)
     if not 7 <= len(digits) <= 15:
         return False
-    if value.startswith("+"):
+    groups = [g for g in re.split(r"\D+", value) if g]
+    if "." in value and max(len(g) for g in groups) < 4:
+        return False  # dotted short groups: an IPv4 address or a version number
+    if names_another_number(text, start):
+        return False
+    if value.lstrip("(（ ").startswith("+"):
         return _valid_number("+" + digits, None) is not None
-    if digits.startswith("00") and len(digits) > 9:
-        return _valid_number("+" + digits[2:], None) is not None
-    if len(digits) == 11 and _CN_MOBILE.fullmatch(digits):
-        return _valid_number(digits, "CN") is not None
+    if digits.startswith("00"):
+        return len(digits) > 9 and _valid_number("+" + digits[2:], None) is not None
+    if groups[0] in _CC_REGION and len(groups) > 1 and _valid_in_region(digits, _CC_REGION[groups[0]]):
+        return True
     if len(digits) == 13 and digits.startswith("86") and _CN_MOBILE.fullmatch(digits[2:]):
         return _valid_number("+" + digits, None) is not None
+    if len(digits) == 11 and _CN_MOBILE.fullmatch(digits):
+        return _valid_number(digits, "CN") is not None
     if digits.startswith("0"):
         return _valid_number(digits, "CN") is not None or _valid_number(digits, "TW") is not None
     if digits[:3] in ("400", "800") and len(digits) == 10:
         return _valid_number(digits, "CN") is not None
-    if len(digits) == 8 and has_context(text, start, PHONE_CONTEXT):
+    if len(digits) == 8 and (_GROUPED_8.fullmatch(value) is not None or has_context(text, start, PHONE_CONTEXT)):
         return _valid_number(digits, "HK") is not None or _valid_number(digits, "MO") is not None
     return False
 
 
-def valid_id_card(value: str, text: str, start: int) -> bool:
-    """GB 11643: 18 digits with check digit, birth date and place (stdnum); 15-digit legacy: date and place."""
-    if len(value) == 18:
-        return ric.is_valid(value)
-    as18 = value[:6] + "19" + value[6:] + "0"  # 15-digit numbers carry no check digit; century is 19xx
+# GB 11643 area codes begin with a province-level code (GB/T 2260). The county part is not
+# checked: a resident ID keeps the code of the district where it was issued, including districts
+# created, renamed or abolished after the holder's birth, so a historical county table rejects
+# real IDs (310115 浦东新区 exists from 1992; 310115198506126575 is a real-shaped ID).
+ID_PROVINCE_CODES = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65".split()
+)
+# Residence permits for Hong Kong, Macau and Taiwan residents use 810000 / 820000 / 830000.
+PERMIT_AREAS = frozenset({"810000", "820000", "830000"})
+
+
+def valid_id_area(area: str) -> bool:
+    """Return True for a 6-digit area code under a real province (or a HK/Macau/Taiwan residence-permit code)."""
+    return area in PERMIT_AREAS or (area[:2] in ID_PROVINCE_CODES and area[2:] != "0000")
+
+
+def valid_birth_date(yyyymmdd: str, max_year: int) -> bool:
+    """Return True when the 8 digits are a real calendar date from 1900 to `max_year`."""
     try:
-        ric.get_birth_date(as18)
-        ric.get_birth_place(as18)
-    except (ValidationError, ValueError):
+        d = dt.date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
+    except ValueError:
         return False
-    return True
+    return 1900 <= d.year <= max_year
 
 
-def known_region(code: str) -> bool:
-    """Return True when a six-digit code is in GB/T 2260 (stdnum's administrative division table)."""
-    return any(props for _, props in numdb.get("cn/loc").info(code))
+def valid_id18(digits: str, opts: DetectOptions) -> bool:
+    """18-character resident ID: province-level area code, real birth date, GB 11643 check character (stdnum)."""
+    return valid_id_area(digits[:6]) and valid_birth_date(digits[6:14], opts.id_max_year) and ric.calc_check_digit(digits) == digits[17]
+
+
+def valid_id_card(value: str, text: str, start: int, opts: DetectOptions = DEFAULT_OPTIONS) -> bool:
+    """GB 11643 18-character IDs (check character, date, province); 15-digit legacy IDs (date, province; 19YY)."""
+    digits = re.sub(r"[ \-]", "", value).upper()
+    if len(digits) == 18:
+        return valid_id18(digits, opts)
+    # 15-digit IDs carry no check digit: only the shape protects them, so order/tracking numbers are excluded by context.
+    return (digits[:6] not in PERMIT_AREAS and valid_id_area(digits[:6]) and valid_birth_date("19" + digits[6:12], opts.id_max_year)
+            and not names_another_number(text, start))
 
 
 def looks_like_id_number(digits: str) -> bool:
-    """An 18-character number with an ID's region code and a 18xx-20xx birth year: a (mistyped) ID, not a card or USCC."""
-    return len(digits) == 18 and digits[6:8] in ("18", "19", "20") and known_region(digits[:6])
+    """An 18-character number with an ID's province code and a 19xx/20xx year: a (mistyped) ID, not a card or USCC."""
+    return len(digits) == 18 and valid_id_area(digits[:6]) and digits[6:8] in ("19", "20")
 
 
-def valid_uscc(value: str, text: str, start: int) -> bool:
-    """GB 32100: registration authority and type codes, GB/T 2260 region, check character (stdnum)."""
-    if value[0] not in "123456789ANY" or value[1] not in "1239" or not known_region(value[2:8]):
+# GB 32100 registration authority -> allowed organisation-type codes (1 编制, 2 外交, 3 司法, 4 文化,
+# 5 民政, 6 旅游, 7 宗教, 8 工会, 9 市场监管, A 军队, N 农业, Y 其他).
+_USCC_TYPES = {"1": "1239", "2": "19", "3": "1234569", "4": "19", "5": "1239", "6": "129", "7": "129", "8": "19", "9": "123",
+               "A": "19", "N": "1239", "Y": "1"}
+
+
+def valid_uscc(value: str, text: str, start: int, opts: DetectOptions = DEFAULT_OPTIONS) -> bool:
+    """GB 32100: authority and type codes, province-level region code, check character (stdnum's algorithm)."""
+    if value[1] not in _USCC_TYPES.get(value[0], "") or value[2:4] not in ID_PROVINCE_CODES:
         return False
-    return uscc.is_valid(value) and not looks_like_id_number(value)
+    # stdnum's validate() insists on 8 leading digits, which rejects the N (agriculture) and Y authorities.
+    return uscc.calc_check_digit(value) == value[-1] and not looks_like_id_number(value)
 
 
 # Issuer prefixes of 16-19 digit cards: Visa 4, Mastercard 51-55/2221-2720, UnionPay 62/81,
@@ -153,15 +231,15 @@ def valid_uscc(value: str, text: str, start: int) -> bool:
 _CARD_PREFIX = re.compile(r"4|5[1-5]|2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)|62|81|6(?:0|4|5)|35|3[0689]|9")
 
 
-def valid_bank_card(value: str, text: str, start: int) -> bool:
-    """16-19 digits with a card issuer prefix and a valid Luhn check digit."""
+def valid_bank_card(value: str, text: str, start: int, opts: DetectOptions = DEFAULT_OPTIONS) -> bool:
+    """16-19 digits with a card issuer prefix and a valid Luhn check digit, not named as an order/invoice number."""
     digits = re.sub(r"[ -]", "", value)
     if not (16 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) is not None and luhn.is_valid(digits)):
         return False
-    return not looks_like_id_number(digits)
+    return not looks_like_id_number(digits) and not names_another_number(text, start)
 
 
-def valid_passport(value: str, text: str, start: int) -> bool:
+def valid_passport(value: str, text: str, start: int, opts: DetectOptions = DEFAULT_OPTIONS) -> bool:
     """Passport/travel-permit shaped, with a passport word nearby (no public checksum exists)."""
     return has_context(text, start, PASSPORT_CONTEXT)
 
@@ -177,10 +255,10 @@ def hk_id_check_digit(prefix: str, digits: str) -> str:
     return "A" if check == 10 else str(check)
 
 
-_HK_ID_PARTS = re.compile(r"([A-Z]{1,2})(\d{6})[(（]?([0-9A])[)）]?")
+_HK_ID_PARTS = re.compile(r"([A-Z]{1,2}) ?(\d{6}) ?[(（]?([0-9A])[)）]?")
 
 
-def valid_hk_id(value: str, text: str, start: int) -> bool:
+def valid_hk_id(value: str, text: str, start: int, opts: DetectOptions = DEFAULT_OPTIONS) -> bool:
     """HKID check digit; the bracketless form also needs an identity-card word nearby."""
     m = _HK_ID_PARTS.fullmatch(value)
     if m is None or hk_id_check_digit(m.group(1), m.group(2)) != m.group(3):
@@ -188,21 +266,26 @@ def valid_hk_id(value: str, text: str, start: int) -> bool:
     return "(" in value or "（" in value or has_context(text, start, HK_ID_CONTEXT)
 
 
-def valid_mo_id(value: str, text: str, start: int) -> bool:
+def valid_mo_id(value: str, text: str, start: int, opts: DetectOptions = DEFAULT_OPTIONS) -> bool:
     """Macau resident ID 1/5/7 + 6 digits + check digit; its algorithm is not public, so the bracket form needs context."""
     return "/" in value or has_context(text, start, MO_ID_CONTEXT)
 
 
-def valid_ipv4(value: str, text: str, start: int) -> bool:
-    """A dotted quad ipaddress accepts (no octet > 255, no leading zeros), not a version number."""
+def is_version_or_section(text: str, start: int, end: int) -> bool:
+    """Return True when a version or section word stands right before or right after text[start:end]."""
+    return IP_NEG_BEFORE.search(text, max(0, start - 16), start) is not None or IP_NEG_AFTER.search(text[end:end + 12]) is not None
+
+
+def valid_ipv4(value: str, text: str, start: int, opts: DetectOptions = DEFAULT_OPTIONS) -> bool:
+    """A dotted quad ipaddress accepts (no octet > 255, no leading zeros), not a version or section number."""
     try:
         ipaddress.IPv4Address(value)
     except ValueError:
         return False
-    return IP_NEG_CONTEXT.search(text, max(0, start - 12), start) is None
+    return not is_version_or_section(text, start, start + len(value))
 
 
-def valid_ipv6(value: str, text: str, start: int) -> bool:
+def valid_ipv6(value: str, text: str, start: int, opts: DetectOptions = DEFAULT_OPTIONS) -> bool:
     """An address ipaddress accepts, with at least three groups (so 12:30:45 and a::b are not)."""
     if sum(1 for g in value.split(":") if g) < 3:
         return False
@@ -217,7 +300,7 @@ _PLATE_PARTS = re.compile(r"(.)[·•・. -]?([A-HJ-NP-Z])[·•・. -]?([A-HJ-N
 _NEW_ENERGY = re.compile(r"[DABCEFGHJK][A-HJ-NP-Z0-9]\d{4}|\d{5}[DABCEFGHJK]")
 
 
-def valid_plate(value: str, text: str, start: int) -> bool:
+def valid_plate(value: str, text: str, start: int, opts: DetectOptions = DEFAULT_OPTIONS) -> bool:
     """GA 36 mainland plate: province + issuing letter + 5 characters (<= 3 letters), 6 for new energy, 4 + 挂/学/警/港/澳."""
     m = _PLATE_PARTS.fullmatch(value)
     if m is None:
@@ -237,24 +320,28 @@ class Detector:
 
     type: str
     pattern: re.Pattern
-    validate: Callable[[str, str, int], bool]
+    validate: Callable[[str, str, int, DetectOptions], bool]
     priority: int
 
 
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼使领"
+_MMDD = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
 DETECTORS: tuple[Detector, ...] = (
+    # 18 characters, also grouped 6-8-4 ("310115 19850612 6575"); 15-digit legacy IDs.
     Detector("ID_CARD", re.compile(
-        _B + r"[1-9]\d{5}(?:(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx]"
-        r"|\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3})" + _E, re.ASCII), valid_id_card, 0),
+        _B + rf"(?:[1-8]\d{{5}}(?P<sep>[ \-]?)(?:19|20)\d{{2}}{_MMDD}(?P=sep)\d{{3}}[0-9Xx]|[1-6]\d{{5}}\d{{2}}{_MMDD}\d{{3}})" + _E, re.ASCII),
+        valid_id_card, 0),
     Detector("USCC", re.compile(_B + r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}" + _E, re.ASCII), valid_uscc, 1),
     Detector("BANK_CARD", re.compile(_B + r"(?:\d{4}(?:[ -]?\d{4}){3}(?:[ -]?\d{1,3})?|\d{4}[ -]?\d{6}[ -]?\d{6,9})" + _E, re.ASCII), valid_bank_card, 2),
-    Detector("HK_ID", re.compile(_B + r"[A-Z]{1,2}\d{6}(?:\([0-9A]\)|（[0-9A]）|[0-9A])" + r"(?![0-9A-Za-z])", re.ASCII), valid_hk_id, 3),
+    Detector("HK_ID", re.compile(_B + r"(?:[A-Z]{1,2} ?\d{6} ?(?:\([0-9A]\)|（[0-9A]）)|[A-Z]{1,2}\d{6}[0-9A])" + _E, re.ASCII), valid_hk_id, 3),
     Detector("MO_ID", re.compile(_B + r"[1578](?:\d{6}(?:\(\d\)|（\d）)|/\d{6}/\d)" + _E, re.ASCII), valid_mo_id, 4),
     Detector("PASSPORT", re.compile(_B + r"(?:[A-Z]{1,2}\d{6,9})" + _E, re.ASCII), valid_passport, 5),
-    # Parentheses only as a closed group around an area/trunk code: "(020) 8388 6666", "+385(0)51", "（０２０）";
-    # "(13812345678)" then matches without its brackets.
+    # Digits with single separators (space, dash, dot) and parenthesised codes: "(852) 2345 6789",
+    # "(+86) 138…", "+385(0)51", "（０２０）"; "(13812345678)" matches without its brackets. Not
+    # started inside a dotted number ("v1.2.3.4").
     Detector("PHONE", re.compile(
-        r"(?<![0-9A-Za-z+])\+?(?:[(（][0-9]{1,5}[)）]|[0-9])(?:[0-9\-]|[(（][0-9]{1,5}[)）]| (?=[0-9(（]))*(?<=[0-9])" + _E, re.ASCII),
+        r"(?<![0-9A-Za-z+])(?<![0-9]\.)\+?(?:[(（]\+?[0-9]{1,5}[)）]|[0-9])"
+        r"(?:[0-9]|[\-.](?=[0-9])|[(（]\+?[0-9]{1,5}[)）]| (?=[0-9(（]))*(?<=[0-9])" + _E, re.ASCII),
         valid_phone_window, 6),
     Detector("EMAIL", re.compile(
         r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,62}[A-Za-z0-9_%+-])?@"
@@ -267,7 +354,7 @@ DETECTORS: tuple[Detector, ...] = (
 )
 
 
-def _phone_spans(text: str, m: re.Match, validate: bool) -> list[tuple[int, int]]:
+def _phone_spans(text: str, m: re.Match, validate: bool, opts: DetectOptions) -> list[tuple[int, int]]:
     """Split a digit run at single spaces and return the leftmost-longest windows that validate."""
     words = [(w.start() + m.start(), w.end() + m.start()) for w in re.finditer(r"\S+", m.group())]
     if not validate:
@@ -277,7 +364,7 @@ def _phone_spans(text: str, m: re.Match, validate: bool) -> list[tuple[int, int]
     while i < len(words):
         for j in range(len(words) - 1, i - 1, -1):
             s, e = words[i][0], words[j][1]
-            if valid_phone_window(text[s:e], text, s):
+            if valid_phone_window(text[s:e], text, s, opts):
                 out.append((s, e))
                 i = j
                 break
@@ -285,7 +372,8 @@ def _phone_spans(text: str, m: re.Match, validate: bool) -> list[tuple[int, int]
     return out
 
 
-def find_candidates(text: str, types: frozenset[str] | None = None, validate: bool = True) -> list[tuple[Span, int]]:
+def find_candidates(text: str, types: frozenset[str] | None = None, validate: bool = True,
+                    opts: DetectOptions = DEFAULT_OPTIONS) -> list[tuple[Span, int]]:
     """Return (span, priority) for every candidate of the enabled types; validated unless `validate` is False."""
     found: list[tuple[Span, int]] = []
     for det in DETECTORS:
@@ -293,8 +381,8 @@ def find_candidates(text: str, types: frozenset[str] | None = None, validate: bo
             continue
         for m in det.pattern.finditer(text):
             if det.type == "PHONE":
-                found += [(Span("PHONE", s, e), det.priority) for s, e in _phone_spans(text, m, validate)]
-            elif not validate or det.validate(m.group(), text, m.start()):
+                found += [(Span("PHONE", s, e), det.priority) for s, e in _phone_spans(text, m, validate, opts)]
+            elif not validate or det.validate(m.group(), text, m.start(), opts):
                 found.append((Span(det.type, m.start(), m.end()), det.priority))
     return found
 
@@ -315,8 +403,10 @@ def resolve_overlaps(cands: list[tuple[Span, int]]) -> list[Span]:
 # the original text, which is what gets redacted. CJK punctuation (：，（）) is not folded: it is
 # context around a value ("IP地址：fe80::1"), and folding it would change the boundaries.
 _FOLD_CHARS = "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ＠．－＋／＿％"
-FULLWIDTH_FOLD = {ord(c): ord(c) - 0xFEE0 for c in _FOLD_CHARS}
-FULLWIDTH_RE2 = r"[\x{ff10}-\x{ff19}\x{ff21}-\x{ff3a}\x{ff41}-\x{ff5a}\x{ff20}\x{ff0e}\x{ff0d}\x{ff0b}\x{ff0f}\x{ff3f}\x{ff05}]"
+# The ideographic space and no-break space fold to a space, hyphen and en-dash variants to "-": they
+# separate digit groups in typed numbers ("２４８０　５２６１", "138‑1234‑5678").
+FULLWIDTH_FOLD = {ord(c): ord(c) - 0xFEE0 for c in _FOLD_CHARS} | {0x3000: 0x20, 0xA0: 0x20, 0x2010: 0x2D, 0x2011: 0x2D, 0x2012: 0x2D, 0x2013: 0x2D}
+FULLWIDTH_RE2 = r"[\x{ff10}-\x{ff19}\x{ff21}-\x{ff3a}\x{ff41}-\x{ff5a}\x{ff20}\x{ff0e}\x{ff0d}\x{ff0b}\x{ff0f}\x{ff3f}\x{ff05}\x{3000}\x{a0}\x{2010}-\x{2013}]"
 
 
 def fold_fullwidth(text: str) -> str:
@@ -324,9 +414,9 @@ def fold_fullwidth(text: str) -> str:
     return text.translate(FULLWIDTH_FOLD)
 
 
-def find_pii(text: str, types: frozenset[str] | None = None) -> list[Span]:
+def find_pii(text: str, types: frozenset[str] | None = None, opts: DetectOptions = DEFAULT_OPTIONS) -> list[Span]:
     """Return the validated, non-overlapping PII spans of `text` (full-width digits included), sorted by start."""
-    return resolve_overlaps(find_candidates(fold_fullwidth(text), types, validate=True))
+    return resolve_overlaps(find_candidates(fold_fullwidth(text), types, validate=True, opts=opts))
 
 
 def find_pii_naive(text: str, types: frozenset[str] | None = None) -> list[Span]:
@@ -347,6 +437,41 @@ def count_span_matches(records: list[dict], find: Callable[[str], list[Span]]) -
         for p in pred - gold:
             fp[p[0]] += 1
     return {t: (tp[t], fp[t], fn[t]) for t in PII_TYPES}
+
+
+class EvalScore(NamedTuple):
+    """Recall per PII type (value wholly inside one span of its type) and look-alikes kept (no span at all) per kind."""
+
+    caught: dict[str, tuple[int, int]]  # type -> (caught, total)
+    kept: dict[str, tuple[int, int]]  # look-alike kind -> (kept, total)
+    missed: list[tuple[str, str]]  # (type, text) of every missed value
+    flagged: list[tuple[str, str]]  # (kind, text) of every look-alike record with a detection
+
+
+def score_eval_set(records: list[dict], find: Callable[[str], list[Span]]) -> EvalScore:
+    """Score `find` on evaluation records ({"kind": positive|lookalike, "text", "spans", "subkind"})."""
+    caught: dict[str, list[int]] = {}
+    kept: dict[str, list[int]] = {}
+    missed: list[tuple[str, str]] = []
+    flagged: list[tuple[str, str]] = []
+    for rec in records:
+        pred = find(rec["text"])
+        if rec["kind"] == "lookalike":
+            k = kept.setdefault(rec["subkind"], [0, 0])
+            k[1] += 1
+            if pred:
+                flagged.append((rec["subkind"], rec["text"]))
+            else:
+                k[0] += 1
+            continue
+        for g in rec["spans"]:
+            c = caught.setdefault(g["type"], [0, 0])
+            c[1] += 1
+            if any(p.type == g["type"] and p.start <= g["start"] and g["end"] <= p.end for p in pred):
+                c[0] += 1
+            else:
+                missed.append((g["type"], rec["text"]))
+    return EvalScore({t: (a, b) for t, (a, b) in caught.items()}, {k: (a, b) for k, (a, b) in kept.items()}, missed, flagged)
 
 
 def redact(text: str, spans: list[Span], placeholder: str) -> tuple[str, list[Span]]:
