@@ -62,7 +62,7 @@ _CONTEXT_WINDOW = 24
 
 PHONE_CONTEXT = re.compile(
     r"电话|電話|手机|手機|致电|致電|热线|熱線|专线|專線|联系|聯繫|聯絡|联络|号码|號碼|传真|傳真|来电|來電|查询|查詢|咨询|諮詢|预约|預約|"
-    r"订座|訂座|订位|訂位|微信|打俾|打畀|打给|打給|打我|"
+    r"订座|訂座|订位|訂位|微信|打俾|打畀|打给|打給|打我|請電|请电|電洽|电洽|電：|电：|"
     r"(?i:tel|phone|call|whatsapp|wechat|signal|sms|text me|ring|mobile|fax|contact|hotline|enquir|inquir|reservation|dial|\bmob\b|\bph\b|\b[TM]\s*[:：])"
 )
 PASSPORT_CONTEXT = re.compile(r"护照|護照|通行证|通行證|旅行证|旅行證|(?i:passport|travel document)")
@@ -263,7 +263,10 @@ def valid_hk_id(value: str, text: str, start: int, opts: DetectOptions = DEFAULT
     m = _HK_ID_PARTS.fullmatch(value)
     if m is None or hk_id_check_digit(m.group(1), m.group(2)) != m.group(3):
         return False
-    return "(" in value or "（" in value or has_context(text, start, HK_ID_CONTEXT)
+    if "(" in value or "（" in value:
+        return True
+    # "EH9257626" after 护照 is a passport that happens to pass the HKID check (1 in 11).
+    return has_context(text, start, HK_ID_CONTEXT) and not has_context(text, start, PASSPORT_CONTEXT)
 
 
 def valid_mo_id(value: str, text: str, start: int, opts: DetectOptions = DEFAULT_OPTIONS) -> bool:

@@ -92,7 +92,7 @@ TUNE: dict[str, list[T]] = {
     ],
 }
 
-HELDOUT: dict[str, list[T]] = {
+DEV: dict[str, list[T]] = {
     "ID_CARD": [
         ("zh-Hans", "form", "证件类型：居民身份证　证件号码：{v}"),
         ("zh-Hans", "notice", "兹证明{v}（姓名：李娜）系我单位在职职工。"),
@@ -210,7 +210,7 @@ LOOKALIKE_TUNE: dict[str, list[T]] = {
     "invoice": [("zh-Hans", "form", "发票号码：{v}")],
 }
 
-LOOKALIKE_HELDOUT: dict[str, list[T]] = {
+LOOKALIKE_DEV: dict[str, list[T]] = {
     "version": [
         ("zh-Hans", "chat", "我手机系统是{v}，要不要更新"),
         ("en", "notice", "Fixed in version {v}."),
@@ -244,4 +244,128 @@ LOOKALIKE_HELDOUT: dict[str, list[T]] = {
     "tracking": [("zh-Hans", "notice", "运单号：{v}"), ("en", "notice", "Waybill {v}")],
     "stock": [("zh-Hant", "news", "騰訊（{v}）"), ("en", "news", "shares of {v} rose")],
     "invoice": [("zh-Hans", "form", "发票代码 {v}"), ("zh-Hans", "form", "票据号码：{v}")],
+}
+
+# Held-out bank, written after every detector change had been made (the first held-out bank, now
+# DEV, was run once and then informed two fixes, so it is a tuning source too).
+HELDOUT: dict[str, list[T]] = {
+    "ID_CARD": [
+        ("zh-Hans", "form", "患者信息｜姓名：赵敏｜性别：女｜身份证：{v}｜联系人：赵先生"),
+        ("zh-Hans", "notice", "经审核，以下人员符合申领条件：孙磊（{v}）、钱芳。"),
+        ("zh-Hans", "chat", "快递实名要身份证号 {v} 我发你了"),
+        ("zh-Hans", "news", "该男子持有的身份证（号码{v}）系伪造。"),
+        ("zh-Hans", "form", "开户人证件号码 {v}，证件有效期至2031-05-20"),
+        ("zh-Hant", "form", "陸籍配偶身分證號碼：{v}（請附影本）"),
+        ("zh-Hant", "chat", "我老公大陸身分證是{v}喔"),
+        ("yue", "chat", "佢張回鄉證入面寫住身份證號碼 {v}"),
+        ("en", "form", "PRC ID number {v} (as printed on the card)"),
+        ("en", "notice", "Applicant's resident identity card: {v}. Please verify before approval."),
+        ("zh-Hans", "form", "乘车人 王丽 二代身份证 {v}"),
+    ],
+    "PHONE": [
+        ("zh-Hans", "ad", "出租：两室一厅，拎包入住，房东{v}，中介勿扰。"),
+        ("zh-Hans", "form", "收货人：李先生　{v}　广东省深圳市南山区科技园"),
+        ("zh-Hans", "chat", "我换号了，新号{v}，存一下"),
+        ("zh-Hans", "notice", "疫苗接种预约及咨询：{v}（周一至周五）"),
+        ("zh-Hant", "ad", "誠徵門市人員，意者請電洽 {v} 林小姐"),
+        ("zh-Hant", "contact", "服務電話 {v}｜地址：台北市中正區重慶南路一段"),
+        ("zh-Hant", "chat", "我的line就是手機號碼 {v}"),
+        ("yue", "ad", "放盤：沙田第一城兩房，業主直售，有興趣 whatsapp {v}"),
+        ("yue", "chat", "喂你記低我新號碼 {v}"),
+        ("yue", "contact", "如需協助，請致電我們的客戶服務熱線 {v}。"),
+        ("yue", "notice", "活動查詢請致電 {v} 或親臨中心"),
+        ("en", "contact", "Mr. Lee | Sales Manager | M: {v}"),
+        ("en", "contact", "Call or WhatsApp {v} to book a viewing."),
+        ("en", "notice", "Emergency contact: {v} (Ms. Wong)"),
+        ("en", "form", "Phone (with country code): {v}"),
+        ("en", "chat", "pls call me back on {v} thx"),
+    ],
+    "EMAIL": [
+        ("zh-Hans", "form", "电子邮箱（用于接收录取通知）：{v}"),
+        ("zh-Hans", "chat", "邮箱{v}，发我就行"),
+        ("zh-Hant", "contact", "聯絡信箱：{v}"),
+        ("yue", "chat", "你直接 forward 去 {v} 啦"),
+        ("en", "contact", "Regards, Tony | {v} | Hong Kong"),
+        ("en", "notice", "Unsubscribe by writing to {v}."),
+    ],
+    "BANK_CARD": [
+        ("zh-Hans", "form", "工资卡卡号：{v}（必须为本人一类卡）"),
+        ("zh-Hans", "chat", "定金转我招行卡 {v} 李娜"),
+        ("zh-Hans", "notice", "报销款将打入您登记的银行卡{v}，请注意查收。"),
+        ("zh-Hant", "form", "信用卡號 {v} 有效期限 09/28"),
+        ("yue", "chat", "啲錢過咗去 {v} 未呀"),
+        ("en", "form", "Debit card: {v}"),
+    ],
+    "USCC": [
+        ("zh-Hans", "form", "购买方名称：某某网络科技有限公司　纳税人识别号：{v}"),
+        ("zh-Hans", "notice", "投标人：某某建筑劳务有限公司，{v}，报价 128 万元。"),
+        ("zh-Hans", "contract", "甲方（盖章）：某某物业服务有限公司 统一社会信用代码 {v}"),
+        ("zh-Hant", "notice", "陸資企業（統一社會信用代碼 {v}）申請來臺投資案"),
+        ("en", "form", "Supplier USCC / tax ID: {v}"),
+    ],
+    "HK_ID": [
+        ("yue", "form", "身份證號碼（例如 A123456(7)）：{v}"),
+        ("zh-Hant", "form", "香港身份證號碼：{v}，出生日期：1988年3月2日"),
+        ("yue", "chat", "你幫我報名啦，我身份證號碼 {v}"),
+        ("en", "form", "HK Identity Card No.: {v}"),
+        ("en", "notice", "Claimant: Ms WONG Mei Ling (HKID No. {v})"),
+    ],
+    "IP": [
+        ("en", "log", "Nov  5 10:12:01 web1 nginx: {v} - - \"POST /login HTTP/1.1\" 401"),
+        ("en", "log", "Connection closed by authenticating user admin {v} port 41822 [preauth]"),
+        ("zh-Hans", "notice", "您的账号于 2023-11-05 在 {v}（广东省广州市）登录，如非本人操作请修改密码。"),
+        ("zh-Hans", "chat", "打印机IP是{v}，你加一下"),
+        ("zh-Hant", "notice", "登入紀錄：IP {v}，裝置 iPhone"),
+        ("en", "chat", "can you whitelist {v} on the firewall"),
+    ],
+    "PASSPORT": [
+        ("zh-Hans", "form", "护照号（出境人员填写）：{v}"),
+        ("en", "form", "Passport number {v}, expiry 2031-08-01"),
+        ("zh-Hant", "form", "中華人民共和國護照號碼 {v}"),
+        ("zh-Hans", "notice", "请持本人护照（{v}）原件到场。"),
+    ],
+    "MO_ID": [
+        ("zh-Hant", "form", "澳門身份證號碼：{v}"),
+        ("en", "form", "Macao SAR Resident Identity Card: {v}"),
+        ("zh-Hant", "notice", "持澳門居民身份證（編號 {v}）之申請人"),
+    ],
+    "PLATE": [
+        ("zh-Hans", "notice", "请车牌为{v}的车主尽快挪车。"),
+        ("zh-Hans", "news", "民警拦下一辆{v}小型轿车"),
+        ("zh-Hans", "chat", "来接你的车是{v}，黑色的"),
+    ],
+}
+
+LOOKALIKE_HELDOUT: dict[str, list[T]] = {
+    "version": [
+        ("zh-Hans", "notice", "微信 {v} 版本更新内容"),
+        ("en", "log", "kernel: Linux version {v}"),
+        ("zh-Hant", "chat", "你部機而家係咪{v}版本"),
+        ("en", "notice", "Chrome {v} is rolling out."),
+        ("zh-Hans", "notice", "安装包：app-release-{v}.apk"),
+    ],
+    "section": [
+        ("zh-Hans", "notice", "根据《管理办法》第{v}项"),
+        ("en", "notice", "Refer to para {v} of the guidelines."),
+        ("zh-Hant", "notice", "依本規則{v}條辦理"),
+    ],
+    "order": [
+        ("zh-Hans", "chat", "我的订单{v}怎么还没到"),
+        ("zh-Hans", "notice", "退款申请（单号：{v}）已受理"),
+        ("en", "chat", "my order no is {v}"),
+        ("zh-Hant", "notice", "訂單編號{v}已出貨"),
+    ],
+    "id_bad_check": [("zh-Hans", "form", "身份证：{v}"), ("en", "form", "PRC ID {v}")],
+    "id_bad_date": [("zh-Hans", "chat", "身份证号{v}")],
+    "card_bad_luhn": [("zh-Hans", "form", "银行卡：{v}"), ("zh-Hant", "form", "卡號 {v}")],
+    "uscc_bad": [("zh-Hans", "form", "纳税人识别号 {v}")],
+    "hkid_bad": [("yue", "form", "香港身份證：{v}")],
+    "isbn": [("zh-Hans", "notice", "《活着》ISBN {v}"), ("en", "notice", "Print ISBN: {v}")],
+    "timestamp": [("en", "log", "time={v} msg=ok"), ("zh-Hans", "notice", "更新于{v}")],
+    "amount": [("zh-Hans", "news", "项目总投资{v}"), ("yue", "news", "成交價{v}"), ("en", "news", "revenue of {v}")],
+    "coordinate": [("zh-Hans", "notice", "经纬度：{v}"), ("en", "log", "location={v}")],
+    "phone_bad": [("zh-Hans", "contact", "手机：{v}"), ("en", "contact", "Phone {v}")],
+    "tracking": [("zh-Hans", "chat", "顺丰单号{v}"), ("en", "notice", "Tracking number: {v}")],
+    "stock": [("zh-Hans", "news", "（股票代码：{v}）")],
+    "invoice": [("zh-Hans", "form", "发票号码 {v}"), ("zh-Hant", "form", "統一發票號碼 {v}")],
 }

@@ -134,7 +134,7 @@ TUNE_STYLE = Style(
     email_locals=("chan.taiman", "wong.kaho", "lee_siuming", "zhangwei88", "li.xiaohong", "chen_jie", "hr-recruit", "info", "service"),
     email_domains=("gmail.com", "yahoo.com.hk", "netvigator.com", "qq.com", "163.com", "cuhk.edu.hk", "pku.edu.cn", "ms45.hinet.net"),
 )
-HELDOUT_STYLE = Style(
+DEV_STYLE = Style(
     hk_forms=("+852 {a} {b}", "(+852) {a}-{b}", "852 {a} {b}", "00852-{a}-{b}", "{a} {b}", "{a}{b}", "+852.{a}.{b}", "(852){a}{b}",
               "＋852 {a} {b}", "852-{a}-{b}"),
     cn_mobile_forms=("{n}", "{p} {m} {s}", "{p}-{m}-{s}", "+86 {p} {m} {s}", "+86{n}", "86-{n}", "{p}.{m}.{s}", "(86) {n}", "0086 {n}"),
@@ -150,6 +150,25 @@ HELDOUT_STYLE = Style(
                   "Mei-Ling.Ho", "sales_cn"),
     email_domains=("126.com", "sina.com", "outlook.com", "hotmail.com", "polyu.edu.hk", "company.com.tw", "foxmail.com", "aliyun.com",
                    "hkbn.net", "mail.sysu.edu.cn", "yahoo.com.tw"),
+)
+
+# Written after every detector change (see eval_templates.HELDOUT).
+HELDOUT_STYLE = Style(
+    hk_forms=("+852 {a} {b}", "+852-{a} {b}", "(852) {a}-{b}", "852 {a}{b}", "+(852) {a} {b}", "{a} {b}", "{a}-{b}", "{a}{b}",
+              "+852 {a}{b}", "tel:+852{a}{b}"),
+    cn_mobile_forms=("{n}", "{p} {m} {s}", "{p}-{m}-{s}", "+86 {p} {m} {s}", "+86-{p}-{m}-{s}", "+86 {n}", "(+86){p}-{m}-{s}",
+                     "86 {n}", "0086-{p}-{m}-{s}"),
+    cn_landline_forms=("{area}-{local}", "({area}) {l1} {l2}", "+86 ({area1}) {l1} {l2}", "+86 {area1} {l1} {l2}", "{area} {l1} {l2}",
+                       "({area}){local}"),
+    tw_forms=("{n4}-{n3}-{n3b}", "{n4}{n3}{n3b}", "+886 {t3} {n3} {n3b}", "+886-{t3}-{n3}{n3b}", "(02){l4}-{l4b}", "02-{l4}-{l4b}",
+              "+886 2 {l4} {l4b}", "(+886) 2-{l4}-{l4b}"),
+    mo_forms=("+853 {a} {b}", "(853) {a}-{b}", "853 {a} {b}", "{a} {b}"),
+    id_forms=("{n}", "{n}", "{n_lower}", "{g6} {g8} {g4}"),
+    card_forms=("{n}", "{g4}", "{g4dash}"),
+    hkid_forms=("{p}{d}({c})", "{p}{d}（{c}）", "{p}{d}{c}", "{p} {d}({c})"),
+    fullwidth_rate=0.1,
+    email_locals=("wingkei.lam", "yan_zi", "tony.cheung", "jobs", "contact-us", "a.ng", "qian.li2001", "office", "pr_team", "m.zhou"),
+    email_domains=("live.com", "icloud.com", "139.com", "sohu.com", "ust.hk", "gov.hk", "ntu.edu.tw", "tom.com", "yeah.net", "pccw.com"),
 )
 
 _TO_FW = {c: c + 0xFEE0 for c in range(0x21, 0x7F)} | {0x20: 0x3000}
@@ -199,7 +218,7 @@ def gen_id18(r: random.Random, style: Style, before_creation: float = 0.5) -> tu
     n = body + id_check_char(body)
     assert stdnum_ric.calc_check_digit(n) == n[-1]
     form = r.choice(style.id_forms)
-    value = form.format(n=n, g6=n[:6], g8=n[6:14], g4=n[14:])
+    value = form.format(n=n, n_lower=n.lower(), g6=n[:6], g8=n[6:14], g4=n[14:])
     kind = "id18_before_district" if d.start and birth.year < d.start else "id18"
     return maybe_fullwidth(r, value, style), kind
 
