@@ -62,7 +62,7 @@ _CONTEXT_WINDOW = 24
 
 PHONE_CONTEXT = re.compile(
     r"电话|電話|手机|手機|致电|致電|热线|熱線|专线|專線|联系|聯繫|聯絡|联络|号码|號碼|传真|傳真|来电|來電|查询|查詢|咨询|諮詢|预约|預約|"
-    r"订座|訂座|订位|訂位|微信|打俾|打畀|打给|打給|打我|請電|请电|電洽|电洽|電：|电：|"
+    r"订座|訂座|订位|訂位|微信|打俾|打畀|打给|打給|打我|請電|请电|電洽|电洽|電：|电：|收货人|收貨人|收件人|联系人|聯絡人|☎|☏|📞|📱|"
     r"(?i:tel|phone|call|whatsapp|wechat|signal|sms|text me|ring|mobile|fax|contact|hotline|enquir|inquir|reservation|dial|\bmob\b|\bph\b|\b[TM]\s*[:：])"
 )
 PASSPORT_CONTEXT = re.compile(r"护照|護照|通行证|通行證|旅行证|旅行證|(?i:passport|travel document)")
@@ -72,8 +72,13 @@ MO_ID_CONTEXT = re.compile(r"澳门|澳門|身份证|身份證|身分證|(?i:mac
 # side the word stands on: "版本 10.3.45.123", "build 7.12.88.201", "v10.3.45.123", "10.3.45.123版本", "第1.2.3.4节".
 _VERSION_WORDS = r"版本号|版本號|版本|版|固件|韌體|系统|系統|(?i:version|ver|v|build|release|rev|firmware|update to|upgrade to)"
 _SECTION_WORDS = r"第|条|條|款|章|节|節|小节|小節|附件|附录|附錄|§|(?i:section|sec|clause|chapter|para|art|article)"
-IP_NEG_BEFORE = re.compile(rf"(?:{_VERSION_WORDS}|{_SECTION_WORDS})\s*(?:[是为為係:：.#]|is)?\s*[(（]?\s*$")
-IP_NEG_AFTER = re.compile(r"^\s*[)）]?\s*(?:版本?|條|条|款|节|節|章|小节|小節|项|項|(?i:version\b|build\b|release\b))")
+# A software name right before a dotted quad makes it a version ("Chrome 5.7.122.58", "微信 8.0.1.20").
+_SOFTWARE_NAMES = (r"微信|支付宝|支付寶|鸿蒙|鴻蒙|(?i:chrome|chromium|firefox|edge|safari|opera|android|ios|ipados|macos|windows|win|linux|kernel|"
+                   r"ubuntu|debian|centos|python|java|jdk|node|nodejs|npm|php|mysql|postgresql|nginx|apache|openssl|office|wechat|"
+                   r"weixin|qq|miui|emui|harmonyos|coloros|oneui|vscode|docker|kubernetes|app|sdk|api|electron|unity|driver|bios)")
+IP_NEG_BEFORE = re.compile(rf"(?:(?:{_VERSION_WORDS}|{_SECTION_WORDS})\s*(?:[是为為係:：.#]|is)?\s*[(（]?\s*|(?:{_SOFTWARE_NAMES})\s*|[A-Za-z0-9][\-_])$")
+# After: a version or section word, or a file extension / name part glued on ("…-13.11.211.161.apk", "1.2.3.4-beta").
+IP_NEG_AFTER = re.compile(r"^(?:\s*[)）]?\s*(?:版本?|條|条|款|节|節|章|小节|小節|项|項|(?i:version\b|build\b|release\b))|\.[A-Za-z]{2,4}\b|[\-_+][A-Za-z])")
 # Words that say the number right after them names an order, a parcel, a document or a product:
 # checksum coincidences there (1 in 10 for Luhn) are not cards, phones or 15-digit IDs.
 NUMBER_NEG_CONTEXT = re.compile(
@@ -117,6 +122,8 @@ _CN_MOBILE = re.compile(r"1[3-9]\d{9}")
 # region is decided by the prefix, and the number must be valid in that region.
 _CC_REGION = {"86": "CN", "852": "HK", "853": "MO", "886": "TW"}
 _GROUPED_8 = re.compile(r"\d{4}[ .\-]\d{4}")
+# A contact name right after a bare number: "請電５７４５７６５４陳生", "23456789 王小姐", "9123 4567 (Ms Wong)".
+HONORIFIC_AFTER = re.compile(r"\s*[(（]?\s*(?:[\u4e00-\u9fff]{1,2}(?:先生|小姐|女士|太太|生|姐|sir)|(?i:mr|ms|mrs|miss)\b)")
 
 
 def _valid_number(digits: str, region: str | None) -> phonenumbers.PhoneNumber | None:
@@ -162,7 +169,8 @@ def valid_phone_window(value: str, text: str, start: int, opts: DetectOptions = 
         return _valid_number(digits, "CN") is not None or _valid_number(digits, "TW") is not None
     if digits[:3] in ("400", "800") and len(digits) == 10:
         return _valid_number(digits, "CN") is not None
-    if len(digits) == 8 and (_GROUPED_8.fullmatch(value) is not None or has_context(text, start, PHONE_CONTEXT)):
+    if len(digits) == 8 and (_GROUPED_8.fullmatch(value) is not None or has_context(text, start, PHONE_CONTEXT)
+                             or HONORIFIC_AFTER.match(text, start + len(value)) is not None):
         return _valid_number(digits, "HK") is not None or _valid_number(digits, "MO") is not None
     return False
 
@@ -407,9 +415,10 @@ def resolve_overlaps(cands: list[tuple[Span, int]]) -> list[Span]:
 # context around a value ("IP地址：fe80::1"), and folding it would change the boundaries.
 _FOLD_CHARS = "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ＠．－＋／＿％"
 # The ideographic space and no-break space fold to a space, hyphen and en-dash variants to "-": they
-# separate digit groups in typed numbers ("２４８０　５２６１", "138‑1234‑5678").
-FULLWIDTH_FOLD = {ord(c): ord(c) - 0xFEE0 for c in _FOLD_CHARS} | {0x3000: 0x20, 0xA0: 0x20, 0x2010: 0x2D, 0x2011: 0x2D, 0x2012: 0x2D, 0x2013: 0x2D}
-FULLWIDTH_RE2 = r"[\x{ff10}-\x{ff19}\x{ff21}-\x{ff3a}\x{ff41}-\x{ff5a}\x{ff20}\x{ff0e}\x{ff0d}\x{ff0b}\x{ff0f}\x{ff3f}\x{ff05}\x{3000}\x{a0}\x{2010}-\x{2013}]"
+# separate digit groups in typed numbers ("２４８０　５２６１", "138‑1234‑5678", "0755—8888 1234").
+FULLWIDTH_FOLD = {ord(c): ord(c) - 0xFEE0 for c in _FOLD_CHARS} | {0x3000: 0x20, 0xA0: 0x20, 0x2010: 0x2D, 0x2011: 0x2D, 0x2012: 0x2D, 0x2013: 0x2D,
+                                                             0x2014: 0x2D, 0x2212: 0x2D}
+FULLWIDTH_RE2 = r"[\x{ff10}-\x{ff19}\x{ff21}-\x{ff3a}\x{ff41}-\x{ff5a}\x{ff20}\x{ff0e}\x{ff0d}\x{ff0b}\x{ff0f}\x{ff3f}\x{ff05}\x{3000}\x{a0}\x{2010}-\x{2014}\x{2212}]"
 
 
 def fold_fullwidth(text: str) -> str:

@@ -246,9 +246,10 @@ LOOKALIKE_DEV: dict[str, list[T]] = {
     "invoice": [("zh-Hans", "form", "发票代码 {v}"), ("zh-Hans", "form", "票据号码：{v}")],
 }
 
-# Held-out bank, written after every detector change had been made (the first held-out bank, now
-# DEV, was run once and then informed two fixes, so it is a tuning source too).
-HELDOUT: dict[str, list[T]] = {
+# Second held-out bank: run once (PHONE 314/325, nine of the misses a generator slip that put
+# "tel:" inside the value; versions kept 18/30), then it informed fixes, so it is a tuning source
+# (DEV2) like DEV.
+DEV2: dict[str, list[T]] = {
     "ID_CARD": [
         ("zh-Hans", "form", "患者信息｜姓名：赵敏｜性别：女｜身份证：{v}｜联系人：赵先生"),
         ("zh-Hans", "notice", "经审核，以下人员符合申领条件：孙磊（{v}）、钱芳。"),
@@ -336,7 +337,7 @@ HELDOUT: dict[str, list[T]] = {
     ],
 }
 
-LOOKALIKE_HELDOUT: dict[str, list[T]] = {
+LOOKALIKE_DEV2: dict[str, list[T]] = {
     "version": [
         ("zh-Hans", "notice", "微信 {v} 版本更新内容"),
         ("en", "log", "kernel: Linux version {v}"),
@@ -368,4 +369,124 @@ LOOKALIKE_HELDOUT: dict[str, list[T]] = {
     "tracking": [("zh-Hans", "chat", "顺丰单号{v}"), ("en", "notice", "Tracking number: {v}")],
     "stock": [("zh-Hans", "news", "（股票代码：{v}）")],
     "invoice": [("zh-Hans", "form", "发票号码 {v}"), ("zh-Hant", "form", "統一發票號碼 {v}")],
+}
+
+# Third held-out bank, the reported one: written after the last detector change and run once.
+HELDOUT: dict[str, list[T]] = {
+    "ID_CARD": [
+        ("zh-Hans", "form", "投保人：何静，证件类型：身份证，证件号码：{v}，与被保险人关系：本人"),
+        ("zh-Hans", "chat", "帮我挂个号，名字刘洋，身份证{v}，挂明天上午的"),
+        ("zh-Hans", "notice", "特此公告：遗失居民身份证，姓名吴强，号码 {v}，特此声明。"),
+        ("zh-Hans", "csv", "序号,姓名,身份证号,电话\n1,马超,{v},"),
+        ("zh-Hans", "news", "经查，涉案账户开户人为郑某（身份证号码：{v}）"),
+        ("zh-Hant", "form", "大陸地區人民身分證號碼：{v}"),
+        ("yue", "chat", "返大陸買高鐵飛要身份證號碼喎，阿媽嘅係{v}"),
+        ("en", "form", "ID type: Resident Identity Card (PRC) / ID no.: {v}"),
+        ("en", "chat", "Here's his Chinese ID for the visa form: {v}"),
+        ("zh-Hans", "form", "被保险人身份证件号码 {v}"),
+    ],
+    "PHONE": [
+        ("zh-Hans", "ad", "闲置婴儿车低价转让，同城自提，电话/微信：{v}"),
+        ("zh-Hans", "notice", "停水通知：如有疑问请拨打物业服务中心电话{v}。"),
+        ("zh-Hans", "form", "紧急联系人：母亲 王秀英 {v}"),
+        ("zh-Hans", "chat", "师傅你到楼下了打{v}，我下来拿"),
+        ("zh-Hant", "contact", "訂購專線：{v}　傳真：請來電索取"),
+        ("zh-Hant", "ad", "徵才｜意者請將履歷寄至本公司或電 {v} 洽詢"),
+        ("yue", "ad", "Carousell 交收：九龍塘站，有意 PM 或 WhatsApp {v}"),
+        ("yue", "notice", "本中心電話：{v}，辦公時間星期一至五上午九時至下午六時。"),
+        ("yue", "chat", "你到咗未呀？到咗打 {v} 搵我"),
+        ("en", "contact", "<a href=\"tel:{v}\">Call our clinic</a>"),
+        ("en", "contact", "Office: {v}  |  Opening hours: 9am-6pm"),
+        ("en", "notice", "Members of the public may call the hotline at {v} for enquiries."),
+        ("en", "chat", "new number, save it: {v}"),
+        ("en", "form", "Mobile no.: {v}"),
+    ],
+    "EMAIL": [
+        ("zh-Hans", "notice", "联系我们：{v}（工作日24小时内回复）"),
+        ("zh-Hans", "chat", "把合同扫描件发到 {v} 吧"),
+        ("zh-Hant", "notice", "如有任何問題，歡迎來信 {v}"),
+        ("yue", "chat", "send 個 invoice 去 {v} 得啦"),
+        ("en", "contact", "Press enquiries: {v}"),
+        ("en", "form", "Email*: {v}"),
+    ],
+    "BANK_CARD": [
+        ("zh-Hans", "chat", "钱打到我建行卡上 {v}"),
+        ("zh-Hans", "form", "还款账户：{v}"),
+        ("zh-Hans", "notice", "补贴资金已发放至社保卡金融账户{v}。"),
+        ("zh-Hant", "chat", "轉帳到這張卡 {v}"),
+        ("yue", "chat", "我張卡號係 {v}，你轉俾我就得"),
+        ("en", "form", "Credit card number: {v}"),
+    ],
+    "USCC": [
+        ("zh-Hans", "form", "销售方：某某商贸有限公司　纳税人识别号：{v}　地址、电话：略"),
+        ("zh-Hans", "notice", "当事人：某某餐饮店（统一社会信用代码{v}）"),
+        ("zh-Hans", "contract", "委托方：某某文化传媒有限公司（统一社会信用代码：{v}）"),
+        ("zh-Hant", "form", "統一社會信用代碼（大陸）：{v}"),
+        ("en", "form", "Buyer tax no. {v}"),
+    ],
+    "HK_ID": [
+        ("yue", "form", "證件號碼：香港身份證 {v}"),
+        ("zh-Hant", "notice", "得獎者：陳大文（身份證號碼：{v}）"),
+        ("yue", "chat", "登記要填身份證號碼，我個係 {v}"),
+        ("en", "form", "HKID no. {v} (please include the check digit)"),
+        ("en", "notice", "The holder of Hong Kong Identity Card {v} is requested to contact us."),
+    ],
+    "IP": [
+        ("en", "log", "[warn] upstream timed out, client: {v}, server: example.org"),
+        ("en", "log", "Invalid user test from {v} port 22"),
+        ("zh-Hans", "notice", "检测到异常登录，IP地址：{v}，时间：2024-03-18 02:14"),
+        ("zh-Hans", "chat", "你在浏览器输入{v}进后台"),
+        ("zh-Hant", "notice", "您的帳號於 {v} 登入"),
+        ("en", "chat", "ssh into {v} and restart the service"),
+    ],
+    "PASSPORT": [
+        ("zh-Hans", "form", "护照号码（与护照一致）：{v}"),
+        ("en", "form", "Passport No. {v} / Nationality: CHN"),
+        ("zh-Hant", "form", "護照號碼：{v}"),
+        ("zh-Hans", "chat", "护照号{v}，帮我订机票"),
+    ],
+    "MO_ID": [
+        ("zh-Hant", "form", "澳門居民身份證號碼 {v}"),
+        ("en", "form", "Macau ID card no.: {v}"),
+        ("zh-Hant", "notice", "申請人：陳小明（澳門身份證 {v}）"),
+    ],
+    "PLATE": [
+        ("zh-Hans", "notice", "车牌号{v}的车主请速到前台"),
+        ("zh-Hans", "news", "一辆号牌为{v}的货车侧翻"),
+        ("zh-Hans", "chat", "我开的是{v}，到了给你打电话"),
+    ],
+}
+
+LOOKALIKE_HELDOUT: dict[str, list[T]] = {
+    "version": [
+        ("zh-Hans", "notice", "客户端已更新到 {v}，请重启"),
+        ("en", "log", "INFO  agent version={v} started"),
+        ("zh-Hant", "notice", "韌體版本 {v} 修正了藍牙問題"),
+        ("en", "notice", "Requires Android {v} or later."),
+        ("zh-Hans", "chat", "你的版本是{v}吗"),
+    ],
+    "section": [
+        ("zh-Hans", "notice", "详见本标准{v}条"),
+        ("en", "notice", "See Section {v} (Definitions)."),
+        ("zh-Hant", "notice", "第 {v} 款規定"),
+    ],
+    "order": [
+        ("zh-Hans", "chat", "订单编号：{v}，麻烦加急"),
+        ("zh-Hans", "notice", "您的退款（交易号{v}）已原路退回"),
+        ("en", "chat", "order {v} still not delivered"),
+        ("zh-Hant", "notice", "訂單號碼 {v}"),
+    ],
+    "id_bad_check": [("zh-Hans", "form", "身份证号码：{v}"), ("en", "form", "ID number {v}")],
+    "id_bad_date": [("zh-Hans", "form", "证件号码 {v}")],
+    "card_bad_luhn": [("zh-Hans", "chat", "卡号{v}"), ("en", "form", "Card no. {v}")],
+    "uscc_bad": [("zh-Hans", "notice", "统一社会信用代码 {v}")],
+    "hkid_bad": [("zh-Hant", "form", "身份證號碼 {v}")],
+    "isbn": [("zh-Hans", "notice", "ISBN {v} 定价：45.00元"), ("en", "notice", "ISBN-13: {v}")],
+    "timestamp": [("en", "log", "{v} INFO request done"), ("zh-Hans", "notice", "发布时间：{v}")],
+    "amount": [("zh-Hans", "news", "涉案金额{v}"), ("yue", "news", "樓價{v}"), ("en", "news", "raised {v}")],
+    "coordinate": [("zh-Hans", "notice", "位置：{v}"), ("en", "log", "gps={v}")],
+    "phone_bad": [("zh-Hans", "contact", "联系电话：{v}"), ("en", "contact", "Tel. {v}")],
+    "tracking": [("zh-Hans", "chat", "快递单号是{v}"), ("en", "notice", "Your parcel {v} is out for delivery")],
+    "stock": [("zh-Hans", "news", "股票代码 {v}")],
+    "invoice": [("zh-Hans", "form", "发票号码：{v}"), ("zh-Hans", "form", "收据编号 {v}")],
 }
