@@ -504,9 +504,9 @@ def redact(text: str, spans: list[Span], placeholder: str) -> tuple[str, list[Sp
     return "".join(parts), out_spans
 
 
-def redact_text(text: str, types: frozenset[str] | None = None, placeholder: str = "<{type}>") -> str:
+def redact_text(text: str, types: frozenset[str] | None = None, placeholder: str = "<{type}>", opts: DetectOptions = DEFAULT_OPTIONS) -> str:
     """Return `text` with every detected PII value replaced by its typed placeholder (for any string: excerpts, logs, reports)."""
-    return redact(text, find_pii(text, types), placeholder)[0]
+    return redact(text, find_pii(text, types, opts), placeholder)[0]
 
 
 # Meta keys that say what their value is: the key is as strong a context as a word before the
@@ -527,46 +527,66 @@ def key_context(key: str) -> str:
     return " ".join(words) + " " if words else ""
 
 
-def find_pii_with_context(value: str, context: str, types: frozenset[str] | None = None) -> list[Span]:
+def find_pii_with_context(value: str, context: str, types: frozenset[str] | None = None, opts: DetectOptions = DEFAULT_OPTIONS) -> list[Span]:
     """Return the PII spans of `value` as if `context` were written just before it (offsets in `value`)."""
     if not context:
-        return find_pii(value, types)
+        return find_pii(value, types, opts)
     shift = len(context)
-    return [Span(s.type, s.start - shift, s.end - shift) for s in find_pii(context + value, types) if s.start >= shift]
+    return [Span(s.type, s.start - shift, s.end - shift) for s in find_pii(context + value, types, opts) if s.start >= shift]
 
 
-def redact_json_value(value: object, types: frozenset[str] | None, placeholder: str, context: str = "", counts: Counter | None = None) -> object:
-    """Return a parsed JSON value with PII redacted in every string and integer, nested; keys name their values' context."""
+def redact_json_value(value: object, types: frozenset[str] | None, placeholder: str, context: str = "", counts: Counter | None = None,
+                      opts: DetectOptions = DEFAULT_OPTIONS, redact_values: bool = True) -> object:
+    """Return a parsed JSON value with PII redacted in every string and integer and key, nested; keys are context for their values.
+
+    `counts` (if given) receives the PII types found; with `redact_values=False` the value is only scanned.
+    """
     counts = Counter() if counts is None else counts
-    if isinstance(value, str):
-        spans = find_pii_with_context(value, context, types)
-        counts.update(s.type for s in spans)
-        return redact(value, spans, placeholder)[0] if spans else value
-    if isinstance(value, bool) or not isinstance(value, (int, dict, list)):
+    if isinstance(value, bool) or not isinstance(value, (str, int, dict, list)):
         return value
-    if isinstance(value, int):
+    if isinstance(value, (str, int)):
         # A phone or ID stored as a JSON number leaks as surely as a string one.
-        spans = find_pii_with_context(str(value), context, types) if abs(value) >= 1_000_000 else []
+        as_text = value if isinstance(value, str) else str(value)
+        spans = find_pii_with_context(as_text, context, types, opts) if isinstance(value, str) or abs(value) >= 1_000_000 else []
         counts.update(s.type for s in spans)
-        return redact(str(value), spans, placeholder)[0] if spans else value
+        return redact(as_text, spans, placeholder)[0] if spans and redact_values else value
     if isinstance(value, list):
-        return [redact_json_value(v, types, placeholder, context, counts) for v in value]
+        return [redact_json_value(v, types, placeholder, context, counts, opts, redact_values) for v in value]
     out: dict = {}
     for k, v in value.items():
-        new_key = redact_json_value(k, types, placeholder, "", counts)
+        new_key = redact_json_value(k, types, placeholder, "", counts, opts, redact_values)
         while new_key in out:  # two keys redacted to the same placeholder: keep both values
             new_key = f"{new_key}#"
-        out[new_key] = redact_json_value(v, types, placeholder, key_context(k) or context, counts)
+        out[new_key] = redact_json_value(v, types, placeholder, key_context(k) or context, counts, opts, redact_values)
     return out
 
 
-def redact_json_string(doc: str, types: frozenset[str] | None = None, placeholder: str = "<{type}>") -> str:
+def redact_json_string(doc: str, types: frozenset[str] | None = None, placeholder: str = "<{type}>", opts: DetectOptions = DEFAULT_OPTIONS) -> str:
     """Return a JSON document with PII redacted in every string/integer value and key; text that is not JSON is redacted as text."""
     try:
         parsed = json.loads(doc)
     except ValueError:
-        return redact_text(doc, types, placeholder)
-    return json.dumps(redact_json_value(parsed, types, placeholder), ensure_ascii=False)
+        return redact_text(doc, types, placeholder, opts)
+    return json.dumps(redact_json_value(parsed, types, placeholder, opts=opts), ensure_ascii=False)
+
+
+def redact_meta(meta: str, keys: tuple[str, ...] | None, types: frozenset[str] | None, placeholder: str, opts: DetectOptions,
+                redact_values: bool) -> tuple[str, Counter]:
+    """Return (meta JSON with PII redacted in all keys or only the top-level `keys`, PII types found); non-JSON meta is text."""
+    counts: Counter = Counter()
+    try:
+        parsed = json.loads(meta)
+    except ValueError:
+        spans = find_pii(meta, types, opts)
+        counts.update(s.type for s in spans)
+        return (redact(meta, spans, placeholder)[0] if redact_values else meta), counts
+    if keys is None or not isinstance(parsed, dict):
+        out = redact_json_value(parsed, types, placeholder, counts=counts, opts=opts, redact_values=redact_values)
+    else:
+        out = {k: redact_json_value(v, types, placeholder, key_context(k), counts, opts, redact_values) if k in keys else v
+               for k, v in parsed.items()}
+    # Unchanged meta keeps its original bytes.
+    return (json.dumps(out, ensure_ascii=False) if counts and redact_values else meta), counts
 
 
 def to_utf16_offsets(text: str, spans: list[Span]) -> list[Span]:
@@ -590,15 +610,15 @@ def sensitivity_of(counts: dict[str, int], levels: dict[str, str]) -> str:
 
 # Per-type RE2 gates, run vectorised over the whole batch: every candidate the type's Python
 # pattern can match contains a match of its gate, so a row is scanned only for the types whose
-# gate it matches (most rows: none). Phone digits may be split by separators ("+886 925 418 381").
+# gate it matches (most rows: none). Phone digits may be split by separators ("+886 925 418 381", "(+86) 138.1234.5678").
 TYPE_GATES_RE2: dict[str, str] = {
-    "ID_CARD": r"[1-9][0-9]{14}",
+    "ID_CARD": r"[1-9][0-9]{14}|[1-9][0-9]{5}[ -][0-9]{8}[ -][0-9]{3}",
     "USCC": r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}",
     "BANK_CARD": r"[0-9]{4}[ -]?[0-9]{4}",
-    "HK_ID": r"[A-Z][0-9]{6}",
+    "HK_ID": r"[A-Z] ?[0-9]{6}",
     "MO_ID": r"[1578]/?[0-9]{6}",
     "PASSPORT": r"[A-Z][0-9]{6}",
-    "PHONE": r"[0-9](?:[ ()（）\-]*[0-9]){6}",
+    "PHONE": r"[0-9](?:[ ()（）+.\-]*[0-9]){6}",
     "EMAIL": r"@",
     "IP": r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]|:[0-9A-Fa-f]{0,4}:",
     "PLATE": rf"[{_PROVINCES}][·•・. -]?[A-HJ-NP-Z]",
@@ -607,15 +627,37 @@ PII_COUNTS_TYPE = pa.struct([pa.field(t, pa.int32()) for t in PII_TYPES])
 PII_SPANS_TYPE = pa.list_(pa.struct([pa.field("type", pa.string()), pa.field("start", pa.int32()), pa.field("end", pa.int32())]))
 
 
+def _nonzero_rows(arr: pa.Array, types: tuple[str, ...]) -> dict[int, frozenset[str]]:
+    """Return row -> PII types whose RE2 gate matches the (full-width folded) strings of `arr`."""
+    gate_arr = map_where(arr, pc.fill_null(pc.match_substring_regex(arr, pattern=FULLWIDTH_RE2), False), fold_fullwidth)
+    rows: dict[int, frozenset[str]] = {}
+    for t in dict.fromkeys(types):
+        mask = pc.fill_null(pc.match_substring_regex(gate_arr, pattern=TYPE_GATES_RE2[t]), False)
+        for i in pc.indices_nonzero(mask).to_pylist():
+            rows[i] = rows.get(i, frozenset()) | {t}
+    return rows
+
+
+def _counts_note(c: Counter) -> str:
+    return ",".join(f"{t}x{n}" for t, n in sorted(c.items()))
+
+
 @register_op
 class RedactPii(Mapper):
-    """Detect checksum-validated PII; replace it with typed placeholders (or only detect), adding counts, sensitivity and spans."""
+    """Detect checksum-validated PII in the text and the meta JSON; replace it with typed placeholders (or only detect)."""
 
     name: ClassVar[str] = "redact_pii"
-    version: ClassVar[int] = 1
-    summary: ClassVar[str] = "email/phone/ID/USCC/bank card/passport/HKID/Macau ID/IP/plate -> <TYPE>; pii_counts, sensitivity, pii_spans"
+    # 2: meta fields are redacted too (fields), resident IDs by province code, phones by prefix region.
+    version: ClassVar[int] = 2
+    summary: ClassVar[str] = ("email/phone/ID/USCC/bank card/passport/HKID/Macau ID/IP/plate -> <TYPE> in text and meta; "
+                              "pii_counts, pii_meta_counts, sensitivity, pii_spans")
 
     mode: Literal["redact", "detect"] = Field("redact", description="redact replaces values; detect leaves text as is and only reports")
+    fields: Literal["text+meta", "text"] | tuple[str, ...] = Field(
+        "text+meta",
+        description="where to look: text+meta (every string/number value and key of the meta JSON, nested), text, "
+        "or a list of 'text', 'meta' and 'meta.<top-level key>'",
+    )
     types: tuple[PiiType, ...] = Field(PII_TYPES, description="PII types to look for")
     placeholder: str = Field("<{type}>", description="replacement; {type} is the PII type name")
     keep_spans: bool = Field(True, description="add pii_spans: detected values (detect) or placeholders (redact) in the output text")
@@ -623,6 +665,8 @@ class RedactPii(Mapper):
     sensitivity_levels: dict[PiiType, SensitivityLevel] = Field(
         default_factory=lambda: dict(DEFAULT_SENSITIVITY), description="PII type -> level; sensitivity = highest level present"
     )
+    id_max_birth_year: int = Field(DEFAULT_OPTIONS.id_max_year, ge=1900, le=2200,
+                                   description="latest birth year a resident ID may carry (transforms have no clock)")
 
     @field_validator("placeholder")
     @classmethod
@@ -631,40 +675,76 @@ class RedactPii(Mapper):
             raise ValueError("placeholder must contain {type}, e.g. '<{type}>'")
         return v
 
+    @field_validator("fields")
+    @classmethod
+    def _fields_are_known(cls, v: str | tuple[str, ...]) -> str | tuple[str, ...]:
+        if isinstance(v, tuple):
+            bad = [f for f in v if f not in ("text", "meta") and not (f.startswith("meta.") and len(f) > 5)]
+            if bad or not v:
+                raise ValueError(f"fields entries must be 'text', 'meta' or 'meta.<key>', got {bad or 'an empty list'}")
+        return v
+
+    def _scopes(self) -> tuple[bool, bool, tuple[str, ...] | None]:
+        """Return (scan text, scan meta, top-level meta keys or None for all of meta)."""
+        if self.fields == "text+meta":
+            return True, True, None
+        if self.fields == "text":
+            return True, False, None
+        keys = tuple(f[5:] for f in self.fields if f.startswith("meta."))
+        return "text" in self.fields, "meta" in self.fields or bool(keys), None if "meta" in self.fields else keys
+
     def process(self, live: pa.Table, stats: OpStats) -> pa.Table:
+        scan_text, scan_meta, meta_keys = self._scopes()
+        opts = DetectOptions(id_max_year=self.id_max_birth_year)
+        redacting = self.mode == "redact"
+        verb = "redacted" if redacting else "detected"
         text_arr = live.column("text").combine_chunks()
         # Gates see what find_pii sees: the full-width-folded text (only rows with full-width chars change).
-        gate_arr = map_where(text_arr, pc.match_substring_regex(text_arr, pattern=FULLWIDTH_RE2), fold_fullwidth)
-        gates = {t: pc.fill_null(pc.match_substring_regex(gate_arr, pattern=TYPE_GATES_RE2[t]), False) for t in dict.fromkeys(self.types)}
-        row_types: dict[int, frozenset[str]] = {}
-        for t, mask in gates.items():
-            for i in pc.indices_nonzero(mask).to_pylist():
-                row_types[i] = row_types.get(i, frozenset()) | {t}
-        candidate_rows = row_types.keys()
+        text_rows = _nonzero_rows(text_arr, self.types) if scan_text else {}
+        meta_rows: dict[int, frozenset[str]] = {}
+        if scan_meta and "meta" in live.column_names:
+            meta_arr = live.column("meta").combine_chunks()
+            meta_rows = _nonzero_rows(meta_arr, self.types)
         levels = {**DEFAULT_SENSITIVITY, **self.sensitivity_levels}
-        texts = text_arr.to_pylist() if candidate_rows else []
-        new_texts: list[str] | None = list(texts) if candidate_rows and self.mode == "redact" else None
+        texts = text_arr.to_pylist() if text_rows else []
+        metas = meta_arr.to_pylist() if meta_rows else []
+        new_texts: list[str] | None = list(texts) if text_rows and redacting else None
+        new_metas: list[str | None] | None = list(metas) if meta_rows and redacting else None
         counts: list[dict[str, int]] = []
+        meta_counts: list[dict[str, int]] = []
+        sensitivity: list[str] = []
         spans_out: list[list[dict]] = []
         notes: list[str | None] = []
         for i in range(live.num_rows):
-            spans = find_pii(texts[i], row_types[i]) if i in candidate_rows else []
+            spans = find_pii(texts[i], text_rows[i], opts) if i in text_rows else []
             c = Counter(s.type for s in spans)
+            mc: Counter = Counter()
+            if i in meta_rows and metas[i] is not None:
+                redacted_meta, mc = redact_meta(metas[i], meta_keys, meta_rows[i], self.placeholder, opts, redacting)
+                if new_metas is not None:
+                    new_metas[i] = redacted_meta
             counts.append({t: c.get(t, 0) for t in PII_TYPES})
+            meta_counts.append({t: mc.get(t, 0) for t in PII_TYPES})
+            sensitivity.append(sensitivity_of(c + mc, levels))
             if spans and new_texts is not None:
                 new_texts[i], spans = redact(texts[i], spans, self.placeholder)
             if spans and self.span_unit == "utf16":
                 spans = to_utf16_offsets(new_texts[i] if new_texts is not None else texts[i], spans)
             spans_out.append([s._asdict() for s in spans])
             for t, n in c.items():
-                stats.add(f"{'redacted' if self.mode == 'redact' else 'detected'}:{t}", n)
-            stats.add("rows_with_pii", 1 if spans else 0)
-            verb = "redacted" if self.mode == "redact" else "detected"
-            notes.append(f"{self.op_id}: {verb} " + ",".join(f"{t}x{n}" for t, n in sorted(c.items())) if spans else None)
+                stats.add(f"{verb}:{t}", n)
+            for t, n in mc.items():
+                stats.add(f"{verb}_meta:{t}", n)
+            stats.add("rows_with_pii", 1 if c or mc else 0)
+            parts = ([_counts_note(c)] if c else []) + ([f"meta {_counts_note(mc)}"] if mc else [])
+            notes.append(f"{self.op_id}: {verb} " + "; ".join(parts) if parts else None)
         if new_texts is not None:
             live = set_column(live, "text", pa.array(new_texts, pa.string()))
+        if new_metas is not None:
+            live = set_column(live, "meta", pa.array(new_metas, pa.string()))
         live = set_column(live, "pii_counts", pa.array(counts, PII_COUNTS_TYPE))
-        live = set_column(live, "sensitivity", pa.array([sensitivity_of(c, levels) for c in counts], pa.string()))
+        live = set_column(live, "pii_meta_counts", pa.array(meta_counts, PII_COUNTS_TYPE))
+        live = set_column(live, "sensitivity", pa.array(sensitivity, pa.string()))
         if self.keep_spans:
             live = set_column(live, "pii_spans", pa.array(spans_out, PII_SPANS_TYPE))
         return add_trace(live, notes)

@@ -161,7 +161,7 @@ def test_redact_replaces_with_typed_placeholders_and_reports():
         for s in r["pii_spans"]:
             assert r["text"][s["start"]:s["end"]] == f"<{s['type']}>"
     assert stats.counts == Counter({"redacted:PHONE": 1, "redacted:EMAIL": 1, "redacted:ID_CARD": 1, "rows_with_pii": 2})
-    assert rows[0]["trace"] == ["redact_pii@1: redacted EMAILx1,PHONEx1"]
+    assert rows[0]["trace"] == ["redact_pii@2: redacted EMAILx1,PHONEx1"]
     assert rows[1]["trace"] is None
     assert "13812345678" not in json.dumps(rows[0]["trace"])  # lineage never carries the PII value
 
