@@ -76,9 +76,23 @@ _SECTION_WORDS = r"第|条|條|款|章|节|節|小节|小節|附件|附录|附�
 _SOFTWARE_NAMES = (r"微信|支付宝|支付寶|鸿蒙|鴻蒙|(?i:chrome|chromium|firefox|edge|safari|opera|android|ios|ipados|macos|windows|win|linux|kernel|"
                    r"ubuntu|debian|centos|python|java|jdk|node|nodejs|npm|php|mysql|postgresql|nginx|apache|openssl|office|wechat|"
                    r"weixin|qq|miui|emui|harmonyos|coloros|oneui|vscode|docker|kubernetes|app|sdk|api|electron|unity|driver|bios)")
-IP_NEG_BEFORE = re.compile(rf"(?:(?:{_VERSION_WORDS}|{_SECTION_WORDS})\s*(?:[是为為係:：.#]|is)?\s*[(（]?\s*|(?:{_SOFTWARE_NAMES})\s*|[A-Za-z0-9][\-_])$")
+IP_NEG_BEFORE = re.compile(
+    rf"(?:(?:{_VERSION_WORDS}|{_SECTION_WORDS})\s*(?:[是为為係:：.#=]|is)?\s*[(（]?\s*|(?:{_SOFTWARE_NAMES})\s*|[A-Za-z0-9][\-_])$")
 # After: a version or section word, or a file extension / name part glued on ("…-13.11.211.161.apk", "1.2.3.4-beta").
-IP_NEG_AFTER = re.compile(r"^(?:\s*[)）]?\s*(?:版本?|條|条|款|节|節|章|小节|小節|项|項|(?i:version\b|build\b|release\b))|\.[A-Za-z]{2,4}\b|[\-_+][A-Za-z])")
+IP_NEG_AFTER = re.compile(
+    r"^(?:\s*[)）]?\s*(?:版本?|條|条|款|节|節|章|小节|小節|项|項|及以上|以上|(?i:version\b|build\b|release\b|or later|or above|or newer|and above))"
+    r"|\.[A-Za-z]{2,4}\b|[\-_+][A-Za-z])")
+# Software-release vocabulary anywhere near (either side) also makes a dotted quad a version,
+# unless a network word stands before it ("更新到 5.17.30.156", "agent version=10.5.104.45 started").
+_RELEASE_VOCAB = re.compile(
+    r"版本|韌體|固件|补丁|補丁|客户端|客戶端|软件|軟件|軟體|程序|程式|应用|應用|驱动|驅動|插件|更新|升级|升級|降级|降級|安装|安裝|发布|發佈|發布|下载|下載|"
+    r"(?i:version|firmware|release|build|patch|hotfix|update|upgrade|install|download|agent|plugin|package|changelog|"
+    r"chrome|chromium|firefox|edge|safari|android|ios|ipados|macos|windows|wechat|weixin|miui|emui|harmonyos|coloros|oneui|vscode|app|sdk)"
+)
+_NETWORK_VOCAB = re.compile(
+    r"地址|位址|登录|登錄|登入|登陆|登陸|访问|訪問|连接|連接|連線|连线|网关|網關|代理|白名单|白名單|端口|服务器|伺服器|主机|主機|"
+    r"(?i:ip|addr|host|server|from|src|dst|peer|remote|login|ping|ssh|connect|proxy|gateway|dns|upstream|firewall|whitelist|port|client:)"
+)
 # Words that say the number right after them names an order, a parcel, a document or a product:
 # checksum coincidences there (1 in 10 for Luhn) are not cards, phones or 15-digit IDs.
 NUMBER_NEG_CONTEXT = re.compile(
@@ -139,6 +153,19 @@ def _valid_in_region(e164_digits: str, region: str) -> bool:
     return num is not None and phonenumbers.region_code_for_number(num) == region
 
 
+AMOUNT_BEFORE = re.compile(
+    r"(?:[¥￥$€£]|HK\$|NT\$|US\$|RMB|CNY|HKD|MOP|价格?|價格?|价钱|價錢|价值|價值|额|額|金|款|费用?|費用?|资|資|收入|薪|工资|工資|共|总|總|"
+    r"合计|合計|约|約|达|達|逾|超过|超過|第|"
+    r"(?i:price|amount|total|revenue|cost|fee|salary|sum|about|over|of|no\.?|#))\s*[:：]?\s*$"
+)
+UNIT_AFTER = re.compile(r"\s*(?:元|円|圓|块|塊|萬|万|亿|億|人|次|件|个|個|股|张|張|台|辆|輛|户|戶|份|%|％|米|公里|公斤|克|吨|噸|年|号|號|期|(?i:km|kg|m\b|g\b|usd|hkd|rmb|yuan|people|times|units))")
+
+
+def is_amount_or_quantity(text: str, start: int, end: int) -> bool:
+    """Return True when a currency/amount word precedes text[start:end] or a unit follows it."""
+    return AMOUNT_BEFORE.search(text, max(0, start - 8), start) is not None or UNIT_AFTER.match(text, end) is not None
+
+
 def valid_phone_window(value: str, text: str, start: int, opts: DetectOptions = DEFAULT_OPTIONS) -> bool:
     """A number phonenumbers calls valid in the region its prefix names (+852, (853), 00886, 86-…) or in its local form.
 
@@ -169,9 +196,14 @@ def valid_phone_window(value: str, text: str, start: int, opts: DetectOptions = 
         return _valid_number(digits, "CN") is not None or _valid_number(digits, "TW") is not None
     if digits[:3] in ("400", "800") and len(digits) == 10:
         return _valid_number(digits, "CN") is not None
-    if len(digits) == 8 and (_GROUPED_8.fullmatch(value) is not None or has_context(text, start, PHONE_CONTEXT)
-                             or HONORIFIC_AFTER.match(text, start + len(value)) is not None):
-        return _valid_number(digits, "HK") is not None or _valid_number(digits, "MO") is not None
+    if len(digits) in (11, 12) and digits[:3] in ("852", "853", "886") and _valid_in_region(digits, _CC_REGION[digits[:3]]):
+        return True  # "85291234567" as WhatsApp links and exports write it
+    if len(digits) == 8 and (_valid_number(digits, "HK") is not None or _valid_number(digits, "MO") is not None):
+        # An 8-digit number in Hong Kong's or Macau's allocated ranges is a phone number unless the
+        # text says it is an amount or a quantity; dates (19xx/20xx) are outside both plans.
+        return (_GROUPED_8.fullmatch(value) is not None or has_context(text, start, PHONE_CONTEXT)
+                or HONORIFIC_AFTER.match(text, start + len(value)) is not None
+                or (value.isdigit() and not is_amount_or_quantity(text, start, start + len(value))))
     return False
 
 
@@ -283,8 +315,11 @@ def valid_mo_id(value: str, text: str, start: int, opts: DetectOptions = DEFAULT
 
 
 def is_version_or_section(text: str, start: int, end: int) -> bool:
-    """Return True when a version or section word stands right before or right after text[start:end]."""
-    return IP_NEG_BEFORE.search(text, max(0, start - 16), start) is not None or IP_NEG_AFTER.search(text[end:end + 12]) is not None
+    """Return True when a version/section word is adjacent to text[start:end], or release vocabulary is near and no network word precedes."""
+    if IP_NEG_BEFORE.search(text, max(0, start - 16), start) is not None or IP_NEG_AFTER.search(text[end:end + 12]) is not None:
+        return True
+    near = _RELEASE_VOCAB.search(text, max(0, start - 20), start) is not None or _RELEASE_VOCAB.search(text[end:end + 16]) is not None
+    return near and _NETWORK_VOCAB.search(text, max(0, start - _CONTEXT_WINDOW), start) is None
 
 
 def valid_ipv4(value: str, text: str, start: int, opts: DetectOptions = DEFAULT_OPTIONS) -> bool:
