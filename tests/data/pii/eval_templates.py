@@ -371,8 +371,9 @@ LOOKALIKE_DEV2: dict[str, list[T]] = {
     "invoice": [("zh-Hans", "form", "发票号码 {v}"), ("zh-Hant", "form", "統一發票號碼 {v}")],
 }
 
-# Third held-out bank, the reported one: written after the last detector change and run once.
-HELDOUT: dict[str, list[T]] = {
+# Third held-out bank: run once (PHONE 321/325, versions kept 18/30), then it informed fixes, so it
+# is a tuning source (DEV3).
+DEV3: dict[str, list[T]] = {
     "ID_CARD": [
         ("zh-Hans", "form", "投保人：何静，证件类型：身份证，证件号码：{v}，与被保险人关系：本人"),
         ("zh-Hans", "chat", "帮我挂个号，名字刘洋，身份证{v}，挂明天上午的"),
@@ -457,7 +458,7 @@ HELDOUT: dict[str, list[T]] = {
     ],
 }
 
-LOOKALIKE_HELDOUT: dict[str, list[T]] = {
+LOOKALIKE_DEV3: dict[str, list[T]] = {
     "version": [
         ("zh-Hans", "notice", "客户端已更新到 {v}，请重启"),
         ("en", "log", "INFO  agent version={v} started"),
@@ -489,4 +490,125 @@ LOOKALIKE_HELDOUT: dict[str, list[T]] = {
     "tracking": [("zh-Hans", "chat", "快递单号是{v}"), ("en", "notice", "Your parcel {v} is out for delivery")],
     "stock": [("zh-Hans", "news", "股票代码 {v}")],
     "invoice": [("zh-Hans", "form", "发票号码：{v}"), ("zh-Hans", "form", "收据编号 {v}")],
+}
+
+# Fourth held-out bank, the reported one: written after the last detector change and run once.
+HELDOUT: dict[str, list[T]] = {
+    "ID_CARD": [
+        ("zh-Hans", "form", "住院登记　患者：陈某　身份证号：{v}　床号：12"),
+        ("zh-Hans", "form", "收件人身份证号码（海关清关用）：{v}"),
+        ("zh-Hans", "chat", "考生证件号{v}，准考证打印不出来怎么办"),
+        ("zh-Hans", "notice", "拟推荐对象：许某，女，{v}，现任某某街道办事员。"),
+        ("zh-Hans", "news", "男子冒用他人身份证（{v}）办理贷款被查处"),
+        ("zh-Hant", "form", "配偶大陸身分證字號 {v}"),
+        ("yue", "chat", "阿爸個大陸身份證號碼 {v}，幫我睇下佢醫保"),
+        ("en", "form", "Consignee ID (for customs): {v}"),
+        ("en", "chat", "The hotel needs your mainland ID number, is it {v}?"),
+        ("zh-Hans", "csv", "姓名\t证件号\t房号\n何伟\t{v}\t1208"),
+    ],
+    "PHONE": [
+        ("zh-Hans", "contact", "如需帮助，欢迎拨打我们的服务热线 {v}"),
+        ("zh-Hans", "chat", "外卖备注：到了别敲门，打{v}"),
+        ("zh-Hans", "notice", "【驿站】您的包裹已到，取件码 3-2-1108，有疑问联系{v}"),
+        ("zh-Hans", "ad", "家教，小学数学，王老师 {v}（同微信）"),
+        ("zh-Hans", "notice", "报警电话：110；本单位值班电话：{v}"),
+        ("zh-Hant", "contact", "預約專線 {v}（週日公休）"),
+        ("zh-Hant", "ad", "聯絡人：張小姐／{v}"),
+        ("zh-Hant", "notice", "商品如有瑕疵請撥 {v} 由專人為您服務"),
+        ("yue", "ad", "有興趣請聯絡 Mandy {v}"),
+        ("yue", "contact", "搵我哋：{v}（星期一至六）"),
+        ("yue", "chat", "你留低電話我覆你，我個係{v}"),
+        ("en", "chat", "Reach me at {v}."),
+        ("en", "contact", "Customer Service Hotline {v} (Mon-Fri)"),
+        ("en", "contact", "Contact person: Mr Chan, {v}"),
+        ("en", "ad", "Booking: {v} / online"),
+    ],
+    "EMAIL": [
+        ("zh-Hans", "form", "邮箱地址：{v}"),
+        ("zh-Hans", "chat", "我邮箱 {v} 有空发我"),
+        ("zh-Hant", "contact", "Email：{v}"),
+        ("yue", "chat", "email 俾我啦 {v}"),
+        ("en", "contact", "Get in touch: {v}"),
+        ("en", "notice", "Applications should be sent to {v} no later than Friday."),
+    ],
+    "BANK_CARD": [
+        ("zh-Hans", "form", "收款人卡号 {v}"),
+        ("zh-Hans", "chat", "房租打我工行卡吧，{v}"),
+        ("zh-Hans", "notice", "中签款将划入您的资金账户关联银行卡 {v}"),
+        ("zh-Hant", "form", "扣款卡號：{v}"),
+        ("yue", "chat", "轉數去我張中銀卡 {v}"),
+        ("en", "form", "Card: {v} Exp: 11/29 CVV: ***"),
+    ],
+    "USCC": [
+        ("zh-Hans", "form", "企业名称：某某科技有限公司；统一社会信用代码：{v}；法定代表人：张某"),
+        ("zh-Hans", "notice", "行政处罚决定书　当事人：某某超市（{v}）"),
+        ("zh-Hans", "form", "开票信息：某某有限公司 {v} 开户行：工商银行"),
+        ("zh-Hant", "notice", "大陸合作廠商統一社會信用代碼：{v}"),
+        ("en", "form", "Unified social credit code of the supplier: {v}"),
+    ],
+    "HK_ID": [
+        ("yue", "form", "身份證號碼（請填寫括號內數字）：{v}"),
+        ("zh-Hant", "notice", "住戶：李先生（香港身份證 {v}）"),
+        ("yue", "chat", "我 HKID 係 {v}"),
+        ("en", "form", "Identity card number: {v}"),
+        ("en", "notice", "Registered holder: CHEUNG Ka Yan, HK ID card {v}"),
+    ],
+    "IP": [
+        ("en", "log", "Blocked request from {v} (rate limit)"),
+        ("en", "log", "src={v} dst=10.0.0.5 proto=TCP"),
+        ("zh-Hans", "notice", "本次登录IP：{v}，如非本人操作请立即修改密码"),
+        ("zh-Hans", "chat", "把{v}加到白名单里"),
+        ("zh-Hant", "notice", "偵測到來自 {v} 的異常存取"),
+        ("en", "chat", "the camera's address is {v}"),
+    ],
+    "PASSPORT": [
+        ("zh-Hans", "form", "持照人护照号码：{v}"),
+        ("en", "form", "Passport: {v}"),
+        ("zh-Hant", "notice", "請核對護照號碼 {v} 與機票姓名是否一致"),
+        ("zh-Hans", "chat", "我护照是{v}，你帮我填下签证表"),
+    ],
+    "MO_ID": [
+        ("zh-Hant", "form", "澳門居民身份證：{v}"),
+        ("en", "form", "Macau Resident ID No. {v}"),
+        ("zh-Hant", "notice", "業主（澳門身份證號碼 {v}）"),
+    ],
+    "PLATE": [
+        ("zh-Hans", "notice", "违停车辆：{v}，请立即驶离"),
+        ("zh-Hans", "chat", "我到了，车牌{v}"),
+        ("zh-Hans", "news", "涉事车辆为一辆车牌号{v}的越野车"),
+    ],
+}
+
+LOOKALIKE_HELDOUT: dict[str, list[T]] = {
+    "version": [
+        ("zh-Hans", "notice", "请将 App 升级至 {v} 或以上版本"),
+        ("en", "log", "Upgraded package foo from 1.0 to {v}"),
+        ("zh-Hant", "notice", "最新版本為 {v}"),
+        ("en", "notice", "Release notes for {v}"),
+        ("zh-Hans", "chat", "我这边显示版本号{v}"),
+    ],
+    "section": [
+        ("zh-Hans", "notice", "参照第{v}条执行"),
+        ("en", "notice", "under Section {v} of the Ordinance"),
+        ("zh-Hant", "notice", "見附錄 {v}"),
+    ],
+    "order": [
+        ("zh-Hans", "chat", "单号{v}，帮我看看物流"),
+        ("zh-Hans", "notice", "您的订单（{v}）已签收"),
+        ("en", "chat", "Order ID: {v}"),
+        ("zh-Hant", "notice", "交易編號 {v}"),
+    ],
+    "id_bad_check": [("zh-Hans", "form", "身份证号 {v}"), ("en", "form", "Chinese ID no. {v}")],
+    "id_bad_date": [("zh-Hans", "form", "身份证号码：{v}")],
+    "card_bad_luhn": [("zh-Hans", "form", "银行卡号 {v}"), ("en", "form", "Card number: {v}")],
+    "uscc_bad": [("zh-Hans", "form", "统一社会信用代码：{v}")],
+    "hkid_bad": [("yue", "form", "身份證：{v}")],
+    "isbn": [("zh-Hans", "notice", "ISBN：{v}　定价：68元"), ("en", "notice", "ISBN {v} (paperback)")],
+    "timestamp": [("en", "log", "created_at={v}"), ("zh-Hans", "notice", "最后更新：{v}")],
+    "amount": [("zh-Hans", "news", "罚款{v}"), ("zh-Hant", "news", "估值{v}"), ("en", "news", "a budget of {v}")],
+    "coordinate": [("zh-Hans", "notice", "坐标 {v}"), ("en", "log", "pos={v}")],
+    "phone_bad": [("zh-Hans", "contact", "电话 {v}"), ("yue", "contact", "電話：{v}")],
+    "tracking": [("zh-Hans", "chat", "物流单号{v}"), ("en", "notice", "Tracking no. {v}")],
+    "stock": [("zh-Hans", "news", "证券代码：{v}")],
+    "invoice": [("zh-Hans", "form", "发票号码 {v}"), ("zh-Hant", "form", "收據號碼：{v}")],
 }

@@ -171,8 +171,8 @@ DEV2_STYLE = Style(
     email_domains=("live.com", "icloud.com", "139.com", "sohu.com", "ust.hk", "gov.hk", "ntu.edu.tw", "tom.com", "yeah.net", "pccw.com"),
 )
 
-# Style of the reported held-out split (see eval_templates.HELDOUT), written after the last detector change.
-HELDOUT_STYLE = Style(
+# Style of the third held-out split, now DEV3 (see eval_templates.DEV3).
+DEV3_STYLE = Style(
     hk_forms=("+852 {a} {b}", "+852-{a}-{b}", "(852) {a} {b}", "852 {a} {b}", "{a} {b}", "{a}-{b}", "{a}{b}", "+852{a}{b}", "00852 {a} {b}",
               "(+852) {a}{b}"),
     cn_mobile_forms=("{n}", "{p} {m} {s}", "{p}-{m}-{s}", "+86 {n}", "+86 {p} {m} {s}", "+86-{n}", "86-{p}-{m}-{s}", "(86){n}", "+86{n}"),
@@ -186,6 +186,23 @@ HELDOUT_STYLE = Style(
     email_locals=("chris.ip", "kaman_lo", "zhou.xun", "support-cn", "billing", "w.y.chan", "lixiaolong88", "press", "hello", "fiona+hk"),
     email_domains=("protonmail.com", "me.com", "21cn.com", "vip.qq.com", "connect.hku.hk", "seed.net.tw", "gmail.com", "263.net",
                    "hkbu.edu.hk", "zju.edu.cn"),
+)
+
+# Style of the reported held-out split (see eval_templates.HELDOUT), written after the last detector change.
+HELDOUT_STYLE = Style(
+    hk_forms=("+852 {a} {b}", "(852) {a} {b}", "852-{a}-{b}", "{a} {b}", "{a}{b}", "{a}-{b}", "+852 {a}-{b}", "+852-{a}{b}", "(+852) {a} {b}"),
+    cn_mobile_forms=("{n}", "{p} {m} {s}", "{p}-{m}-{s}", "+86 {n}", "+86 {p}-{m}-{s}", "(+86) {p} {m} {s}", "86-{n}", "+86-{n}"),
+    cn_landline_forms=("{area}-{local}", "({area}) {local}", "{area}-{l1}-{l2}", "+86 {area1} {local}", "+86-{area1}-{local}", "{area}{local}"),
+    tw_forms=("{n4}-{n3}-{n3b}", "{n4} {n3} {n3b}", "{n4}{n3}{n3b}", "+886 {t3} {n3} {n3b}", "+886-{t3}-{n3}-{n3b}", "(02) {l4}-{l4b}",
+              "02-{l4}{l4b}", "+886-2-{l4}{l4b}"),
+    mo_forms=("+853 {a} {b}", "(853) {a} {b}", "{a} {b}", "{a}{b}", "853-{a}{b}"),
+    id_forms=("{n}", "{n}", "{n_lower}", "{g6} {g8} {g4}"),
+    card_forms=("{n}", "{g4}", "{g4dash}"),
+    hkid_forms=("{p}{d}({c})", "{p}{d}（{c}）", "{p}{d}{c}", "{p}{d} ({c})"),
+    fullwidth_rate=0.1,
+    email_locals=("ivy.tam", "kwan_hy", "songjia", "recruit.hk", "noreply", "d.leung", "wanglei2008", "orders", "team", "joyce+shop"),
+    email_domains=("ymail.com", "msn.com", "sogou.com", "netease.com", "edu.hk", "cityu.edu.hk", "ntnu.edu.tw", "gmail.com", "139.com",
+                   "126.com"),
 )
 
 _TO_FW = {c: c + 0xFEE0 for c in range(0x21, 0x7F)} | {0x20: 0x3000}
