@@ -77,7 +77,9 @@ _SOFTWARE_NAMES = (r"微信|支付宝|支付寶|鸿蒙|鴻蒙|(?i:chrome|chromiu
                    r"ubuntu|debian|centos|python|java|jdk|node|nodejs|npm|php|mysql|postgresql|nginx|apache|openssl|office|wechat|"
                    r"weixin|qq|miui|emui|harmonyos|coloros|oneui|vscode|docker|kubernetes|app|sdk|api|electron|unity|driver|bios)")
 IP_NEG_BEFORE = re.compile(
-    rf"(?:(?:{_VERSION_WORDS}|{_SECTION_WORDS})\s*(?:[是为為係:：.#=]|is)?\s*[(（]?\s*|(?:{_SOFTWARE_NAMES})\s*|[A-Za-z0-9][\-_])$")
+    rf"(?:(?:{_VERSION_WORDS}|{_SECTION_WORDS})\s*(?:[是为為係:：.#=]|is)?\s*[(（]?\s*|(?:{_SOFTWARE_NAMES})\s*|[A-Za-z0-9][\-_]"
+    # "from 1.0 to 7.19.126.124", "从 3.2 升级到 4.1.20.3": the second of two versions
+    r"|(?i:from)\s+v?\d+(?:\.\d+)*\s+(?i:to)\s+|[从從]\s*v?\d+(?:\.\d+)*\s*(?:升级|升級|更新)?[到至]\s*)$")
 # After: a version or section word, or a file extension / name part glued on ("…-13.11.211.161.apk", "1.2.3.4-beta").
 IP_NEG_AFTER = re.compile(
     r"^(?:\s*[)）]?\s*(?:版本?|條|条|款|节|節|章|小节|小節|项|項|及以上|以上|(?i:version\b|build\b|release\b|or later|or above|or newer|and above))"
@@ -96,9 +98,10 @@ _NETWORK_VOCAB = re.compile(
 # Words that say the number right after them names an order, a parcel, a document or a product:
 # checksum coincidences there (1 in 10 for Luhn) are not cards, phones or 15-digit IDs.
 NUMBER_NEG_CONTEXT = re.compile(
-    r"(?:订单|訂單|单号|單號|编号|編號|流水|序号|序號|发票|發票|票据|票據|代码|代碼|批号|批號|书号|書號|运单|運單|快递|快遞|物流|"
-    r"(?i:isbn|order|invoice|tracking|waybill|booking|ref|reference|serial|sku|transaction))"
-    r"\s*(?:号码|號碼|号|號|(?i:no\.?|number|id))?\s*(?:[是为為係:：#]|is)?\s*$"
+    r"(?:订单|訂單|单号|單號|编号|編號|流水|序号|序號|发票|發票|票据|票據|收据|收據|单据|單據|凭证|憑證|保单|保單|代码|代碼|批号|批號|"
+    r"书号|書號|运单|運單|快递|快遞|物流|交易|"
+    r"(?i:isbn|order|invoice|receipt|voucher|policy|tracking|waybill|booking (?:ref|no|number|code|id)|ref|reference|serial|sku|transaction))"
+    r"\s*(?:号码|號碼|号|號|(?i:no\.?|number|id))?\s*(?:[是为為係:：#]|is)?\s*[(（]?\s*$"
 )
 
 
@@ -180,14 +183,15 @@ def valid_phone_window(value: str, text: str, start: int, opts: DetectOptions = 
     groups = [g for g in re.split(r"\D+", value) if g]
     if "." in value and max(len(g) for g in groups) < 4:
         return False  # dotted short groups: an IPv4 address or a version number
-    if names_another_number(text, start):
-        return False
     if value.lstrip("(（ ").startswith("+"):
         return _valid_number("+" + digits, None) is not None
     if digits.startswith("00"):
         return len(digits) > 9 and _valid_number("+" + digits[2:], None) is not None
     if groups[0] in _CC_REGION and len(groups) > 1 and _valid_in_region(digits, _CC_REGION[groups[0]]):
         return True
+    # Without a country prefix, a number the text names as an order/receipt/tracking number is not a phone.
+    if names_another_number(text, start):
+        return False
     if len(digits) == 13 and digits.startswith("86") and _CN_MOBILE.fullmatch(digits[2:]):
         return _valid_number("+" + digits, None) is not None
     if len(digits) == 11 and _CN_MOBILE.fullmatch(digits):
