@@ -492,8 +492,9 @@ LOOKALIKE_DEV3: dict[str, list[T]] = {
     "invoice": [("zh-Hans", "form", "发票号码：{v}"), ("zh-Hans", "form", "收据编号 {v}")],
 }
 
-# Fourth held-out bank, the reported one: written after the last detector change and run once.
-HELDOUT: dict[str, list[T]] = {
+# Fourth held-out bank: run once (PHONE 300/325, all misses after "Booking:"; look-alikes 468/480),
+# then it informed fixes, so it is a tuning source (DEV4).
+DEV4: dict[str, list[T]] = {
     "ID_CARD": [
         ("zh-Hans", "form", "住院登记　患者：陈某　身份证号：{v}　床号：12"),
         ("zh-Hans", "form", "收件人身份证号码（海关清关用）：{v}"),
@@ -579,7 +580,7 @@ HELDOUT: dict[str, list[T]] = {
     ],
 }
 
-LOOKALIKE_HELDOUT: dict[str, list[T]] = {
+LOOKALIKE_DEV4: dict[str, list[T]] = {
     "version": [
         ("zh-Hans", "notice", "请将 App 升级至 {v} 或以上版本"),
         ("en", "log", "Upgraded package foo from 1.0 to {v}"),
@@ -611,4 +612,147 @@ LOOKALIKE_HELDOUT: dict[str, list[T]] = {
     "tracking": [("zh-Hans", "chat", "物流单号{v}"), ("en", "notice", "Tracking no. {v}")],
     "stock": [("zh-Hans", "news", "证券代码：{v}")],
     "invoice": [("zh-Hans", "form", "发票号码 {v}"), ("zh-Hant", "form", "收據號碼：{v}")],
+}
+
+# Fifth held-out bank, the reported one: written after the last detector change and run once. More
+# templates per type than earlier banks, so one phrasing the detector misses costs less than 5 %.
+HELDOUT: dict[str, list[T]] = {
+    "ID_CARD": [
+        ("zh-Hans", "form", "申请人：周涛　身份证号码 {v}　户籍地：河南省"),
+        ("zh-Hans", "form", "借款人身份证：{v}；借款金额：伍万元整"),
+        ("zh-Hans", "chat", "麻烦帮我查下社保，身份证号是{v}"),
+        ("zh-Hans", "chat", "{v} 这是我妈的身份证号，帮她预约体检"),
+        ("zh-Hans", "notice", "寻人启事：李某某，男，身份证号{v}，于3月2日走失。"),
+        ("zh-Hans", "news", "法院公告：被执行人黄某（公民身份号码{v}）拒不履行判决。"),
+        ("zh-Hans", "csv", "张三,男,{v},13级计算机"),
+        ("zh-Hant", "form", "大陸地區身分證號：{v}"),
+        ("zh-Hant", "chat", "我先生的大陸身份證號碼 {v}"),
+        ("yue", "chat", "佢身份證號係 {v}，你幫佢登記咗先"),
+        ("en", "form", "National ID (PRC): {v}"),
+        ("en", "chat", "her ID card number is {v} if you need it"),
+    ],
+    "PHONE": [
+        ("zh-Hans", "contact", "门店地址：北京市朝阳区建国路88号，订餐电话{v}。"),
+        ("zh-Hans", "contact", "客服：{v}（9:00-21:00）"),
+        ("zh-Hans", "notice", "温馨提示：如遇紧急情况请联系值班人员 {v}"),
+        ("zh-Hans", "chat", "你直接找张师傅，{v}"),
+        ("zh-Hans", "chat", "我手机号{v}，到了叫我"),
+        ("zh-Hans", "ad", "专业开锁换锁，24小时上门 {v}"),
+        ("zh-Hans", "form", "联系方式（手机）：{v}"),
+        ("zh-Hant", "contact", "總機 {v} 轉 301"),
+        ("zh-Hant", "ad", "二手機車出售，意者洽 {v}"),
+        ("zh-Hant", "chat", "你打我手機 {v} 比較快"),
+        ("yue", "ad", "招聘兼職，有意請 WhatsApp 陳小姐 {v}"),
+        ("yue", "contact", "地址：旺角彌敦道 700 號 5 樓　電話：{v}"),
+        ("yue", "chat", "我新電話 {v}，save 低佢"),
+        ("yue", "notice", "如有疑問，可致電 {v} 查詢"),
+        ("en", "contact", "Phone: {v}"),
+        ("en", "contact", "For reservations call {v}."),
+        ("en", "chat", "my cell is {v}"),
+        ("en", "form", "Contact number: {v}"),
+        ("en", "notice", "Anyone with information is urged to call police on {v}."),
+        ("en", "ad", "Flat for rent, 2 bedrooms. Enquiries: {v}"),
+    ],
+    "EMAIL": [
+        ("zh-Hans", "form", "E-mail：{v}"),
+        ("zh-Hans", "chat", "资料发我邮箱就行：{v}"),
+        ("zh-Hans", "notice", "投诉邮箱 {v}"),
+        ("zh-Hant", "contact", "電子郵件：{v}"),
+        ("yue", "chat", "你 cc 埋 {v} 啦"),
+        ("en", "contact", "Email us at {v}"),
+        ("en", "form", "Your email: {v}"),
+        ("en", "notice", "Please direct all enquiries to {v}."),
+    ],
+    "BANK_CARD": [
+        ("zh-Hans", "form", "开户账号：{v}"),
+        ("zh-Hans", "chat", "转账到{v}，农业银行，户名刘洋"),
+        ("zh-Hans", "notice", "退款已退回尾号卡，卡号{v}"),
+        ("zh-Hans", "chat", "卡号 {v} 是我老婆的"),
+        ("zh-Hant", "form", "信用卡卡號：{v}"),
+        ("yue", "chat", "入錢去 {v} 啦唔該"),
+        ("en", "form", "Card number: {v}"),
+        ("en", "chat", "send it to my account {v} please"),
+    ],
+    "USCC": [
+        ("zh-Hans", "form", "统一社会信用代码/纳税人识别号：{v}"),
+        ("zh-Hans", "notice", "某某建材有限公司（统一社会信用代码：{v}）被列入经营异常名录。"),
+        ("zh-Hans", "form", "供方：某某机械厂，税号{v}"),
+        ("zh-Hans", "contract", "乙方名称：某某装饰工程有限公司 社会信用代码：{v}"),
+        ("zh-Hant", "notice", "陸企統一社會信用代碼為 {v}"),
+        ("en", "form", "USCC {v}"),
+    ],
+    "HK_ID": [
+        ("yue", "form", "香港身份證號碼 {v}"),
+        ("yue", "chat", "我身份證號碼係 {v}"),
+        ("zh-Hant", "form", "身份證明文件號碼：{v}（香港身份證）"),
+        ("zh-Hant", "notice", "領獎人須出示香港身份證（{v}）"),
+        ("en", "form", "HKID: {v}"),
+        ("en", "notice", "Name: LAU Wing Sze; HK Identity Card No. {v}"),
+        ("en", "chat", "my hkid is {v}"),
+    ],
+    "IP": [
+        ("en", "log", "Accepted password for ubuntu from {v} port 51234 ssh2"),
+        ("en", "log", "GET /wp-login.php from {v} blocked"),
+        ("en", "chat", "the router is at {v}"),
+        ("zh-Hans", "notice", "您的账号在新设备登录，IP：{v}"),
+        ("zh-Hans", "chat", "服务器IP {v} 账号root"),
+        ("zh-Hans", "log", "访问者IP地址：{v}"),
+        ("zh-Hant", "notice", "來源 IP 位址 {v}"),
+        ("en", "log", "remote_addr={v} status=403"),
+    ],
+    "PASSPORT": [
+        ("zh-Hans", "form", "护照号：{v}"),
+        ("zh-Hans", "chat", "我的护照号码{v}"),
+        ("en", "form", "Passport no: {v}"),
+        ("zh-Hant", "form", "護照號碼：{v}"),
+        ("zh-Hans", "notice", "旅客张某（护照号{v}）"),
+    ],
+    "MO_ID": [
+        ("zh-Hant", "form", "澳門身份證編號 {v}"),
+        ("en", "form", "Macau ID: {v}"),
+        ("zh-Hant", "notice", "持有澳門居民身份證 {v} 之人士"),
+        ("yue", "chat", "我澳門身份證號碼係 {v}"),
+    ],
+    "PLATE": [
+        ("zh-Hans", "notice", "车牌号码：{v}"),
+        ("zh-Hans", "chat", "我车牌{v}，你出来帮我开下门"),
+        ("zh-Hans", "news", "一辆{v}的出租车与电动车相撞"),
+        ("zh-Hans", "form", "车辆信息：{v}　白色　大众"),
+    ],
+}
+
+LOOKALIKE_HELDOUT: dict[str, list[T]] = {
+    "version": [
+        ("zh-Hans", "notice", "更新日志 {v}：修复已知问题"),
+        ("en", "log", "Running app version {v}"),
+        ("zh-Hant", "notice", "目前最新版本 {v}"),
+        ("en", "notice", "This issue was fixed in {v}."),
+        ("zh-Hans", "chat", "升级到{v}后就卡了"),
+        ("en", "log", "User-Agent: MyApp/{v} (iPhone; iOS 17.1)"),
+    ],
+    "section": [
+        ("zh-Hans", "notice", "依据合同第{v}条"),
+        ("en", "notice", "Section {v} applies."),
+        ("zh-Hant", "notice", "請參閱第{v}節"),
+        ("en", "notice", "as described in {v} above"),
+    ],
+    "order": [
+        ("zh-Hans", "chat", "订单号：{v}"),
+        ("zh-Hans", "notice", "交易流水号 {v}"),
+        ("en", "chat", "order number {v}"),
+        ("zh-Hant", "notice", "您的訂單 {v} 已出貨"),
+    ],
+    "id_bad_check": [("zh-Hans", "form", "身份证号：{v}"), ("en", "form", "ID: {v}")],
+    "id_bad_date": [("zh-Hans", "form", "公民身份号码：{v}")],
+    "card_bad_luhn": [("zh-Hans", "form", "卡号 {v}"), ("en", "form", "Card {v}")],
+    "uscc_bad": [("zh-Hans", "form", "信用代码：{v}")],
+    "hkid_bad": [("yue", "form", "香港身份證號碼 {v}")],
+    "isbn": [("zh-Hans", "notice", "ISBN {v}"), ("en", "notice", "ISBN: {v}")],
+    "timestamp": [("en", "log", "{v} [INFO] started"), ("zh-Hans", "notice", "时间：{v}")],
+    "amount": [("zh-Hans", "news", "营收{v}"), ("zh-Hant", "news", "售價 {v}"), ("en", "news", "sold for {v}")],
+    "coordinate": [("zh-Hans", "notice", "经纬度 {v}"), ("en", "log", "coords={v}")],
+    "phone_bad": [("zh-Hans", "contact", "电话：{v}"), ("en", "contact", "Tel: {v}")],
+    "tracking": [("zh-Hans", "chat", "快递单号：{v}"), ("en", "notice", "tracking number {v}")],
+    "stock": [("zh-Hans", "news", "股票代码：{v}"), ("en", "news", "ticker {v}")],
+    "invoice": [("zh-Hans", "form", "发票号码：{v}"), ("zh-Hans", "form", "票据编号 {v}")],
 }

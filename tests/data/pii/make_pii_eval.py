@@ -1,9 +1,9 @@
-"""Build the independent PII evaluation sets: ``pii_eval_{tune,dev,dev2,dev3,heldout}.jsonl``.
+"""Build the independent PII evaluation sets: ``pii_eval_{tune,dev,dev2,dev3,dev4,heldout}.jsonl``.
 
-Five splits from different template banks (eval_templates.TUNE / DEV / DEV2 / DEV3 / HELDOUT),
-different written-form styles (eval_values.*_STYLE) and different seeds. ``tune``, ``dev``, ``dev2``
-and ``dev3`` are tuning sources: the dev splits were each written as a held-out split, run once,
-and then informed fixes. ``heldout`` was written after the last detector change and only evaluates; its figures are
+Six splits from different template banks (eval_templates.TUNE / DEV / DEV2 / DEV3 / DEV4 / HELDOUT),
+different written-form styles (eval_values.*_STYLE) and different seeds. ``tune`` and ``dev`` to
+``dev4`` are tuning sources: the dev splits were each written as a held-out split, run once, and
+then informed fixes. ``heldout`` was written after the last detector change and only evaluates; its figures are
 the reported ones (see docs/cleaning.md, "PII evaluation sets").
 
 Usage: .venv/bin/python tests/data/pii/make_pii_eval.py [--out-dir tests/data/pii]
@@ -33,7 +33,8 @@ SPLITS = {
     "dev": (7_340_093, T.DEV, T.LOOKALIKE_DEV, V.DEV_STYLE),
     "dev2": (991_2026, T.DEV2, T.LOOKALIKE_DEV2, V.DEV2_STYLE),
     "dev3": (31_337_2026, T.DEV3, T.LOOKALIKE_DEV3, V.DEV3_STYLE),
-    "heldout": (4_242_2027, T.HELDOUT, T.LOOKALIKE_HELDOUT, V.HELDOUT_STYLE),
+    "dev4": (4_242_2027, T.DEV4, T.LOOKALIKE_DEV4, V.DEV4_STYLE),
+    "heldout": (5_555_2028, T.HELDOUT, T.LOOKALIKE_HELDOUT, V.HELDOUT_STYLE),
 }
 POSITIVES = {"ID_CARD": 150, "PHONE": 325, "EMAIL": 60, "BANK_CARD": 80, "USCC": 60, "HK_ID": 80, "IP": 80, "PASSPORT": 60,
              "MO_ID": 60, "PLATE": 60}
