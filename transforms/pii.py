@@ -551,7 +551,9 @@ def redact_text(text: str, types: frozenset[str] | None = None, placeholder: str
 # Meta keys that say what their value is: the key is as strong a context as a word before the
 # value in running text. Matched on the key lower-cased with separators (_ - . space) removed.
 _PHONE_KEY = re.compile(r"phone|mobile|tel|cell|fax|whatsapp|contact|电话|電話|手机|手機|联系|聯繫|聯絡|联络")
-_ID_KEY = re.compile(r"idno|idnum|idcard|nationalid|hkid|identity|passport|permit|certno|身份|证件|證件|护照|護照|通行证|通行證")
+_IDENTITY_KEY = re.compile(r"idno|idnum|idcard|nationalid|hkid|hkic|identity|身份|身分")
+_PASSPORT_KEY = re.compile(r"passport|permit|travel|护照|護照|通行证|通行證")
+_DOCUMENT_KEY = re.compile(r"certno|cert|document|docno|证件|證件")
 _KEY_SEPARATORS = re.compile(r"[\s_\-.]")
 
 
@@ -561,8 +563,12 @@ def key_context(key: str) -> str:
     words = []
     if _PHONE_KEY.search(k):
         words.append("电话")
-    if _ID_KEY.search(k):
-        words.append("身份证 护照")
+    if _IDENTITY_KEY.search(k):
+        words.append("身份证")
+    if _PASSPORT_KEY.search(k) or (_DOCUMENT_KEY.search(k) and not _IDENTITY_KEY.search(k)):
+        words.append("护照")
+    if _DOCUMENT_KEY.search(k) and not _PASSPORT_KEY.search(k):
+        words.append("身份证")
     return " ".join(words) + " " if words else ""
 
 

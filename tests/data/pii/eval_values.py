@@ -155,7 +155,7 @@ DEV_STYLE = Style(
 # Style of the second held-out split, now DEV2 (see eval_templates.DEV2).
 DEV2_STYLE = Style(
     hk_forms=("+852 {a} {b}", "+852-{a} {b}", "(852) {a}-{b}", "852 {a}{b}", "+(852) {a} {b}", "{a} {b}", "{a}-{b}", "{a}{b}",
-              "+852 {a}{b}", "tel:+852{a}{b}"),
+              "+852 {a}{b}", "+852{a}{b}"),
     cn_mobile_forms=("{n}", "{p} {m} {s}", "{p}-{m}-{s}", "+86 {p} {m} {s}", "+86-{p}-{m}-{s}", "+86 {n}", "(+86){p}-{m}-{s}",
                      "86 {n}", "0086-{p}-{m}-{s}"),
     cn_landline_forms=("{area}-{local}", "({area}) {l1} {l2}", "+86 ({area1}) {l1} {l2}", "+86 {area1} {l1} {l2}", "{area} {l1} {l2}",
