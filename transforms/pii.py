@@ -138,7 +138,7 @@ _CN_MOBILE = re.compile(r"1[3-9]\d{9}")
 # Country calling codes written without "+" ("852-2345 6789", "(852) 2345 6789", "86 138…"): the
 # region is decided by the prefix, and the number must be valid in that region.
 _CC_REGION = {"86": "CN", "852": "HK", "853": "MO", "886": "TW"}
-_GROUPED_8 = re.compile(r"\d{4}[ .\-]\d{4}")
+_GROUPED_8 = re.compile(r"\d{4}[ \-]\d{4}")
 # A contact name right after a bare number: "請電５７４５７６５４陳生", "23456789 王小姐", "9123 4567 (Ms Wong)".
 HONORIFIC_AFTER = re.compile(r"\s*[(（]?\s*(?:[\u4e00-\u9fff]{1,2}(?:先生|小姐|女士|太太|生|姐|sir)|(?i:mr|ms|mrs|miss)\b)")
 
@@ -161,7 +161,7 @@ AMOUNT_BEFORE = re.compile(
     r"合计|合計|约|約|达|達|逾|超过|超過|第|"
     r"(?i:price|amount|total|revenue|cost|fee|salary|sum|about|over|of|no\.?|#))\s*[:：]?\s*$"
 )
-UNIT_AFTER = re.compile(r"\s*(?:元|円|圓|块|塊|萬|万|亿|億|人|次|件|个|個|股|张|張|台|辆|輛|户|戶|份|%|％|米|公里|公斤|克|吨|噸|年|号|號|期|(?i:km|kg|m\b|g\b|usd|hkd|rmb|yuan|people|times|units))")
+UNIT_AFTER = re.compile(r"\s*(?:元|円|圓|块|塊|萬|万|亿|億|人|次|件|个|個|股|张|張|台|辆|輛|户|戶|份|%|％|米|公里|公斤|克|吨|噸|年|号|號|期|[€£¥$]|(?i:km|kg|m\b|g\b|usd|hkd|rmb|eur|yuan|zł|kr\b|people|times|units))")
 
 
 def is_amount_or_quantity(text: str, start: int, end: int) -> bool:
@@ -181,8 +181,8 @@ def valid_phone_window(value: str, text: str, start: int, opts: DetectOptions = 
     if not 7 <= len(digits) <= 15:
         return False
     groups = [g for g in re.split(r"\D+", value) if g]
-    if "." in value and max(len(g) for g in groups) < 4:
-        return False  # dotted short groups: an IPv4 address or a version number
+    if "." in value and (max(len(g) for g in groups) < 4 or value.count(".") < 2):
+        return False  # dotted short groups: an IPv4 address or a version; one dot: a decimal ("7602.2070万元")
     if value.lstrip("(（ ").startswith("+"):
         return _valid_number("+" + digits, None) is not None
     if digits.startswith("00"):
@@ -204,11 +204,19 @@ def valid_phone_window(value: str, text: str, start: int, opts: DetectOptions = 
         return True  # "85291234567" as WhatsApp links and exports write it
     if len(digits) == 8 and (_valid_number(digits, "HK") is not None or _valid_number(digits, "MO") is not None):
         # An 8-digit number in Hong Kong's or Macau's allocated ranges is a phone number unless the
-        # text says it is an amount or a quantity; dates (19xx/20xx) are outside both plans.
-        return (_GROUPED_8.fullmatch(value) is not None or has_context(text, start, PHONE_CONTEXT)
-                or HONORIFIC_AFTER.match(text, start + len(value)) is not None
-                or (value.isdigit() and not is_amount_or_quantity(text, start, start + len(value))))
+        # text says it is an amount, a quantity or a span of years; dates (19xx/20xx) are outside both plans.
+        if has_context(text, start, PHONE_CONTEXT) or HONORIFIC_AFTER.match(text, start + len(value)) is not None:
+            return True
+        if is_amount_or_quantity(text, start, start + len(value)) or is_year_range(value):
+            return False
+        return _GROUPED_8.fullmatch(value) is not None or value.isdigit()
     return False
+
+
+def is_year_range(value: str) -> bool:
+    """Return True for "2558-2561" / "2015 2016": two 4-digit years (Gregorian or Buddhist era) a few years apart."""
+    m = re.fullmatch(r"(\d{4})[ \-](\d{4})", value)
+    return m is not None and 1800 <= int(m.group(1)) <= 2700 and 0 <= int(m.group(2)) - int(m.group(1)) <= 50
 
 
 # GB 11643 area codes begin with a province-level code (GB/T 2260). The county part is not
@@ -388,9 +396,9 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("PASSPORT", re.compile(_B + r"(?:[A-Z]{1,2}\d{6,9})" + _E, re.ASCII), valid_passport, 5),
     # Digits with single separators (space, dash, dot) and parenthesised codes: "(852) 2345 6789",
     # "(+86) 138…", "+385(0)51", "（０２０）"; "(13812345678)" matches without its brackets. Not
-    # started inside a dotted number ("v1.2.3.4").
+    # started inside a dotted number ("v1.2.3.4") or an identifier ("hbjs_87311111").
     Detector("PHONE", re.compile(
-        r"(?<![0-9A-Za-z+])(?<![0-9]\.)\+?(?:[(（]\+?[0-9]{1,5}[)）]|[0-9])"
+        r"(?<![0-9A-Za-z+_])(?<![0-9]\.)\+?(?:[(（]\+?[0-9]{1,5}[)）]|[0-9])"
         r"(?:[0-9]|[\-.](?=[0-9])|[(（]\+?[0-9]{1,5}[)）]| (?=[0-9(（]))*(?<=[0-9])" + _E, re.ASCII),
         valid_phone_window, 6),
     Detector("EMAIL", re.compile(

@@ -442,6 +442,12 @@ def test_phone_written_forms(text, value):
         "成交价 23456789元",
         "发票号码 52909561",
         "坐标 22.302711,114.177216",
+        # from the unseeded real-text scan (lingua, SOHU): year spans, decimals, identifiers, file names
+        "แผนพัฒนาการศึกษา พ.ศ. 2558-2561 แบบรายงาน",
+        "承销保荐费7602.2070万元",
+        "来源：湖北经视（ID：hbjs_87311111）",
+        "image/200707/03/70924_0.54804700.jpg",
+        "mieści się w granicach 2150-3840 zł",
     ],
 )
 def test_versions_sections_and_amounts_are_not_pii(text):
