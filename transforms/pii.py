@@ -135,6 +135,11 @@ def valid_email(value: str, text: str, start: int, opts: DetectOptions) -> bool:
 
 
 _CN_MOBILE = re.compile(r"1[3-9]\d{9}")
+# Module-level patterns: re's own cache is shared with every other module and gets evicted.
+_NON_DIGITS = re.compile(r"\D+")
+_SEPARATORS = re.compile(r"[ \-]")
+_TWO_FOURS = re.compile(r"(\d{4})[ \-](\d{4})")
+_WORDS = re.compile(r"\S+")
 # Country calling codes written without "+" ("852-2345 6789", "(852) 2345 6789", "86 138…"): the
 # region is decided by the prefix, and the number must be valid in that region.
 _CC_REGION = {"86": "CN", "852": "HK", "853": "MO", "886": "TW"}
@@ -177,10 +182,10 @@ def valid_phone_window(value: str, text: str, start: int, opts: DetectOptions = 
     """
     if value.endswith("-"):
         return False
-    digits = re.sub(r"\D", "", value)
+    digits = _NON_DIGITS.sub("", value)
     if not 7 <= len(digits) <= 15:
         return False
-    groups = [g for g in re.split(r"\D+", value) if g]
+    groups = [g for g in _NON_DIGITS.split(value) if g]
     if "." in value and (max(len(g) for g in groups) < 4 or value.count(".") < 2):
         return False  # dotted short groups: an IPv4 address or a version; one dot: a decimal ("7602.2070万元")
     if value.lstrip("(（ ").startswith("+"):
@@ -215,7 +220,7 @@ def valid_phone_window(value: str, text: str, start: int, opts: DetectOptions = 
 
 def is_year_range(value: str) -> bool:
     """Return True for "2558-2561" / "2015 2016": two 4-digit years (Gregorian or Buddhist era) a few years apart."""
-    m = re.fullmatch(r"(\d{4})[ \-](\d{4})", value)
+    m = _TWO_FOURS.fullmatch(value)
     return m is not None and 1800 <= int(m.group(1)) <= 2700 and 0 <= int(m.group(2)) - int(m.group(1)) <= 50
 
 
@@ -251,7 +256,7 @@ def valid_id18(digits: str, opts: DetectOptions) -> bool:
 
 def valid_id_card(value: str, text: str, start: int, opts: DetectOptions = DEFAULT_OPTIONS) -> bool:
     """GB 11643 18-character IDs (check character, date, province); 15-digit legacy IDs (date, province; 19YY)."""
-    digits = re.sub(r"[ \-]", "", value).upper()
+    digits = _SEPARATORS.sub("", value).upper()
     if len(digits) == 18:
         return valid_id18(digits, opts)
     # 15-digit IDs carry no check digit: only the shape protects them, so order/tracking numbers are excluded by context.
@@ -285,7 +290,7 @@ _CARD_PREFIX = re.compile(r"4|5[1-5]|2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)
 
 def valid_bank_card(value: str, text: str, start: int, opts: DetectOptions = DEFAULT_OPTIONS) -> bool:
     """16-19 digits with a card issuer prefix and a valid Luhn check digit, not named as an order/invoice number."""
-    digits = re.sub(r"[ -]", "", value)
+    digits = _SEPARATORS.sub("", value)
     if not (16 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) is not None and luhn.is_valid(digits)):
         return False
     return not looks_like_id_number(digits) and not names_another_number(text, start)
@@ -414,9 +419,9 @@ DETECTORS: tuple[Detector, ...] = (
 
 def _phone_spans(text: str, m: re.Match, validate: bool, opts: DetectOptions) -> list[tuple[int, int]]:
     """Split a digit run at single spaces and return the leftmost-longest windows that validate."""
-    words = [(w.start() + m.start(), w.end() + m.start()) for w in re.finditer(r"\S+", m.group())]
+    words = [(w.start() + m.start(), w.end() + m.start()) for w in _WORDS.finditer(m.group())]
     if not validate:
-        return [(m.start(), m.end())] if len(re.sub(r"\D", "", m.group())) >= 7 else []
+        return [(m.start(), m.end())] if len(_NON_DIGITS.sub("", m.group())) >= 7 else []
     out: list[tuple[int, int]] = []
     i = 0
     while i < len(words):
@@ -465,12 +470,20 @@ _FOLD_CHARS = "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫ�
 # separate digit groups in typed numbers ("２４８０　５２６１", "138‑1234‑5678", "0755—8888 1234").
 FULLWIDTH_FOLD = {ord(c): ord(c) - 0xFEE0 for c in _FOLD_CHARS} | {0x3000: 0x20, 0xA0: 0x20, 0x2010: 0x2D, 0x2011: 0x2D, 0x2012: 0x2D, 0x2013: 0x2D,
                                                              0x2014: 0x2D, 0x2212: 0x2D}
-FULLWIDTH_RE2 = r"[\x{ff10}-\x{ff19}\x{ff21}-\x{ff3a}\x{ff41}-\x{ff5a}\x{ff20}\x{ff0e}\x{ff0d}\x{ff0b}\x{ff0f}\x{ff3f}\x{ff05}\x{3000}\x{a0}\x{2010}-\x{2014}\x{2212}]"
+# Rows the gates must see folded: full-width letters, digits and symbols. The folded separators
+# (ideographic/no-break space, dashes) are in the gates' separator classes instead, so the many
+# Chinese rows with "——" or "　" are not copied and folded just to be gated.
+FULLWIDTH_RE2 = r"[\x{ff10}-\x{ff19}\x{ff21}-\x{ff3a}\x{ff41}-\x{ff5a}\x{ff20}\x{ff0e}\x{ff0d}\x{ff0b}\x{ff0f}\x{ff3f}\x{ff05}]"
+_GATE_SEP = r"[ \-\x{3000}\x{a0}\x{2010}-\x{2014}\x{2212}]"
+
+
+_FOLDABLE = re.compile("[" + "".join(map(chr, FULLWIDTH_FOLD)) + "]")
 
 
 def fold_fullwidth(text: str) -> str:
     """Return `text` with full-width ASCII folded to ASCII (same length, same offsets)."""
-    return text.translate(FULLWIDTH_FOLD)
+    # Scanning for a foldable character is much cheaper than translating every character.
+    return text.translate(FULLWIDTH_FOLD) if _FOLDABLE.search(text) else text
 
 
 def find_pii(text: str, types: frozenset[str] | None = None, opts: DetectOptions = DEFAULT_OPTIONS) -> list[Span]:
@@ -665,13 +678,13 @@ def sensitivity_of(counts: dict[str, int], levels: dict[str, str]) -> str:
 # pattern can match contains a match of its gate, so a row is scanned only for the types whose
 # gate it matches (most rows: none). Phone digits may be split by separators ("+886 925 418 381", "(+86) 138.1234.5678").
 TYPE_GATES_RE2: dict[str, str] = {
-    "ID_CARD": r"[1-9][0-9]{14}|[1-9][0-9]{5}[ -][0-9]{8}[ -][0-9]{3}",
+    "ID_CARD": rf"[1-9][0-9]{{14}}|[1-9][0-9]{{5}}{_GATE_SEP}[0-9]{{8}}{_GATE_SEP}[0-9]{{3}}",
     "USCC": r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}",
-    "BANK_CARD": r"[0-9]{4}[ -]?[0-9]{4}",
-    "HK_ID": r"[A-Z] ?[0-9]{6}",
+    "BANK_CARD": rf"[0-9]{{4}}{_GATE_SEP}?[0-9]{{4}}",
+    "HK_ID": rf"[A-Z]{_GATE_SEP}?[0-9]{{6}}",
     "MO_ID": r"[1578]/?[0-9]{6}",
     "PASSPORT": r"[A-Z][0-9]{6}",
-    "PHONE": r"[0-9](?:[ ()（）+.\-]*[0-9]){6}",
+    "PHONE": r"[0-9](?:[ ()（）+.\-\x{3000}\x{a0}\x{2010}-\x{2014}\x{2212}]*[0-9]){6}",
     "EMAIL": r"@",
     "IP": r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]|:[0-9A-Fa-f]{0,4}:",
     "PLATE": rf"[{_PROVINCES}][·•・. -]?[A-HJ-NP-Z]",
@@ -768,7 +781,15 @@ class RedactPii(Mapper):
         sensitivity: list[str] = []
         spans_out: list[list[dict]] = []
         notes: list[str | None] = []
+        zero = {t: 0 for t in PII_TYPES}
         for i in range(live.num_rows):
+            if i not in text_rows and i not in meta_rows:  # most rows: nothing to look at
+                counts.append(zero)
+                meta_counts.append(zero)
+                sensitivity.append("none")
+                spans_out.append([])
+                notes.append(None)
+                continue
             spans = find_pii(texts[i], text_rows[i], opts) if i in text_rows else []
             c = Counter(s.type for s in spans)
             mc: Counter = Counter()
