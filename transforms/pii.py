@@ -1,14 +1,17 @@
 """PII detection and redaction for Chinese and English text, validated by checksums, not guessed.
 
-Each PII type is a candidate regex plus a validator: GB 11643 resident IDs and GB 32100 unified
-social credit codes via python-stdnum, phone numbers via phonenumbers, bank cards via Luhn (stdnum)
-and an issuer prefix, Hong Kong ID check digits, IPs via ``ipaddress``. Types without a checksum
-(passports and travel permits, Macau ID, bare 8-digit Hong Kong/Macau phone numbers) need a
-context word nearby ("护照", "澳門身份證", "電話"...). Look-alikes that fail validation (order numbers,
-timestamps, dates, prices) are not PII. Full-width digits (１３８…) are matched on a folded shadow
-with the same offsets. ``find_pii`` is the pure ``str -> spans`` core; the
-``redact_pii`` operator maps it over a batch and adds ``pii_counts``, ``sensitivity`` and
-(optionally) ``pii_spans`` columns.
+Each PII type is a candidate regex plus a validator: GB 11643 resident IDs (check character, a real
+birth date, a province-level area code: not a historical county table, since an ID keeps the code of
+the district that issued it), GB 32100 unified social credit codes, phone numbers via phonenumbers in
+the region their prefix names (+852, (852), 852-, 00852 … or a local form), bank cards via Luhn (stdnum)
+and an issuer prefix, Hong Kong ID check digits, IPs via ``ipaddress`` unless a version or section word
+stands on either side. Types without a checksum (passports and travel permits, Macau ID) need a
+context word nearby ("护照", "澳門身份證"...). Look-alikes that fail validation, or that the text names
+as something else (order numbers, amounts, year spans, versions), are not PII. Full-width digits
+(１３８…) are matched on a folded shadow with the same offsets. ``find_pii`` is the pure
+``str -> spans`` core; ``redact_text`` and ``redact_json_string`` redact any string or JSON document;
+the ``redact_pii`` operator maps them over a batch's text and meta and adds ``pii_counts``,
+``pii_meta_counts``, ``sensitivity`` and (optionally) ``pii_spans`` columns.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ import pyarrow.compute as pc
 from pydantic import Field, field_validator
 from stdnum import luhn
 from stdnum.cn import ric, uscc
-from stdnum.exceptions import ValidationError
 
 from transforms.clean import map_where
 from transforms.ops import Mapper, OpStats, add_trace, set_column
