@@ -614,9 +614,10 @@ LOOKALIKE_DEV4: dict[str, list[T]] = {
     "invoice": [("zh-Hans", "form", "发票号码 {v}"), ("zh-Hant", "form", "收據號碼：{v}")],
 }
 
-# Fifth held-out bank, the reported one: written after the last detector change and run once. More
-# templates per type than earlier banks, so one phrasing the detector misses costs less than 5 %.
-HELDOUT: dict[str, list[T]] = {
+# Fifth held-out bank, now DEV5 (a tuning source): written after the fourth round of detector changes, run
+# once (every type 1.000; look-alikes 470/480: bare "fixed in 8.4.58.172", "as described in 7.6.10.3 above"),
+# then its misses informed the IPv4-vs-version decision of redact_pii@3.
+DEV5: dict[str, list[T]] = {
     "ID_CARD": [
         ("zh-Hans", "form", "申请人：周涛　身份证号码 {v}　户籍地：河南省"),
         ("zh-Hans", "form", "借款人身份证：{v}；借款金额：伍万元整"),
@@ -721,7 +722,7 @@ HELDOUT: dict[str, list[T]] = {
     ],
 }
 
-LOOKALIKE_HELDOUT: dict[str, list[T]] = {
+LOOKALIKE_DEV5: dict[str, list[T]] = {
     "version": [
         ("zh-Hans", "notice", "更新日志 {v}：修复已知问题"),
         ("en", "log", "Running app version {v}"),

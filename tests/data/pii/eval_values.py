@@ -205,8 +205,8 @@ DEV4_STYLE = Style(
                    "126.com"),
 )
 
-# Style of the reported held-out split (see eval_templates.HELDOUT), written after the last detector change.
-HELDOUT_STYLE = Style(
+# Style of the fifth held-out split, now DEV5 (see eval_templates.DEV5).
+DEV5_STYLE = Style(
     hk_forms=("+852 {a} {b}", "+852-{a}-{b}", "(852) {a} {b}", "852 {a} {b}", "{a} {b}", "{a}{b}", "{a}-{b}", "+852 {a}{b}", "(+852){a}{b}",
               "00852 {a} {b}"),
     cn_mobile_forms=("{n}", "{p} {m} {s}", "{p}-{m}-{s}", "+86 {n}", "+86 {p} {m} {s}", "+86-{p}-{m}-{s}", "(+86){n}", "86 {n}", "0086 {n}"),

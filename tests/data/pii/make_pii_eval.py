@@ -1,8 +1,8 @@
-"""Build the independent PII evaluation sets: ``pii_eval_{tune,dev,dev2,dev3,dev4,heldout}.jsonl``.
+"""Build the independent PII evaluation sets: ``pii_eval_{tune,dev,dev2,dev3,dev4,dev5,heldout}.jsonl``.
 
-Six splits from different template banks (eval_templates.TUNE / DEV / DEV2 / DEV3 / DEV4 / HELDOUT),
+Seven splits from different template banks (eval_templates.TUNE / DEV / DEV2 / DEV3 / DEV4 / DEV5 / HELDOUT),
 different written-form styles (eval_values.*_STYLE) and different seeds. ``tune`` and ``dev`` to
-``dev4`` are tuning sources: the dev splits were each written as a held-out split, run once, and
+``dev5`` are tuning sources: the dev splits were each written as a held-out split, run once, and
 then informed fixes. ``heldout`` was written after the last detector change and only evaluates; its figures are
 the reported ones (see docs/cleaning.md, "PII evaluation sets").
 
@@ -34,7 +34,7 @@ SPLITS = {
     "dev2": (991_2026, T.DEV2, T.LOOKALIKE_DEV2, V.DEV2_STYLE),
     "dev3": (31_337_2026, T.DEV3, T.LOOKALIKE_DEV3, V.DEV3_STYLE),
     "dev4": (4_242_2027, T.DEV4, T.LOOKALIKE_DEV4, V.DEV4_STYLE),
-    "heldout": (5_555_2028, T.HELDOUT, T.LOOKALIKE_HELDOUT, V.HELDOUT_STYLE),
+    "dev5": (5_555_2028, T.DEV5, T.LOOKALIKE_DEV5, V.DEV5_STYLE),
 }
 POSITIVES = {"ID_CARD": 150, "PHONE": 325, "EMAIL": 60, "BANK_CARD": 80, "USCC": 60, "HK_ID": 80, "IP": 80, "PASSPORT": 60,
              "MO_ID": 60, "PLATE": 60}
