@@ -4,8 +4,10 @@ Each PII type is a candidate regex plus a validator: GB 11643 resident IDs (chec
 birth date, a province-level area code: not a historical county table, since an ID keeps the code of
 the district that issued it), GB 32100 unified social credit codes, phone numbers via phonenumbers in
 the region their prefix names (+852, (852), 852-, 00852 … or a local form), bank cards via Luhn (stdnum)
-and an issuer prefix, Hong Kong ID check digits, IPs via ``ipaddress`` unless a version or section word
-stands on either side. Types without a checksum (passports and travel permits, Macau ID) need a
+and an issuer prefix, Hong Kong ID check digits, IPv6 via ``ipaddress``, IPv4 via ``ipaddress`` and then
+its context (``reads_as_ipv4``: a version or section word on either side makes it a version; a network
+word, port, prefix length or URL scheme makes it an address; "fixed in"/"above"-like cues a version;
+a special-use range an address; a bare quad whose first two parts are both <= 20 a version). Types without a checksum (passports and travel permits, Macau ID) need a
 context word nearby ("护照", "澳門身份證"...). Look-alikes that fail validation, or that the text names
 as something else (order numbers, amounts, year spans, versions), are not PII. Full-width digits
 (１３８…) are matched on a folded shadow with the same offsets. ``find_pii`` is the pure
@@ -72,10 +74,11 @@ HK_ID_CONTEXT = re.compile(r"身份证|身份證|身分證|证件|證件|(?i:hki
 MO_ID_CONTEXT = re.compile(r"澳门|澳門|身份证|身份證|身分證|(?i:macau|macao|bir\b|identity card|id card)")
 # Dotted numbers next to these words are versions or section numbers, not addresses, whichever
 # side the word stands on: "版本 10.3.45.123", "build 7.12.88.201", "v10.3.45.123", "10.3.45.123版本", "第1.2.3.4节".
-_VERSION_WORDS = r"版本号|版本號|版本|版|固件|韌體|系统|系統|(?i:version|ver|v|build|release|rev|firmware|update to|upgrade to)"
-_SECTION_WORDS = r"第|条|條|款|章|节|節|小节|小節|附件|附录|附錄|§|(?i:section|sec|clause|chapter|para|art|article)"
+# English words need a letter boundary on the left: "ver" inside "nameserver", "art" inside "start" are not cues.
+_VERSION_WORDS = r"版本号|版本號|版本|版|固件|韌體|系统|系統|(?<![A-Za-z])(?i:version|ver|v|build|release|rev|firmware|update to|upgrade to)"
+_SECTION_WORDS = r"第|条|條|款|章|节|節|小节|小節|附件|附录|附錄|§|(?<![A-Za-z])(?i:section|sec|clause|chapter|para|art|article)"
 # A software name right before a dotted quad makes it a version ("Chrome 5.7.122.58", "微信 8.0.1.20").
-_SOFTWARE_NAMES = (r"微信|支付宝|支付寶|鸿蒙|鴻蒙|(?i:chrome|chromium|firefox|edge|safari|opera|android|ios|ipados|macos|windows|win|linux|kernel|"
+_SOFTWARE_NAMES = (r"微信|支付宝|支付寶|鸿蒙|鴻蒙|(?<![A-Za-z])(?i:chrome|chromium|firefox|edge|safari|opera|android|ios|ipados|macos|windows|win|linux|kernel|"
                    r"ubuntu|debian|centos|python|java|jdk|node|nodejs|npm|php|mysql|postgresql|nginx|apache|openssl|office|wechat|"
                    r"weixin|qq|miui|emui|harmonyos|coloros|oneui|vscode|docker|kubernetes|app|sdk|api|electron|unity|driver|bios)")
 IP_NEG_BEFORE = re.compile(
@@ -90,13 +93,39 @@ IP_NEG_AFTER = re.compile(
 # unless a network word stands before it ("更新到 5.17.30.156", "agent version=10.5.104.45 started").
 _RELEASE_VOCAB = re.compile(
     r"版本|韌體|固件|补丁|補丁|客户端|客戶端|软件|軟件|軟體|程序|程式|应用|應用|驱动|驅動|插件|更新|升级|升級|降级|降級|安装|安裝|发布|發佈|發布|下载|下載|"
-    r"(?i:version|firmware|release|build|patch|hotfix|update|upgrade|install|download|agent|plugin|package|changelog|"
+    r"(?<![A-Za-z])(?i:version|firmware|release|build|patch|hotfix|update|upgrade|install|download|agent|plugin|package|changelog|"
     r"chrome|chromium|firefox|edge|safari|android|ios|ipados|macos|windows|wechat|weixin|miui|emui|harmonyos|coloros|oneui|vscode|app|sdk)"
 )
 _NETWORK_VOCAB = re.compile(
     r"地址|位址|登录|登錄|登入|登陆|登陸|访问|訪問|连接|連接|連線|连线|网关|網關|代理|白名单|白名單|端口|服务器|伺服器|主机|主機|"
-    r"(?i:ip|addr|host|server|from|src|dst|peer|remote|login|ping|ssh|connect|proxy|gateway|dns|upstream|firewall|whitelist|port|client:)"
+    # short words need a letter boundary on the left ("ip" inside "shipped", "port" inside "support")
+    r"(?<![A-Za-z])(?i:ip|from|src|dst|peer|port)|"
+    r"(?i:addr|host|server|remote|login|ping|ssh|connect|proxy|gateway|dns|upstream|firewall|whitelist|netmask|route|router)|"
+    # "client 5.7.202.147 requested ..." (a log line), but not "client version ..." far before
+    r"(?<![A-Za-z])(?i:client)\s*[:=]?\s*$"
 )
+# Structural signs of an address: a port or prefix length glued after it ("10.2.3.4:8080", "/24",
+# "/255.255.255.0"), a URL scheme or UNC slashes before it ("http://1.2.3.4/", "\\\\10.1.1.5\\share").
+_ADDRESS_AFTER = re.compile(r"^(?::\d{1,5}(?![\d.:])|/\d{1,2}(?![\d.])|/(?:255|254|252|248|240|224|192|128|0)\.\d"
+                            r"|\s+-\s+\S+\s+\[)")  # an access-log line: '5.7.202.147 - - [10/Oct/2026:13:55:36 +0800] "GET ...'
+
+_ADDRESS_BEFORE = re.compile(r"(?:(?i:https?|ftp|sftp|ssh|rtsp|rtmp|smb|tcp|udp|ws|wss)://|\\\\)$")
+# Cues that a dotted number is a release or a document part though no version word touches it:
+# "fixed in 8.4.58.172", "since 3.1.0.2", "as described in 7.6.10.3 above", "6.1.2.0 中已修复", "4.2.0.1 起".
+_VERSION_CUE_BEFORE = re.compile(
+    r"(?<![A-Za-z])(?i:(?:fix(?:ed)?|resolved|introduced|added|removed|dropped|deprecated|changed|available|released|shipped|patched|"
+    r"landed|described|defined|specified|set out|referred to|listed|provided|prescribed|stated)\s+(?:in|since|with|under|by|as of)|"
+    r"since|until|as of|prior to|starting (?:with|from|in)|up to|cf\.?|see(?: also)?|per|under|pursuant to)\s*$"
+)
+_VERSION_CUE_AFTER = re.compile(
+    r"^\s*(?:[)）]\s*)?(?:(?:中|里|裡|内|內)?\s*(?:已|就|才)?\s*(?:修复|修復|修正|解决|解決|引入|新增|加入|移除|删除|刪除|废弃|廢棄|起|开始|開始|"
+    r"以后|以後|之后|之後|以前|之前|及更高|或更高|及更新|更新|升级|升級)|"
+    r"(?i:and (?:later|earlier|newer|above|up|below)|or (?:earlier|older|higher|lower)|onwards?|above|below|hereof|herein|hereunder)\b)"
+)
+# A dotted quad with no cue either way: major.minor both small reads as a version or a section number
+# (1.6.3.7, 3.2.2.5, 8.4.58.172); an address outside the special-use ranges rarely starts so.
+_BARE_VERSION_MAX_MAJOR = 20
+_BARE_VERSION_MAX_MINOR = 20
 # Words that say the number right after them names an order, a parcel, a document or a product:
 # checksum coincidences there (1 in 10 for Luhn) are not cards, phones or 15-digit IDs.
 NUMBER_NEG_CONTEXT = re.compile(
@@ -338,16 +367,36 @@ def is_version_or_section(text: str, start: int, end: int) -> bool:
     if IP_NEG_BEFORE.search(text, max(0, start - 16), start) is not None or IP_NEG_AFTER.search(text[end:end + 12]) is not None:
         return True
     near = _RELEASE_VOCAB.search(text, max(0, start - 20), start) is not None or _RELEASE_VOCAB.search(text[end:end + 16]) is not None
-    return near and _NETWORK_VOCAB.search(text, max(0, start - _CONTEXT_WINDOW), start) is None
+    return near and not has_address_evidence(text, start, end)
+
+
+def has_address_evidence(text: str, start: int, end: int) -> bool:
+    """Return True when a network word precedes text[start:end] or a port / prefix length / URL scheme is glued to it."""
+    return (_NETWORK_VOCAB.search(text, max(0, start - _CONTEXT_WINDOW), start) is not None
+            or _ADDRESS_AFTER.search(text[end:end + 17]) is not None or _ADDRESS_BEFORE.search(text, max(0, start - 8), start) is not None)
+
+
+def reads_as_ipv4(addr: ipaddress.IPv4Address, text: str, start: int, end: int) -> bool:
+    """Decide a valid dotted quad: version words > address evidence > version cues > special-use range > shape of a bare number."""
+    if is_version_or_section(text, start, end):
+        return False
+    if has_address_evidence(text, start, end):
+        return True
+    if _VERSION_CUE_BEFORE.search(text, max(0, start - 24), start) is not None or _VERSION_CUE_AFTER.search(text[end:end + 12]) is not None:
+        return False
+    if not addr.is_global:
+        return True  # 10/8, 172.16/12, 192.168/16, 127/8, 169.254/16, 100.64/10, 0.0.0.0, netmasks: written only as addresses
+    major, minor = addr.packed[0], addr.packed[1]
+    return not (major <= _BARE_VERSION_MAX_MAJOR and minor <= _BARE_VERSION_MAX_MINOR)
 
 
 def valid_ipv4(value: str, text: str, start: int, opts: DetectOptions = DEFAULT_OPTIONS) -> bool:
-    """A dotted quad ipaddress accepts (no octet > 255, no leading zeros), not a version or section number."""
+    """A dotted quad ipaddress accepts (no octet > 255, no leading zeros) that its context and shape say is an address."""
     try:
-        ipaddress.IPv4Address(value)
+        addr = ipaddress.IPv4Address(value)
     except ValueError:
         return False
-    return not is_version_or_section(text, start, start + len(value))
+    return reads_as_ipv4(addr, text, start, start + len(value))
 
 
 def valid_ipv6(value: str, text: str, start: int, opts: DetectOptions = DEFAULT_OPTIONS) -> bool:
@@ -716,7 +765,9 @@ class RedactPii(Mapper):
 
     name: ClassVar[str] = "redact_pii"
     # 2: meta fields are redacted too (fields), resident IDs by province code, phones by prefix region.
-    version: ClassVar[int] = 2
+    # 3: a dotted quad is an IPv4 address only on address evidence, in a special-use range, or when its
+    #    major.minor is not small; "nameserver"/"start" no longer hide version/section words.
+    version: ClassVar[int] = 3
     summary: ClassVar[str] = ("email/phone/ID/USCC/bank card/passport/HKID/Macau ID/IP/plate -> <TYPE> in text and meta; "
                               "pii_counts, pii_meta_counts, sensitivity, pii_spans")
 
