@@ -223,6 +223,24 @@ DEV5_STYLE = Style(
                    "mail.ru"),
 )
 
+# Style of the reported held-out split (see eval_templates.HELDOUT), written after redact_pii@3's IPv4 decision.
+HELDOUT_STYLE = Style(
+    hk_forms=("+852 {a} {b}", "(852) {a} {b}", "852-{a}-{b}", "+852-{a}{b}", "{a} {b}", "{a}{b}", "{a}-{b}", "00852-{a}-{b}",
+              "(+852) {a}-{b}"),
+    cn_mobile_forms=("{n}", "{p} {m} {s}", "{p}-{m}-{s}", "+86 {n}", "+86-{n}", "+86 {p}-{m}-{s}", "(+86) {p} {m} {s}", "0086-{n}", "86 {n}"),
+    cn_landline_forms=("{area}-{local}", "({area}) {local}", "{area} {local}", "{area}-{l1}-{l2}", "+86-{area1}-{local}", "+86 ({area1}) {l1} {l2}"),
+    tw_forms=("{n4}-{n3}-{n3b}", "{n4} {n3} {n3b}", "{n4}{n3}{n3b}", "+886-{t3}-{n3}-{n3b}", "+886 {t3} {n3}{n3b}", "(02) {l4} {l4b}",
+              "02-{l4}-{l4b}", "+886-2-{l4}-{l4b}"),
+    mo_forms=("+853 {a} {b}", "(853) {a}-{b}", "{a} {b}", "{a}{b}", "853-{a}-{b}"),
+    id_forms=("{n}", "{n}", "{n}", "{n_lower}", "{g6} {g8} {g4}"),
+    card_forms=("{n}", "{g4}", "{g4dash}", "{n}"),
+    hkid_forms=("{p}{d}({c})", "{p}{d}（{c}）", "{p}{d}{c}", "{p} {d} ({c})"),
+    fullwidth_rate=0.1,
+    email_locals=("kitman.yip", "siu_wai", "huang.lei", "hr", "no-reply", "T.Chow", "zhaoyun1992", "enquiries", "service.tw", "amy+promo"),
+    email_domains=("outlook.com.hk", "ymail.com", "vip.163.com", "sina.com.cn", "hkmu.edu.hk", "um.edu.mo", "nthu.edu.tw", "proton.me",
+                   "wo.cn", "gmx.de"),
+)
+
 _TO_FW = {c: c + 0xFEE0 for c in range(0x21, 0x7F)} | {0x20: 0x3000}
 
 
