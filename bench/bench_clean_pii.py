@@ -164,7 +164,7 @@ EVAL_DIR = ROOT / "tests" / "data" / "pii"
 # Which splits tuned the detector and which only evaluate it (docs/cleaning.md keeps the same list).
 EVAL_SPLITS = {"tune": "tuning", "dev": "tuning (1st held-out, run once, then used)", "dev2": "tuning (2nd held-out, run once, then used)",
                "dev3": "tuning (3rd held-out, run once, then used)", "dev4": "tuning (4th held-out, run once, then used)",
-               "heldout": "**held-out** (5th; evaluation only)"}
+               "dev5": "tuning (5th held-out, run once, then used)", "heldout": "**held-out** (6th; evaluation only)"}
 CONTEXTS = {"PHONE": pii.PHONE_CONTEXT, "PASSPORT": pii.PASSPORT_CONTEXT, "HK_ID": pii.HK_ID_CONTEXT, "MO_ID": pii.MO_ID_CONTEXT}
 
 
