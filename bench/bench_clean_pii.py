@@ -398,8 +398,9 @@ This set was generated with the detector's own context phrases and tuned on: its
 
 `find_pii` over all {n_lingua} lingua sentences (75 languages) and the {len(real) - n_lingua} distinct SOHU news texts
 (Chinese, full of dates, prices, counts and phone numbers); nobody inserted PII here. Mostly genuine contact data
-printed in the sources (government hotlines, newsroom e-mails, a wanted notice's ID number; masked below); dotted section numbers
-such as `1.2.1.9` are the known false-positive kind (IP).
+printed in the sources (government hotlines, newsroom e-mails, a wanted notice's ID number; masked below). These sentences
+are a tuning source for redact_pii@3's IPv4 decision (its dotted quads were read while tuning it): the IP row is not an
+independent figure.
 
 {unseeded}"""
     args.out.parent.mkdir(parents=True, exist_ok=True)
