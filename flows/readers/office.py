@@ -1,8 +1,7 @@
-"""DOCX (python-docx) and PDF (pypdf) readers: one document per file.
+"""DOCX (python-docx) reader: one document per file. PDF is flows/readers/pdf.py.
 
 Normalisation, as documented in docs/conversion.md: DOCX text is its paragraphs in order, one per
-line, then table cells row by row (cells joined by a tab); PDF text is pypdf's text of each page,
-pages joined by a form feed line ("\\n\\f\\n"). Core properties / document info go to meta.
+line, then table cells row by row (cells joined by a tab). Core properties go to meta.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from flows.recipe import InputSpec
 from transforms.convert.records import FieldMapping, Quarantined, record_to_doc
 
 TEXT = FieldMapping("text")
-PAGE_BREAK = "\n\f\n"
 
 
 def docx_text(data: bytes) -> tuple[str, dict]:
@@ -31,19 +29,6 @@ def docx_text(data: bytes) -> tuple[str, dict]:
     props = document.core_properties
     meta = {"title": props.title, "author": props.author, "created": props.created.isoformat() if props.created else None}
     return "\n".join(lines), {f"docx_{k}": v for k, v in meta.items() if v}
-
-
-def pdf_text(data: bytes) -> tuple[str, dict]:
-    """Return the text of every page of a PDF (pages joined by a form-feed line) and its info."""
-    from pypdf import PdfReader
-
-    reader = PdfReader(io.BytesIO(data))
-    if reader.is_encrypted:
-        reader.decrypt("")  # many "encrypted" PDFs only restrict editing; raises when a password is needed
-    pages = [page.extract_text() or "" for page in reader.pages]
-    info = reader.metadata or {}
-    meta = {"pdf_pages": len(pages), "pdf_title": info.get("/Title"), "pdf_author": info.get("/Author")}
-    return PAGE_BREAK.join(pages), {k: str(v) if k != "pdf_pages" else v for k, v in meta.items() if v}
 
 
 def _whole(spec: InputSpec, source: Source, kind: str, extract) -> Iterator[dict | Quarantined]:
@@ -68,9 +53,3 @@ def _whole(spec: InputSpec, source: Source, kind: str, extract) -> Iterator[dict
 def read_docx(spec: InputSpec, options: NoOptions, source: Source) -> Iterator[dict | Quarantined]:
     """Read a .docx file as one document (paragraphs, then tables)."""
     yield from _whole(spec, source, "docx", docx_text)
-
-
-@register_format("pdf", (".pdf",), NoOptions)
-def read_pdf(spec: InputSpec, options: NoOptions, source: Source) -> Iterator[dict | Quarantined]:
-    """Read a PDF as one document (text layer of every page)."""
-    yield from _whole(spec, source, "pdf", pdf_text)
