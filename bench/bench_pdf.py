@@ -211,12 +211,12 @@ def reference_lines(ref: str) -> list[str]:
             prev_wrapped = False
             out.append("")
             continue
-        if prev_wrapped and out:
+        if prev_wrapped and out and not re.match(r"([$#*o•-] |\d+\. )", line):  # a list item or command starts anew
             sep = "" if is_cjk(out[-1][-1]) and is_cjk(line[0]) else " "
             out[-1] += sep + line
         else:
             out.append(line)
-        prev_wrapped = display_width(raw.rstrip()) >= 60
+        prev_wrapped = display_width(raw.rstrip()) >= 45
     return out
 
 
@@ -263,9 +263,29 @@ def mid_sentence_breaks(text: str, kind: str, ref_grams: set[tuple[str, ...]]) -
     return sum(1 for ctx in break_contexts(text, kind) if ctx in ref_grams)
 
 
-def measure(text: str, ref: str, ref_grams: set[tuple[str, ...]], book: Book, n_pages: int) -> dict:
+def paragraph_breaks_kept(text: str, ref_lines: list[str], kind: str) -> float | None:
+    """Share of the text edition's paragraph boundaries (between two prose paragraphs) that the extraction keeps as a
+    line break, among those whose words appear in the extraction at all (with or without a break)."""
+    def toks(line: str) -> list[str]:
+        return han(line) if kind == "cjk" else words(line)
+
+    n = 3 if kind == "cjk" else 2
+    min_len = 12 if kind == "cjk" else 6
+    paras = [toks(line) for line in ref_lines if line.strip()]
+    boundaries = {tuple(a[-n:] + b[:n]) for a, b in zip(paras, paras[1:]) if len(a) >= min_len and len(b) >= min_len}
+    lines = [toks(line) for line in text.split("\n") if line.strip()]
+    at_breaks = {tuple(a[-n:] + b[:n]) for a, b in zip(lines, lines[1:]) if len(a) >= n and len(b) >= n}
+    inside = {tuple(t[i:i + 2 * n]) for t in lines for i in range(len(t) - 2 * n + 1)}
+    kept = len(boundaries & at_breaks)
+    lost = len((boundaries & inside) - at_breaks)
+    return kept / (kept + lost) if kept + lost else None
+
+
+def measure(text: str, ref_lines: list[str], ref_grams: set[tuple[str, ...]], book: Book, n_pages: int) -> dict:
+    ref = "\n".join(ref_lines)
     out = {"furniture_per_100p": 100 * furniture_left(text, book.header) / n_pages,
-           "mid_breaks_per_100p": 100 * mid_sentence_breaks(text, book.kind, ref_grams) / n_pages}
+           "mid_breaks_per_100p": 100 * mid_sentence_breaks(text, book.kind, ref_grams) / n_pages,
+           "para_breaks_kept": paragraph_breaks_kept(text, ref_lines, book.kind)}
     ew, rw = words(text), words(ref)
     vocab = set(rw)
     out["word_oov"] = sum(1 for w in ew if w not in vocab) / max(1, len(ew))
@@ -296,7 +316,6 @@ def run(extractors: list[str], n_pages: int) -> tuple[list[dict], dict]:
     for book in BOOKS:
         data = (CACHE / "root" / book.pdf).read_bytes()
         ref_lines = reference_lines(gzip.decompress((CACHE / "root" / book.txt).read_bytes()).decode("utf-8"))
-        ref = "\n".join(ref_lines)
         ref_grams = reference_ngrams(ref_lines, book.kind)
         import pypdfium2 as pdfium
 
@@ -311,10 +330,10 @@ def run(extractors: list[str], n_pages: int) -> tuple[list[dict], dict]:
             text = with_layout(pages)
             t2 = time.perf_counter()
             rows.append({"book": book.name, "role": book.role, "extractor": f"{name} + layout", "pages": f"{first}-{last} of {total}",
-                         "pages_per_s": pages_n / (t2 - t0), **measure(text, ref, ref_grams, book, pages_n)})
+                         "pages_per_s": pages_n / (t2 - t0), **measure(text, ref_lines, ref_grams, book, pages_n)})
             if name in ("pypdf", "pdfium"):
                 rows.append({"book": book.name, "role": book.role, "extractor": f"{name} raw", "pages": f"{first}-{last} of {total}",
-                             "pages_per_s": pages_n / (t1 - t0), **measure(raw_text(pages), ref, ref_grams, book, pages_n)})
+                             "pages_per_s": pages_n / (t1 - t0), **measure(raw_text(pages), ref_lines, ref_grams, book, pages_n)})
             print(f"{book.name:24} {name:10} {pages_n / (t2 - t0):7.1f} pages/s", file=sys.stderr, flush=True)
     return rows, {}
 
@@ -325,13 +344,14 @@ def fmt(v, spec: str) -> str:
 
 def table(rows: list[dict]) -> str:
     head = ("| book | role | extractor | pages | word OOV % | word LCS recall | Han LCS recall | Han LCS precision "
-            "| Han bag recall | headers left /100 p | mid-sentence breaks /100 p | pages/s |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
+            "| Han bag recall | headers left /100 p | mid-sentence breaks /100 p | paragraph breaks kept | pages/s |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]
     for r in rows:
         lines.append(f"| {r['book']} | {r['role']} | {r['extractor']} | {r['pages']} | {100 * r['word_oov']:.2f} "
                      f"| {fmt(r.get('word_lcs_recall'), '.4f')} | {fmt(r.get('han_lcs_recall'), '.4f')} "
                      f"| {fmt(r.get('han_lcs_precision'), '.4f')} | {fmt(r.get('han_bag_recall'), '.4f')} | {r['furniture_per_100p']:.1f} "
-                     f"| {r['mid_breaks_per_100p']:.1f} | {r['pages_per_s']:.1f} |")
+                     f"| {r['mid_breaks_per_100p']:.1f} | {fmt(r['para_breaks_kept'], '.3f')} | {r['pages_per_s']:.1f} |")
     return "\n".join(lines)
 
 

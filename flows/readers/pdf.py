@@ -64,14 +64,39 @@ class PdfPages:
     info: dict[str, str]
 
 
+def with_column_gaps(textpage, text: str, start: int, em: float) -> str:
+    """Turn a space into a tab where the characters around it stand more than 1.5 em apart (table columns).
+
+    A justified line spreads its gaps evenly, a table row does not: on a line with more than two gaps,
+    a gap must also be over twice the line's narrowest one.
+    """
+    gaps: dict[int, float] = {}
+    for k in range(1, len(text) - 1):
+        if text[k] == " " and text[k - 1] != " " and text[k + 1] != " ":
+            left = textpage.get_charbox(start + k - 1, loose=True)[2]
+            gaps[k] = textpage.get_charbox(start + k + 1, loose=True)[0] - left
+    if not gaps:
+        return text
+    narrowest = min(gaps.values())
+    out = list(text)
+    for k, gap in gaps.items():
+        if gap > 1.5 * em and (len(gaps) <= 2 or gap > 2 * max(narrowest, 0.0)):
+            out[k] = "\t"
+    return "".join(out)
+
+
 def boxed_line(textpage, text: str, start: int, height: float) -> Line:
-    """Return one line of text (page chars start..) with the box spanned by its first and last visible characters."""
+    """Return one line of text (page chars start..) with the box spanned by its first and last visible characters,
+    spaces between table columns made tabs."""
     lead = len(text) - len(text.lstrip())
     trail = len(text) - len(text.rstrip())
     first, last = start + lead, start + len(text) - 1 - trail
     if first > last:
         return Line(text)
     a, b = textpage.get_charbox(first, loose=True), textpage.get_charbox(last, loose=True)
+    em = min(a[3] - a[1], b[3] - b[1])
+    if " " in text.strip() and em > 0:
+        text = with_column_gaps(textpage, text, start, em)
     return Line(text, min(a[0], b[0]), max(a[2], b[2]), height - max(a[3], b[3]), height - min(a[1], b[1]))
 
 

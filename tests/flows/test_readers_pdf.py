@@ -223,3 +223,25 @@ def test_unit_section_without_outline_falls_back_to_one_document(tmp_path):
     c.save()
     docs, bad = read_all(tmp_path / "flat.pdf", options={"unit": "section"})
     assert bad == [] and docs[0]["text"] == "Only page." and "pdf_unit_fallback" in meta(docs[0])
+
+
+def test_table_rows_stay_rows_with_tab_separated_cells(tmp_path):
+    c = canvas.Canvas(str(tmp_path / "t.pdf"), pagesize=A4)
+    draw_lines(c, ["The packages below are worth installing on a new system, with their sizes."])
+    c.setFont("Helvetica", 11)
+    rows = [("package", "size", "description"), ("mc", "1482", "A text-mode full-screen file manager"),
+            ("sudo", "5990", "A program to allow limited root privileges to users")]
+    for r, row in enumerate(rows):
+        for x, cell in zip((72, 200, 300), row):
+            c.drawString(x, 700 - 14 * r, cell)
+    draw_lines(c, ["Install them with the package manager."], top=640)
+    c.showPage()
+    c.save()
+    docs, bad = read_all(tmp_path / "t.pdf")
+    assert docs[0]["text"].split("\n") == [
+        "The packages below are worth installing on a new system, with their sizes.",
+        "package\tsize\tdescription",
+        "mc\t1482\tA text-mode full-screen file manager",
+        "sudo\t5990\tA program to allow limited root privileges to users",
+        "Install them with the package manager.",
+    ]

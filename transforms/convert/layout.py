@@ -7,6 +7,7 @@ when known (top-down coordinates, points). Output is paragraphs of running text:
   normalised form (digits and roman numerals as `#`, spaces removed, case folded) recurs at the
   same edge on at least `min_repeats` other pages within `window` pages: `Debian Reference 13 / 223`
   on page 15 and `Debian Reference 14 / 223` on page 16 are the same furniture line;
+- a table row (a line whose cells the extractor separated by tabs) is a paragraph of its own;
 - a paragraph ends where the next line starts a list item, where the vertical gap grows past the
   usual line pitch, where the indentation changes, or where the line stops short: its first word
   of the next line would have fitted in the room left at its end (works for ragged and justified
@@ -192,6 +193,8 @@ def breaks_paragraph(prev: Line, line: Line, right: float, pitch: float | None) 
     """True when `line` starts a new paragraph after `prev` on the same page."""
     if starts_list_item(line.text) or _TOC_ENTRY.search(prev.text.rstrip("\r\n")):
         return True
+    if "\t" in prev.text.strip() or "\t" in line.text.strip():  # a table row (cells apart by column gaps) stands alone
+        return True
     if not (prev.has_box and line.has_box):
         return not prev.text.strip() or not line.text.strip()
     height = max(prev.bottom - prev.top, 1.0)  # type: ignore[operator]
@@ -238,7 +241,7 @@ def paragraph_groups(page: Page, right: float | None = None) -> list[list[Line]]
 
 def continues_on_next_page(last: Line, first: Line, next_page: Page, right: float) -> bool:
     """True when a page's last paragraph runs on into the next page's first line."""
-    if starts_list_item(first.text) or not (last.has_box and first.has_box):
+    if starts_list_item(first.text) or not (last.has_box and first.has_box) or "\t" in last.text.strip() + first.text.strip():
         return False
     left_next, _ = page_margins(next_page.lines)
     if abs(first.x0 - left_next) > 1.5 * char_width(first):  # type: ignore[operator]
