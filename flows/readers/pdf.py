@@ -196,18 +196,22 @@ def sections(outline: list[tuple[int, int, str]], n_pages: int, level: int) -> l
     return [(p, (starts[i + 1][0] - 1) if i + 1 < len(starts) else n_pages, t) for i, (p, t) in enumerate(starts)]
 
 
-def document_text(paragraphs: list[Paragraph]) -> tuple[str, list[list[int]]]:
-    """Join paragraphs one per line; return the text and [page, char offset] where each page's text starts."""
+def document_text(paragraphs: list[Paragraph]) -> tuple[str, list[list[int]], int | None]:
+    """Join paragraphs one per line; return the text, [page, char offset] where each page's body text starts,
+    and the offset where the footnotes begin (None without footnotes)."""
     parts: list[str] = []
     offsets: list[list[int]] = []
+    notes_at: int | None = None
     pos = 0
     for para in paragraphs:
+        if para.footnote and notes_at is None:
+            notes_at = pos
         for page, off in para.line_offsets:
-            if not offsets or offsets[-1][0] != page:
+            if not para.footnote and (not offsets or offsets[-1][0] != page):
                 offsets.append([page, pos + off])
         parts.append(para.text)
         pos += len(para.text) + 1
-    return "\n".join(parts), offsets
+    return "\n".join(parts), offsets, notes_at
 
 
 def pdf_info_meta(info: dict[str, str], n_pages: int) -> dict:
@@ -240,7 +244,7 @@ def document_of(spec: InputSpec, pdf: PdfFile, span: list[Page], meta: dict, uri
         yield Quarantined(spec.source, f"{pdf.uri}#page={number}", "no_text_layer",
                           f"page {number} has images but no text layer (a scan); OCR it first, yuliao does not",
                           b"", raw_sha256=pdf.sha256)
-    text, offsets = document_text(paragraphs_of([p for p in span if p.number not in pdf.scanned], pdf.vocabulary, pdf.right))
+    text, offsets, notes_at = document_text(paragraphs_of([p for p in span if p.number not in pdf.scanned], pdf.vocabulary, pdf.right))
     if not text.strip():
         if not scanned:  # nothing else accounts for these pages
             where = f"page {span[0].number}" if len(span) == 1 else f"pages {span[0].number}-{span[-1].number}"
@@ -253,6 +257,8 @@ def document_of(spec: InputSpec, pdf: PdfFile, span: list[Page], meta: dict, uri
         meta["pdf_blank_pages"] = blank
     if scanned:
         meta["pdf_no_text_layer_pages"] = scanned
+    if notes_at is not None:
+        meta["pdf_footnotes_offset"] = notes_at
     yield record_to_doc({"text": text, **meta}, pdf.data, source=spec.source, source_uri=uri, locator=uri,
                         mapping=TEXT, mojibake=spec.mojibake)
 

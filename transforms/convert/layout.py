@@ -12,6 +12,8 @@ when known (top-down coordinates, points). Output is paragraphs of running text:
   usual line pitch, where the indentation changes, or where the line stops short: its first word
   of the next line would have fitted in the room left at its end (works for ragged and justified
   text, and for CJK where a line can break after any character);
+- footnotes (smaller lines at the page bottom opening with a note mark) leave the page flow and
+  follow the body, so a paragraph running over a page break is not cut by them;
 - lines inside a paragraph join without a space between two CJK characters, with one space
   between words, and a word hyphenated across a line break is rejoined (the hyphen dropped when the
   joined word occurs elsewhere in the document or the continuation is lower case and the hyphenated
@@ -86,6 +88,7 @@ class Paragraph:
     text: str
     pages: tuple[int, ...]
     line_offsets: tuple[tuple[int, int], ...] = field(default=())  # (page, offset in text) where each page's lines start
+    footnote: bool = False  # a footnote, set after the body text
 
 
 def furniture_key(text: str) -> str | None:
@@ -306,6 +309,44 @@ def clean_line(text: str) -> str:
     return text[:-1].replace("\x02", "-").replace("\ufffe", "-") + text[-1:] if text else text
 
 
+_FOOTNOTE_MARK = re.compile(r"^\s*(?:[\u00b9\u00b2\u00b3\u2070-\u2079]+|\d{1,3}(?=[^\d\s.,:/)\]])|\d{1,3}\s|[*†‡§])")
+
+
+def split_footnotes(page: Page) -> tuple[Page, list[list[Line]]]:
+    """Return the page without its footnotes and the footnotes (lines each, in order).
+
+    Footnotes are the run of lines at the bottom of a page set smaller than the page's usual line
+    height (under 0.88 of the median), below the body, whose first line opens with a note mark
+    (`3See`, `⁴Having`, `12 The`, `*`); a new mark starts the next note.
+    """
+    boxed = [(i, line) for i, line in enumerate(page.lines) if line.has_box and line.text.strip()]
+    if len(boxed) < 4:
+        return page, []
+    usual = statistics.median(line.bottom - line.top for _, line in boxed)  # type: ignore[operator]
+    run: list[int] = []
+    for i, line in reversed(boxed):
+        if line.bottom - line.top >= 0.88 * usual:  # type: ignore[operator]
+            break
+        run.append(i)
+    run.reverse()
+    while run and not _FOOTNOTE_MARK.match(page.lines[run[0]].text):
+        run.pop(0)
+    body_idx = [i for i, _ in boxed if i not in run]
+    if not run or len(run) * 2 > len(boxed) or not body_idx:
+        return page, []
+    if page.lines[run[0]].top < max(page.lines[i].bottom for i in body_idx) - 1:  # type: ignore[operator, type-var]
+        return page, []  # not below the body: small print inside the page (a caption, a table)
+    notes: list[list[Line]] = []
+    for i in run:
+        line = page.lines[i]
+        if _FOOTNOTE_MARK.match(line.text) or not notes:
+            notes.append([line])
+        else:
+            notes[-1].append(line)
+    keep = set(run)
+    return Page(page.number, tuple(line for i, line in enumerate(page.lines) if i not in keep), page.width, page.height), notes
+
+
 def paragraphs_of(pages: Sequence[Page], vocabulary: set[str] | None = None, right: float | None = None) -> list[Paragraph]:
     """Return the paragraphs of consecutive pages, a paragraph running over a page break joined across it.
 
@@ -328,7 +369,14 @@ def paragraphs_of(pages: Sequence[Page], vocabulary: set[str] | None = None, rig
                 text = text[:-1] + "-"
             out.append(Paragraph(text, tuple(open_pages), tuple(open_offsets)))
 
+    notes: list[Paragraph] = []
     for page in pages:
+        page, page_notes = split_footnotes(page)
+        for note in page_notes:
+            text = " ".join(clean_line(line.text).strip() for line in note[:1])
+            for line in note[1:]:
+                text = join_two(text, clean_line(line.text), vocab)
+            notes.append(Paragraph(text.strip(), (page.number,), ((page.number, 0),), footnote=True))
         groups = paragraph_groups(page, right)
         for g, group in enumerate(groups):
             run_on = (g == 0 and open_text is not None and prev_page is not None and prev_last is not None
@@ -345,7 +393,7 @@ def paragraphs_of(pages: Sequence[Page], vocabulary: set[str] | None = None, rig
         if groups:
             prev_page, prev_last = page, groups[-1][-1]
     close()
-    return out
+    return out + notes  # footnotes after the body: a paragraph running over a page break stays whole
 
 
 def is_blank(page: Page) -> bool:
