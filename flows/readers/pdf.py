@@ -196,16 +196,16 @@ def sections(outline: list[tuple[int, int, str]], n_pages: int, level: int) -> l
     return [(p, (starts[i + 1][0] - 1) if i + 1 < len(starts) else n_pages, t) for i, (p, t) in enumerate(starts)]
 
 
-def document_text(paragraphs: list[Paragraph]) -> tuple[str, list[list[int]], int | None]:
+def document_text(paragraphs: list[Paragraph]) -> tuple[str, list[list[int]], list[list[int]]]:
     """Join paragraphs one per line; return the text, [page, char offset] where each page's body text starts,
-    and the offset where the footnotes begin (None without footnotes)."""
+    and [page, char offset] of each footnote."""
     parts: list[str] = []
     offsets: list[list[int]] = []
-    notes_at: int | None = None
+    notes_at: list[list[int]] = []
     pos = 0
     for para in paragraphs:
-        if para.footnote and notes_at is None:
-            notes_at = pos
+        if para.footnote:
+            notes_at.append([para.pages[0], pos])
         for page, off in para.line_offsets:
             if not para.footnote and (not offsets or offsets[-1][0] != page):
                 offsets.append([page, pos + off])
@@ -257,8 +257,8 @@ def document_of(spec: InputSpec, pdf: PdfFile, span: list[Page], meta: dict, uri
         meta["pdf_blank_pages"] = blank
     if scanned:
         meta["pdf_no_text_layer_pages"] = scanned
-    if notes_at is not None:
-        meta["pdf_footnotes_offset"] = notes_at
+    if notes_at:
+        meta["pdf_footnotes"] = notes_at
     yield record_to_doc({"text": text, **meta}, pdf.data, source=spec.source, source_uri=uri, locator=uri,
                         mapping=TEXT, mojibake=spec.mojibake)
 

@@ -118,3 +118,30 @@ def test_no_character_is_lost_or_reordered(pages_text):
     pages = [Page(k + 1, tuple(Line(t) for t in lines)) for k, lines in enumerate(pages_text)]
     out = "".join(p.text for p in paragraphs_of(pages))
     assert "".join(out.split()) == "".join("".join(t for lines in pages_text for t in lines).split())
+
+
+def small(text: str, row: int, x1: float = 400) -> Line:
+    """A footnote-sized line (7 pt high) on row `row`."""
+    top = 80.0 + row * 12.0
+    return Line(text, LEFT, x1, top, top + 7.0)
+
+
+def test_footnotes_leave_the_flow_and_follow_the_paragraph_running_at_the_page_bottom():
+    p1 = Page(1, (boxed("Short intro.", 0, x1=120),
+                  boxed("A long paragraph that runs to the right margin and goes on over", 1),
+                  boxed("the page break, with a note mark here¹ and even more words in", 2),
+                  small("¹The note explains the mark and is set in a smaller font than", 4),
+                  small("the body text around it.", 5, x1=200),
+                  small("2See also the second note.", 6)), WIDTH, 842.0)
+    p2 = Page(2, (boxed("this line, which ends the paragraph.", 0, x1=300), boxed("Next.", 1, x1=100),
+                  boxed("2 small-looking but body-sized line", 2, x1=300)), WIDTH, 842.0)
+    paras = paragraphs_of([p1, p2])
+    assert [(p.text, p.footnote) for p in paras] == [
+        ("Short intro.", False),
+        ("A long paragraph that runs to the right margin and goes on over the page break, with a note mark here¹ "
+         "and even more words in this line, which ends the paragraph.", False),
+        ("¹The note explains the mark and is set in a smaller font than the body text around it.", True),
+        ("2See also the second note.", True),
+        ("Next.", False),
+        ("2 small-looking but body-sized line", False),
+    ]

@@ -13,7 +13,8 @@ when known (top-down coordinates, points). Output is paragraphs of running text:
   of the next line would have fitted in the room left at its end (works for ragged and justified
   text, and for CJK where a line can break after any character);
 - footnotes (smaller lines at the page bottom opening with a note mark) leave the page flow and
-  follow the body, so a paragraph running over a page break is not cut by them;
+  follow the paragraph that was running at the bottom of their page, once it ends, so a paragraph
+  running over a page break is not cut by them;
 - lines inside a paragraph join without a space between two CJK characters, with one space
   between words, and a word hyphenated across a line break is rejoined (the hyphen dropped when the
   joined word occurs elsewhere in the document or the continuation is lower case and the hyphenated
@@ -368,15 +369,18 @@ def paragraphs_of(pages: Sequence[Page], vocabulary: set[str] | None = None, rig
             if text.endswith(SOFT_HYPHENS[1:]):  # PDFium's line-end hyphen at a paragraph end is a hyphen
                 text = text[:-1] + "-"
             out.append(Paragraph(text, tuple(open_pages), tuple(open_offsets)))
+        out.extend(notes)  # a page's footnotes follow the paragraph running at its bottom, once it ends
+        notes.clear()
 
-    notes: list[Paragraph] = []
+    notes: list[Paragraph] = []  # footnotes waiting for the paragraph open at their page's bottom to end
     for page in pages:
         page, page_notes = split_footnotes(page)
+        page_note_paras: list[Paragraph] = []
         for note in page_notes:
             text = " ".join(clean_line(line.text).strip() for line in note[:1])
             for line in note[1:]:
                 text = join_two(text, clean_line(line.text), vocab)
-            notes.append(Paragraph(text.strip(), (page.number,), ((page.number, 0),), footnote=True))
+            page_note_paras.append(Paragraph(text.strip(), (page.number,), ((page.number, 0),), footnote=True))
         groups = paragraph_groups(page, right)
         for g, group in enumerate(groups):
             run_on = (g == 0 and open_text is not None and prev_page is not None and prev_last is not None
@@ -390,10 +394,11 @@ def paragraphs_of(pages: Sequence[Page], vocabulary: set[str] | None = None, rig
                 if run_on and k == 0:  # the page's text starts where this line's text landed
                     open_pages.append(page.number)
                     open_offsets.append((page.number, max(0, len(open_text) - len(piece.lstrip()))))
+        notes.extend(page_note_paras)
         if groups:
             prev_page, prev_last = page, groups[-1][-1]
     close()
-    return out + notes  # footnotes after the body: a paragraph running over a page break stays whole
+    return out
 
 
 def is_blank(page: Page) -> bool:
