@@ -145,3 +145,11 @@ def test_footnotes_leave_the_flow_and_follow_the_paragraph_running_at_the_page_b
         ("Next.", False),
         ("2 small-looking but body-sized line", False),
     ]
+
+
+def test_short_pages_keep_body_lines_that_repeat_with_their_numbers():
+    """A page of two lines: the header is furniture, the mid-page body line (`Step 1.`, `Step 2.`...) is not."""
+    pages = [Page(k, (Line(f"Field Manual {k}", 72, 200, 30, 40), Line(f"Step {k} of the procedure.", 72, 300, 140, 150)), WIDTH, 842.0)
+             for k in range(1, 5)]
+    stripped, removed = strip_running_lines(pages)
+    assert removed == 4 and [[line.text for line in p.lines] for p in stripped] == [[f"Step {k} of the procedure."] for k in range(1, 5)]
