@@ -64,11 +64,12 @@ class PdfPages:
     info: dict[str, str]
 
 
-def with_column_gaps(textpage, text: str, start: int, em: float) -> str:
+def with_column_gaps(textpage, text: str, start: int, em: float) -> tuple[str, tuple[float, ...]]:
     """Turn a space into a tab where the characters around it stand more than 1.5 em apart (table columns).
 
     A justified line spreads its gaps evenly, a table row does not: on a line with more than two gaps,
-    a gap must also be over twice the line's narrowest one.
+    a gap must also be over twice the line's narrowest one, and three or more such gaps all within
+    15 % of each other are a loosely justified line, not columns.
     """
     gaps: dict[int, float] = {}
     for k in range(1, len(text) - 1):
@@ -76,13 +77,20 @@ def with_column_gaps(textpage, text: str, start: int, em: float) -> str:
             left = textpage.get_charbox(start + k - 1, loose=True)[2]
             gaps[k] = textpage.get_charbox(start + k + 1, loose=True)[0] - left
     if not gaps:
-        return text
+        return text, ()
     narrowest = min(gaps.values())
+    wide = {k: gap for k, gap in gaps.items() if gap > 1.5 * em and (len(gaps) <= 2 or gap > 2 * max(narrowest, 0.0))}
+    if len(wide) >= 3 and max(wide.values()) - min(wide.values()) <= 0.15 * sum(wide.values()) / len(wide):
+        return text, ()  # evenly stretched gaps: a loosely justified line (with narrow spaces in a code font)
+    if not wide:
+        return text, ()
     out = list(text)
-    for k, gap in gaps.items():
-        if gap > 1.5 * em and (len(gaps) <= 2 or gap > 2 * max(narrowest, 0.0)):
-            out[k] = "\t"
-    return "".join(out)
+    cell_x: list[float] = []
+    for k in wide:
+        out[k] = "\t"
+        cell_x.append(textpage.get_charbox(start + k + 1, loose=True)[0])
+    first = start + len(text) - len(text.lstrip())
+    return "".join(out), (textpage.get_charbox(first, loose=True)[0], *cell_x)
 
 
 def boxed_line(textpage, text: str, start: int, height: float) -> Line:
@@ -95,9 +103,10 @@ def boxed_line(textpage, text: str, start: int, height: float) -> Line:
         return Line(text)
     a, b = textpage.get_charbox(first, loose=True), textpage.get_charbox(last, loose=True)
     em = min(a[3] - a[1], b[3] - b[1])
+    cell_x: tuple[float, ...] = ()
     if " " in text.strip() and em > 0:
-        text = with_column_gaps(textpage, text, start, em)
-    return Line(text, min(a[0], b[0]), max(a[2], b[2]), height - max(a[3], b[3]), height - min(a[1], b[1]))
+        text, cell_x = with_column_gaps(textpage, text, start, em)
+    return Line(text, min(a[0], b[0]), max(a[2], b[2]), height - max(a[3], b[3]), height - min(a[1], b[1]), cell_x)
 
 
 def split_visual_lines(textpage, text: str, start: int, height: float) -> list[Line]:

@@ -234,7 +234,8 @@ def test_table_rows_stay_rows_with_tab_separated_cells(tmp_path):
     for r, row in enumerate(rows):
         for x, cell in zip((72, 200, 300), row):
             c.drawString(x, 700 - 14 * r, cell)
-    draw_lines(c, ["Install them with the package manager."], top=640)
+    c.drawString(300, 700 - 14 * 3, "(they need a password)")  # the last cell wrapped onto a second line
+    draw_lines(c, ["Install them with the package manager."], top=630)
     c.showPage()
     c.save()
     docs, bad = read_all(tmp_path / "t.pdf")
@@ -242,6 +243,6 @@ def test_table_rows_stay_rows_with_tab_separated_cells(tmp_path):
         "The packages below are worth installing on a new system, with their sizes.",
         "package\tsize\tdescription",
         "mc\t1482\tA text-mode full-screen file manager",
-        "sudo\t5990\tA program to allow limited root privileges to users",
+        "sudo\t5990\tA program to allow limited root privileges to users (they need a password)",
         "Install them with the package manager.",
     ]

@@ -153,3 +153,18 @@ def test_short_pages_keep_body_lines_that_repeat_with_their_numbers():
              for k in range(1, 5)]
     stripped, removed = strip_running_lines(pages)
     assert removed == 4 and [[line.text for line in p.lines] for p in stripped] == [[f"Step {k} of the procedure."] for k in range(1, 5)]
+
+
+def test_a_table_cell_wrapped_onto_the_next_line_folds_back_into_its_row():
+    row = Line("vim\tV:97\tUnix text editor Vi IMproved, a programmers text editor (standard", 57, 560, 80, 89, (57.0, 150.0, 250.0))
+    lines = (boxed("package\tpopcon\tdescription", -1, x1=300), row,
+             Line("version)", 250, 290, 92, 101),
+             Line("nano\tV:50\tsmall editor", 57, 330, 104, 113, (57.0, 150.0, 250.0)),
+             Line("After the table, text.", 57, 200, 128, 137))
+    paras = paragraphs_of([Page(1, lines, WIDTH, 842.0)])
+    assert [p.text for p in paras] == [
+        "package\tpopcon\tdescription",
+        "vim\tV:97\tUnix text editor Vi IMproved, a programmers text editor (standard version)",
+        "nano\tV:50\tsmall editor",
+        "After the table, text.",
+    ]

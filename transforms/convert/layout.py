@@ -66,6 +66,7 @@ class Line:
     x1: float | None = None
     top: float | None = None
     bottom: float | None = None
+    cell_x: tuple[float, ...] = ()  # a table row: where each tab-separated cell starts
 
     @property
     def has_box(self) -> bool:
@@ -241,9 +242,40 @@ def text_right_edge(pages: Sequence[Page]) -> float:
     return max(right, statistics.median(mirrored)) if mirrored else right
 
 
+def column_of(x: float, cell_x: tuple[float, ...], tolerance: float) -> int | None:
+    """Index of the table column starting at x (within tolerance), None when no column starts there."""
+    for j, cx in enumerate(cell_x):
+        if abs(x - cx) <= tolerance:
+            return j
+    return None
+
+
+def merge_cell_continuations(lines: Sequence[Line], pitch: float | None) -> list[Line]:
+    """Fold lines that continue table cells (they start under a column after the first, right below a
+    row) back into the row's cells, so a row stays one line."""
+    out: list[Line] = []
+    for line in lines:
+        row = out[-1] if out else None
+        if (row is not None and row.cell_x and row.has_box and line.has_box and line.text.strip() and pitch is not None
+                and 0 < line.bottom - row.bottom <= 1.4 * pitch + 0.5):  # type: ignore[operator]
+            tolerance = 0.5 * char_width(line)
+            starts = line.cell_x or (line.x0,)
+            pieces = line.text.strip().split("\t")
+            cols = [column_of(x, row.cell_x, tolerance) for x in starts]
+            if len(pieces) == len(cols) and None not in cols and cols[0] != 0:
+                cells = row.text.split("\t")
+                cells += [""] * (len(row.cell_x) - len(cells))
+                for j, piece in zip(cols, pieces):
+                    cells[j] = join_two(cells[j], piece, set()) if cells[j].strip() else piece  # type: ignore[index]
+                out[-1] = Line("\t".join(cells), row.x0, max(row.x1, line.x1), row.top, line.bottom, row.cell_x)  # type: ignore[type-var]
+                continue
+        out.append(line)
+    return out
+
+
 def paragraph_groups(page: Page, right: float | None = None) -> list[list[Line]]:
     """Split a page's non-blank lines into paragraphs (geometry when known, blank lines otherwise)."""
-    lines = list(page.lines)
+    lines = merge_cell_continuations(page.lines, line_pitch([line for line in page.lines if line.text.strip()]))
     right = page_margins(lines)[1] if right is None else right
     pitch = line_pitch([line for line in lines if line.text.strip()])
     groups: list[list[Line]] = []
