@@ -75,6 +75,7 @@ def test_hyphenated_breaks_rejoin_only_when_plausible():
     assert join_two("count 1-", "2 items", vocab) == "count 1- 2 items"  # not a word split
     assert join_two("con\ufffe", "vention", set()) == "convention"  # PDFium's line-end hyphen marker
     assert join_two("con\u00ad", "vention", set()) == "convention"  # soft hyphen
+    assert join_two("see http://www.debian.org/\ufffe", "devel/wnpp/ first", set()) == "see http://www.debian.org/devel/wnpp/ first"
 
 
 def test_paragraphs_from_geometry_short_lines_gaps_and_list_items():

@@ -341,6 +341,8 @@ def join_two(head: str, tail: str, vocabulary: set[str]) -> str:
     tail = tail.lstrip()
     if not head or not tail:
         return head + tail
+    if head.endswith(("/\ufffe", "/\x02")):  # a URL or path the typesetter broke after a slash: no hyphen, no space
+        return head[:-1] + tail
     if head.endswith(SOFT_HYPHENS + HYPHENS):
         joined = join_hyphenated(head, tail, vocabulary)
         if joined is not None:
