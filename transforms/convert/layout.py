@@ -8,7 +8,8 @@ when known (top-down coordinates, points). Output is paragraphs of running text:
   normalised form (digits and roman numerals as `#`, spaces removed, case folded) recurs at the
   same edge on at least `min_repeats` other pages within `window` pages: `Debian Reference 13 / 223`
   on page 15 and `Debian Reference 14 / 223` on page 16 are the same furniture line;
-- a table row (a line whose cells the extractor separated by tabs) is a paragraph of its own;
+- a table row (a line whose cells the extractor separated by tabs) is a paragraph of its own, and
+  a cell wrapped onto the next line (starting under a later column) folds back into its row;
 - a paragraph ends where the next line starts a list item, where the vertical gap grows past the
   usual line pitch, where the indentation changes, or where the line stops short: its first word
   of the next line would have fitted in the room left at its end (works for ragged and justified
@@ -19,7 +20,8 @@ when known (top-down coordinates, points). Output is paragraphs of running text:
 - lines inside a paragraph join without a space between two CJK characters, with one space
   between words, and a word hyphenated across a line break is rejoined (the hyphen dropped when the
   joined word occurs elsewhere in the document or the continuation is lower case and the hyphenated
-  form does not occur; kept for compounds such as `x-terminal-` / `emulator` seen elsewhere whole).
+  form does not occur; kept for compounds such as `x-terminal-` / `emulator` seen elsewhere whole,
+  and before a capitalised continuation); a URL broken after a slash rejoins as it was.
 """
 
 from __future__ import annotations
