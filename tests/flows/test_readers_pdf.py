@@ -246,3 +246,18 @@ def test_table_rows_stay_rows_with_tab_separated_cells(tmp_path):
         "sudo\t5990\tA program to allow limited root privileges to users (they need a password)",
         "Install them with the package manager.",
     ]
+
+
+def test_encrypted_pdfs_read_when_no_password_is_needed_quarantined_when_one_is(tmp_path):
+    from reportlab.lib import pdfencrypt
+
+    for name, user_password in (("open.pdf", ""), ("locked.pdf", "secret")):
+        enc = pdfencrypt.StandardEncryption(user_password, ownerPassword="owner", canPrint=0)
+        c = canvas.Canvas(str(tmp_path / name), pagesize=A4, encrypt=enc)
+        draw_lines(c, ["Restricted but readable text."])
+        c.showPage()
+        c.save()
+    docs, bad = read_all(tmp_path / "open.pdf")
+    assert bad == [] and docs[0]["text"] == "Restricted but readable text."
+    docs, bad = read_all(tmp_path / "locked.pdf")
+    assert docs == [] and bad[0]["error"] == "unreadable_pdf" and "password" in bad[0]["detail"].lower()
