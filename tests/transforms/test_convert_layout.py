@@ -169,3 +169,21 @@ def test_a_table_cell_wrapped_onto_the_next_line_folds_back_into_its_row():
         "nano\tV:50\tsmall editor",
         "After the table, text.",
     ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["Report 1", "Report 2", "7", "- 8 -", "Body a.", "Body b.", "1.2.3", "}", "结果"]),
+                         max_size=7), min_size=1, max_size=8))
+def test_furniture_removal_only_takes_edge_lines_and_keeps_the_rest_in_order(pages_text):
+    pages = [Page(k + 1, tuple(Line(t) for t in lines)) for k, lines in enumerate(pages_text)]
+    furniture = find_running_lines(pages)
+    for p, i in furniture:
+        n = len(pages[p].lines)
+        assert i < 2 or i >= n - 2  # among the first or last two lines
+        assert furniture_key(pages[p].lines[i].text) is not None  # never `1.2.3` or `}`
+    stripped, removed = strip_running_lines(pages)
+    assert removed == len(furniture)
+    assert [[line.text for line in p.lines] for p in stripped] == \
+        [[line.text for i, line in enumerate(page.lines) if (k, i) not in furniture] for k, page in enumerate(pages)]
+    if len(pages) < 3:
+        assert furniture == set()
