@@ -1,8 +1,10 @@
-"""DOCX (python-docx) and PDF (pypdf) readers: one document per file.
+"""DOCX (python-docx) and ODT (content.xml read with lxml) readers: one document per file. PDF is flows/readers/pdf.py.
 
-Normalisation, as documented in docs/conversion.md: DOCX text is its paragraphs in order, one per
-line, then table cells row by row (cells joined by a tab); PDF text is pypdf's text of each page,
-pages joined by a form feed line ("\\n\\f\\n"). Core properties / document info go to meta.
+Normalisation, as documented in docs/conversion.md: the body in document order, one paragraph or
+heading per line, each table row one line with its cells separated by tabs (a cell's own
+paragraphs and tabs become spaces). Page headers and footers are not body text and stay out
+(DOCX keeps them in header parts, ODT in styles.xml). ODT footnotes follow the body. Core
+properties / document metadata go to meta.
 """
 
 from __future__ import annotations
@@ -16,34 +18,115 @@ from flows.recipe import InputSpec
 from transforms.convert.records import FieldMapping, Quarantined, record_to_doc
 
 TEXT = FieldMapping("text")
-PAGE_BREAK = "\n\f\n"
+
+
+def cell_text(text: str) -> str:
+    """A table cell on one line: its paragraphs and tabs become spaces, so tabs only ever separate cells."""
+    return " ".join(text.split())
+
+
+def docx_rows(table) -> Iterator[str]:
+    """Yield a python-docx table's rows as lines, cells separated by tabs (a merged cell once, not per grid column)."""
+    for row in table.rows:
+        cells, seen = [], set()
+        for cell in row.cells:
+            if id(cell._tc) in seen:  # python-docx repeats a horizontally merged cell for each column it spans
+                continue
+            seen.add(id(cell._tc))
+            cells.append(cell_text(cell.text))
+        yield "\t".join(cells)
 
 
 def docx_text(data: bytes) -> tuple[str, dict]:
-    """Return the text and core properties of a .docx file."""
+    """Return the body text (paragraphs and table rows in document order) and core properties of a .docx file.
+
+    Page headers and footers live outside the body and stay out of the text.
+    """
     import docx
+    from docx.table import Table
 
     document = docx.Document(io.BytesIO(data))
-    lines = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            lines.append("\t".join(cell.text for cell in row.cells))
+    lines: list[str] = []
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            lines.extend(docx_rows(block))
+        else:
+            lines.append(block.text)
     props = document.core_properties
     meta = {"title": props.title, "author": props.author, "created": props.created.isoformat() if props.created else None}
     return "\n".join(lines), {f"docx_{k}": v for k, v in meta.items() if v}
 
 
-def pdf_text(data: bytes) -> tuple[str, dict]:
-    """Return the text of every page of a PDF (pages joined by a form-feed line) and its info."""
-    from pypdf import PdfReader
+ODF = {
+    "text": "urn:oasis:names:tc:opendocument:xmlns:text:1.0",
+    "table": "urn:oasis:names:tc:opendocument:xmlns:table:1.0",
+    "office": "urn:oasis:names:tc:opendocument:xmlns:office:1.0",
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "meta": "urn:oasis:names:tc:opendocument:xmlns:meta:1.0",
+}
+ODF_SKIPPED = {f"{{{ODF['text']}}}tracked-changes", f"{{{ODF['office']}}}annotation", f"{{{ODF['text']}}}note-citation"}
 
-    reader = PdfReader(io.BytesIO(data))
-    if reader.is_encrypted:
-        reader.decrypt("")  # many "encrypted" PDFs only restrict editing; raises when a password is needed
-    pages = [page.extract_text() or "" for page in reader.pages]
-    info = reader.metadata or {}
-    meta = {"pdf_pages": len(pages), "pdf_title": info.get("/Title"), "pdf_author": info.get("/Author")}
-    return PAGE_BREAK.join(pages), {k: str(v) if k != "pdf_pages" else v for k, v in meta.items() if v}
+
+def odf_inline(el, notes: list[str]) -> str:
+    """Return the text of a paragraph element: `text:s` spaces, tabs and line breaks kept; footnote bodies set aside."""
+    out = [el.text or ""]
+    for child in el:
+        tag = child.tag
+        if tag == f"{{{ODF['text']}}}s":
+            out.append(" " * int(child.get(f"{{{ODF['text']}}}c", "1")))
+        elif tag == f"{{{ODF['text']}}}tab":
+            out.append("\t")
+        elif tag == f"{{{ODF['text']}}}line-break":
+            out.append("\n")
+        elif tag == f"{{{ODF['text']}}}note":
+            body = child.find(f"{{{ODF['text']}}}note-body")
+            if body is not None:
+                notes.append(" ".join(odf_blocks(body, notes)))
+        elif tag not in ODF_SKIPPED:
+            out.append(odf_inline(child, notes))
+        out.append(child.tail or "")
+    return "".join(out)
+
+
+def odf_blocks(el, notes: list[str]) -> list[str]:
+    """Return the lines of an ODF body element in order: headings and paragraphs, list items, table rows (tab-separated)."""
+    lines: list[str] = []
+    for child in el:
+        tag = child.tag
+        if tag in (f"{{{ODF['text']}}}p", f"{{{ODF['text']}}}h"):
+            lines.append(odf_inline(child, notes))
+        elif tag == f"{{{ODF['table']}}}table-row":
+            cells = [cell_text(" ".join(odf_blocks(cell, notes))) for cell in child
+                     if cell.tag == f"{{{ODF['table']}}}table-cell"]
+            while cells and not cells[-1]:  # trailing empty (repeated) cells of a spreadsheet-like grid
+                cells.pop()
+            lines.append("\t".join(cells))
+        elif tag not in ODF_SKIPPED:
+            lines.extend(odf_blocks(child, notes))  # sections, lists, list items, tables, header rows
+    return lines
+
+
+def odt_text(data: bytes) -> tuple[str, dict]:
+    """Return the body text of an .odt file (page headers/footers live in styles.xml and stay out), footnotes last."""
+    import zipfile
+
+    from lxml import etree
+
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        root = etree.fromstring(z.read("content.xml"))
+        meta_xml = etree.fromstring(z.read("meta.xml")) if "meta.xml" in z.namelist() else None
+    body = root.find(f"{{{ODF['office']}}}body/{{{ODF['office']}}}text")
+    if body is None:
+        raise ValueError("no office:text body (not a text document: a spreadsheet or presentation?)")
+    notes: list[str] = []
+    lines = odf_blocks(body, notes) + notes
+    meta = {}
+    if meta_xml is not None:
+        for key, path in (("title", "dc:title"), ("author", "meta:initial-creator")):
+            found = meta_xml.find(f".//{path}", ODF)
+            if found is not None and found.text:
+                meta[f"odt_{key}"] = found.text
+    return "\n".join(lines), meta
 
 
 def _whole(spec: InputSpec, source: Source, kind: str, extract) -> Iterator[dict | Quarantined]:
@@ -66,11 +149,11 @@ def _whole(spec: InputSpec, source: Source, kind: str, extract) -> Iterator[dict
 
 @register_format("docx", (".docx",), NoOptions)
 def read_docx(spec: InputSpec, options: NoOptions, source: Source) -> Iterator[dict | Quarantined]:
-    """Read a .docx file as one document (paragraphs, then tables)."""
+    """Read a .docx file as one document (paragraphs and table rows in document order)."""
     yield from _whole(spec, source, "docx", docx_text)
 
 
-@register_format("pdf", (".pdf",), NoOptions)
-def read_pdf(spec: InputSpec, options: NoOptions, source: Source) -> Iterator[dict | Quarantined]:
-    """Read a PDF as one document (text layer of every page)."""
-    yield from _whole(spec, source, "pdf", pdf_text)
+@register_format("odt", (".odt",), NoOptions)
+def read_odt(spec: InputSpec, options: NoOptions, source: Source) -> Iterator[dict | Quarantined]:
+    """Read an OpenDocument text file as one document (paragraphs and table rows in order, footnotes last)."""
+    yield from _whole(spec, source, "odt", odt_text)

@@ -1,0 +1,189 @@
+"""Layout post-processing of extracted page lines: furniture removal, paragraphs, CJK/English/hyphen joining."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from transforms.convert.layout import (
+    Line,
+    Page,
+    document_vocabulary,
+    find_running_lines,
+    furniture_key,
+    join_two,
+    paragraphs_of,
+    strip_running_lines,
+)
+
+WIDTH, LEFT, RIGHT = 595.0, 57.0, 567.0
+UNIQUE = ["Alpha starts.", "Beta follows.", "Gamma is third.", "Delta here.", "Epsilon now.", "Zeta ends."]
+
+
+def boxed(text: str, row: int, x0: float = LEFT, x1: float = RIGHT, pitch: float = 12.0) -> Line:
+    """A line on row `row` of a page (12 pt pitch, 9 pt high)."""
+    top = 80.0 + row * pitch
+    return Line(text, x0, x1, top, top + 9.0)
+
+
+def book_pages(n: int, body: list[list[str]] | None = None) -> list[Page]:
+    """n pages with a running title header, a chapter header and a page-number footer around one body line."""
+    pages = []
+    for k in range(1, n + 1):
+        lines = [boxed(f"Annual Report {k} / {n}", -4, x1=300), boxed("Chapter 2. Methods", -3, x1=200)]
+        for r, t in enumerate(body[k - 1] if body else [UNIQUE[k - 1]]):
+            lines.append(boxed(t, r, x1=400))
+        lines.append(boxed(str(k), 60, x0=290, x1=300))
+        pages.append(Page(k, tuple(lines), WIDTH, 842.0))
+    return pages
+
+
+def test_running_headers_footers_and_page_numbers_removed():
+    pages, removed = strip_running_lines(book_pages(6))
+    assert removed == 6 * 3
+    assert [[line.text for line in p.lines] for p in pages] == [[t] for t in UNIQUE]
+
+
+def test_furniture_needs_repetition_and_a_page_number_shape():
+    # Two pages are too few to tell furniture from text; a section number `1.2.3` is never a page number.
+    assert find_running_lines(book_pages(2)) == set()
+    assert furniture_key("Debian Reference 13 / 223") == furniture_key("Debian Reference 14/ 223") == "debianreference#/#"
+    assert furniture_key("xii") == furniture_key("- 7 -".replace(" ", "")) or furniture_key("xii") == "#"
+    assert furniture_key("1.2.3") is None and furniture_key("}") is None
+    # the same line inside the body of every page (not among its first or last two lines) is text
+    body = [[f"{w} opens.", f"{w} goes on.", "Results", f"{w} is near the end.", f"{w} closes."] for w in ("Ab", "Cd", "Ef", "Gh")]
+    pages = [Page(p.number, p.lines[2:-1], WIDTH, 842.0) for p in book_pages(4, body)]  # no header/footer
+    stripped, removed = strip_running_lines(pages)
+    assert removed == 0 and all(sum(line.text == "Results" for line in p.lines) == 1 for p in stripped)
+
+
+def test_chinese_lines_join_without_space_english_with_one():
+    assert join_two("在默认的 Debian 系统中，有 6 个可切换的字符", "控制台，可以直接启动 shell。", set()) == \
+        "在默认的 Debian 系统中，有 6 个可切换的字符控制台，可以直接启动 shell。"
+    assert join_two("Here are a few basic methods to gain the", "root shell prompt.", set()) == \
+        "Here are a few basic methods to gain the root shell prompt."
+    assert join_two("使用", "Debian 系统", set()) == "使用 Debian 系统"  # ideograph next to a Latin word: a space
+    assert join_two("参见第 1.1.4 节，", "以及 GNU", set()) == "参见第 1.1.4 节，以及 GNU"  # CJK punctuation: none
+
+
+def test_hyphenated_breaks_rejoin_only_when_plausible():
+    vocab = document_vocabulary([Page(1, (Line("use x-terminal-emulator here"), Line("a common situation")))])
+    assert join_two("start the shell di-", "rectly on the host", vocab) == "start the shell directly on the host"
+    assert join_two("a com-", "mon case", vocab) == "a common case"  # known word
+    assert join_two("the x-terminal-", "emulator window", vocab) == "the x-terminal-emulator window"  # known compound
+    assert join_two("the Left-", "Alt key", vocab) == "the Left-Alt key"  # capitalised continuation: a compound
+    assert join_two("count 1-", "2 items", vocab) == "count 1- 2 items"  # not a word split
+    assert join_two("con\ufffe", "vention", set()) == "convention"  # PDFium's line-end hyphen marker
+    assert join_two("con\u00ad", "vention", set()) == "convention"  # soft hyphen
+    assert join_two("see http://www.debian.org/\ufffe", "devel/wnpp/ first", set()) == "see http://www.debian.org/devel/wnpp/ first"
+
+
+def test_paragraphs_from_geometry_short_lines_gaps_and_list_items():
+    lines = (
+        boxed("A paragraph whose first line runs to the right margin of", 0),
+        boxed("the page and whose second line stops short.", 1, x1=300),
+        boxed("Next paragraph starts here after a short line and goes on to", 2),
+        boxed("its end.", 3, x1=100),
+        boxed("• a list item that is long enough to reach the right margin", 4),
+        boxed("continued with a hanging indent.", 5, x0=LEFT + 9, x1=250),
+        boxed("• second item", 6, x1=120),
+        boxed("After a gap of a blank line, a new paragraph.", 8, x1=300),
+    )
+    paras = paragraphs_of([Page(1, lines, WIDTH, 842.0)])
+    assert [p.text for p in paras] == [
+        "A paragraph whose first line runs to the right margin of the page and whose second line stops short.",
+        "Next paragraph starts here after a short line and goes on to its end.",
+        "• a list item that is long enough to reach the right margin continued with a hanging indent.",
+        "• second item",
+        "After a gap of a blank line, a new paragraph.",
+    ]
+
+
+def test_paragraph_runs_over_a_page_break_and_offsets_point_at_each_page():
+    p1 = Page(1, (boxed("Intro.", 0, x1=90), boxed("这一段文字从第一页开始，一直写到页面右边的边缘为止，然后", 1)), WIDTH, 842.0)
+    p2 = Page(2, (boxed("在第二页上继续。", 0, x1=150), boxed("New paragraph.", 1, x1=130)), WIDTH, 842.0)
+    paras = paragraphs_of([p1, p2])
+    assert [p.text for p in paras] == ["Intro.", "这一段文字从第一页开始，一直写到页面右边的边缘为止，然后在第二页上继续。", "New paragraph."]
+    assert paras[1].pages == (1, 2)
+    page, off = paras[1].line_offsets[1]
+    assert page == 2 and paras[1].text[off:].startswith("在第二页上继续")
+
+
+LINE_TEXT = st.text(alphabet=st.sampled_from("abcXYZ 中文字，。12"), min_size=0, max_size=30)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(LINE_TEXT, max_size=8), min_size=1, max_size=5))
+def test_no_character_is_lost_or_reordered(pages_text):
+    """Without furniture removal, every non-space character of the input comes out, in order."""
+    pages = [Page(k + 1, tuple(Line(t) for t in lines)) for k, lines in enumerate(pages_text)]
+    out = "".join(p.text for p in paragraphs_of(pages))
+    assert "".join(out.split()) == "".join("".join(t for lines in pages_text for t in lines).split())
+
+
+def small(text: str, row: int, x1: float = 400) -> Line:
+    """A footnote-sized line (7 pt high) on row `row`."""
+    top = 80.0 + row * 12.0
+    return Line(text, LEFT, x1, top, top + 7.0)
+
+
+def test_footnotes_leave_the_flow_and_follow_the_paragraph_running_at_the_page_bottom():
+    p1 = Page(1, (boxed("Short intro.", 0, x1=120),
+                  boxed("A long paragraph that runs to the right margin and goes on over", 1),
+                  boxed("the page break, with a note mark here¹ and even more words in", 2),
+                  small("¹The note explains the mark and is set in a smaller font than", 4),
+                  small("the body text around it.", 5, x1=200),
+                  small("2See also the second note.", 6)), WIDTH, 842.0)
+    p2 = Page(2, (boxed("this line, which ends the paragraph.", 0, x1=300), boxed("Next.", 1, x1=100),
+                  boxed("2 small-looking but body-sized line", 2, x1=300)), WIDTH, 842.0)
+    paras = paragraphs_of([p1, p2])
+    assert [(p.text, p.footnote) for p in paras] == [
+        ("Short intro.", False),
+        ("A long paragraph that runs to the right margin and goes on over the page break, with a note mark here¹ "
+         "and even more words in this line, which ends the paragraph.", False),
+        ("¹The note explains the mark and is set in a smaller font than the body text around it.", True),
+        ("2See also the second note.", True),
+        ("Next.", False),
+        ("2 small-looking but body-sized line", False),
+    ]
+
+
+def test_short_pages_keep_body_lines_that_repeat_with_their_numbers():
+    """A page of two lines: the header is furniture, the mid-page body line (`Step 1.`, `Step 2.`...) is not."""
+    pages = [Page(k, (Line(f"Field Manual {k}", 72, 200, 30, 40), Line(f"Step {k} of the procedure.", 72, 300, 140, 150)), WIDTH, 842.0)
+             for k in range(1, 5)]
+    stripped, removed = strip_running_lines(pages)
+    assert removed == 4 and [[line.text for line in p.lines] for p in stripped] == [[f"Step {k} of the procedure."] for k in range(1, 5)]
+
+
+def test_a_table_cell_wrapped_onto_the_next_line_folds_back_into_its_row():
+    row = Line("vim\tV:97\tUnix text editor Vi IMproved, a programmers text editor (standard", 57, 560, 80, 89, (57.0, 150.0, 250.0))
+    lines = (boxed("package\tpopcon\tdescription", -1, x1=300), row,
+             Line("version)", 250, 290, 92, 101),
+             Line("nano\tV:50\tsmall editor", 57, 330, 104, 113, (57.0, 150.0, 250.0)),
+             Line("After the table, text.", 57, 200, 128, 137))
+    paras = paragraphs_of([Page(1, lines, WIDTH, 842.0)])
+    assert [p.text for p in paras] == [
+        "package\tpopcon\tdescription",
+        "vim\tV:97\tUnix text editor Vi IMproved, a programmers text editor (standard version)",
+        "nano\tV:50\tsmall editor",
+        "After the table, text.",
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["Report 1", "Report 2", "7", "- 8 -", "Body a.", "Body b.", "1.2.3", "}", "结果"]),
+                         max_size=7), min_size=1, max_size=8))
+def test_furniture_removal_only_takes_edge_lines_and_keeps_the_rest_in_order(pages_text):
+    pages = [Page(k + 1, tuple(Line(t) for t in lines)) for k, lines in enumerate(pages_text)]
+    furniture = find_running_lines(pages)
+    for p, i in furniture:
+        n = len(pages[p].lines)
+        assert i < 2 or i >= n - 2  # among the first or last two lines
+        assert furniture_key(pages[p].lines[i].text) is not None  # never `1.2.3` or `}`
+    stripped, removed = strip_running_lines(pages)
+    assert removed == len(furniture)
+    assert [[line.text for line in p.lines] for p in stripped] == \
+        [[line.text for i, line in enumerate(page.lines) if (k, i) not in furniture] for k, page in enumerate(pages)]
+    if len(pages) < 3:
+        assert furniture == set()

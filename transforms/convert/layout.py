@@ -1,0 +1,460 @@
+"""Pure layout post-processing of extracted page lines: page furniture out, paragraphs in, lines joined.
+
+Input is what a PDF extractor gives per page: lines in reading order, with their box on the page
+when known (top-down coordinates, points). Output is paragraphs of running text:
+
+- running headers, footers and page numbers are lines at the top or bottom edge of a page (among
+  its first or last two lines and, when positions are known, in its top or bottom 12 %) whose
+  normalised form (digits and roman numerals as `#`, spaces removed, case folded) recurs at the
+  same edge on at least `min_repeats` other pages within `window` pages: `Debian Reference 13 / 223`
+  on page 15 and `Debian Reference 14 / 223` on page 16 are the same furniture line;
+- a table row (a line whose cells the extractor separated by tabs) is a paragraph of its own, and
+  a cell wrapped onto the next line (starting under a later column) folds back into its row;
+- a paragraph ends where the next line starts a list item, where the vertical gap grows past the
+  usual line pitch, where the indentation changes, or where the line stops short: its first word
+  of the next line would have fitted in the room left at its end (works for ragged and justified
+  text, and for CJK where a line can break after any character);
+- footnotes (smaller lines at the page bottom opening with a note mark) leave the page flow and
+  follow the paragraph that was running at the bottom of their page, once it ends, so a paragraph
+  running over a page break is not cut by them;
+- lines inside a paragraph join without a space between two CJK characters, with one space
+  between words, and a word hyphenated across a line break is rejoined (the hyphen dropped when the
+  joined word occurs elsewhere in the document or the continuation is lower case and the hyphenated
+  form does not occur; kept for compounds such as `x-terminal-` / `emulator` seen elsewhere whole,
+  and before a capitalised continuation); a URL broken after a slash rejoins as it was.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+# U+00AD, and PDFium's markers for a hyphen it saw at a line end (U+0002 in bounded text, U+FFFE in ranges)
+SOFT_HYPHENS = ("\u00ad", "\x02", "\ufffe")
+HYPHENS = ("-", "\u2010")
+_ROMAN = re.compile(r"(?<![a-z])[ivxlcdm]{1,7}(?![a-z])")
+_DIGITS = re.compile(r"\d+")
+_SPACE = re.compile(r"\s+")
+_LIST_MARKER = re.compile(r"^\s*(?:[•●○◦▪▫■□‣⁃∙·*–—-]\s|\(?(?:\d{1,3}|[a-zA-Z])[.)]\s|[（(][一二三四五六七八九十\d]{1,3}[）)]|[一二三四五六七八九十]{1,3}、)")
+_WORD_AT_END = re.compile(r"([^\W\d_]+)[-\u2010\u00ad\x02\ufffe]$")
+_PAGE_NUMBER_KEY = re.compile(r"[-–—(\[]*#[)\]]*(?:/#|of#)?[-–—]*")  # `12`, `- 12 -`, `(xii)`, `12 / 230`
+_TOC_ENTRY = re.compile(r"(?:\.\s?){4,}\s*[\divxlcdm]+\s*$|\s{2,}\d+\s*$", re.IGNORECASE)  # leader dots then a page
+_WORD_AT_START = re.compile(r"^([^\W\d_]+)")
+_WORDS = re.compile(r"[^\W\d_]+(?:[-\u2010][^\W\d_]+)*")
+
+
+def is_cjk(ch: str) -> bool:
+    """True for a Han character, kana, a CJK or full-width punctuation mark (written without spaces)."""
+    o = ord(ch)
+    return (0x3000 <= o <= 0x30FF or 0x3400 <= o <= 0x4DBF or 0x4E00 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF
+            or 0xFE30 <= o <= 0xFE4F or 0xFF00 <= o <= 0xFF60 or 0x20000 <= o <= 0x3FFFF or 0x31F0 <= o <= 0x31FF)
+
+
+def is_cjk_punct(ch: str) -> bool:
+    """True for CJK or full-width punctuation (，。、：（）「」 ...), which never takes a space beside it."""
+    o = ord(ch)
+    return 0x3000 <= o <= 0x303F or 0xFE30 <= o <= 0xFE4F or (0xFF00 <= o <= 0xFF60 and not ch.isalnum())
+
+
+@dataclass(frozen=True)
+class Line:
+    """One text line of a page; the box (points, y from the page top) is None when the extractor gives none."""
+
+    text: str
+    x0: float | None = None
+    x1: float | None = None
+    top: float | None = None
+    bottom: float | None = None
+    cell_x: tuple[float, ...] = ()  # a table row: where each tab-separated cell starts
+
+    @property
+    def has_box(self) -> bool:
+        """True when the line's position on the page is known."""
+        return None not in (self.x0, self.x1, self.top, self.bottom)
+
+
+@dataclass(frozen=True)
+class Page:
+    """The lines of one page (1-based page number) and the page size when known."""
+
+    number: int
+    lines: tuple[Line, ...]
+    width: float | None = None
+    height: float | None = None
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A paragraph of running text and the pages its lines came from (first line's page first)."""
+
+    text: str
+    pages: tuple[int, ...]
+    line_offsets: tuple[tuple[int, int], ...] = field(default=())  # (page, offset in text) where each page's lines start
+    footnote: bool = False  # a footnote, set after the body text
+
+
+def furniture_key(text: str) -> str | None:
+    """Normalise a line for header/footer matching: digits and roman numerals -> '#', no spaces, lower case.
+
+    None for lines that cannot be furniture: without a letter, only page-number shapes count.
+    """
+    low = _SPACE.sub(" ", text.strip().lower())
+    if not low:
+        return None
+    key = _ROMAN.sub("#", _DIGITS.sub("#", low)).replace(" ", "")
+    if any(ch.isalpha() for ch in key) or _PAGE_NUMBER_KEY.fullmatch(key):
+        return key
+    return None  # `1.2.3` (a section number), a lone brace, a rule of dashes: body text, not furniture
+
+
+EDGE_BAND = 0.12  # headers and footers sit in the top or bottom 12 % of a page (Word: 4 %, LaTeX: 5 %)
+
+
+def in_edge_band(line: Line, page: Page, edge: str) -> bool:
+    """True when a line lies in the page's top (edge 't') or bottom ('b') band; True when its position is unknown."""
+    if not (line.has_box and page.height):
+        return True
+    if edge == "t":
+        return line.top < EDGE_BAND * page.height  # type: ignore[operator]
+    return line.bottom > (1 - EDGE_BAND) * page.height  # type: ignore[operator]
+
+
+def edge_line_indexes(page: Page, edge_lines: int) -> dict[int, str]:
+    """Return {line index: 't' or 'b'} for the first and last `edge_lines` non-blank lines of a page that lie in
+    its top or bottom band (body text in mid-page is never furniture, however often it repeats)."""
+    idx = [i for i, line in enumerate(page.lines) if line.text.strip()]
+    top, bottom = idx[:edge_lines], idx[-edge_lines:]
+    if idx and all(page.lines[i].has_box for i in idx):  # by position: a footer drawn first is still at the bottom
+        top = sorted(idx, key=lambda i: page.lines[i].top)[:edge_lines]  # type: ignore[arg-type, return-value]
+        bottom = sorted(idx, key=lambda i: page.lines[i].bottom)[-edge_lines:]  # type: ignore[arg-type, return-value]
+    out = {i: "b" for i in bottom if in_edge_band(page.lines[i], page, "b")}
+    out.update({i: "t" for i in top if in_edge_band(page.lines[i], page, "t")})
+    return out
+
+
+def find_running_lines(pages: Sequence[Page], *, edge_lines: int = 2, window: int = 8, min_repeats: int = 2) -> set[tuple[int, int]]:
+    """Return (page index, line index) of running headers/footers/page numbers.
+
+    A line at a page edge is furniture when the same normalised line sits at the same edge of at
+    least `min_repeats` other pages no more than `window` pages away (so chapter-specific headers
+    count as well as the book title). Documents shorter than min_repeats + 1 pages keep every line.
+    """
+    keyed: list[dict[tuple[str, str], list[int]]] = []
+    for page in pages:
+        here: dict[tuple[str, str], list[int]] = {}
+        for i, edge in edge_line_indexes(page, edge_lines).items():
+            key = furniture_key(page.lines[i].text)
+            if key is not None:
+                here.setdefault((edge, key), []).append(i)
+        keyed.append(here)
+    found: set[tuple[int, int]] = set()
+    for p, here in enumerate(keyed):
+        lo, hi = max(0, p - window), min(len(pages), p + window + 1)
+        for ek, line_idx in here.items():
+            repeats = sum(1 for q in range(lo, hi) if q != p and ek in keyed[q])
+            if repeats >= min_repeats:
+                found.update((p, i) for i in line_idx)
+    return found
+
+
+def strip_running_lines(pages: Sequence[Page], **kwargs) -> tuple[list[Page], int]:
+    """Return the pages without their running headers/footers/page numbers, and how many lines went."""
+    furniture = find_running_lines(pages, **kwargs)
+    out = [Page(page.number, tuple(line for i, line in enumerate(page.lines) if (p, i) not in furniture), page.width, page.height)
+           for p, page in enumerate(pages)]
+    return out, len(furniture)
+
+
+def starts_list_item(text: str) -> bool:
+    """True when a line opens a list item (bullet, dash, `1.`, `(a)`, `（一）`, `一、`)."""
+    return bool(_LIST_MARKER.match(text))
+
+
+def char_width(line: Line) -> float:
+    """Average advance of one character of a boxed line (CJK counted double: they are full width)."""
+    text = line.text.strip()
+    units = sum(2 if is_cjk(ch) else 1 for ch in text) or 1
+    return (line.x1 - line.x0) / units  # type: ignore[operator]
+
+
+def first_word_units(text: str) -> int:
+    """Width in half-em units of what must fit on a line before a break: one CJK character, or the first word."""
+    text = text.lstrip()
+    if not text:
+        return 0
+    if is_cjk(text[0]):
+        return 2
+    word = text.split(maxsplit=1)[0]
+    return sum(2 if is_cjk(ch) else 1 for ch in word)
+
+
+def ends_short(prev: Line, nxt: Line, right: float) -> bool:
+    """True when `prev` stops early enough that the start of `nxt` would have fitted after it (a paragraph end)."""
+    cw = char_width(prev)
+    room = right - prev.x1  # type: ignore[operator]
+    return room > (first_word_units(nxt.text) + 1) * cw
+
+
+def page_margins(lines: Sequence[Line]) -> tuple[float, float]:
+    """Left and right text margins of a page: where most lines start, and the right edge of the widest lines."""
+    boxed = [line for line in lines if line.has_box]
+    lefts = Counter(round(line.x0) for line in boxed)  # type: ignore[arg-type]
+    left = float(min(lefts, key=lambda x: (-lefts[x], x))) if lefts else 0.0
+    rights = sorted(line.x1 for line in boxed)  # type: ignore[misc]
+    right = rights[round(0.9 * (len(rights) - 1))] if rights else 0.0
+    return left, right
+
+
+def line_pitch(lines: Sequence[Line]) -> float | None:
+    """Median distance between the bottoms of consecutive lines going down the page (None with fewer than two)."""
+    steps = [b.bottom - a.bottom for a, b in zip(lines, lines[1:]) if a.has_box and b.has_box and b.bottom > a.bottom]  # type: ignore[operator]
+    return statistics.median(steps) if steps else None
+
+
+def breaks_paragraph(prev: Line, line: Line, right: float, pitch: float | None) -> bool:
+    """True when `line` starts a new paragraph after `prev` on the same page."""
+    if starts_list_item(line.text) or _TOC_ENTRY.search(prev.text.rstrip("\r\n")):
+        return True
+    if "\t" in prev.text.strip() or "\t" in line.text.strip():  # a table row (cells apart by column gaps) stands alone
+        return True
+    if not (prev.has_box and line.has_box):
+        return not prev.text.strip() or not line.text.strip()
+    height = max(prev.bottom - prev.top, 1.0)  # type: ignore[operator]
+    step = line.bottom - prev.bottom  # type: ignore[operator]
+    if step <= 0.3 * height:  # went back up the page: a new column or a float
+        return True
+    if pitch is not None and step > 1.4 * pitch + 0.5:
+        return True
+    cw = char_width(prev)
+    if abs(line.x0 - prev.x0) > 1.5 * cw and not (starts_list_item(prev.text) and line.x0 > prev.x0):  # type: ignore[operator]
+        return True  # indentation changed (a hanging list indent continues its item)
+    return ends_short(prev, line, right)
+
+
+def text_right_edge(pages: Sequence[Page]) -> float:
+    """Right edge of the text block of a run of pages (a page with only short lines has no margin of its own).
+
+    At least the mirror of the left margin: with few lines, the widest of them need not reach the edge.
+    """
+    right = page_margins([line for page in pages for line in page.lines])[1]
+    mirrored = [page.width - page_margins(page.lines)[0] for page in pages if page.width and any(ln.has_box for ln in page.lines)]
+    return max(right, statistics.median(mirrored)) if mirrored else right
+
+
+def column_of(x: float, cell_x: tuple[float, ...], tolerance: float) -> int | None:
+    """Index of the table column starting at x (within tolerance), None when no column starts there."""
+    for j, cx in enumerate(cell_x):
+        if abs(x - cx) <= tolerance:
+            return j
+    return None
+
+
+def merge_cell_continuations(lines: Sequence[Line], pitch: float | None) -> list[Line]:
+    """Fold lines that continue table cells (they start under a column after the first, right below a
+    row) back into the row's cells, so a row stays one line."""
+    out: list[Line] = []
+    for line in lines:
+        row = out[-1] if out else None
+        if (row is not None and row.cell_x and row.has_box and line.has_box and line.text.strip() and pitch is not None
+                and 0 < line.bottom - row.bottom <= 1.4 * pitch + 0.5):  # type: ignore[operator]
+            tolerance = 0.5 * char_width(line)
+            starts = line.cell_x or (line.x0,)
+            pieces = line.text.strip().split("\t")
+            cols = [column_of(x, row.cell_x, tolerance) for x in starts]
+            if len(pieces) == len(cols) and None not in cols and cols[0] != 0:
+                cells = row.text.split("\t")
+                cells += [""] * (len(row.cell_x) - len(cells))
+                for j, piece in zip(cols, pieces):
+                    cells[j] = join_two(cells[j], piece, set()) if cells[j].strip() else piece  # type: ignore[index]
+                out[-1] = Line("\t".join(cells), row.x0, max(row.x1, line.x1), row.top, line.bottom, row.cell_x)  # type: ignore[type-var]
+                continue
+        out.append(line)
+    return out
+
+
+def paragraph_groups(page: Page, right: float | None = None) -> list[list[Line]]:
+    """Split a page's non-blank lines into paragraphs (geometry when known, blank lines otherwise)."""
+    lines = merge_cell_continuations(page.lines, line_pitch([line for line in page.lines if line.text.strip()]))
+    right = page_margins(lines)[1] if right is None else right
+    pitch = line_pitch([line for line in lines if line.text.strip()])
+    groups: list[list[Line]] = []
+    prev: Line | None = None
+    for line in lines:
+        if not line.text.strip():
+            if not line.has_box:
+                prev = line  # a blank line without a box is an explicit paragraph break
+            continue
+        if prev is None or not groups or breaks_paragraph(prev, line, right, pitch):
+            groups.append([line])
+        else:
+            groups[-1].append(line)
+        prev = line
+    return groups
+
+
+def continues_on_next_page(last: Line, first: Line, next_page: Page, right: float) -> bool:
+    """True when a page's last paragraph runs on into the next page's first line."""
+    if starts_list_item(first.text) or not (last.has_box and first.has_box) or "\t" in last.text.strip() + first.text.strip():
+        return False
+    left_next, _ = page_margins(next_page.lines)
+    if abs(first.x0 - left_next) > 1.5 * char_width(first):  # type: ignore[operator]
+        return False
+    return not ends_short(last, first, right)
+
+
+def document_vocabulary(pages: Iterable[Page]) -> set[str]:
+    """Return the lower-cased words (hyphenated compounds whole) that occur inside lines of the document."""
+    vocab: set[str] = set()
+    for page in pages:
+        for line in page.lines:
+            for w in _WORDS.findall(line.text):
+                vocab.add(w.lower())
+                parts = w.lower().replace("\u2010", "-").split("-")
+                vocab.update(parts)  # and each adjacent pair: `terminal-emulator` from `x-terminal-emulator`
+                vocab.update(f"{a}-{b}" for a, b in zip(parts, parts[1:]))
+    return vocab
+
+
+def join_hyphenated(head: str, tail: str, vocabulary: set[str]) -> str | None:
+    """Join `head` ending in a hyphen with the next line `tail`; None when it is not a word split across lines.
+
+    A soft hyphen (U+00AD) always goes. A hyphen, or PDFium's line-end hyphen marker, goes when the joined word is known or the continuation
+    is lower case and the hyphenated compound is not known; it stays when the compound is known.
+    """
+    m_head, m_tail = _WORD_AT_END.search(head), _WORD_AT_START.match(tail)
+    if m_head is None or m_tail is None:
+        return None
+    if head.endswith("\u00ad"):
+        return head[:-1] + tail
+    # PDFium marks every hyphen it sees at a line end, real compounds included: decide as for a hyphen
+    a, b = m_head.group(1), m_tail.group(1)
+    if (a + b).lower() in vocabulary:
+        return head[:-1] + tail
+    if f"{a}-{b}".lower() in vocabulary or not b[0].islower():
+        return head[:-1] + "-" + tail
+    return head[:-1] + tail
+
+
+def join_two(head: str, tail: str, vocabulary: set[str]) -> str:
+    """Join two lines of one paragraph: CJK|CJK without a space, a hyphenated word rejoined, otherwise one space."""
+    tail = tail.lstrip()
+    if not head or not tail:
+        return head + tail
+    if head.endswith(("/\ufffe", "/\x02")):  # a URL or path the typesetter broke after a slash: no hyphen, no space
+        return head[:-1] + tail
+    if head.endswith(SOFT_HYPHENS + HYPHENS):
+        joined = join_hyphenated(head, tail, vocabulary)
+        if joined is not None:
+            return joined
+        head = head[:-1] + "-" if head.endswith(SOFT_HYPHENS) else head
+    if head[-1].isspace():
+        return head.rstrip() + " " + tail
+    a, b = head[-1], tail[0]
+    if (is_cjk(a) and is_cjk(b)) or is_cjk_punct(a) or is_cjk_punct(b):
+        return head + tail
+    return head + " " + tail
+
+
+def clean_line(text: str) -> str:
+    """Strip a line's line-end characters; PDFium's hyphen marker inside a line becomes a hyphen."""
+    text = text.rstrip("\r\n")
+    return text[:-1].replace("\x02", "-").replace("\ufffe", "-") + text[-1:] if text else text
+
+
+_FOOTNOTE_MARK = re.compile(r"^\s*(?:[\u00b9\u00b2\u00b3\u2070-\u2079]+|\d{1,3}(?=[^\d\s.,:/)\]])|\d{1,3}\s|[*†‡§])")
+
+
+def split_footnotes(page: Page) -> tuple[Page, list[list[Line]]]:
+    """Return the page without its footnotes and the footnotes (lines each, in order).
+
+    Footnotes are the run of lines at the bottom of a page set smaller than the page's usual line
+    height (under 0.88 of the median), below the body, whose first line opens with a note mark
+    (`3See`, `⁴Having`, `12 The`, `*`); a new mark starts the next note.
+    """
+    boxed = [(i, line) for i, line in enumerate(page.lines) if line.has_box and line.text.strip()]
+    if len(boxed) < 4:
+        return page, []
+    usual = statistics.median(line.bottom - line.top for _, line in boxed)  # type: ignore[operator]
+    run: list[int] = []
+    for i, line in reversed(boxed):
+        if line.bottom - line.top >= 0.88 * usual:  # type: ignore[operator]
+            break
+        run.append(i)
+    run.reverse()
+    while run and not _FOOTNOTE_MARK.match(page.lines[run[0]].text):
+        run.pop(0)
+    body_idx = [i for i, _ in boxed if i not in run]
+    if not run or len(run) * 2 > len(boxed) or not body_idx:
+        return page, []
+    if page.lines[run[0]].top < max(page.lines[i].bottom for i in body_idx) - 1:  # type: ignore[operator, type-var]
+        return page, []  # not below the body: small print inside the page (a caption, a table)
+    notes: list[list[Line]] = []
+    for i in run:
+        line = page.lines[i]
+        if _FOOTNOTE_MARK.match(line.text) or not notes:
+            notes.append([line])
+        else:
+            notes[-1].append(line)
+    keep = set(run)
+    return Page(page.number, tuple(line for i, line in enumerate(page.lines) if i not in keep), page.width, page.height), notes
+
+
+def paragraphs_of(pages: Sequence[Page], vocabulary: set[str] | None = None, right: float | None = None) -> list[Paragraph]:
+    """Return the paragraphs of consecutive pages, a paragraph running over a page break joined across it.
+
+    `vocabulary` (words of the whole document, for hyphen rejoining) and `right` (the text block's
+    right edge) default to what these pages give; a reader splitting a file passes the file's.
+    """
+    vocab = document_vocabulary(pages) if vocabulary is None else vocabulary
+    right = text_right_edge(pages) if right is None else right
+    out: list[Paragraph] = []
+    open_text: str | None = None
+    open_pages: list[int] = []
+    open_offsets: list[tuple[int, int]] = []
+    prev_page: Page | None = None
+    prev_last: Line | None = None
+
+    def close() -> None:
+        if open_text is not None and open_text.strip():
+            text = open_text.strip()
+            if text.endswith(SOFT_HYPHENS[1:]):  # PDFium's line-end hyphen at a paragraph end is a hyphen
+                text = text[:-1] + "-"
+            out.append(Paragraph(text, tuple(open_pages), tuple(open_offsets)))
+        out.extend(notes)  # a page's footnotes follow the paragraph running at its bottom, once it ends
+        notes.clear()
+
+    notes: list[Paragraph] = []  # footnotes waiting for the paragraph open at their page's bottom to end
+    for page in pages:
+        page, page_notes = split_footnotes(page)
+        page_note_paras: list[Paragraph] = []
+        for note in page_notes:
+            text = " ".join(clean_line(line.text).strip() for line in note[:1])
+            for line in note[1:]:
+                text = join_two(text, clean_line(line.text), vocab)
+            page_note_paras.append(Paragraph(text.strip(), (page.number,), ((page.number, 0),), footnote=True))
+        groups = paragraph_groups(page, right)
+        for g, group in enumerate(groups):
+            run_on = (g == 0 and open_text is not None and prev_page is not None and prev_last is not None
+                      and continues_on_next_page(prev_last, group[0], page, right))
+            if not run_on:
+                close()
+                open_text, open_pages, open_offsets = "", [page.number], [(page.number, 0)]
+            for k, line in enumerate(group):
+                piece = clean_line(line.text)
+                open_text = piece.strip() if not open_text else join_two(open_text, piece, vocab)
+                if run_on and k == 0:  # the page's text starts where this line's text landed
+                    open_pages.append(page.number)
+                    open_offsets.append((page.number, max(0, len(open_text) - len(piece.lstrip()))))
+        notes.extend(page_note_paras)
+        if groups:
+            prev_page, prev_last = page, groups[-1][-1]
+    close()
+    return out
+
+
+def is_blank(page: Page) -> bool:
+    """True when a page has no non-blank line."""
+    return not any(line.text.strip() for line in page.lines)
