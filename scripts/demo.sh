@@ -13,5 +13,7 @@ ws=$(dirname "$(dirname "$run_dir")")
 if [ -z "${YULIAO_SIGNING_KEY:-}" ] && [ ! -f "$ws/keys/publisher.key" ]; then
   .venv/bin/yuliao keys create --workspace "$ws" --owner "yuliao demo publisher"
 fi
+# Who may pull what: the example policy, unless the workspace has its own.
+[ -f "$ws/access-policy.yaml" ] || cp configs/access-policy.yaml "$ws/access-policy.yaml"
 .venv/bin/yuliao release "$run_dir"
 .venv/bin/yuliao verify demo@latest --workspace "$ws"
