@@ -10,7 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from transforms.ops import Operator
+from transforms.ops import Operator, unbounded_number
 from transforms.registry import get_op_class, known_op_names
 
 
@@ -20,6 +20,14 @@ class RecipeError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _numbers_bounded(cls, value: Any) -> Any:
+        # Like op parameters: a number beyond int64 or not finite fails here, not as a traceback mid-run.
+        if (problem := unbounded_number(value)) is not None:
+            raise ValueError(problem)
+        return value
 
 
 class InputSpec(_Strict):
@@ -41,6 +49,8 @@ class InputSpec(_Strict):
         "repair", description="text decoded with the wrong codec upstream: repair when reversible and certain, only flag, or skip")
     max_record_bytes: int = Field(50_000_000, gt=0, description="records larger than this are quarantined")
     options: dict[str, Any] = Field(default_factory=dict, description="per-format options, checked by the reader")
+    follow_symlinks: bool = Field(
+        False, description="read symbolic links that lead out of the input's paths; by default they are quarantined (symlink_outside_input)")
 
     @field_validator("encoding")
     @classmethod

@@ -26,6 +26,7 @@ MANIFEST = "manifest.json"
 CARD = "README.md"
 CHECKSUMS = "SHA256SUMS"
 REGISTRATION = "registration.json"
+SIGNATURE = "manifest.sig"  # written by flows.signing; named here so verify knows it belongs
 DATA_DIR = "data"
 DROPPED_DIR = "_dropped"
 QUARANTINE_DIR = "_quarantine"
@@ -185,14 +186,30 @@ def _trusted_for(release_dir: Path) -> dict:
     return load_trusted_keys(trusted_key_sources(workspace_of_release(release_dir)))
 
 
+def unexpected_files(release_dir: Path, manifest: dict[str, Any]) -> list[str]:
+    """Return the files (and links) in a release directory that its manifest does not list, as relative paths."""
+    root = Path(release_dir)
+    known = {f["path"] for f in manifest["files"]} | {MANIFEST, CHECKSUMS, SIGNATURE, REGISTRATION}
+    found = (p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_symlink() or not p.is_dir())
+    return sorted(p for p in found if p not in known)
+
+
 def verify_release(release_dir: Path, with_history: bool = True, trusted: dict | None = None) -> list[dict[str, Any]]:
-    """Check a release's signature, then every file against its manifest; return the entries checked."""
+    """Check a release's signature, every file against its manifest, and that no other file is there; return the entries checked.
+
+    An extra file is an error too: `load_dataset` on the folder (or a glob over `data/`) would read it.
+    """
     check_checksums_file(release_dir)
     check_release_signature(release_dir, trusted)
     manifest = read_manifest(release_dir)
     entries = manifest_files(manifest, with_history)
     for entry in entries:
         check_file(Path(release_dir) / entry["path"], entry)
+    extra = unexpected_files(release_dir, manifest)
+    if extra:
+        listed = ", ".join(extra[:10]) + (f" and {len(extra) - 10} more" if len(extra) > 10 else "")
+        raise IntegrityError(extra[0], f"not in the manifest: {len(extra)} unexpected file(s) in the release ({listed}); "
+                                       "loaders would read them as part of the dataset: remove them, or pull the release again")
     return entries
 
 
@@ -230,8 +247,6 @@ def pull_release(ref: ReleaseRef, to: Path, with_history: bool = False, trusted:
     to = Path(to)
     if to.exists() and (not to.is_dir() or any(to.iterdir())):
         raise ReleaseError(f"{to} exists and is not empty; pull into a new directory")
-    from flows.signing import SIGNATURE
-
     check_checksums_file(ref.path)
     to.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{to.name}.pull-", dir=to.parent))

@@ -23,7 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
-SIGNATURE = "manifest.sig"
+from flows.release_store import SIGNATURE
+
 SIGNATURE_FORMAT = "yuliao-signature/1"
 KEY_FORMAT = "yuliao-key/1"
 SIGNING_KEY_ENV = "YULIAO_SIGNING_KEY"

@@ -24,7 +24,7 @@ from typing import ClassVar, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from transforms.schema import DROP_REASON, DROPPED_BY, TRACE, ensure_decision_columns
 
@@ -47,6 +47,28 @@ class OpStats:
         self.counts.update(other.counts)
 
 
+NUMBER_LIMIT = 2**63 - 1  # int64: what Arrow, NumPy and Parquet columns hold
+
+
+def unbounded_number(value: object) -> str | None:
+    """Return what is wrong with the first number in a parameter value beyond int64 or not finite, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return None if -NUMBER_LIMIT - 1 <= value <= NUMBER_LIMIT else f"{value} is out of range (numbers must lie within ±{NUMBER_LIMIT})"
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return f"{value} is not a finite number"
+        return None if abs(value) <= NUMBER_LIMIT else f"{value} is out of range (numbers must lie within ±{NUMBER_LIMIT})"
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return next((p for p in map(unbounded_number, value) if p is not None), None)
+    return None
+
+
 class Operator(BaseModel):
     """Base of every operator; subclasses set name/version/kind/summary and implement process."""
 
@@ -56,6 +78,14 @@ class Operator(BaseModel):
     version: ClassVar[int]
     kind: ClassVar[OpKind]
     summary: ClassVar[str] = ""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _numbers_bounded(cls, value: object) -> object:
+        # Every parameter of every op: a huge or non-finite number fails at `yuliao check`, not mid-run.
+        if (problem := unbounded_number(value)) is not None:
+            raise ValueError(problem)
+        return value
 
     @property
     def op_id(self) -> str:

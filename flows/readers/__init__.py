@@ -14,6 +14,7 @@ from __future__ import annotations
 import glob
 import importlib
 import io
+import itertools
 import os
 import pkgutil
 from collections.abc import Callable, Iterator
@@ -274,7 +275,12 @@ def known_readers() -> dict[str, Reader]:
 
 
 def reader_for(spec: InputSpec, path: str) -> Reader:
-    """Pick the reader for a file: the spec's format, or by extension when format is 'auto'."""
+    """Pick the reader for a file: the spec's format, or by extension when format is 'auto'.
+
+    A path that must not be read (see `link_problem`) gets `NOT_READ`, which reports it.
+    """
+    if link_problem(spec, path) is not None:
+        return NOT_READ
     readers = known_readers()
     if spec.format != "auto":
         if spec.format not in readers:
@@ -299,30 +305,133 @@ def check_options(spec: InputSpec, reader: Reader) -> BaseModel:
 HF_SAVED_META = ("state.json", "dataset_info.json", "dataset_dict.json")
 
 
-def data_files_under(root: Path) -> list[str]:
+def is_within(path: str, root: str) -> bool:
+    """True when `path` is `root` or lies under it (both absolute, no `..`)."""
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _walk(root: Path, follow_symlinks: bool) -> Iterator[Path]:
+    """Yield the entries of a directory tree to read: regular files, and links a reader must judge.
+
+    Hidden entries are skipped. A directory link leading back inside the tree is skipped (its files
+    are read by their own path); one leading out of it is yielded as it is, so that the reader
+    reports it, unless `follow_symlinks` (then it is walked, each real directory once). File links,
+    dangling links and special files (FIFOs, devices) are yielded for the reader to quarantine.
+    """
+    real_root = os.path.realpath(root)
+    seen = {real_root}
+    stack = [root]
+    while stack:
+        here = stack.pop()
+        with os.scandir(here) as entries:
+            for entry in sorted(entries, key=lambda e: e.name, reverse=True):
+                if entry.name.startswith("."):
+                    continue
+                path = Path(entry.path)
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(path)
+                elif entry.is_symlink() and entry.is_dir():
+                    real = os.path.realpath(path)
+                    if is_within(real, real_root):
+                        continue
+                    if follow_symlinks and real not in seen:
+                        seen.add(real)
+                        stack.append(path)
+                    elif not follow_symlinks:
+                        yield path
+                else:
+                    yield path
+
+
+def data_files_under(root: Path, follow_symlinks: bool = False) -> list[str]:
     """List the data files under a directory: hidden files skipped, and in a Hugging Face dataset saved
     with save_to_disk (a folder with state.json) only its .arrow shards, not its bookkeeping JSON."""
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    files = sorted(_walk(root, follow_symlinks))
     hf_dirs = {p.parent for p in files if p.name == "state.json"}
     hf_roots = hf_dirs | {p.parent for p in files if p.name == "dataset_dict.json"}
     return [str(p) for p in files if not (p.name in HF_SAVED_META and p.parent in hf_roots)]
 
 
+def glob_root(pattern: str) -> str:
+    """Return the directory a glob pattern searches under: its components before the first wildcard."""
+    parts = Path(pattern).parts
+    fixed = [p for p in itertools.takewhile(lambda part: not glob.has_magic(part), parts)]
+    return str(Path(*fixed)) if fixed else "."
+
+
 def list_input_files(spec: InputSpec) -> list[str]:
-    """Expand the spec's paths (files, directories, globs) to a sorted list of files."""
+    """Expand the spec's paths (files, directories, globs) to a sorted list of files.
+
+    Links found while walking a directory or matching a glob are listed too (also dangling ones),
+    so that `read_input_file` reports those it does not read and every listed path is accounted for.
+    """
     out: list[str] = []
     for pattern in spec.paths:
-        matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
+        magic = glob.has_magic(pattern)
+        matches = sorted(glob.glob(pattern, recursive=True)) if magic else [pattern]
         if not matches:
             raise RecipeError(f"input {spec.source!r}: {pattern!r} matches no file")
         for m in matches:
-            if os.path.isdir(m):
-                out.extend(data_files_under(Path(m)))
-            elif os.path.isfile(m):
+            if os.path.isdir(m) and not (magic and os.path.islink(m) and link_problem(spec, m) is not None):
+                out.extend(data_files_under(Path(m), spec.follow_symlinks))
+            elif os.path.isfile(m) or (magic and os.path.islink(m)):
                 out.append(m)
             else:
                 raise RecipeError(f"input {spec.source!r}: {m!r} does not exist")
     return sorted(dict.fromkeys(out))
+
+
+def input_roots(spec: InputSpec) -> list[tuple[str, bool]]:
+    """Return (absolute root, named explicitly) for each of the spec's paths: a glob's fixed prefix, a directory, a file."""
+    roots = []
+    for pattern in spec.paths:
+        if glob.has_magic(pattern):
+            roots.append((os.path.abspath(glob_root(pattern)), False))
+        else:
+            roots.append((os.path.abspath(pattern), not os.path.isdir(pattern)))
+    return roots
+
+
+def link_problem(spec: InputSpec, path: str) -> tuple[str, str] | None:
+    """Return (error, detail) when a listed path must not be read: a dangling link, a special file, or
+    (unless the input sets follow_symlinks) a link leading out of the input's paths; None to read it."""
+    if os.path.islink(path) and not os.path.exists(path):
+        return ("broken_symlink", f"{path} is a symbolic link to {os.readlink(path)}, which does not exist; "
+                                  "fix or remove the link")
+    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+        return ("not_a_regular_file", f"{path} is not a regular file (a FIFO, socket or device): not read")
+    if spec.follow_symlinks:
+        return None
+    here, real = os.path.abspath(path), os.path.realpath(path)
+    containing = []
+    for root, explicit in input_roots(spec):
+        if explicit and here == root:
+            return None  # the recipe names this very file
+        if is_within(here, root):
+            containing.append(root)
+            if is_within(real, os.path.realpath(root)):
+                return None
+    if not containing:
+        return None
+    kind = "directory" if os.path.isdir(path) else "file"
+    return ("symlink_outside_input",
+            f"{path} leads through a symbolic link to the {kind} {real}, outside the input's paths ({', '.join(containing)}); "
+            "not read. Set follow_symlinks: true on the input to read links that leave it, or add the target to paths")
+
+
+class LinkOptions(BaseModel):
+    """A path that is reported, not read, accepts whatever options its input has."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+def _read_nothing(spec: InputSpec, path: str, options: Any, batch_rows: int) -> Iterator[ReadBatch]:
+    """Report a path that is not read as one quarantine entry (nothing of it is opened)."""
+    error, detail = link_problem(spec, path) or ("unreadable_file", f"{path} was not read")
+    yield from batched(iter([Quarantined(spec.source, path, error, detail, b"")]), batch_rows)
+
+
+NOT_READ = Reader("not_read", (), LinkOptions, _read_nothing)
 
 
 def mapping_of(spec: InputSpec) -> FieldMapping:

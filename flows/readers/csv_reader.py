@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pydantic import BaseModel, ConfigDict, Field
 
 from flows.readers import Source, mapping_of, register_format, with_compression
-from flows.readers.streams import choose_encoding, decode_line, iter_lines, newline_for, oversized, sniff
+from flows.readers.streams import choose_encoding, empty_compressed, decode_line, iter_lines, newline_for, oversized, sniff
 from flows.recipe import InputSpec
-from transforms.convert.records import Quarantined, record_to_doc
+from transforms.convert.records import Quarantined, mostly_nul, record_to_doc
 
 
 class CsvOptions(BaseModel):
@@ -52,6 +52,10 @@ class _RowSource:
                 self.problem = self.problem or decoded
                 yield line.raw.decode(self.guess.codec, errors="replace") + "\n"
                 continue
+            if (why := mostly_nul(decoded.text)) is not None:
+                self.problem = self.problem or Quarantined(self.spec.source, uri, "nul_byte", why, line.raw)
+                yield "\n"
+                continue
             self.meta = self.meta or decoded.meta
             yield decoded.text + "\n"
 
@@ -60,9 +64,10 @@ class _RowSource:
 def read_csv(spec: InputSpec, options: CsvOptions, source: Source) -> Iterator[dict | Quarantined]:
     """Read a delimited file; a row with the wrong field count or bad bytes is quarantined with its line, the rest kept."""
     head, complete = sniff(source)
+    yield from empty_compressed(spec, source, head)
     if not head:
         return
-    guess = choose_encoding(spec, head, complete)
+    guess = choose_encoding(spec, head, complete, lines=True)
     newline = newline_for(guess)
     delimiter = options.delimiter or ("\t" if source.name.lower().split(".")[-1] in ("tsv", "tab") or ".tsv." in source.name.lower() else ",")
     csv.field_size_limit(min(sys.maxsize, spec.max_record_bytes))

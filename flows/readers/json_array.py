@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flows.readers import Source, mapping_of, register_format, with_compression
 from flows.readers.jsonl import iter_json_lines
-from flows.readers.streams import CHUNK, oversized, read_capped, sniff
+from flows.readers.streams import CHUNK, empty_compressed, oversized, read_capped, sniff
 from flows.recipe import InputSpec
 from transforms.convert.jsonarray import JsonArraySplitter
 from transforms.convert.records import Quarantined, parse_json_line
@@ -79,6 +79,7 @@ def read_json(spec: InputSpec, options: JsonOptions, source: Source) -> Iterator
     layout = options.layout
     if layout == "auto":
         head, _ = sniff(source, 1 << 16)
+        yield from empty_compressed(spec, source, head)
         if not head.strip():
             return
         layout = _layout(head)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from flows.readers import NoOptions, Source, is_compressed, mapping_of, register_format, with_compression
-from flows.readers.streams import choose_encoding, decode_line, is_blank, iter_lines, newline_for, oversized, sniff, strip_cr
+from flows.readers import NoOptions, Source, mapping_of, register_format, with_compression
+from flows.readers.streams import choose_encoding, empty_compressed, decode_line, is_blank, iter_lines, newline_for, oversized, sniff, strip_cr
 from flows.recipe import InputSpec
 from transforms.convert.records import Quarantined, parse_json_line
 
@@ -14,16 +14,10 @@ def iter_json_lines(spec: InputSpec, source: Source, first_line: int = 1) -> Ite
     """Yield one document (or quarantine entry) per non-blank line of a JSON Lines source."""
     mapping = mapping_of(spec)
     head, complete = sniff(source)
-    if not head and is_compressed(source.name):
-        if source.size == 0:
-            yield Quarantined(spec.source, f"{source.uri}#empty", "empty_file",
-                              "the compressed file is empty (0 bytes; not even a header): the download or copy was cut short", b"")
-            return
-        with source.open() as stream:
-            stream.read(1)  # raises the decompressor's error, quarantined by the caller
+    yield from empty_compressed(spec, source, head)
     if not head:
         return
-    guess = choose_encoding(spec, head, complete)
+    guess = choose_encoding(spec, head, complete, lines=True)
     newline = newline_for(guess)
     with source.open() as stream:
         if guess.bom:

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from flows.readers import Source
+from flows.readers import Source, is_compressed
 from flows.recipe import InputSpec
-from transforms.convert.encoding import EncodingGuess, canonical_codec, detect_encoding, newline_of, split_bom
+from transforms.convert.encoding import (EncodingGuess, canonical_codec, detect_encoding, detect_line_encoding, newline_of, split_bom,
+                                        utf8_rather_than)
 from transforms.convert.records import Quarantined
 from transforms.convert.text import Decoded, decode_record, describe_failure
 
@@ -108,12 +109,29 @@ def iter_lines(stream: IO[bytes], max_bytes: int, newline: bytes = b"\n", offset
             yield Line(number, start, head, size + len(tail), hasher.hexdigest())
 
 
-def choose_encoding(spec: InputSpec, head: bytes, complete: bool) -> EncodingGuess:
-    """Return how to decode a source: the input's explicit encoding (BOM honoured), or detection on its head."""
+def empty_compressed(spec: InputSpec, source: Source, head: bytes) -> Iterator[Quarantined]:
+    """For a compressed source that gives no bytes: quarantine a 0-byte file, or raise the decompressor's error
+    (the registry quarantines it as unreadable_file); a well-formed compressed empty file yields nothing."""
+    if head or not is_compressed(source.name):
+        return
+    if source.size == 0:
+        yield Quarantined(spec.source, f"{source.uri}#empty", "empty_file",
+                          "the compressed file is empty (0 bytes; not even a header): the download or copy was cut short", b"")
+        return
+    with source.open() as stream:
+        stream.read(1)  # raises when the stream is cut or corrupt before its first byte
+
+
+def choose_encoding(spec: InputSpec, head: bytes, complete: bool, lines: bool = False) -> EncodingGuess:
+    """Return how to decode a source: the input's explicit encoding (BOM honoured), or detection on its head.
+
+    `lines`: the source is read line by line, so its main encoding is judged by lines (a few lines in
+    another codec are decided one by one by `decode_line`, not allowed to mislead the whole file).
+    """
     if spec.encoding != "auto":
         bom, codec = split_bom(head, canonical_codec(spec.encoding))
         return EncodingGuess(codec, 1.0, "override", bom)
-    return detect_encoding(head, final=complete)
+    return detect_line_encoding(head, final=complete) if lines else detect_encoding(head, final=complete)
 
 
 def sniff(source: Source, n: int = SNIFF_BYTES) -> tuple[bytes, bool]:
@@ -142,16 +160,25 @@ def strip_cr(raw: bytes, newline: bytes) -> bytes:
 
 
 def is_blank(raw: bytes, newline: bytes) -> bool:
-    """True when a line holds only whitespace (in ASCII-compatible or UTF-16/32 code units)."""
-    if len(newline) == 1:
+    """True when a line holds only whitespace (in ASCII-compatible or UTF-16/32 code units); U+0000 is not whitespace."""
+    width = len(newline)
+    if width == 1:
         return not raw.strip()
-    return not raw.replace(b"\x00", b"").strip()
+    if len(raw) % width:
+        return False
+    low = newline.index(b"\n")  # where the significant byte of a code unit sits (LE: first, BE: last)
+    high = b"".join(raw[i::width] for i in range(width) if i != low)
+    return not high.strip(b"\x00") and not raw[low::width].strip()
 
 
 def decode_line(spec: InputSpec, raw: bytes, guess: EncodingGuess, uri: str, offset: int) -> Decoded | Quarantined:
     """Decode one record's bytes with the source's codec; with encoding=auto a record the file codec rejects gets its own detection."""
     decoded = decode_record(raw, guess, "quarantine")
     if isinstance(decoded, Decoded):
+        utf8 = utf8_rather_than(raw, decoded.text, guess.codec) if spec.encoding == "auto" else None
+        if utf8 is not None:  # a UTF-8 record in a legacy-codec file: the legacy codec reads it as mojibake
+            return Decoded(utf8, {"encoding": "utf-8", "encoding_confidence": 1.0,
+                                  "encoding_method": f"utf-8 (per record; file is {guess.codec})"})
         return decoded
     if spec.encoding == "auto":
         # Mixed files exist (concatenated dumps): a record in another codec is decoded with that one when sure.

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from flows.readers import Source, register_format, with_compression
-from flows.readers.streams import (SNIFF_BYTES, choose_encoding, decode_line, is_blank, iter_lines, newline_for, oversized,
+from flows.readers.streams import (SNIFF_BYTES, choose_encoding, empty_compressed, decode_line, is_blank, iter_lines, newline_for, oversized,
                                    read_capped, sniff, strip_cr)
 from flows.recipe import InputSpec
 from transforms.convert.encoding import EncodingGuess
@@ -50,9 +50,10 @@ def _whole_file(spec: InputSpec, source: Source) -> Iterator[dict | Quarantined]
 
 def _lines(spec: InputSpec, source: Source, paragraphs: bool) -> Iterator[dict | Quarantined]:
     head, complete = sniff(source)
+    yield from empty_compressed(spec, source, head)
     if not head:
         return
-    guess = choose_encoding(spec, head, complete)
+    guess = choose_encoding(spec, head, complete, lines=True)
     newline = newline_for(guess)
     state = _Paragraph(spec, source, guess, newline)
     with source.open() as stream:

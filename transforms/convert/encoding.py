@@ -181,7 +181,10 @@ def _nul_pattern(sample: bytes) -> str | None:
         return None
     even = sample[0:n:2].count(0)
     odd = sample[1:n:2].count(0)
-    if sample[2:n:4].count(0) > n // 8 and sample[3:n:4].count(0) > n // 8 and sample[1:n:4].count(0) > n // 8:
+    # Each pattern also needs the character positions to hold data: a run of NUL bytes (a zero-filled
+    # or preallocated file) is no text in any encoding, and must not be read as UTF-32 blanks.
+    if (sample[2:n:4].count(0) > n // 8 and sample[3:n:4].count(0) > n // 8 and sample[1:n:4].count(0) > n // 8
+            and sample[0:n:4].count(0) < n // 8):
         return "utf-32-le"
     if odd > 3 * even and odd > n // 8:
         return "utf-16-le"
@@ -272,6 +275,67 @@ def detect_encoding(sample: bytes, final: bool = True) -> EncodingGuess:
     if scored:
         return EncodingGuess(scored[0][2], round(scored[0][0] * 0.5, 3), "cascade")
     return EncodingGuess("utf-8", 0.0, "fallback")
+
+
+def utf8_line_share(sample: bytes, final: bool) -> tuple[int, int, int, bytes]:
+    """Return, for the lines of a sample: how many hold non-ASCII bytes, how many of those are strict
+    UTF-8, the UTF-8 lead bytes in those, and the other non-ASCII lines joined (for a legacy-codec judgement)."""
+    lines = sample.split(b"\n")
+    if not final and len(lines) > 1:
+        lines.pop()  # the head may end inside a line
+    wide = valid = leads = 0
+    rest: list[bytes] = []
+    for line in lines:
+        if len(line) == len(line.translate(None, _HIGH_BYTES)):
+            continue
+        wide += 1
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            rest.append(line)
+            continue
+        valid += 1
+        leads += len(line) - len(line.translate(None, _LEAD_BYTES))
+    return wide, valid, leads, b"\n".join(rest)
+
+
+def detect_line_encoding(sample: bytes, final: bool = True) -> EncodingGuess:
+    """Guess the main encoding of a line-based source (JSON Lines, CSV, text lines) from its head.
+
+    Lines can come from different dumps, so they vote: a file whose lines with multi-byte characters
+    are mostly strict UTF-8 is UTF-8, whatever a few lines in another codec do to a whole-sample
+    judgement; otherwise the legacy codec is judged on the lines UTF-8 does not read. The readers
+    then decide the minority lines one by one (`utf8_rather_than`, per-record detection).
+    """
+    guess = detect_encoding(sample, final)
+    if guess.method in ("bom", "nul-pattern") or (guess.method == "utf-8" and guess.confidence >= 0.9):
+        return guess
+    wide, valid, leads, rest = utf8_line_share(sample, final)
+    if wide and 2 * valid > wide and leads >= 4:
+        return EncodingGuess("utf-8", round(valid / wide, 3), "utf-8")
+    if valid and rest:
+        return detect_encoding(rest, final=True)
+    return guess
+
+
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+_WIDE_LEADS = bytes(range(0xE0, 0x100))  # UTF-8 lead bytes of 3- and 4-byte sequences (CJK, emoji)
+
+
+def utf8_rather_than(raw: bytes, text: str, codec: str) -> str | None:
+    """Return the UTF-8 reading of a record a legacy codec also decodes, when UTF-8 is clearly the right one.
+
+    Valid UTF-8 with two or more 3/4-byte sequences almost never arises from GB/Big5/Shift-JIS
+    text, and GB18030 decodes nearly any byte string: a UTF-8 line in a GB file is mojibake unless
+    it is read as UTF-8. UTF-8 must also read as more common characters than the legacy decoding.
+    """
+    if codec in ("utf-8", "utf-8-sig") or len(raw) - len(raw.translate(None, _WIDE_LEADS)) < 2:
+        return None
+    try:
+        utf8 = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return utf8 if plausibility(utf8) > plausibility(text, codec) else None
 
 
 def split_bom(data: bytes, codec: str) -> tuple[int, str]:

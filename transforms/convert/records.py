@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,65 @@ def _json_default(value: Any) -> str:
     return str(value)
 
 
+def mostly_nul(text: str) -> str | None:
+    """Return why a record that is at least half U+0000 is no text (a zero-filled region), else None."""
+    nuls = text.count("\x00")
+    if not nuls or 2 * nuls < len(text):
+        return None
+    of = "" if nuls == len(text) else f" of {len(text)} characters"
+    return (f"{nuls} NUL bytes{of}: a zero-filled region (a file preallocated and never written, or cut by a crashed "
+            "copy) or binary data, not text; re-fetch the file, the records around it are read")
+
+
+def finite_meta(value: Any, path: str = "") -> tuple[Any, list[str]]:
+    """Return `value` with NaN/Infinity floats replaced by None, and the paths (`a.b`, `x[1]`) where that happened.
+
+    JSON has no NaN or Infinity (RFC 8259); Python's json reads and writes them, which makes `meta`
+    unreadable by strict parsers (DuckDB, Arrow, browsers). They become null and are named in meta.
+    """
+    if isinstance(value, float):
+        return (value, []) if math.isfinite(value) else (None, [path])
+    if isinstance(value, dict):
+        out, bad = {}, []
+        for k, v in value.items():
+            out[k], sub = finite_meta(v, f"{path}.{k}" if path else str(k))
+            bad += sub
+        return out, bad
+    if isinstance(value, (list, tuple)):
+        items, bad = [], []
+        for i, v in enumerate(value):
+            item, sub = finite_meta(v, f"{path}[{i}]")
+            items.append(item)
+            bad += sub
+        return items, bad
+    return value, []
+
+
+def lone_surrogate_at(text: str) -> int | None:
+    """Return the index of the first lone surrogate in a string (JSON can escape one; UTF-8 cannot hold it), else None."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
+def meta_json(others: dict[str, Any]) -> str:
+    """Return meta as strict JSON (sorted keys); non-finite numbers become null, listed under `_non_finite`.
+
+    Keys or values with lone surrogates are kept as JSON escapes (ASCII output), so meta stays valid UTF-8.
+    """
+    try:
+        out = json.dumps(others, ensure_ascii=False, sort_keys=True, default=_json_default, allow_nan=False)
+    except ValueError:
+        clean, bad = finite_meta(others)
+        out = json.dumps({**clean, "_non_finite": bad}, ensure_ascii=False, sort_keys=True, default=_json_default,
+                         allow_nan=False)
+    return out if lone_surrogate_at(out) is None else json.dumps(json.loads(out), ensure_ascii=True, sort_keys=True)
+
+
 def record_to_doc(
     record: Any,
     raw: bytes,
@@ -70,11 +130,17 @@ def record_to_doc(
         return Quarantined(source, source_uri, "missing_text_field",
                            f"no field {mapping.text_field!r} (fields: {keys}); set text_field in the recipe input", raw)
     text = record[mapping.text_field]
-    if isinstance(text, list) and all(isinstance(t, str) for t in text):
-        text = "\n".join(text)  # e.g. poems stored as a list of lines
     if not isinstance(text, str):
+        # Lists too: how to join them (lines, paragraphs, sentences) is the data owner's call, not a guess.
+        hint = "; join the list into one string before reading" if isinstance(text, list) else ""
         return Quarantined(source, source_uri, "text_not_string",
-                           f"field {mapping.text_field!r} is {type(text).__name__}, not a string", raw)
+                           f"field {mapping.text_field!r} is {type(text).__name__}, not a string{hint}", raw)
+    if (why := mostly_nul(text)) is not None:
+        return Quarantined(source, source_uri, "nul_byte", why, raw)
+    if (at := lone_surrogate_at(text)) is not None:
+        return Quarantined(source, source_uri, "invalid_unicode",
+                           f"text holds a lone UTF-16 surrogate (U+{ord(text[at]):04X} at character {at}), e.g. a JSON escape "
+                           "of half a character pair: not valid Unicode, cannot be stored as UTF-8; fix the producer", raw)
     if "\x00" in text:
         return Quarantined(source, source_uri, "nul_byte",
                            "text contains NUL bytes (binary data?); clean the input or drop the record", raw)
@@ -91,6 +157,10 @@ def record_to_doc(
                       "mojibake_repaired": fix.repaired and mojibake == "repair", "mojibake_detail": fix.detail}
     if extra_meta:
         others = {**others, **{f"_{k}": v for k, v in extra_meta.items()}}
+    try:
+        meta = meta_json(others) if others else None
+    except RecursionError:
+        return Quarantined(source, source_uri, "json_decode", "record nested too deeply to store its fields in meta; flatten it", raw)
     raw_sha = sha256_hex(raw)
     return {
         "id": make_doc_id(source, locator, raw_sha),
@@ -101,7 +171,7 @@ def record_to_doc(
         "lang": None,
         "script": None,
         "lang_conf": None,
-        "meta": json.dumps(others, ensure_ascii=False, sort_keys=True, default=_json_default) if others else None,
+        "meta": meta,
     }
 
 
@@ -128,6 +198,8 @@ def parse_json_line(
         except UnicodeDecodeError as exc:
             return Quarantined(source, source_uri, "decode_error",
                                f"not valid UTF-8 at byte {exc.start} of the line ({exc.reason}); set the input's encoding in the recipe", raw)
+    if (why := mostly_nul(line)) is not None:
+        return Quarantined(source, source_uri, "nul_byte", why, raw)
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
