@@ -239,8 +239,8 @@ def verify_cmd(
 ) -> None:
     """Check a release's signature and every file in place (exit 6 signature refused, 4 naming the first bad file)."""
     from flows.audit import append_event, current_actor
-    from flows.release_store import (IntegrityError, MANIFEST, ReleaseError, read_manifest, verify_release,
-                                     workspace_of_release)
+    from flows.release_store import (IntegrityError, MANIFEST, ReleaseError, check_release_signature, read_manifest,
+                                     verify_release, workspace_of_release)
     from flows.signing import KeyFileError, SignatureError, load_trusted_keys, trusted_key_sources
 
     if (Path(ref) / MANIFEST).is_file():  # a directory: a pulled copy holds what its SHA256SUMS lists
@@ -254,16 +254,17 @@ def verify_cmd(
         path, name, history = r.path, r.name, True
     ws = workspace_of_release(path) or _ws(workspace)
     try:
-        entries = verify_release(path, with_history=history, trusted=load_trusted_keys(trusted_key_sources(ws, trusted_keys)))
+        trusted = load_trusted_keys(trusted_key_sources(ws, trusted_keys))
+        entries = verify_release(path, with_history=history, trusted=trusted)
     except (SignatureError, KeyFileError) as exc:
         append_event(ws, "verify_failed", actor=current_actor(None), ref=name, outcome="refused", detail=str(exc))
         _fail(EXIT_SIGNATURE, f"{name}: {exc}")
     except IntegrityError as exc:
         append_event(ws, "verify_failed", actor=current_actor(None), ref=name, outcome="failed", detail=str(exc))
         _fail(EXIT_INTEGRITY, f"{name}: {exc}")
-    m = read_manifest(path)
-    typer.echo(f"{name}: ok ({len(entries)} files verified; signed by {m['signing']['key_id']} ({m['signing']['suite']}); "
-               f"classified {m['classification']['level']})")
+    sig = check_release_signature(path, trusted)
+    level = read_manifest(path).get("classification", {}).get("level", "unclassified")
+    typer.echo(f"{name}: ok ({len(entries)} files verified; signed by {sig['key_id']} ({sig['suite']}); classified {level})")
 
 
 def diff_cmd(
