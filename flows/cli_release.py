@@ -1,8 +1,10 @@
 """CLI for releases: release, releases, show, pull, verify, diff, lineage, catalog rebuild|query.
 
 Exit codes scripts can trust: 0 ok; 1 unexpected failure; 2 bad input (unknown dataset/version/run,
-bad reference, not a completed run); 4 integrity failure (a file's bytes differ from its manifest);
-5 record not found (lineage). Answers go to stdout; progress and notes go to stderr.
+bad reference, not a completed run, no signing key); 4 integrity failure (a file's bytes differ from
+its manifest); 5 record not found (lineage); 6 signature refused (unsigned, untrusted key, or the
+manifest changed after signing); 7 access refused by the access policy. Answers go to stdout;
+progress and notes go to stderr.
 """
 
 from __future__ import annotations
@@ -21,9 +23,13 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTEGRITY = 4
 EXIT_NOT_FOUND = 5
+EXIT_SIGNATURE = 6
+EXIT_ACCESS_DENIED = 7
 
 err = Console(stderr=True)
 WorkspaceOpt = typer.Option(None, "--workspace", "-w", help="workspace dir (default: $YULIAO_WORKSPACE or .yuliao/workspace)")
+TrustedKeysOpt = typer.Option(None, "--trusted-keys", help="trusted public key file or directory (repeatable; "
+                              "also $YULIAO_TRUSTED_KEYS and <workspace>/keys/trusted/)")
 
 
 def _ws(workspace: Optional[Path]) -> Path:
@@ -55,8 +61,9 @@ def release_cmd(
     dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="dataset name (default: the recipe's release.dataset or name)"),
     workspace: Optional[Path] = WorkspaceOpt,
     catalog: bool = typer.Option(True, "--catalog/--no-catalog", help="refresh the DuckDB catalog after publishing"),
+    key: Optional[Path] = typer.Option(None, "--key", help="signing key (default: $YULIAO_SIGNING_KEY or <workspace>/keys/publisher.key)"),
 ) -> None:
-    """Publish a completed run as the next version releases/<dataset>/v<N>/ (gates, splits, manifest, card)."""
+    """Publish a completed run as the next signed, classified version releases/<dataset>/v<N>/."""
     from flows.recipe import RecipeError
     from flows.release_store import ReleaseError
 
@@ -73,7 +80,8 @@ def release_cmd(
         prior = already_published(ws or rd.parent.parent, name, rec["run_id"])
         if prior:
             err.print(f"note: run {rec['run_id']} was already published as {', '.join(f'{name}@v{v}' for v in prior)}; publishing again")
-        result = release_flow(run=str(rd), dataset=dataset, workspace=str(ws) if ws else None, refresh_catalog=catalog)
+        result = release_flow(run=str(rd), dataset=dataset, workspace=str(ws) if ws else None, refresh_catalog=catalog,
+                              signing_key=str(key) if key else None)
     except (ReleaseError, RecipeError) as exc:
         _fail(EXIT_BAD_INPUT, str(exc))
     if result.get("removed_abandoned"):
@@ -81,6 +89,7 @@ def release_cmd(
     gates = ", ".join(f"{k}={v}" for k, v in sorted(result["gates"].items()))
     err.print(f"published [bold]{result['name']}[/bold] from run {result['run_id']}: {result['rows']} rows, "
               f"parent {result['parent'] or 'none'}" + (f"; gated out: {gates}" if gates else ""))
+    err.print(f"classified [bold]{result['level']}[/bold]; manifest signed with key {result['key_id']} ({result['suite']})")
     typer.echo(f"release: {result['path']}")
     typer.echo(f"manifest: {Path(result['path']) / 'manifest.json'}")
     if result.get("catalog"):
@@ -159,6 +168,10 @@ def show_cmd(
         "  gates: " + (", ".join(f"{g['rule']} (dropped {g['dropped']})" for g in m["gates"]) or "none"),
         "  sources: " + ", ".join(f"{s['source']} [{s['licence']}] {s['released']}" for s in m["sources"]),
     ]
+    if m.get("classification"):
+        c, sig = m["classification"], m.get("signing", {})
+        lines.append(f"  classification: {c['data_class']}, level {c['level']} (of {', '.join(c['levels'])}); "
+                     f"signed by {sig.get('signer') or '?'} key {sig.get('key_id')} ({sig.get('suite')})")
     if m.get("annotation"):
         lines.append("  annotations: " + ", ".join(f"{c}: {a['labelled_rows']} labelled" for c, a in m["annotation"].items()))
     typer.echo("\n".join(lines))
@@ -172,18 +185,49 @@ def pull_cmd(
     to: Path = typer.Option(..., "--to", help="destination directory (must not exist or be empty)"),
     workspace: Optional[Path] = WorkspaceOpt,
     with_history: bool = typer.Option(False, "--with-history", help="also copy _dropped/ and _quarantine/"),
+    team: Optional[str] = typer.Option(None, "--team", help="team pulling (checked against the access policy; default $YULIAO_TEAM)"),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="access policy file (default: $YULIAO_ACCESS_POLICY or <workspace>/access-policy.yaml)"),
+    trusted_keys: Optional[list[Path]] = TrustedKeysOpt,
 ) -> None:
-    """Copy a release to DIR, verifying every file's sha256; a bad file is an error naming it (exit 4)."""
-    from flows.release_store import IntegrityError, ReleaseError, pull_release
+    """Copy a signed release to DIR after the signature and access checks, verifying every file (exit 4/6/7 on refusal)."""
+    from flows.access import PolicyError, load_policy, may_pull
+    from flows.audit import append_event, current_actor
+    from flows.release_store import IntegrityError, ReleaseError, check_release_signature, file_sha256, pull_release, read_manifest
+    from flows.signing import KeyFileError, SignatureError, load_trusted_keys, trusted_key_sources
 
-    r = _resolve(_ws(workspace), ref)
+    ws = _ws(workspace)
+    r = _resolve(ws, ref)
+    actor = current_actor(team)
     try:
-        out = pull_release(r, to, with_history=with_history)
+        trusted = load_trusted_keys(trusted_key_sources(ws, trusted_keys))
+        check_release_signature(r.path, trusted)  # the level read below is only trusted once the manifest is
+        manifest = read_manifest(r.path)
+        digest = file_sha256(r.path / "manifest.json")
+        level, levels = manifest["classification"]["level"], manifest["classification"]["levels"]
+        allowed, why = may_pull(load_policy(ws, policy), actor["team"], r.dataset, level, levels)
+    except (SignatureError, KeyFileError) as exc:
+        append_event(ws, "verify_failed", actor=actor, ref=r.name, outcome="refused", detail=f"pull: {exc}")
+        _fail(EXIT_SIGNATURE, f"{r.name} refused, nothing was copied: {exc}")
+    except PolicyError as exc:
+        _fail(EXIT_BAD_INPUT, str(exc))
+    except (ReleaseError, KeyError) as exc:
+        _fail(EXIT_BAD_INPUT, f"{r.name}: {exc}")
+    if not allowed:
+        append_event(ws, "pull_refused", actor=actor, ref=r.name, digest=digest, level=level, outcome="refused", detail=why)
+        _fail(EXIT_ACCESS_DENIED, f"{r.name} refused by the access policy: {why}")
+    try:
+        out = pull_release(r, to, with_history=with_history, trusted=trusted)
+    except SignatureError as exc:
+        append_event(ws, "verify_failed", actor=actor, ref=r.name, digest=digest, level=level, outcome="refused", detail=f"pull: {exc}")
+        _fail(EXIT_SIGNATURE, f"{r.name} refused, nothing was copied to {to}: {exc}")
     except IntegrityError as exc:
+        append_event(ws, "verify_failed", actor=actor, ref=r.name, digest=digest, level=level, outcome="failed", detail=f"pull: {exc}")
         _fail(EXIT_INTEGRITY, f"{r.name} failed verification, nothing was copied to {to}: {exc}")
     except ReleaseError as exc:
         _fail(EXIT_BAD_INPUT, str(exc))
-    err.print(f"pulled {out['release']}: {out['files']} file(s), {out['bytes']} bytes, {out['rows']} rows; every sha256 verified")
+    append_event(ws, "pull", actor=actor, ref=r.name, digest=digest, level=level, detail=f"to {Path(out['to']).resolve()}; {why}")
+    err.print(f"pulled {out['release']} ({level}): {out['files']} file(s), {out['bytes']} bytes, {out['rows']} rows; "
+              f"signature by {manifest['signing']['key_id']} and every digest verified; recorded in the audit log")
     typer.echo(f"pulled: {out['to']}")
     typer.echo(f'load: datasets.load_dataset("{Path(out["to"]).resolve()}")')
 
@@ -191,9 +235,13 @@ def pull_cmd(
 def verify_cmd(
     ref: str = typer.Argument(..., help="DATASET@VERSION, or a release directory (e.g. a pulled copy)"),
     workspace: Optional[Path] = WorkspaceOpt,
+    trusted_keys: Optional[list[Path]] = TrustedKeysOpt,
 ) -> None:
-    """Check every file of a release in place against its manifest (exit 4 naming the first bad file)."""
-    from flows.release_store import IntegrityError, MANIFEST, ReleaseError, read_manifest, verify_release
+    """Check a release's signature and every file in place (exit 6 signature refused, 4 naming the first bad file)."""
+    from flows.audit import append_event, current_actor
+    from flows.release_store import (IntegrityError, MANIFEST, ReleaseError, check_release_signature, read_manifest,
+                                     verify_release, workspace_of_release)
+    from flows.signing import KeyFileError, SignatureError, load_trusted_keys, trusted_key_sources
 
     if (Path(ref) / MANIFEST).is_file():  # a directory: a pulled copy holds what its SHA256SUMS lists
         path, name = Path(ref), str(ref)
@@ -204,11 +252,19 @@ def verify_cmd(
     else:
         r = _resolve(_ws(workspace), ref)
         path, name, history = r.path, r.name, True
+    ws = workspace_of_release(path) or _ws(workspace)
     try:
-        entries = verify_release(path, with_history=history)
+        trusted = load_trusted_keys(trusted_key_sources(ws, trusted_keys))
+        entries = verify_release(path, with_history=history, trusted=trusted)
+    except (SignatureError, KeyFileError) as exc:
+        append_event(ws, "verify_failed", actor=current_actor(None), ref=name, outcome="refused", detail=str(exc))
+        _fail(EXIT_SIGNATURE, f"{name}: {exc}")
     except IntegrityError as exc:
+        append_event(ws, "verify_failed", actor=current_actor(None), ref=name, outcome="failed", detail=str(exc))
         _fail(EXIT_INTEGRITY, f"{name}: {exc}")
-    typer.echo(f"{name}: ok ({len(entries)} files verified)")
+    sig = check_release_signature(path, trusted)
+    level = read_manifest(path).get("classification", {}).get("level", "unclassified")
+    typer.echo(f"{name}: ok ({len(entries)} files verified; signed by {sig['key_id']} ({sig['suite']}); classified {level})")
 
 
 def diff_cmd(

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from transforms.ops import Operator, unbounded_number
 from transforms.registry import get_op_class, known_op_names
@@ -37,6 +37,8 @@ class InputSpec(_Strict):
     paths: list[str] = Field(..., min_length=1, description="files, directories or globs")
     format: str = Field("auto", description="reader name; 'auto' picks one by file extension")
     licence: str = Field("unknown", description="licence of the raw corpus (SPDX id or text)")
+    data_class: str | None = Field(None, description="declared data class of the raw corpus (free text, e.g. 'public web text')")
+    level: str | None = Field(None, description="declared classification level of the raw corpus; releases are never below it")
     text_field: str = Field("text", description="field holding the document text")
     id_field: str | None = Field(None, description="field holding the record's own id (kept in meta)")
     meta_fields: list[str] | None = Field(None, description="fields kept in meta; None keeps all others")
@@ -74,6 +76,38 @@ class ReleaseGates(_Strict):
     exclude_sensitivity: list[str] = Field(default_factory=list, description="`sensitivity` values to keep out")
 
 
+DEFAULT_LEVELS = ("public", "internal", "sensitive", "core")
+
+
+class Classification(_Strict):
+    """How a release's data class and level are derived: level order, row / licence mappings, declared level."""
+
+    data_class: str = Field("text-corpus", min_length=1, description="data class named in the manifest, card and registration")
+    levels: list[str] = Field(default_factory=lambda: list(DEFAULT_LEVELS), min_length=2,
+                              description="classification levels, lowest first")
+    level: str | None = Field(None, description="level the publisher declares; the publish is refused when the rows need a higher one")
+    row_levels: dict[str, str] = Field(
+        default_factory=lambda: {"none": "public", "low": "internal", "medium": "internal", "high": "sensitive"},
+        description="row `sensitivity` (PII found and redacted) -> level")
+    unredacted_row_levels: dict[str, str] = Field(
+        default_factory=lambda: {"none": "public", "low": "sensitive", "medium": "core", "high": "core"},
+        description="row `sensitivity` when the recipe only detected PII (redact_pii mode: detect) -> level")
+    unscanned_level: str = Field("internal", description="level of rows no PII scan looked at (no `sensitivity`)")
+    licence_levels: dict[str, str] = Field(default_factory=lambda: {"unknown": "internal"},
+                                           description="source licence (exact, case-insensitive) -> minimum level")
+
+    @model_validator(mode="after")
+    def _levels_known(self) -> "Classification":
+        if len(set(self.levels)) != len(self.levels):
+            raise ValueError(f"classification.levels has duplicates: {self.levels}")
+        named = [self.level, self.unscanned_level, *self.row_levels.values(), *self.unredacted_row_levels.values(),
+                 *self.licence_levels.values()]
+        unknown = sorted({v for v in named if v is not None and v not in self.levels})
+        if unknown:
+            raise ValueError(f"classification names level(s) {unknown} not in levels {self.levels}")
+        return self
+
+
 class ReleaseSection(_Strict):
     """How runs of this recipe are published: dataset name, gates, splits, shard sizes, card text."""
 
@@ -88,6 +122,8 @@ class ReleaseSection(_Strict):
     keep_history: bool = Field(True, description="keep the run's dropped and quarantined rows beside the release")
     licence: str | None = Field(None, description="dataset licence for the card; default: the inputs' licences")
     description: str = Field("", description="free text for the dataset card")
+    owner: str | None = Field(None, description="data owner for the registration record; default: the signing key's owner")
+    classification: Classification = Field(default_factory=Classification)
 
     @field_validator("splits")
     @classmethod
@@ -134,6 +170,14 @@ class Recipe(_Strict):
     annotation: dict[str, Any] = Field(default_factory=dict, description="annotation loop settings (annotation issue)")
     source_text: str = Field("", exclude=True)
     source_path: str = Field("", exclude=True)
+
+    @model_validator(mode="after")
+    def _input_levels_known(self) -> "Recipe":
+        levels = self.release.classification.levels
+        for inp in self.inputs:
+            if inp.level is not None and inp.level not in levels:
+                raise ValueError(f"input {inp.source!r}: level {inp.level!r} is not one of release.classification.levels {levels}")
+        return self
 
     @property
     def sha256(self) -> str:

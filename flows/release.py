@@ -38,8 +38,13 @@ from prefect import flow, get_run_logger, task
 
 from flows.curate import YULIAO_VERSION
 from flows.recipe import ReleaseGates, ReleaseSection, parse_recipe
-from flows.release_store import (CARD, CHECKSUMS, DATA_DIR, DROPPED_DIR, MANIFEST, QUARANTINE_DIR, RELEASE_FORMAT,
+from flows.release_store import (CARD, CHECKSUMS, DATA_DIR, DROPPED_DIR, MANIFEST, QUARANTINE_DIR, REGISTRATION, RELEASE_FORMAT,
                                  ReleaseError, file_sha256, is_name_taken, list_versions, pid_alive, releases_root)
+from flows.audit import append_event, current_actor
+from flows.audit import head as audit_head
+from flows.classification import ClassificationError, classify_release, pii_mode_of
+from flows.signing import (SIGNATURE, SIGNING_KEY_ENV, KeyFileError, PrivateKey, PublicKey, default_signing_key_path,
+                           file_sm3, load_private_key, signature_record)
 from flows.store import PARQUET_COMPRESSION, conform, read_json, write_json_atomic
 from transforms.schema import DROP_REASON, DROPPED_BY, DUPLICATE_OF
 
@@ -221,6 +226,7 @@ class ReleaseStats:
     by_script: Counter = field(default_factory=Counter)
     lengths: list[np.ndarray] = field(default_factory=list)
     labels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_sensitivity: Counter = field(default_factory=Counter)  # None: rows no PII scan looked at
 
     def add(self, table: pa.Table, split: str) -> None:
         """Fold a batch of released rows into the totals."""
@@ -230,6 +236,7 @@ class ReleaseStats:
                 for item in pc.value_counts(table.column(name)).to_pylist():
                     counter[str(item["values"]) if item["values"] is not None else "(none)"] += item["counts"]
         self.lengths.append(pc.utf8_length(table.column("text")).to_numpy(zero_copy_only=False))
+        self.by_sensitivity.update(sensitivity_counts(table))
         for col in (c for c in table.column_names if c.startswith("label_")):
             self._add_label(col, table.column(col))
 
@@ -275,6 +282,15 @@ class ReleaseStats:
                 entry["mean"] = round(s["sum"] / s["non_null"], 4)
             out[col] = entry
         return out
+
+
+def sensitivity_counts(table: pa.Table) -> Counter:
+    """Return rows per `sensitivity` value (None for rows without one: never scanned for PII)."""
+    if table.num_rows == 0:
+        return Counter()
+    if "sensitivity" not in table.column_names:
+        return Counter({None: table.num_rows})
+    return Counter({item["values"]: item["counts"] for item in pc.value_counts(table.column("sensitivity")).to_pylist()})
 
 
 # ---------------------------------------------------------------- staging
@@ -332,7 +348,8 @@ def _pause_hook_once(state: dict) -> None:
         time.sleep(seconds)
 
 
-def stage_release(run_dir: str, dataset: str | None = None, workspace: str | None = None) -> dict[str, Any]:
+def stage_release(run_dir: str, dataset: str | None = None, workspace: str | None = None,
+                  signing_key: str | None = None) -> dict[str, Any]:
     """Write a run's release content into a hidden staging dir; return what the manifest needs."""
     rd = Path(run_dir)
     run = read_json(rd / "run.json")
@@ -345,6 +362,8 @@ def stage_release(run_dir: str, dataset: str | None = None, workspace: str | Non
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
         raise ReleaseError(f"dataset name {name!r}: use letters, digits, '_', '.', '-' (starting with a letter or digit)")
     ws = Path(workspace) if workspace else rd.parent.parent
+    key_path = Path(signing_key) if signing_key else default_signing_key_path(ws)
+    key = publisher_key(key_path)  # fail before any work when the publisher cannot sign
     root = releases_root(ws) / name
     root.mkdir(parents=True, exist_ok=True)
     removed = remove_abandoned_staging(root)
@@ -353,7 +372,16 @@ def stage_release(run_dir: str, dataset: str | None = None, workspace: str | Non
                       {"pid": os.getpid(), "host": socket.gethostname(), "run_id": run["run_id"],
                        "started_at": datetime.now(timezone.utc).isoformat()})
     try:
-        info = _write_staging(rd, run, section, tmp)
+        info = _write_staging(rd, run, section, tmp, key.suite)
+        sources = [{"source": i.source, "licence": i.licence, "data_class": i.data_class, "level": i.level}
+                   for i in recipe.inputs]
+        info["classification"] = classify_release(section.classification, info.pop("rows_by_sensitivity"),
+                                                  pii_mode_of(run.get("ops", [])), sources)
+        info["declared_sources"] = sources
+    except ClassificationError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.with_name(tmp.name + ".owner").unlink(missing_ok=True)
+        raise ReleaseError(str(exc)) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.with_name(tmp.name + ".owner").unlink(missing_ok=True)
@@ -361,7 +389,18 @@ def stage_release(run_dir: str, dataset: str | None = None, workspace: str | Non
     return {**info, "staging": str(tmp), "dataset": name, "dataset_root": str(root), "run_dir": str(rd),
             "run": run, "recipe_text": recipe_text, "recipe_sha256": recipe.sha256, "recipe_name": recipe.name,
             "section": section.model_dump(mode="json"), "removed_abandoned": removed,
-            "op_kinds": {op.op_id: op.kind for op in recipe.ops}}
+            "op_kinds": {op.op_id: op.kind for op in recipe.ops}, "signing_key": str(key_path)}
+
+
+def publisher_key(path: Path) -> PrivateKey:
+    """Load the publisher's signing key, or raise ReleaseError saying how to create one."""
+    try:
+        return load_private_key(path)
+    except KeyFileError as exc:
+        if not Path(path).exists():
+            raise ReleaseError(f"no signing key at {path}: every release is signed. Create one with `yuliao keys create` "
+                               f"(or pass --key / set ${SIGNING_KEY_ENV})") from None
+        raise ReleaseError(str(exc)) from None
 
 
 def _kept_schema(rd: Path) -> pa.Schema:
@@ -377,7 +416,7 @@ def _kept_schema(rd: Path) -> pa.Schema:
     return settle_schema(pa.schema(DOC_FIELDS + [f for f in DECISION_FIELDS if f.name not in (DROP_REASON, DROPPED_BY, DUPLICATE_OF)]))
 
 
-def _write_staging(rd: Path, run: dict, section: ReleaseSection, tmp: Path) -> dict[str, Any]:
+def _write_staging(rd: Path, run: dict, section: ReleaseSection, tmp: Path, suite: str) -> dict[str, Any]:
     schema = _kept_schema(rd)
     missing = [c for c in gate_columns(section.gates) if c not in schema.names]
     if missing:
@@ -434,13 +473,17 @@ def _write_staging(rd: Path, run: dict, section: ReleaseSection, tmp: Path) -> d
     files = []
     for split, shards in data_files.items():
         for path, rows in shards:
-            files.append(_file_entry(tmp, path, "data", rows, split))
+            files.append(_file_entry(tmp, path, "data", rows, split, suite=suite))
     for path, rows in signature_files:
-        files.append(_file_entry(tmp, path, "signatures", rows))
+        files.append(_file_entry(tmp, path, "signatures", rows, suite=suite))
+    rows_by_sensitivity = Counter(stats.by_sensitivity)
     for dest, role in ((DROPPED_DIR, "dropped"), (QUARANTINE_DIR, "quarantine")):
         for path in sorted((tmp / dest).glob("*.parquet")):
-            files.append(_file_entry(tmp, path, role, pq.read_metadata(path).num_rows))
-    return {"schema": schema_json(schema), "files": files, "stats": stats.to_json(),
+            files.append(_file_entry(tmp, path, role, pq.read_metadata(path).num_rows, suite=suite))
+            cols = ["sensitivity"] if "sensitivity" in pq.read_schema(path).names else []
+            history = pq.read_table(path, columns=cols) if cols else pa.table({"n": pa.nulls(pq.read_metadata(path).num_rows)})
+            rows_by_sensitivity.update(sensitivity_counts(history))  # history is shipped too: it counts
+    return {"rows_by_sensitivity": dict(rows_by_sensitivity), "schema": schema_json(schema), "files": files, "stats": stats.to_json(),
             "annotation": stats.annotation_summary(), "gate_counts": dict(gate_counts),
             "rows": sum(stats.by_split.values()), "splits": {s: stats.by_split.get(s, 0) for s in splits}}
 
@@ -482,9 +525,11 @@ def keep_signatures(rd: Path, data_paths: list[Path], tmp: Path) -> list[tuple[P
 SIGNATURES_DIR = "_signatures"  # = flows.curate.RELEASE_SIGNATURES_DIR
 
 
-def _file_entry(tmp: Path, path: Path, role: str, rows: int, split: str | None = None) -> dict[str, Any]:
+def _file_entry(tmp: Path, path: Path, role: str, rows: int, split: str | None = None, suite: str = "ed25519-sha256") -> dict[str, Any]:
     entry = {"path": path.relative_to(tmp).as_posix(), "role": role, "rows": rows,
              "bytes": path.stat().st_size, "sha256": file_sha256(path)}
+    if suite == "sm2-sm3":
+        entry["sm3"] = file_sm3(path)
     if split is not None:
         entry["split"] = split
     return entry
@@ -493,7 +538,8 @@ def _file_entry(tmp: Path, path: Path, role: str, rows: int, split: str | None =
 # ---------------------------------------------------------------- manifest, card, claim
 
 
-def build_manifest(staged: dict[str, Any], version: int, parent: int | None) -> dict[str, Any]:
+def build_manifest(staged: dict[str, Any], version: int, parent: int | None, key: PublicKey,
+                   audit_anchor: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the manifest of a staged release as version `version` with parent `parent`."""
     from flows.curate import git_commit
 
@@ -505,9 +551,12 @@ def build_manifest(staged: dict[str, Any], version: int, parent: int | None) -> 
     dropped_by_op = {op["op"]: sum(op.get("dropped", {}).values()) for op in run.get("ops", []) if op.get("dropped")}
     per_file = run.get("per_file", [])
     sources = []
+    declared = {s["source"]: s for s in staged.get("declared_sources", [])}
     for inp in run.get("inputs", []):
         files = [f for f in per_file if f["source"] == inp["source"]]
         sources.append({"source": inp["source"], "licence": inp.get("licence", "unknown"), "paths": inp.get("paths", []),
+                        "data_class": declared.get(inp["source"], {}).get("data_class"),
+                        "level": declared.get(inp["source"], {}).get("level"),
                         "format": inp.get("format"), "read": sum(f["read"] for f in files),
                         "kept_by_run": sum(f["kept"] for f in files),
                         "released": staged["stats"]["rows_by_source"].get(inp["source"], 0)})
@@ -522,6 +571,10 @@ def build_manifest(staged: dict[str, Any], version: int, parent: int | None) -> 
         "name": f"{staged['dataset']}@v{version}",
         "parent": f"v{parent}" if parent else None,
         "created_at": datetime.now(timezone.utc).isoformat(),
+        "owner": section.owner or key.owner,
+        "classification": staged["classification"],
+        "signing": {"suite": key.suite, "key_id": key.key_id, "signer": key.owner, "signature_file": SIGNATURE},
+        "audit_anchor": audit_anchor,
         "rows": staged["rows"],
         "splits": {"rows": staged["splits"], "rule": "xxh3_64(seed + '\\0' + id) against cumulative fractions" if section.splits else None,
                    "fractions": section.splits, "seed": section.split_seed},
@@ -591,7 +644,15 @@ def render_card(manifest: dict[str, Any], section: ReleaseSection) -> str:
     parts.append("## Load it\n\n```python\nfrom datasets import load_dataset\n\n"
                  f"ds = load_dataset(\"path/to/{m['dataset']}/v{m['version']}\")  # this directory\n"
                  f"print(ds)\n```\n\nVerify a copy: `yuliao pull {m['dataset']}@v{m['version']} --to DIR` "
-                 "(checks every sha256), or `sha256sum -c SHA256SUMS` here.\n")
+                 "(checks the signature, the access policy and every digest), `yuliao verify DIR`, or `sha256sum -c SHA256SUMS` here.\n")
+    c, sig = m["classification"], m["signing"]
+    raised = "; ".join(f"{r['what']} {r['name']}" + (f" ({r['rows']} rows)" if r.get("rows") else "") + f": {r['level']}"
+                       for r in c["raised_by"]) or "nothing above the lowest level"
+    parts.append(f"## Classification and signature\n\nData class **{c['data_class']}**, level **{c['level']}** "
+                 f"(levels, lowest first: {', '.join(c['levels'])}; declared: {c['declared'] or 'not declared, derived'}). "
+                 f"Raised by: {raised}. Owner: {m.get('owner') or 'unnamed'}.\n\n"
+                 f"`manifest.json` is signed ({sig['suite']}) by {sig['signer'] or 'the publisher'}, key `{sig['key_id']}`; "
+                 f"the signature is in `{sig['signature_file']}` and the registration record in `registration.json`.\n")
     ch = m.get("changes_from_parent")
     if ch and "error" not in ch:
         why = "; ".join(f"{k}: {n}" for k, n in ch["removed_by_reason"].items())
@@ -638,20 +699,48 @@ def render_card(manifest: dict[str, Any], section: ReleaseSection) -> str:
     return "\n".join(parts)
 
 
-def _write_release_text(tmp: Path, manifest: dict[str, Any], section: ReleaseSection) -> None:
-    """Write README.md, manifest.json (listing the card's hash) and SHA256SUMS into the staging dir."""
+def _write_release_text(tmp: Path, manifest: dict[str, Any], section: ReleaseSection, key: PrivateKey) -> None:
+    """Write README.md, manifest.json (listing the card's hash), its signature, the registration record and SHA256SUMS."""
     card = render_card(manifest, section)
     (tmp / CARD).write_text(card, encoding="utf-8")
     files = [f for f in manifest["files"] if f["role"] != "card"]
-    files.append({"path": CARD, "role": "card", "rows": 0, "bytes": (tmp / CARD).stat().st_size,
-                  "sha256": file_sha256(tmp / CARD)})
+    files.append(_file_entry(tmp, tmp / CARD, "card", 0, suite=key.suite))
     manifest = {**manifest, "files": files}
-    (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    sums = [f"{f['sha256']}  {f['path']}" for f in files] + [f"{file_sha256(tmp / MANIFEST)}  {MANIFEST}"]
+    manifest_bytes = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    (tmp / MANIFEST).write_bytes(manifest_bytes)
+    signature = signature_record(key, manifest_bytes, MANIFEST)
+    (tmp / SIGNATURE).write_text(json.dumps(signature, indent=2) + "\n", encoding="utf-8")
+    (tmp / REGISTRATION).write_text(json.dumps(registration_record(manifest, signature), ensure_ascii=False, indent=2) + "\n",
+                                    encoding="utf-8")
+    sums = [f"{f['sha256']}  {f['path']}" for f in files] + [f"{file_sha256(tmp / n)}  {n}" for n in (MANIFEST, SIGNATURE, REGISTRATION)]
     (tmp / CHECKSUMS).write_text("\n".join(sums) + "\n", encoding="utf-8")
-    for p in (tmp / CARD, tmp / MANIFEST, tmp / CHECKSUMS):
+    for p in (tmp / CARD, tmp / MANIFEST, tmp / SIGNATURE, tmp / REGISTRATION, tmp / CHECKSUMS):
         with open(p, "rb") as fh:
             os.fsync(fh.fileno())
+
+
+def registration_record(manifest: dict[str, Any], signature: dict[str, Any]) -> dict[str, Any]:
+    """Return the machine-readable registration of a release, ready to hand to a data registry."""
+    data = [f for f in manifest["files"] if f["role"] == "data"]
+    digest_keys = ("sha256", "sm3")
+    return {
+        "format": "yuliao-registration/1",
+        "identifier": f"urn:yuliao:{manifest['dataset']}:v{manifest['version']}:sha256:{signature['digests']['sha256']}",
+        "name": manifest["name"], "dataset": manifest["dataset"], "version": manifest["version"],
+        "title": manifest["dataset"], "description": manifest.get("description", ""),
+        "owner": manifest.get("owner"), "publisher": {"signer": signature["signer"], "key_id": signature["key_id"]},
+        "created_at": manifest["created_at"], "parent": manifest.get("parent"),
+        "classification": {k: manifest["classification"][k] for k in ("data_class", "level", "levels")},
+        "sources": [{k: s.get(k) for k in ("source", "licence", "data_class", "level", "released")} for s in manifest["sources"]],
+        "languages": manifest.get("stats", {}).get("rows_by_lang", {}),
+        "rows": manifest["rows"], "bytes": sum(f["bytes"] for f in data),
+        "digests": {"manifest": signature["digests"],
+                    "files": [{"path": f["path"], **{k: f[k] for k in digest_keys if k in f}} for f in data]},
+        "signature": {"suite": signature["suite"], "key_id": signature["key_id"], "value": signature["signature"],
+                      "signed_file": signature["signed_file"]},
+        "provenance": {"run_id": manifest["run"]["run_id"], "recipe_sha256": manifest["recipe"]["sha256"],
+                       "code": manifest["code"]},
+    }
 
 
 def changes_from_parent(ws: Path, dataset: str, parent: int, staging: Path, version: int) -> dict[str, Any] | None:
@@ -674,16 +763,17 @@ def claim_version(staged: dict[str, Any], max_attempts: int = 1000) -> dict[str,
     root = Path(staged["dataset_root"])
     ws = root.parent.parent
     section = ReleaseSection(**staged["section"])
+    key = publisher_key(Path(staged["signing_key"]))
     for attempt in range(max_attempts):
         versions = list_versions(ws, staged["dataset"])
         taken = {int(p.name[1:]) for p in root.glob("v*") if p.name[1:].isdigit()}
         version = max([0, *versions, *taken]) + 1
         parent = versions[-1] if versions else None
-        manifest = build_manifest(staged, version, parent)
+        manifest = build_manifest(staged, version, parent, key.public_key(), audit_head(ws))
         if parent is not None:
-            _write_release_text(tmp, manifest, section)  # the diff reads the staged manifest's file list
+            _write_release_text(tmp, manifest, section, key)  # the diff reads the staged manifest's file list
             manifest["changes_from_parent"] = changes_from_parent(ws, staged["dataset"], parent, tmp, version)
-        _write_release_text(tmp, manifest, section)
+        _write_release_text(tmp, manifest, section, key)
         _fsync_dir(tmp)
         target = root / f"v{version}"
         try:
@@ -694,8 +784,12 @@ def claim_version(staged: dict[str, Any], max_attempts: int = 1000) -> dict[str,
             raise
         _fsync_dir(root)
         tmp.with_name(tmp.name + ".owner").unlink(missing_ok=True)
+        level = manifest["classification"]["level"]
+        append_event(ws, "publish", actor=current_actor(None), ref=manifest["name"], level=level,
+                     digest=file_sha256(target / MANIFEST), detail=f"signed by {key.key_id} ({key.suite})")
         return {"path": str(target), "version": version, "parent": manifest["parent"], "rows": manifest["rows"],
-                "name": manifest["name"], "attempts": attempt + 1}
+                "name": manifest["name"], "attempts": attempt + 1, "level": level, "key_id": key.key_id,
+                "suite": key.suite}
     raise ReleaseError(f"could not claim a version of {staged['dataset']} after {max_attempts} attempts")
 
 
@@ -725,9 +819,9 @@ def already_published(workspace: Path, dataset: str, run_id: str) -> list[int]:
 
 
 @task(name="release-stage")
-def stage_task(run_dir: str, dataset: str | None, workspace: str | None) -> dict[str, Any]:
+def stage_task(run_dir: str, dataset: str | None, workspace: str | None, signing_key: str | None) -> dict[str, Any]:
     """Gate, split and shard the run's kept rows and copy its history into a staging dir."""
-    return stage_release(run_dir, dataset, workspace)
+    return stage_release(run_dir, dataset, workspace, signing_key)
 
 
 @task(name="release-claim")
@@ -755,10 +849,10 @@ def catalog_task(workspace: str) -> str | None:
 
 @flow(name="release", log_prints=False)
 def release_flow(run: str, dataset: str | None = None, workspace: str | None = None,
-                 refresh_catalog: bool = True) -> dict[str, Any]:
-    """Publish a completed run (directory or id) as the next version of its dataset; return where it went."""
+                 refresh_catalog: bool = True, signing_key: str | None = None) -> dict[str, Any]:
+    """Publish a completed run (directory or id) as the next signed version of its dataset; return where it went."""
     rd = resolve_run_dir(run, Path(workspace) if workspace else None)
-    staged = stage_task(str(rd), dataset, workspace)
+    staged = stage_task(str(rd), dataset, workspace, signing_key)
     result = claim_task(staged)
     ws = str(Path(staged["dataset_root"]).parent.parent)
     result["catalog"] = catalog_task(ws) if refresh_catalog else None

@@ -25,6 +25,8 @@ RELEASE_FORMAT = "yuliao.release/1"
 MANIFEST = "manifest.json"
 CARD = "README.md"
 CHECKSUMS = "SHA256SUMS"
+REGISTRATION = "registration.json"
+SIGNATURE = "manifest.sig"  # written by flows.signing; named here so verify knows it belongs
 DATA_DIR = "data"
 DROPPED_DIR = "_dropped"
 QUARANTINE_DIR = "_quarantine"
@@ -143,6 +145,11 @@ def check_file(path: Path, entry: dict[str, Any]) -> None:
     digest = file_sha256(path)
     if digest != entry["sha256"]:
         raise IntegrityError(entry["path"], f"sha256 mismatch: file has {digest}, manifest says {entry['sha256']} (corrupted)")
+    if "sm3" in entry:
+        from flows.signing import file_sm3
+
+        if file_sm3(path) != entry["sm3"]:
+            raise IntegrityError(entry["path"], f"SM3 mismatch: manifest says {entry['sm3']} (corrupted)")
 
 
 def check_checksums_file(release_dir: Path) -> None:
@@ -156,20 +163,44 @@ def check_checksums_file(release_dir: Path) -> None:
             raise IntegrityError(MANIFEST, "sha256 does not match SHA256SUMS (corrupted or edited)")
 
 
+def workspace_of_release(release_dir: Path) -> Path | None:
+    """Return the workspace a release directory lives in (`<ws>/releases/<dataset>/v<N>`), or None for a copy."""
+    p = Path(release_dir).resolve()
+    return p.parents[2] if len(p.parents) > 2 and p.parents[1].name == "releases" else None
+
+
+def check_release_signature(release_dir: Path, trusted: dict | None = None) -> dict[str, Any]:
+    """Return the signature record when a trusted key signed the manifest; raise SignatureError otherwise.
+
+    `trusted` None: the keys named by $YULIAO_TRUSTED_KEYS plus `<workspace>/keys/trusted/` of the
+    workspace the release lives in.
+    """
+    from flows.signing import check_signature
+
+    return check_signature(Path(release_dir), trusted if trusted is not None else _trusted_for(release_dir), MANIFEST)
+
+
+def _trusted_for(release_dir: Path) -> dict:
+    from flows.signing import load_trusted_keys, trusted_key_sources
+
+    return load_trusted_keys(trusted_key_sources(workspace_of_release(release_dir)))
+
+
 def unexpected_files(release_dir: Path, manifest: dict[str, Any]) -> list[str]:
     """Return the files (and links) in a release directory that its manifest does not list, as relative paths."""
     root = Path(release_dir)
-    known = {f["path"] for f in manifest["files"]} | {MANIFEST, CHECKSUMS}
+    known = {f["path"] for f in manifest["files"]} | {MANIFEST, CHECKSUMS, SIGNATURE, REGISTRATION}
     found = (p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_symlink() or not p.is_dir())
     return sorted(p for p in found if p not in known)
 
 
-def verify_release(release_dir: Path, with_history: bool = True) -> list[dict[str, Any]]:
-    """Check every file of a release against its manifest, and that no other file is there; return the entries checked.
+def verify_release(release_dir: Path, with_history: bool = True, trusted: dict | None = None) -> list[dict[str, Any]]:
+    """Check a release's signature, every file against its manifest, and that no other file is there; return the entries checked.
 
     An extra file is an error too: `load_dataset` on the folder (or a glob over `data/`) would read it.
     """
     check_checksums_file(release_dir)
+    check_release_signature(release_dir, trusted)
     manifest = read_manifest(release_dir)
     entries = manifest_files(manifest, with_history)
     for entry in entries:
@@ -200,9 +231,14 @@ def _copy_verified(src: Path, dst: Path, entry: dict[str, Any]) -> None:
         raise IntegrityError(entry["path"], f"{kind}: {n} bytes, manifest says {entry['bytes']}")
     if h.hexdigest() != entry["sha256"]:
         raise IntegrityError(entry["path"], f"sha256 mismatch: file has {h.hexdigest()}, manifest says {entry['sha256']} (corrupted)")
+    if "sm3" in entry:
+        from flows.signing import file_sm3
+
+        if file_sm3(dst) != entry["sm3"]:
+            raise IntegrityError(entry["path"], f"SM3 mismatch: manifest says {entry['sm3']} (corrupted)")
 
 
-def pull_release(ref: ReleaseRef, to: Path, with_history: bool = False) -> dict[str, Any]:
+def pull_release(ref: ReleaseRef, to: Path, with_history: bool = False, trusted: dict | None = None) -> dict[str, Any]:
     """Copy a release to `to`, verifying every byte against the manifest; nothing is left on failure.
 
     The copy is assembled in a temporary directory beside `to` and renamed into place only when
@@ -212,15 +248,20 @@ def pull_release(ref: ReleaseRef, to: Path, with_history: bool = False) -> dict[
     if to.exists() and (not to.is_dir() or any(to.iterdir())):
         raise ReleaseError(f"{to} exists and is not empty; pull into a new directory")
     check_checksums_file(ref.path)
-    manifest = read_manifest(ref.path)
-    entries = manifest_files(manifest, with_history)
     to.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{to.name}.pull-", dir=to.parent))
     try:
+        # The signature is checked on the copied manifest, and that copy drives every file copy: a
+        # manifest swapped in the source after the check cannot slip through.
+        for name in (MANIFEST, SIGNATURE, REGISTRATION):
+            if (ref.path / name).is_file():
+                shutil.copyfile(ref.path / name, tmp / name)
+        check_release_signature(tmp, trusted if trusted is not None else _trusted_for(ref.path))
+        manifest = read_manifest(tmp)
+        entries = manifest_files(manifest, with_history)
         for entry in entries:
             _copy_verified(ref.path / entry["path"], tmp / entry["path"], entry)
-        shutil.copyfile(ref.path / MANIFEST, tmp / MANIFEST)
-        copied = {e["path"] for e in entries} | {MANIFEST}
+        copied = {e["path"] for e in entries} | {MANIFEST, SIGNATURE, REGISTRATION}
         sums = [line for line in (ref.path / CHECKSUMS).read_text(encoding="utf-8").splitlines()
                 if line.partition("  ")[2] in copied]  # so `sha256sum -c SHA256SUMS` passes on the copy
         (tmp / CHECKSUMS).write_text("\n".join(sums) + "\n", encoding="utf-8")

@@ -8,4 +8,12 @@ export YULIAO_PROGRESS=1
 out=$(.venv/bin/yuliao run configs/recipes/demo.yaml "$@")
 echo "$out"
 run_dir=$(printf '%s\n' "$out" | sed -n 's|^kept: \(.*\)/kept$|\1|p')
+ws=$(dirname "$(dirname "$run_dir")")
+# Every release is signed: create the workspace's publisher key once (kept in $ws/keys, mode 0600).
+if [ -z "${YULIAO_SIGNING_KEY:-}" ] && [ ! -f "$ws/keys/publisher.key" ]; then
+  .venv/bin/yuliao keys create --workspace "$ws" --owner "yuliao demo publisher"
+fi
+# Who may pull what: the example policy, unless the workspace has its own.
+[ -f "$ws/access-policy.yaml" ] || cp configs/access-policy.yaml "$ws/access-policy.yaml"
 .venv/bin/yuliao release "$run_dir"
+.venv/bin/yuliao verify demo@latest --workspace "$ws"

@@ -20,6 +20,22 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HOME", str(ROOT / ".yuliao" / "hf"))
 
 
+def _session_signing_key() -> None:
+    """Give every test process one publisher key (releases are always signed) and trust it."""
+    if os.environ.get("YULIAO_SIGNING_KEY"):
+        return
+    import tempfile
+
+    from flows.signing import new_private_key, write_key_pair
+
+    priv, pub = write_key_pair(new_private_key("ed25519", "yuliao-tests"), Path(tempfile.mkdtemp(prefix="yuliao-test-keys-")), "publisher")
+    os.environ["YULIAO_SIGNING_KEY"] = str(priv)
+    os.environ["YULIAO_TRUSTED_KEYS"] = str(pub)
+
+
+_session_signing_key()
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """Return ../shared, or skip the test with a clear message when it is absent."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -10,12 +11,13 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from flows.release_store import CHECKSUMS, MANIFEST, RELEASE_FORMAT, IntegrityError, verify_release
+from flows.release_store import CHECKSUMS, MANIFEST, RELEASE_FORMAT, SIGNATURE, IntegrityError, verify_release
+from flows.signing import load_private_key, signature_record
 from flows.store import file_sha256
 
 
 def make_release(root: Path) -> Path:
-    """Write a small release as the publisher lays it out: data shard, history, card, manifest, SHA256SUMS."""
+    """Write a small release as the publisher lays it out: data shard, history, card, signed manifest, SHA256SUMS."""
     (root / "data").mkdir(parents=True)
     (root / "_dropped").mkdir()
     pq.write_table(pa.table({"id": ["a", "b"], "text": ["一", "二"]}), root / "data" / "train-00000-of-00001.parquet")
@@ -25,7 +27,9 @@ def make_release(root: Path) -> Path:
     files = [{"path": p, "role": r, "rows": n, "bytes": (root / p).stat().st_size, "sha256": file_sha256(root / p)}
              for p, (r, n) in roles.items()]
     (root / MANIFEST).write_text(json.dumps({"format": RELEASE_FORMAT, "files": files, "rows": 2}), encoding="utf-8")
-    sums = [f"{f['sha256']}  {f['path']}" for f in files] + [f"{file_sha256(root / MANIFEST)}  {MANIFEST}"]
+    key = load_private_key(Path(os.environ["YULIAO_SIGNING_KEY"]))  # the test session's publisher key (tests/conftest.py)
+    (root / SIGNATURE).write_text(json.dumps(signature_record(key, (root / MANIFEST).read_bytes())), encoding="utf-8")
+    sums = [f"{f['sha256']}  {f['path']}" for f in files] + [f"{file_sha256(root / n)}  {n}" for n in (MANIFEST, SIGNATURE)]
     (root / CHECKSUMS).write_text("\n".join(sums) + "\n", encoding="utf-8")
     return root
 
