@@ -118,14 +118,14 @@ def test_very_short_or_letterless_text_is_und_with_zero_confidence(text):
 def test_short_text_gets_an_answer_with_low_confidence():
     g = identify_text("你好")
     assert g.lang == "zh" and g.script == "Hani"  # 你好 is written the same in both scripts
-    assert g.conf < 0.5
-    assert identify_text("你好，今天天气很好，我们去公园散步吧。").conf > 0.9
+    long = identify_text("你好，今天天气很好，我们去公园散步吧。")
+    assert g.conf < 0.7 and long.conf > 0.9 and g.conf < long.conf  # calibrated (@3): 2 characters are right ~60% of the time
 
 
 def test_code_mixed_chinese_is_chinese_with_low_confidence_and_reports_the_mix():
     # identify_language@3: Han holding >= cjk_decides_share of the letters decides the line (it was und)
     g = identify_text("我们今天下午开会讨论 the budget planning for the next quarter")
-    assert g.lang == "zh" and g.conf < 0.5
+    assert g.lang == "zh" and g.conf < identify_text("我们今天下午开会讨论下个季度的预算计划").conf
     assert set(g.mix) == {"zh", "en"} and abs(sum(g.mix.values()) - 1) < 0.01
     assert identify_text("我们今天下午开会讨论 the budget planning for the next quarter",
                          LangIdConfig(cjk_decides_share=1.0)).lang == "und"  # the old rule: evenly mixed -> und
@@ -179,7 +179,7 @@ def test_unmarked_chinese_is_surer_zh_the_longer_it_is():
     short = identify_text("世界獨一無二", markers)  # also a Common Voice *Cantonese* sentence: no marker either way
     long = identify_text("秦川雄帝宅，函谷壯皇居。綺殿千尋起，離宮百雉餘。連甍遙接漢，飛觀迥凌虛。雲日隱層闕，風煙出綺疎。", markers)
     assert short.lang == long.lang == "zh"
-    assert short.conf < 0.6 < 0.9 < long.conf
+    assert short.conf < long.conf and long.conf > 0.95
 
 
 @pytest.mark.parametrize("text", ["你成日去深圳？", "你大概幾時可以做得好啊", "你幫我揀埋啦", "想食幾多就食幾多",
@@ -277,7 +277,7 @@ def test_keep_languages_reasons_and_tags():
              "한국어 문장입니다. 오늘은 날씨가 좋습니다.", "你好", "好"]
     batch = IdentifyLanguage().apply(_docs(texts), OpStats())
     stats = OpStats()
-    out = KeepLanguages(languages=("zh-Hant", "yue"), min_confidence=0.3).apply(batch, stats)
+    out = KeepLanguages(languages=("zh-Hant", "yue"), min_confidence=0.65).apply(batch, stats)
     assert out.column("drop_reason").to_pylist() == [
         None, None, "lang_not_allowed:zh-Hans", "lang_not_allowed:ko-Kore", "lang_low_confidence", "lang_not_allowed:und-Zyyy"]
     assert set(out.column("dropped_by").drop_null().to_pylist()) == {"keep_languages@1"}
