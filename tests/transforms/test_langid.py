@@ -119,7 +119,7 @@ def test_short_text_gets_an_answer_with_low_confidence():
     g = identify_text("你好")
     assert g.lang == "zh" and g.script == "Hani"  # 你好 is written the same in both scripts
     long = identify_text("你好，今天天气很好，我们去公园散步吧。")
-    assert g.conf < 0.7 and long.conf > 0.9 and g.conf < long.conf  # calibrated (@3): 2 characters are right ~60% of the time
+    assert long.conf > 0.95 and g.conf < long.conf - 0.1  # calibrated (@3): the ranking holds, not the old absolute values
 
 
 def test_code_mixed_chinese_is_chinese_with_low_confidence_and_reports_the_mix():
@@ -277,7 +277,7 @@ def test_keep_languages_reasons_and_tags():
              "한국어 문장입니다. 오늘은 날씨가 좋습니다.", "你好", "好"]
     batch = IdentifyLanguage().apply(_docs(texts), OpStats())
     stats = OpStats()
-    out = KeepLanguages(languages=("zh-Hant", "yue"), min_confidence=0.65).apply(batch, stats)
+    out = KeepLanguages(languages=("zh-Hant", "yue"), min_confidence=0.9).apply(batch, stats)
     assert out.column("drop_reason").to_pylist() == [
         None, None, "lang_not_allowed:zh-Hans", "lang_not_allowed:ko-Kore", "lang_low_confidence", "lang_not_allowed:und-Zyyy"]
     assert set(out.column("dropped_by").drop_null().to_pylist()) == {"keep_languages@1"}
@@ -356,7 +356,7 @@ def test_hangul_decides_korean_in_latin_heavy_lines(text):
     assert identify_text(text).lang == "ko"
 
 
-@pytest.mark.parametrize("text", ["Preferences", "Save As", "Keyboard Shortcuts", "Print Preview", "Find and Replace"])
+@pytest.mark.parametrize("text", ["Preferences", "Open Recent", "Save As", "Keyboard Shortcuts", "Print Preview", "Find and Replace"])
 def test_short_english_ui_strings_are_english(text):
     assert identify_text(text).lang == "en"
 
