@@ -15,8 +15,10 @@ How a text is decided (cheapest evidence first):
    喺 唔 啲 against Mandarin-only words such as 的 是 這 沒 了 們) and, where those tie (usually:
    none at all), a character n-gram model trained on Cantonese and written-Chinese text
    (scripts/build_yue_model.py; ~0.4 MB shipped in langid_data), or by the `cantonesedetect`
-   package as an option.
-3. Everything else goes to langdetect's language profiles. The default backend (``langdetect_nb``)
+   package as an option. Cantonese needs positive evidence; without it either way the text is
+   ``zh`` with ``lang_conf`` <= 0.5: Chinese, variety unsure. Two or more kana or Hangul, or Han
+   holding a quarter of the letters, decide a Latin-mixed line.
+3. Everything else goes to langdetect's language profiles (texts under 30 characters to fastText lite). The default backend (``langdetect_nb``)
    scores *all* of a text's n-grams against those profiles in one vectorised naive-Bayes sum
    instead of langdetect's random sampling: deterministic without a seed and ~15x faster; the
    original seeded langdetect (``DetectorFactory.seed = 0``) stays available as ``langdetect``.

@@ -382,6 +382,6 @@ def test_heldout_sets_reach_the_target_per_class_and_register():
     acc = heldout_accuracy(path)
     # identify_language@3 on the evaluation sources (bench/results/langid.md): floors a little below
     # the measured figures, so the test catches regressions; not all cells reach the 0.98 target.
-    floors = {"zh-Hans": 0.98, "zh-Hant": 0.975, "ko": 0.98, "ja": 0.89, "en": 0.82, "yue": 0.90}
+    floors = {"zh-Hans": 0.985, "zh-Hant": 0.98, "ko": 0.985, "ja": 0.90, "en": 0.93, "yue": 0.91}
     low = {k: v for k, v in acc.items() if v < floors[k[1]]}
     assert not low, low
