@@ -29,7 +29,6 @@ from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError
 
 from transforms.clean import map_where
-from transforms.lazy import build_once
 from transforms.ops import Mapper, OpStats, add_trace, set_column
 from transforms.registry import register_op
 
@@ -131,15 +130,9 @@ def valid_id_card(value: str, text: str, start: int) -> bool:
     return True
 
 
-@build_once
-def _cn_region_db() -> numdb.NumDB:
-    """Return stdnum's GB/T 2260 table, read once per process (stdnum's own dict cache has no lock)."""
-    return numdb.get("cn/loc")
-
-
 def known_region(code: str) -> bool:
     """Return True when a six-digit code is in GB/T 2260 (stdnum's administrative division table)."""
-    return any(props for _, props in _cn_region_db().info(code))
+    return any(props for _, props in numdb.get("cn/loc").info(code))
 
 
 def looks_like_id_number(digits: str) -> bool:
