@@ -16,24 +16,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flows.release_store import ReleaseRef, files_of_role, list_versions, read_manifest, releases_root
+from transforms.lazy import build_once
 from transforms.schema import CLUSTER_ID, DROP_REASON, DROPPED_BY, DUPLICATE_OF, TRACE
 
 ANNOTATIONS_GLOB = "annotations/**/annotations.parquet"
 _CLUSTER_MEMBER_LIMIT = 50
 
 
-_DUCK: list = []
-
-
+@build_once
 def _duck():
-    """Return the process's in-memory DuckDB (connection set-up costs more than a point lookup)."""
-    if not _DUCK:
-        import duckdb
+    """Return the process's in-memory DuckDB (connection set-up costs more than a point lookup); callers take a cursor."""
+    import duckdb
 
-        con = duckdb.connect()
-        con.execute("SET parquet_metadata_cache = true")
-        _DUCK.append(con)
-    return _DUCK[0]
+    con = duckdb.connect()
+    con.execute("SET parquet_metadata_cache = true")
+    return con
 
 
 def _find_rows(files: list[str], column: str, value: str, columns: list[str] | None = None) -> list[tuple[str, dict]]:

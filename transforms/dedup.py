@@ -87,21 +87,22 @@ def fmix64(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> _U64(33))
 
 
-_POWER_CACHE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+@build_once
+def _power_tables(base: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return base^i and base^-i modulo 2^64 for i in [0, size] (built once per (base, size))."""
+    inv = pow(base, -1, 1 << 64)
+    p = np.full(size + 1, base, _U64)
+    q = np.full(size + 1, inv, _U64)
+    p[0] = q[0] = 1
+    return np.cumprod(p, dtype=_U64), np.cumprod(q, dtype=_U64)
 
 
 def _powers(base: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return base^i and base^-i modulo 2^64 for i in [0, n] (cached, grown by doubling)."""
-    have = _POWER_CACHE.get(base)
-    if have is None or len(have[0]) <= n:
-        size = max(1 << 16, 1 << int(n).bit_length())
-        inv = pow(base, -1, 1 << 64)
-        p = np.full(size + 1, base, _U64)
-        q = np.full(size + 1, inv, _U64)
-        p[0] = q[0] = 1
-        have = (np.cumprod(p, dtype=_U64), np.cumprod(q, dtype=_U64))
-        _POWER_CACHE[base] = have
-    return have[0][: n + 1], have[1][: n + 1]
+    """Return base^i and base^-i modulo 2^64 for i in [0, n] (from a power-of-two sized cached table)."""
+    # Sizes are powers of two so a handful of tables serve every n; build_once instead of a bare
+    # module dict so threads that grow the table together build it once and see it finished.
+    pw, inv = _power_tables(base, max(1 << 16, 1 << int(n).bit_length()))
+    return pw[: n + 1], inv[: n + 1]
 
 
 def _range_hash(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray, base: int) -> np.ndarray:

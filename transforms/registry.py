@@ -17,7 +17,6 @@ from importlib import resources
 from transforms.ops import Operator
 
 _REGISTRY: dict[str, type[Operator]] = {}
-_DISCOVERED = False
 # Packages whose modules may define operators; every module in them is imported once.
 OP_PACKAGES: tuple[str, ...] = ("transforms", "quality")
 
@@ -31,16 +30,17 @@ def register_op(cls: type[Operator]) -> type[Operator]:
     return cls
 
 
+@build_once
 def discover_ops() -> None:
-    """Import every module of the operator packages so their @register_op decorators run."""
-    global _DISCOVERED
-    if _DISCOVERED:
-        return
+    """Import every module of the operator packages so their @register_op decorators run (once, locked).
+
+    Locked so that a thread arriving while another is still importing waits for the full registry
+    instead of reading a half-filled one.
+    """
     for pkg_name in OP_PACKAGES:
         pkg = importlib.import_module(pkg_name)
         for info in pkgutil.walk_packages(pkg.__path__, prefix=f"{pkg_name}."):
             importlib.import_module(info.name)
-    _DISCOVERED = True
 
 
 def known_ops() -> dict[str, type[Operator]]:

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from flows.recipe import InputSpec, RecipeError
 from transforms.convert.records import FieldMapping, Quarantined
+from transforms.lazy import build_once
 from transforms.schema import docs_from_pylist, quarantine_from_pylist
 
 
@@ -81,7 +82,6 @@ class Reader:
 
 
 _READERS: dict[str, Reader] = {}
-_DISCOVERED = False
 
 
 def register_reader(name: str, extensions: tuple[str, ...], options_model: type[BaseModel] = NoOptions):
@@ -264,13 +264,16 @@ def reader_for_name(name: str, readers: dict[str, Reader] | None = None) -> Read
     return best[1] if best else None
 
 
+@build_once
+def _import_reader_modules() -> None:
+    """Import every module of this package once (locked: a second thread waits for all readers)."""
+    for info in pkgutil.iter_modules(__path__, prefix=f"{__name__}."):
+        importlib.import_module(info.name)
+
+
 def known_readers() -> dict[str, Reader]:
     """Return all readers by name, importing every module of this package once."""
-    global _DISCOVERED
-    if not _DISCOVERED:
-        for info in pkgutil.iter_modules(__path__, prefix=f"{__name__}."):
-            importlib.import_module(info.name)
-        _DISCOVERED = True
+    _import_reader_modules()
     return dict(sorted(_READERS.items()))
 
 
