@@ -628,6 +628,8 @@ def cross_candidate_pairs(band_matrix: np.ndarray, han_script: np.ndarray, activ
     script is always linked, with O(members) edges (same-script rows are not linked at all).
     """
     idx_all = np.flatnonzero(active & (han_script != HAN_OTHER))
+    if len(idx_all) < 2:
+        return np.zeros((0, 2), np.int64)
     cls = han_script[idx_all]
     parts = []
     for b in range(band_matrix.shape[1]):
