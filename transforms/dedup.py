@@ -168,17 +168,49 @@ def _convert_script(cps: np.ndarray, script: ScriptConversion) -> np.ndarray:
     """Return codepoints after the OpenCC conversion `script` (unchanged for "none"; "fold": tw2sp + regional vocabulary)."""
     if script == "none":
         return cps
-    joined = convert_script_text(cps.tobytes().decode("utf-32-le"), script)
+    joined = cps.tobytes().decode("utf-32-le")
+    if script == "fold":
+        joined = _DOC_SEP.join(fold_script_texts(joined.split(_DOC_SEP)))
+    else:
+        joined = opencc_converter(script).convert(joined)
     return np.frombuffer(joined.encode("utf-32-le"), np.uint32)
 
 
 def convert_script_text(text: str, script: ScriptConversion) -> str:
-    """Return `text` converted by the OpenCC config `script`; "fold" also folds regional vocabulary."""
+    """Return `text` converted by the OpenCC config `script`, or folded (see `fold_script_texts`) for "fold"."""
     if script == "none":
         return text
     if script == "fold":
-        return fold_regional_vocabulary(opencc_converter("tw2sp").convert(text))
+        return fold_script_texts([text])[0]
     return opencc_converter(script).convert(text)
+
+
+def fold_script_texts(texts: list[str]) -> list[str]:
+    """Return each text folded to one Simplified, mainland-vocabulary key (the "fold" script setting).
+
+    A text with a Traditional-only character goes through OpenCC tw2sp (Taiwan phrases and
+    variants -> mainland Simplified), then REGIONAL_FOLDS; a text with Han characters but none
+    Traditional-only goes through REGIONAL_FOLDS alone, which also holds tw2sp's mappings of words
+    both scripts spell alike (支援 -> 支持), so both routes give one key; a text without Han is
+    returned as is. OpenCC costs ~100-200 ns per character, so only Traditional text pays it.
+    """
+    if not texts:
+        return []
+    lengths = np.fromiter(map(len, texts), np.int64, count=len(texts))
+    cps = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
+    owner = np.repeat(np.arange(len(texts)), lengths)
+    has_trad = np.bincount(owner[_han_script_lut()[cps] == HAN_TRADITIONAL], minlength=len(texts)) > 0
+    has_han = np.bincount(owner[codepoint_classes()[cps] == _CJK], minlength=len(texts)) > 0
+    out = list(texts)
+    trad = np.flatnonzero(has_trad).tolist()
+    if trad:  # one OpenCC call for all of them: the per-call overhead is larger than a short text's conversion
+        for i, t in zip(trad, opencc_converter("tw2sp").convert(_DOC_SEP.join(out[i] for i in trad)).split(_DOC_SEP)):
+            out[i] = t
+    han = np.flatnonzero(has_han).tolist()
+    if han:
+        for i, t in zip(han, fold_regional_vocabulary(_DOC_SEP.join(out[i] for i in han)).split(_DOC_SEP)):
+            out[i] = t
+    return out
 
 
 # Words that mainland and Taiwan (or Hong Kong) technical Chinese write differently and that OpenCC
@@ -199,6 +231,19 @@ REGIONAL_FOLDS: dict[str, str] = {
     "指令稿": "脚本", "指令": "命令", "封包": "数据包", "搜寻": "搜索", "相依性": "依赖性", "相依": "依赖",
     "核取方块": "复选框", "捷径": "快捷方式", "使用者": "用户", "软体": "软件", "硬体": "硬件",
     "参看": "参考", "构建": "编译", "反安装": "卸载", "解除安装": "卸载",
+    # tw2sp's mappings of technical words both scripts spell alike (from OpenCC's TWPhrasesRev): a
+    # Simplified text skips OpenCC, so these are folded here to the word tw2sp gives a Traditional one.
+    "介面": "界面", "支援": "支持", "建立": "创建", "新增": "添加", "核心": "内核", "影像": "图像",
+    "物件": "对象", "字串": "字符串", "字元": "字符", "存取": "访问", "列印": "打印", "登入": "登录",
+    "登出": "注销", "伺服器": "服务器", "磁碟": "磁盘", "硬碟": "硬盘", "相容": "兼容", "位元": "比特",
+    "位址": "地址", "效能": "性能", "整合": "集成", "快取": "缓存", "函式": "函数", "演算法": "算法",
+    "宣告": "声明", "呼叫": "调用", "命令列": "命令行", "停用": "禁用", "元件": "组件", "非同步": "异步",
+    "埠": "端口", "映象": "镜像", "溢位": "溢出", "滑鼠": "鼠标", "光碟": "光盘", "巨集": "宏",
+    "最佳化": "优化", "排程": "调度", "批次": "批量", "序列": "串行", "影片": "视频", "剪下": "剪切",
+    "全形": "全角", "半形": "半角", "分散式": "分布式", "字型": "字体", "重新命名": "重命名",
+    "重新整理": "刷新", "解析度": "分辨率", "部落格": "博客", "晶片": "芯片", "智慧": "智能", "社群": "社区",
+    "多工": "多任务", "外接": "外置", "表示式": "表达式", "工作列": "任务栏", "分割槽": "分区", "定址": "寻址",
+    "遮蔽": "屏蔽", "稽核": "审核", "奈米": "纳米", "雷射": "激光", "防毒": "杀毒",
 }
 
 
@@ -925,7 +970,7 @@ def line_keys(text: str, script: ScriptConversion) -> list[tuple[int, int]]:
         if not key:
             continue
         if script != "none":
-            key = opencc_converter(script).convert(key)
+            key = convert_script_text(key, script)
         out.append((i, text_hash64(key)))
     return out
 
