@@ -279,7 +279,8 @@ def run_cli(rows: list[dict], params: dict, work: Path) -> tuple[dict[str, str |
               "inputs": [{"source": "xscript", "paths": [str(src)], "licence": "GPL-2.0-or-later", "text_field": "text", "id_field": "id"}],
               "ops": [{"op": "dedup_near", **params}]}
     (work / "recipe.yaml").write_text(yaml.safe_dump(recipe, allow_unicode=True), "utf-8")
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # The shared machine runs at load ~10: give the temporary Prefect server more than its default 90 s to boot.
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="600")
     t0 = time.time()
     proc = subprocess.run([sys.executable, "-m", "flows.cli", "run", str(work / "recipe.yaml")], cwd=ROOT, env=env,
                           capture_output=True, text=True)

@@ -126,16 +126,16 @@ def reduce_from_files(
     if existing:
         # Only stored rows sharing at least one band bucket with the new batch matter.
         con.execute(f"CREATE VIEW old_sigs AS SELECT *, true AS existing FROM read_parquet({_sql_list(list(existing))}, union_by_name=true)")
-        con.execute(
-            """CREATE TEMP TABLE new_buckets AS
-               SELECT DISTINCT generate_subscripts(bands, 1) AS band, unnest(bands) AS h FROM new_sigs WHERE n_shingles > 0"""
-        )
-        con.execute(
-            """CREATE TEMP TABLE old_hit AS
-               SELECT DISTINCT o.id FROM (SELECT id, generate_subscripts(bands, 1) AS band, unnest(bands) AS h
-                                          FROM old_sigs WHERE n_shingles > 0) o
-               JOIN new_buckets n USING (band, h)"""
-        )
+        # The cross-script stage's buckets count too (band numbers offset past the main bands').
+        cross = op.cross_script() is not None and all(
+            "xbands" in con.sql(f"SELECT * FROM {v} LIMIT 0").columns for v in ("new_sigs", "old_sigs"))
+        buckets = "SELECT {id}generate_subscripts(bands, 1) AS band, unnest(bands) AS h FROM {src} WHERE n_shingles > 0"
+        if cross:
+            buckets += (" UNION ALL SELECT {id}1000000 + generate_subscripts(xbands, 1) AS band, unnest(xbands) AS h"
+                        " FROM {src} WHERE n_shingles > 0 AND han_script > 0")
+        con.execute("CREATE TEMP TABLE new_buckets AS SELECT DISTINCT band, h FROM (" + buckets.format(id="", src="new_sigs") + ")")
+        con.execute("CREATE TEMP TABLE old_hit AS SELECT DISTINCT o.id FROM (" + buckets.format(id="id, ", src="old_sigs")
+                    + ") o JOIN new_buckets n USING (band, h)")
         source = "(SELECT * FROM new_sigs UNION ALL BY NAME SELECT * FROM old_sigs WHERE id IN (SELECT id FROM old_hit))"
     else:
         source = "new_sigs"
