@@ -161,18 +161,16 @@ def normalized_codepoints(texts: list[str], script: ScriptConversion, compiled: 
         for i in np.unique(doc_of_cp[slow[cps]]).tolist():
             texts[i] = unicodedata.normalize("NFKC", texts[i]).casefold()
         cps = np.frombuffer(_DOC_SEP.join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
-    return _convert_script(fold[cps], script)
+    return _convert_script(fold[cps], script, compiled=False)
 
 
-def _convert_script(cps: np.ndarray, script: ScriptConversion) -> np.ndarray:
+def _convert_script(cps: np.ndarray, script: ScriptConversion, compiled: bool = True) -> np.ndarray:
     """Return codepoints after the OpenCC conversion `script` (unchanged for "none"; "fold": tw2sp + regional vocabulary)."""
     if script == "none":
         return cps
-    joined = cps.tobytes().decode("utf-32-le")
     if script == "fold":
-        joined = _DOC_SEP.join(fold_script_texts(joined.split(_DOC_SEP)))
-    else:
-        joined = opencc_converter(script).convert(joined)
+        return fold_codepoints(cps, int(np.count_nonzero(cps == ord(_DOC_SEP))) + 1, compiled)
+    joined = opencc_converter(script).convert(cps.tobytes().decode("utf-32-le"))
     return np.frombuffer(joined.encode("utf-32-le"), np.uint32)
 
 
@@ -186,31 +184,111 @@ def convert_script_text(text: str, script: ScriptConversion) -> str:
 
 
 def fold_script_texts(texts: list[str]) -> list[str]:
-    """Return each text folded to one Simplified, mainland-vocabulary key (the "fold" script setting).
-
-    A text with a Traditional-only character goes through OpenCC tw2sp (Taiwan phrases and
-    variants -> mainland Simplified), then REGIONAL_FOLDS; a text with Han characters but none
-    Traditional-only goes through REGIONAL_FOLDS alone, which also holds tw2sp's mappings of words
-    both scripts spell alike (支援 -> 支持), so both routes give one key; a text without Han is
-    returned as is. OpenCC costs ~100-200 ns per character, so only Traditional text pays it.
-    """
+    """Return each text folded to one Simplified, mainland-vocabulary key (the "fold" script setting; see `fold_codepoints`)."""
     if not texts:
         return []
-    lengths = np.fromiter(map(len, texts), np.int64, count=len(texts))
-    cps = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
-    owner = np.repeat(np.arange(len(texts)), lengths)
-    has_trad = np.bincount(owner[_han_script_lut()[cps] == HAN_TRADITIONAL], minlength=len(texts)) > 0
-    has_han = np.bincount(owner[codepoint_classes()[cps] == _CJK], minlength=len(texts)) > 0
-    out = list(texts)
-    trad = np.flatnonzero(has_trad).tolist()
-    if trad:  # one OpenCC call for all of them: the per-call overhead is larger than a short text's conversion
-        for i, t in zip(trad, opencc_converter("tw2sp").convert(_DOC_SEP.join(out[i] for i in trad)).split(_DOC_SEP)):
-            out[i] = t
-    han = np.flatnonzero(has_han).tolist()
-    if han:
-        for i, t in zip(han, fold_regional_vocabulary(_DOC_SEP.join(out[i] for i in han)).split(_DOC_SEP)):
-            out[i] = t
-    return out
+    joined = _DOC_SEP.join(t.replace(_DOC_SEP, " ") for t in texts)
+    cps = fold_codepoints(np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32), len(texts))
+    return cps.tobytes().decode("utf-32-le", "surrogatepass").split(_DOC_SEP)
+
+
+def fold_codepoints(cps: np.ndarray, n_docs: int, compiled: bool = True) -> np.ndarray:
+    """Return U+E000-joined documents folded to one Simplified, mainland-vocabulary key each.
+
+    A document with at least as many Traditional-only as Simplified-only characters (and some)
+    goes through OpenCC tw2sp (Taiwan phrases and variants -> mainland Simplified); a mostly
+    Simplified one with a few Traditional-only characters has just those converted, character by
+    character; then every document goes through REGIONAL_FOLDS, which also holds tw2sp's mappings
+    of words both scripts spell alike (支援 -> 支持), so both routes give one key. OpenCC costs
+    ~100-200 ns per character, so only Traditional text pays it; the routing, the character
+    table and the phrase table are compiled passes (`compiled=False`: the phrase table by the
+    `fold_regional_vocabulary` regex, the reference).
+    """
+    k = _kernels()
+    simp, trad, _ = k.han_counts(cps, _han_flags(), n_docs).T
+    opencc_docs = np.flatnonzero((trad > 0) & (trad >= simp))
+    mixed_docs = np.flatnonzero((trad > 0) & (trad < simp))
+    if len(opencc_docs) or len(mixed_docs):
+        sep = np.flatnonzero(cps == ord(_DOC_SEP))
+        starts, ends = np.concatenate(([0], sep + 1)), np.concatenate((sep, [len(cps)]))
+        cps = cps.copy()
+        lut = _traditional_char_lut()
+        for i in mixed_docs.tolist():
+            cps[starts[i] : ends[i]] = lut[cps[starts[i] : ends[i]]]
+        if len(opencc_docs):  # one OpenCC call for all of them: the per-call overhead is larger than a short text's conversion
+            texts = cps.tobytes().decode("utf-32-le", "surrogatepass").split(_DOC_SEP)
+            converted = opencc_converter("tw2sp").convert(_DOC_SEP.join(texts[i] for i in opencc_docs.tolist()))
+            for i, t in zip(opencc_docs.tolist(), converted.split(_DOC_SEP)):
+                texts[i] = t
+            cps = np.frombuffer(_DOC_SEP.join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
+    if not compiled:
+        folded = fold_regional_vocabulary(cps.tobytes().decode("utf-32-le", "surrogatepass"))
+        return np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), np.uint32)
+    return k.replace_phrases(cps, *_regional_fold_arrays())
+
+
+@build_once
+def _traditional_char_lut() -> np.ndarray:
+    """Return a uint32 table codepoint -> itself, except Traditional-only characters -> OpenCC t2s of them alone."""
+    from transforms.langid import TRADITIONAL_ONLY
+
+    chars = list(TRADITIONAL_ONLY)
+    simplified = opencc_converter("t2s").convert("\n".join(chars)).split("\n")
+    if len(simplified) != len(chars):  # a conversion never adds or removes a line break
+        raise RuntimeError("OpenCC t2s changed the number of lines")
+    lut = np.arange(0x110000, dtype=np.uint32)
+    for c, t in zip(chars, simplified):
+        if len(t) == 1:
+            lut[ord(c)] = ord(t)
+    return lut
+
+
+_PHRASE_BASE = np.uint64(0x100000001B3)
+
+
+@build_once
+def _regional_fold_arrays() -> tuple:
+    """Return REGIONAL_FOLDS as the arrays `_dedup_kernels.replace_phrases` takes (after its `cps`)."""
+    keys = list(REGIONAL_FOLDS)
+    max_len = max(map(len, keys))
+
+    def phrase_hash(key: str) -> int:
+        h = 0
+        for ch in key:
+            h = (h * int(_PHRASE_BASE) + ord(ch) + 1) % (1 << 64)
+        return h
+
+    order = sorted(range(len(keys)), key=lambda i: phrase_hash(keys[i]))
+    keys = [keys[i] for i in order]
+    key_cps = np.zeros((len(keys), max_len), np.uint32)
+    for i, key in enumerate(keys):
+        key_cps[i, : len(key)] = [ord(c) for c in key]
+    outs = [REGIONAL_FOLDS[key] for key in keys]
+    starts = np.zeros(0x110000, np.bool_)
+    starts[[ord(key[0]) for key in keys]] = True
+    return (
+        starts, max_len, np.array([phrase_hash(key) for key in keys], np.uint64), key_cps,
+        np.array([len(key) for key in keys], np.int64), np.concatenate(([0], np.cumsum([len(o) for o in outs]))).astype(np.int64),
+        np.array([ord(c) for o in outs for c in o], np.uint32), _PHRASE_BASE,
+    )
+
+
+@build_once
+def _han_flags() -> np.ndarray:
+    """Return a uint8 table codepoint -> bit 1 Simplified-only, 2 Traditional-only, 4 Han (CJK class)."""
+    lut = _han_script_lut()
+    flags = np.where(lut == HAN_SIMPLIFIED, 1, 0) | np.where(lut == HAN_TRADITIONAL, 2, 0)
+    flags |= np.where(codepoint_classes() == _CJK, 4, 0)
+    return flags.astype(np.uint8)
+
+
+def han_character_counts(texts: list[str]) -> np.ndarray:
+    """Return an (n, 3) array per text: Simplified-only, Traditional-only and Han characters (one numba pass)."""
+    if not texts:
+        return np.zeros((0, 3), np.int64)
+    joined = _DOC_SEP.join(t.replace(_DOC_SEP, " ") for t in texts)
+    cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)
+    return _kernels().han_counts(cps, _han_flags(), len(texts))
 
 
 # Words that mainland and Taiwan (or Hong Kong) technical Chinese write differently and that OpenCC
@@ -282,11 +360,8 @@ def han_script_classes(texts: list[str], min_chars: int = 3, margin: float = 1.5
     """
     if not texts:
         return np.zeros(0, np.int8)
-    lengths = np.fromiter(map(len, texts), np.int64, count=len(texts))
-    cls = _han_script_lut()[np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)]
-    owner = np.repeat(np.arange(len(texts)), lengths)
-    counts = np.bincount(owner * 3 + cls, minlength=3 * len(texts)).reshape(-1, 3)
-    s, t = counts[:, HAN_SIMPLIFIED], counts[:, HAN_TRADITIONAL]
+    counts = han_character_counts(texts)
+    s, t = counts[:, 0], counts[:, 1]
     out = np.full(len(texts), HAN_OTHER, np.int8)
     out[(s >= min_chars) & (s >= margin * t)] = HAN_SIMPLIFIED
     out[(t >= min_chars) & (t >= margin * s)] = HAN_TRADITIONAL

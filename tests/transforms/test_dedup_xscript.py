@@ -160,3 +160,15 @@ def test_heldout_debian_reference_pairs_reach_f1_095_with_defaults():
     rows = [json.loads(line) for line in HELDOUT.read_text("utf-8").splitlines()]
     s = score(rows, clusters_in_process(rows, {}))
     assert s["f1"] >= 0.95 and s["precision"] >= 0.95, s
+
+
+def test_compiled_phrase_folding_matches_the_regex_reference():
+    texts = [CN_INSTALL, TW_INSTALL, TW_SIBLING, "埠", "", "软件包文档程式进程埠口", "hello world", UNRELATED_CN]
+    cps = np.frombuffer("\ue000".join(texts).encode("utf-32-le"), np.uint32)
+    assert np.array_equal(d.fold_codepoints(cps, len(texts)), d.fold_codepoints(cps, len(texts), compiled=False))
+    assert d.fold_script_texts(["软件包文档 埠"]) == ["套件文件 端口"]
+
+
+def test_a_mostly_simplified_text_has_its_few_traditional_characters_converted_without_opencc():
+    # 後 alone in Simplified text: converted character by character to 后, like the Traditional copy through tw2sp.
+    assert d.fold_script_texts(["这是简体中文，之後再说", "這是簡體中文，之後再說"]) == ["这是简体中文，之后再说"] * 2
