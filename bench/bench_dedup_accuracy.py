@@ -154,6 +154,21 @@ def prf(pred: set, truth: set) -> tuple[float, float, float, int, int, int]:
     return p, r, f, tp, len(pred) - tp, len(truth) - tp
 
 
+def fold_credit_lines(texts: list[str], pairs: list[tuple[int, int, str]], threshold: float, n: int) -> list[str]:
+    """Return report lines: what the dedup_near@2 defaults merge beyond the unfolded oracle, by label and folded Jaccard."""
+    labelled = {(min(i, j), max(i, j)): k for i, j, k in pairs}
+    t_none, _, _ = oracle_pairs(texts, n, threshold, "none")
+    t_fold, _, _ = oracle_pairs(texts, n, threshold, "fold")
+    pred = cluster_pairs(yuliao_labels(texts, d.DedupNear(threshold=threshold, char_ngram=n)))
+    extra = pred - t_none
+    lab = Counter(labelled[p] for p in extra if p in labelled)
+    neither = [p for p in extra if p not in labelled and p not in t_fold]
+    return ["## dedup_near@2 defaults beyond the unfolded oracle", "",
+            f"Pairs the defaults merge whose unfolded Jaccard is below {threshold}: {len(extra):,}; with Jaccard >= {threshold} after "
+            f"folding: {len(extra & t_fold):,}; labelled pairs among them: " + (", ".join(f"{k} {v:,}" for k, v in sorted(lab.items())) or "none")
+            + f"; neither labelled nor above the threshold after folding: {len(neither):,}.", ""]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tang-pairs", type=int, default=3000)
@@ -236,6 +251,7 @@ def main() -> None:
         for i, j in fp_pairs[:5]:
             out.append(f"- J={exact_jaccard(x, size, i, j):.3f}, est={(sig[i] == sig[j]).mean():.3f}: `{texts[i][:30]!r}` / `{texts[j][:30]!r}`")
         out.append("")
+    out += fold_credit_lines(texts, pairs, args.threshold, args.char_ngram)
     out += [
         "## Reading",
         "",
