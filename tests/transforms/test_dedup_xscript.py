@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from transforms import dedup as d
 from transforms.ops import OpStats
@@ -172,3 +174,19 @@ def test_compiled_phrase_folding_matches_the_regex_reference():
 def test_a_mostly_simplified_text_has_its_few_traditional_characters_converted_without_opencc():
     # 後 alone in Simplified text: converted character by character to 后, like the Traditional copy through tw2sp.
     assert d.fold_script_texts(["这是简体中文，之後再说", "這是簡體中文，之後再說"]) == ["这是简体中文，之后再说"] * 2
+
+
+PHRASE_ALPHABET = "".join(sorted({c for k in d.REGIONAL_FOLDS for c in k} | {"a", " ", "中", "\ue000"}))
+
+
+# Whole keys, their prefixes and loose characters: overlapping keys (指令/指令稿, 相依/相依性) meet often.
+PHRASE_PIECES = st.one_of(st.sampled_from(sorted(d.REGIONAL_FOLDS)), st.sampled_from(sorted(k[:-1] for k in d.REGIONAL_FOLDS if len(k) > 1)),
+                          st.sampled_from(list(PHRASE_ALPHABET)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(PHRASE_PIECES, max_size=12).map("".join))
+def test_compiled_phrase_table_equals_the_regex_on_any_mix_of_key_characters(text):
+    cps = np.frombuffer(text.encode("utf-32-le"), np.uint32)
+    got = d._kernels().replace_phrases(cps, *d._regional_fold_arrays()).tobytes().decode("utf-32-le")
+    assert got == d.fold_regional_vocabulary(text)
