@@ -42,8 +42,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,9 +51,7 @@ from transforms.dedup import DedupNear, shingle_hashes  # noqa: E402
 from transforms.schema import docs_from_pylist  # noqa: E402
 
 DATA = ROOT / ".yuliao" / "xscript-zh"
-CORPORA = ROOT.parent / "shared" / "corpora"
-if not CORPORA.is_dir():
-    CORPORA = Path("/work/shared/corpora")
+CORPORA = Path(os.environ.get("YULIAO_SHARED", ROOT.parent / "shared")) / "corpora"
 RESULTS = ROOT / "bench" / "results" / "dedup_xscript.md"
 PACKAGES = {
     "tune": ["manpages-zh", "maint-guide-zh-cn", "maint-guide-zh-tw", "maint-guide"],
