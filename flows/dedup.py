@@ -29,7 +29,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from transforms.dedup import DedupNear, cluster_decisions, component_labels, empty_decisions, keep_rank, verified_mask
+from transforms.dedup import (
+    DedupNear,
+    cluster_decisions,
+    component_labels,
+    cross_verified_mask,
+    empty_decisions,
+    keep_rank,
+    verified_mask,
+)
 from transforms.ops import OpStats, live_mask
 from transforms.schema import ensure_decision_columns
 
@@ -46,7 +54,8 @@ def signature_dir(run_dir: Path, op: DedupNear) -> Path:
 def save_op_spec(sig_dir: Path, op: DedupNear) -> None:
     """Record the operator and parameters that produced the signatures in `sig_dir`."""
     sig_dir.mkdir(parents=True, exist_ok=True)
-    spec = {"op": op.op_id, "params": op.params(), "bands_rows": list(op.band_rows())}
+    cross = op.cross_band_rows()
+    spec = {"op": op.op_id, "params": op.params(), "bands_rows": list(op.band_rows()), "cross_bands_rows": list(cross) if cross else None}
     (sig_dir / SPEC_FILE).write_text(json.dumps(spec, indent=2, sort_keys=True), "utf-8")
 
 
@@ -60,6 +69,9 @@ def check_op_spec(sig_dir: Path, op: DedupNear) -> None:
     diff = {k: (stored.get(k), getattr(op, k)) for k in SIGNATURE_PARAMS if stored.get(k) != getattr(op, k)}
     if list(spec["bands_rows"]) != list(op.band_rows()):
         diff["bands_rows"] = (spec["bands_rows"], list(op.band_rows()))
+    cross = op.cross_band_rows()
+    if cross is not None and spec.get("cross_bands_rows") != list(cross):  # stored rows lack (or have other) cross-script bands
+        diff["cross_bands_rows"] = (spec.get("cross_bands_rows"), list(cross))
     if op.verify == "exact" and stored.get("verify") != "exact":  # stored rows carry no shingle sets to verify with
         diff["verify"] = (stored.get("verify"), op.verify)
     if diff:
@@ -114,16 +126,16 @@ def reduce_from_files(
     if existing:
         # Only stored rows sharing at least one band bucket with the new batch matter.
         con.execute(f"CREATE VIEW old_sigs AS SELECT *, true AS existing FROM read_parquet({_sql_list(list(existing))}, union_by_name=true)")
-        con.execute(
-            """CREATE TEMP TABLE new_buckets AS
-               SELECT DISTINCT generate_subscripts(bands, 1) AS band, unnest(bands) AS h FROM new_sigs WHERE n_shingles > 0"""
-        )
-        con.execute(
-            """CREATE TEMP TABLE old_hit AS
-               SELECT DISTINCT o.id FROM (SELECT id, generate_subscripts(bands, 1) AS band, unnest(bands) AS h
-                                          FROM old_sigs WHERE n_shingles > 0) o
-               JOIN new_buckets n USING (band, h)"""
-        )
+        # The cross-script stage's buckets count too (band numbers offset past the main bands').
+        cross = op.cross_script() is not None and all(
+            "xbands" in con.sql(f"SELECT * FROM {v} LIMIT 0").columns for v in ("new_sigs", "old_sigs"))
+        buckets = "SELECT {id}generate_subscripts(bands, 1) AS band, unnest(bands) AS h FROM {src} WHERE n_shingles > 0"
+        if cross:
+            buckets += (" UNION ALL SELECT {id}1000000 + generate_subscripts(xbands, 1) AS band, unnest(xbands) AS h"
+                        " FROM {src} WHERE n_shingles > 0 AND han_script > 0")
+        con.execute("CREATE TEMP TABLE new_buckets AS SELECT DISTINCT band, h FROM (" + buckets.format(id="", src="new_sigs") + ")")
+        con.execute("CREATE TEMP TABLE old_hit AS SELECT DISTINCT o.id FROM (" + buckets.format(id="id, ", src="old_sigs")
+                    + ") o JOIN new_buckets n USING (band, h)")
         source = "(SELECT * FROM new_sigs UNION ALL BY NAME SELECT * FROM old_sigs WHERE id IN (SELECT id FROM old_hit))"
     else:
         source = "new_sigs"
@@ -141,6 +153,13 @@ def reduce_from_files(
         pairs = pairs[~(existing_mask[pairs[:, 0]] & existing_mask[pairs[:, 1]])]
     if len(pairs) and op.verify != "none":
         pairs = _verify_from_db(con, op, pairs)
+    if op.cross_script() is not None and "xbands" in con.sql("SELECT * FROM sigs LIMIT 0").columns:
+        xpairs = cross_bucket_pairs(con)
+        if len(xpairs):
+            xpairs = xpairs[~(existing_mask[xpairs[:, 0]] & existing_mask[xpairs[:, 1]])]
+        if len(xpairs):
+            xpairs = _verify_cross_from_db(con, op, xpairs)
+            pairs = np.concatenate([pairs, xpairs]) if len(pairs) else xpairs
     con.close()
     labels = component_labels(n, pairs)
     rank = keep_rank(meta.drop_columns(["g"]), op.keep)
@@ -159,6 +178,34 @@ def bucket_pairs(con: duckdb.DuckDBPyConnection) -> np.ndarray:
            ORDER BY a, c"""
     ).fetchnumpy()
     return np.stack([edges["a"].astype(np.int64), edges["c"].astype(np.int64)], axis=1) if len(edges["a"]) else np.zeros((0, 2), np.int64)
+
+
+def cross_bucket_pairs(con: duckdb.DuckDBPyConnection) -> np.ndarray:
+    """Return cross-script candidate pairs (g_i < g_j) from the ``sigs`` table's cross-script band buckets.
+
+    The same edges as ``transforms.dedup.cross_candidate_pairs``: in each bucket a Simplified row is
+    linked to the bucket's first Traditional row and a Traditional row to its first Simplified row.
+    """
+    edges = con.execute(
+        """WITH b AS (SELECT g, han_script AS c, generate_subscripts(xbands, 1) AS band, unnest(xbands) AS h
+                      FROM sigs WHERE n_shingles > 0 AND han_script > 0),
+                w AS (SELECT g, c, min(g) FILTER (WHERE c = 1) OVER (PARTITION BY band, h) AS s1,
+                                   min(g) FILTER (WHERE c = 2) OVER (PARTITION BY band, h) AS t1
+                      FROM b)
+           SELECT DISTINCT least(g, o) AS a, greatest(g, o) AS c
+           FROM (SELECT g, CASE WHEN c = 1 THEN t1 ELSE s1 END AS o FROM w) WHERE o IS NOT NULL
+           ORDER BY a, c"""
+    ).fetchnumpy()
+    return np.stack([edges["a"].astype(np.int64), edges["c"].astype(np.int64)], axis=1) if len(edges["a"]) else np.zeros((0, 2), np.int64)
+
+
+def _verify_cross_from_db(con: duckdb.DuckDBPyConnection, op: DedupNear, pairs: np.ndarray) -> np.ndarray:
+    """Verify cross-script pairs, loading signatures, shingle counts and Latin sketches only for the rows involved."""
+    touched = np.unique(pairs)
+    con.register("xtouched", pa.table({"g": pa.array(touched)}))
+    sub = con.sql("SELECT g, sig, n_shingles, latin FROM sigs WHERE g IN (SELECT g FROM xtouched) ORDER BY g").to_arrow_table()
+    local = np.searchsorted(sub.column("g").to_numpy(), pairs)
+    return pairs[cross_verified_mask(sub, local, op.cross_script())]
 
 
 def _verify_from_db(con: duckdb.DuckDBPyConnection, op: DedupNear, pairs: np.ndarray) -> np.ndarray:

@@ -195,3 +195,86 @@ def fold_codepoints(cps: np.ndarray, fold: np.ndarray, slow: np.ndarray, n_docs:
         elif slow[c]:
             needs_string_path[doc] = True
     return out, needs_string_path
+
+
+@numba.njit(cache=True, nogil=True)
+def han_counts(cps: np.ndarray, flags: np.ndarray, n_docs: int) -> np.ndarray:
+    """Return per document (Simplified-only, Traditional-only, Han) character counts of U+E000-joined documents.
+
+    `flags` holds per codepoint bit 1 = Simplified-only, 2 = Traditional-only, 4 = Han (as
+    transforms.dedup._han_flags builds it).
+    """
+    out = np.zeros((n_docs, 3), np.int64)
+    doc = 0
+    for i in range(cps.shape[0]):
+        c = cps[i]
+        if c == _DOC_SEP:
+            doc += 1
+            if doc >= n_docs:  # unchecked indexing below would write out of bounds
+                raise ValueError("more document separators than documents")
+            continue
+        f = flags[c]
+        if f & 1:
+            out[doc, 0] += 1
+        if f & 2:
+            out[doc, 1] += 1
+        if f & 4:
+            out[doc, 2] += 1
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def replace_phrases(
+    cps: np.ndarray, starts_phrase: np.ndarray, max_len: int, key_hash: np.ndarray, key_cps: np.ndarray, key_len: np.ndarray,
+    out_off: np.ndarray, out_cps: np.ndarray, base: np.uint64,
+) -> np.ndarray:
+    """Return cps with every phrase of a table replaced, leftmost first, longest first (= re.sub over an alternation sorted by length).
+
+    Keys are found by a polynomial hash of their codepoints (`key_hash`, sorted, with `key_cps`
+    rows padded to `max_len` to rule out collisions); phrase i is replaced by out_cps[out_off[i]:out_off[i+1]].
+    """
+    n = cps.shape[0]
+    expand = 1
+    for i in range(key_len.shape[0]):
+        r = out_off[i + 1] - out_off[i]
+        if r > expand * key_len[i]:
+            expand = (r + key_len[i] - 1) // key_len[i]
+    out = np.empty(n * expand, np.uint32)
+    k = 0
+    pos = 0
+    while pos < n:
+        c = cps[pos]
+        if not starts_phrase[c]:
+            out[k] = c
+            k += 1
+            pos += 1
+            continue
+        found = -1
+        length = min(max_len, n - pos)
+        while length >= 1 and found < 0:
+            h = np.uint64(0)
+            for j in range(length):
+                h = h * base + np.uint64(cps[pos + j]) + _ONE
+            lo = np.searchsorted(key_hash, h)
+            while lo < key_hash.shape[0] and key_hash[lo] == h:
+                if key_len[lo] == length:
+                    same = True
+                    for j in range(length):
+                        if key_cps[lo, j] != cps[pos + j]:
+                            same = False
+                            break
+                    if same:
+                        found = lo
+                        break
+                lo += 1
+            length -= 1
+        if found < 0:
+            out[k] = c
+            k += 1
+            pos += 1
+            continue
+        for j in range(out_off[found], out_off[found + 1]):
+            out[k] = out_cps[j]
+            k += 1
+        pos += key_len[found]
+    return out[:k]

@@ -20,10 +20,11 @@ through Parquet files for runs that do not fit in memory and for incremental ded
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from transforms.lazy import build_once
+import zlib
 from types import ModuleType
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -33,11 +34,12 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from transforms.basic import apply_duplicate_decisions, opencc_converter, text_hash64
+from transforms.lazy import build_once
 from transforms.ops import CorpusOp, OpStats, add_trace, mark_dropped, set_column
 from transforms.registry import register_op
 from transforms.schema import CLUSTER_ID, DUPLICATE_OF
 
-ScriptConversion = Literal["none", "t2s", "tw2s", "tw2sp", "hk2s"]
+ScriptConversion = Literal["none", "t2s", "tw2s", "tw2sp", "hk2s", "fold"]
 Hashing = Literal["oph", "permutations"]
 KeepPolicy = Literal["first", "longest", "quality"]
 Verify = Literal["none", "signature", "exact"]
@@ -160,15 +162,235 @@ def normalized_codepoints(texts: list[str], script: ScriptConversion, compiled: 
         for i in np.unique(doc_of_cp[slow[cps]]).tolist():
             texts[i] = unicodedata.normalize("NFKC", texts[i]).casefold()
         cps = np.frombuffer(_DOC_SEP.join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
-    return _convert_script(fold[cps], script)
+    return _convert_script(fold[cps], script, compiled=False)
 
 
-def _convert_script(cps: np.ndarray, script: ScriptConversion) -> np.ndarray:
-    """Return codepoints after the OpenCC conversion `script` (unchanged for "none")."""
+def _convert_script(cps: np.ndarray, script: ScriptConversion, compiled: bool = True) -> np.ndarray:
+    """Return codepoints after the OpenCC conversion `script` (unchanged for "none"; "fold": tw2sp + regional vocabulary)."""
     if script == "none":
         return cps
+    if script == "fold":
+        return fold_codepoints(cps, int(np.count_nonzero(cps == ord(_DOC_SEP))) + 1, compiled)
     joined = opencc_converter(script).convert(cps.tobytes().decode("utf-32-le"))
     return np.frombuffer(joined.encode("utf-32-le"), np.uint32)
+
+
+def convert_script_text(text: str, script: ScriptConversion) -> str:
+    """Return `text` converted by the OpenCC config `script`, or folded (see `fold_script_texts`) for "fold"."""
+    if script == "none":
+        return text
+    if script == "fold":
+        return fold_script_texts([text])[0]
+    return opencc_converter(script).convert(text)
+
+
+def fold_script_texts(texts: list[str]) -> list[str]:
+    """Return each text folded to one Simplified, mainland-vocabulary key (the "fold" script setting; see `fold_codepoints`)."""
+    if not texts:
+        return []
+    joined = _DOC_SEP.join(t.replace(_DOC_SEP, " ") for t in texts)
+    cps = fold_codepoints(np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32), len(texts))
+    return cps.tobytes().decode("utf-32-le", "surrogatepass").split(_DOC_SEP)
+
+
+def fold_codepoints(cps: np.ndarray, n_docs: int, compiled: bool = True) -> np.ndarray:
+    """Return U+E000-joined documents folded to one Simplified, mainland-vocabulary key each.
+
+    A document with at least as many Traditional-only as Simplified-only characters (and some)
+    goes through OpenCC tw2sp (Taiwan phrases and variants -> mainland Simplified); a mostly
+    Simplified one with a few Traditional-only characters has just those converted, character by
+    character; then every document goes through REGIONAL_FOLDS, which also holds tw2sp's mappings
+    of words both scripts spell alike (支援 -> 支持), so both routes give one key. OpenCC costs
+    ~100-200 ns per character, so only Traditional text pays it; the routing, the character
+    table and the phrase table are compiled passes (`compiled=False`: the phrase table by the
+    `fold_regional_vocabulary` regex, the reference).
+    """
+    k = _kernels()
+    simp, trad, _ = k.han_counts(cps, _han_flags(), n_docs).T
+    opencc_docs = np.flatnonzero((trad > 0) & (trad >= simp))
+    mixed_docs = np.flatnonzero((trad > 0) & (trad < simp))
+    if len(opencc_docs) or len(mixed_docs):
+        sep = np.flatnonzero(cps == ord(_DOC_SEP))
+        starts, ends = np.concatenate(([0], sep + 1)), np.concatenate((sep, [len(cps)]))
+        cps = cps.copy()
+        lut = _traditional_char_lut()
+        for i in mixed_docs.tolist():
+            cps[starts[i] : ends[i]] = lut[cps[starts[i] : ends[i]]]
+        if len(opencc_docs):  # one OpenCC call for all of them: the per-call overhead is larger than a short text's conversion
+            texts = cps.tobytes().decode("utf-32-le", "surrogatepass").split(_DOC_SEP)
+            converted = opencc_converter("tw2sp").convert(_DOC_SEP.join(texts[i] for i in opencc_docs.tolist()))
+            for i, t in zip(opencc_docs.tolist(), converted.split(_DOC_SEP)):
+                texts[i] = t
+            cps = np.frombuffer(_DOC_SEP.join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
+    if not compiled:
+        folded = fold_regional_vocabulary(cps.tobytes().decode("utf-32-le", "surrogatepass"))
+        return np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), np.uint32)
+    return k.replace_phrases(cps, *_regional_fold_arrays())
+
+
+@build_once
+def _traditional_char_lut() -> np.ndarray:
+    """Return a uint32 table codepoint -> itself, except Traditional-only characters -> OpenCC t2s of them alone."""
+    from transforms.langid import TRADITIONAL_ONLY
+
+    chars = list(TRADITIONAL_ONLY)
+    simplified = opencc_converter("t2s").convert("\n".join(chars)).split("\n")
+    if len(simplified) != len(chars):  # a conversion never adds or removes a line break
+        raise RuntimeError("OpenCC t2s changed the number of lines")
+    lut = np.arange(0x110000, dtype=np.uint32)
+    for c, t in zip(chars, simplified):
+        if len(t) == 1:
+            lut[ord(c)] = ord(t)
+    return lut
+
+
+_PHRASE_BASE = np.uint64(0x100000001B3)
+
+
+@build_once
+def _regional_fold_arrays() -> tuple:
+    """Return REGIONAL_FOLDS as the arrays `_dedup_kernels.replace_phrases` takes (after its `cps`)."""
+    keys = list(REGIONAL_FOLDS)
+    max_len = max(map(len, keys))
+
+    def phrase_hash(key: str) -> int:
+        h = 0
+        for ch in key:
+            h = (h * int(_PHRASE_BASE) + ord(ch) + 1) % (1 << 64)
+        return h
+
+    order = sorted(range(len(keys)), key=lambda i: phrase_hash(keys[i]))
+    keys = [keys[i] for i in order]
+    key_cps = np.zeros((len(keys), max_len), np.uint32)
+    for i, key in enumerate(keys):
+        key_cps[i, : len(key)] = [ord(c) for c in key]
+    outs = [REGIONAL_FOLDS[key] for key in keys]
+    starts = np.zeros(0x110000, np.bool_)
+    starts[[ord(key[0]) for key in keys]] = True
+    return (
+        starts, max_len, np.array([phrase_hash(key) for key in keys], np.uint64), key_cps,
+        np.array([len(key) for key in keys], np.int64), np.concatenate(([0], np.cumsum([len(o) for o in outs]))).astype(np.int64),
+        np.array([ord(c) for o in outs for c in o], np.uint32), _PHRASE_BASE,
+    )
+
+
+@build_once
+def _han_flags() -> np.ndarray:
+    """Return a uint8 table codepoint -> bit 1 Simplified-only, 2 Traditional-only, 4 Han (CJK class)."""
+    lut = _han_script_lut()
+    flags = np.where(lut == HAN_SIMPLIFIED, 1, 0) | np.where(lut == HAN_TRADITIONAL, 2, 0)
+    flags |= np.where(codepoint_classes() == _CJK, 4, 0)
+    return flags.astype(np.uint8)
+
+
+def han_character_counts(texts: list[str]) -> np.ndarray:
+    """Return an (n, 3) array per text: Simplified-only, Traditional-only and Han characters (one numba pass)."""
+    if not texts:
+        return np.zeros((0, 3), np.int64)
+    joined = _DOC_SEP.join(t.replace(_DOC_SEP, " ") for t in texts)
+    cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)
+    return _kernels().han_counts(cps, _han_flags(), len(texts))
+
+
+# Words that mainland and Taiwan (or Hong Kong) technical Chinese write differently and that OpenCC
+# tw2sp leaves apart, maps one way only, or maps from a word both scripts spell alike (tw2sp turns
+# the shared spelling 文件 into 文档 and 程序 into 进程, so a mainland 文件/程序 no longer meets the
+# Taiwan 檔案/程式 it translates). Applied after tw2sp to every text, Simplified or not, so each
+# variant lands on one key; merging near-synonyms (process/program) only matters for texts that
+# differ in nothing else, which are near-duplicates anyway. Chosen from the tuning sources listed in
+# docs/dedup.md (manpages-zh, maint-guide) and OpenCC's own tw2sp output, never the held-out set.
+REGIONAL_FOLDS: dict[str, str] = {
+    "文档": "文件", "档案": "文件", "进程": "程序", "程式": "程序", "预设": "默认", "缺省": "默认",
+    "执行": "运行", "帐号": "账户", "账号": "账户", "帐户": "账户", "设定": "设置", "软件包": "套件",
+    "资讯": "信息", "消息": "信息", "讯息": "信息", "系结": "绑定", "拷贝": "复制", "唯读": "只读",
+    "全域": "全局", "分割区": "分区", "扩充": "扩展", "识别码": "标识符", "协定": "协议", "闸道": "网关",
+    "网域名称": "域名", "品质": "质量", "另存新档": "另存为", "文字方块": "文本框", "保存格": "单元格",
+    "储存格": "单元格", "试算表": "电子表格", "投视频": "幻灯片", "投影片": "幻灯片", "范本": "模板",
+    "取代": "替换", "复原": "撤销", "选取": "选择", "栏位": "字段", "传回": "返回", "回传": "返回",
+    "指令稿": "脚本", "指令": "命令", "封包": "数据包", "搜寻": "搜索", "相依性": "依赖性", "相依": "依赖",
+    "核取方块": "复选框", "捷径": "快捷方式", "使用者": "用户", "软体": "软件", "硬体": "硬件",
+    "参看": "参考", "构建": "编译", "反安装": "卸载", "解除安装": "卸载",
+    # tw2sp's mappings of technical words both scripts spell alike (from OpenCC's TWPhrasesRev): a
+    # Simplified text skips OpenCC, so these are folded here to the word tw2sp gives a Traditional one.
+    "介面": "界面", "支援": "支持", "建立": "创建", "新增": "添加", "核心": "内核", "影像": "图像",
+    "物件": "对象", "字串": "字符串", "字元": "字符", "存取": "访问", "列印": "打印", "登入": "登录",
+    "登出": "注销", "伺服器": "服务器", "磁碟": "磁盘", "硬碟": "硬盘", "相容": "兼容", "位元": "比特",
+    "位址": "地址", "效能": "性能", "整合": "集成", "快取": "缓存", "函式": "函数", "演算法": "算法",
+    "宣告": "声明", "呼叫": "调用", "命令列": "命令行", "停用": "禁用", "元件": "组件", "非同步": "异步",
+    "埠": "端口", "映象": "镜像", "溢位": "溢出", "滑鼠": "鼠标", "光碟": "光盘", "巨集": "宏",
+    "最佳化": "优化", "排程": "调度", "批次": "批量", "序列": "串行", "影片": "视频", "剪下": "剪切",
+    "全形": "全角", "半形": "半角", "分散式": "分布式", "字型": "字体", "重新命名": "重命名",
+    "重新整理": "刷新", "解析度": "分辨率", "部落格": "博客", "晶片": "芯片", "智慧": "智能", "社群": "社区",
+    "多工": "多任务", "外接": "外置", "表示式": "表达式", "工作列": "任务栏", "分割槽": "分区", "定址": "寻址",
+    "遮蔽": "屏蔽", "稽核": "审核", "奈米": "纳米", "雷射": "激光", "防毒": "杀毒",
+}
+
+
+@build_once
+def _regional_fold_pattern() -> re.Pattern:
+    """Return one alternation of the REGIONAL_FOLDS keys, longest first (软件包 before 软件)."""
+    return re.compile("|".join(map(re.escape, sorted(REGIONAL_FOLDS, key=len, reverse=True))))
+
+
+def fold_regional_vocabulary(simplified: str) -> str:
+    """Return Simplified text with each regional variant word of REGIONAL_FOLDS replaced by its one key."""
+    return _regional_fold_pattern().sub(lambda m: REGIONAL_FOLDS[m.group(0)], simplified)
+
+
+# Han script of a document, from characters only one script uses (the tables transforms.langid
+# ships, built from OpenCC's dictionaries): decides which pairs the cross-script stage compares.
+HAN_OTHER, HAN_SIMPLIFIED, HAN_TRADITIONAL = 0, 1, 2
+
+
+@build_once
+def _han_script_lut() -> np.ndarray:
+    """Return a uint8 table codepoint -> 1 Simplified-only / 2 Traditional-only / 0 either or not Han."""
+    from transforms.langid import SIMPLIFIED_ONLY, TRADITIONAL_ONLY
+
+    lut = np.zeros(0x110000, np.uint8)
+    lut[[ord(c) for c in SIMPLIFIED_ONLY]] = HAN_SIMPLIFIED
+    lut[[ord(c) for c in TRADITIONAL_ONLY]] = HAN_TRADITIONAL
+    return lut
+
+
+def han_script_classes(texts: list[str], min_chars: int = 3, margin: float = 1.5) -> np.ndarray:
+    """Return per text HAN_SIMPLIFIED / HAN_TRADITIONAL when its script-specific characters say so, else HAN_OTHER.
+
+    Decided like transforms.langid.han_script (one side must outnumber the other `margin` times)
+    plus at least `min_chars` such characters, so a short or mixed text is in neither class.
+    """
+    if not texts:
+        return np.zeros(0, np.int8)
+    counts = han_character_counts(texts)
+    s, t = counts[:, 0], counts[:, 1]
+    out = np.full(len(texts), HAN_OTHER, np.int8)
+    out[(s >= min_chars) & (s >= margin * t)] = HAN_SIMPLIFIED
+    out[(t >= min_chars) & (t >= margin * s)] = HAN_TRADITIONAL
+    return out
+
+
+# Latin letters/digits (ASCII or full width): commands, file names, versions and numbers, which a
+# translation between regions keeps as they are. A bottom-k sketch of them verifies cross-script pairs.
+_LATIN_TOKEN = re.compile(r"[0-9A-Za-z\uFF10-\uFF19\uFF21-\uFF3A\uFF41-\uFF5A]+(?:[._\-/:][0-9A-Za-z\uFF10-\uFF19\uFF21-\uFF3A\uFF41-\uFF5A]+)*")
+LATIN_SKETCH = 64
+
+
+def latin_sketch(text: str, k: int = LATIN_SKETCH) -> np.ndarray:
+    """Return the k smallest CRC-32s of the distinct casefolded Latin/digit tokens of `text` (sorted uint32)."""
+    tokens = {unicodedata.normalize("NFKC", t).casefold() for t in _LATIN_TOKEN.findall(text)}
+    if not tokens:
+        return np.zeros(0, np.uint32)
+    h = np.unique(np.fromiter((zlib.crc32(t.encode("utf-8")) for t in tokens), np.uint32, count=len(tokens)))
+    return h[:k]
+
+
+def sketch_jaccard(a: np.ndarray, b: np.ndarray, k: int = LATIN_SKETCH) -> float:
+    """Return the bottom-k Jaccard estimate of two latin_sketch arrays (1.0 when both are empty)."""
+    if len(a) == 0 and len(b) == 0:
+        return 1.0
+    union = np.union1d(a, b)[:k]
+    both = np.intersect1d(a, b, assume_unique=True)
+    return float(np.isin(union, both, assume_unique=True).sum()) / len(union)
 
 
 _CHUNK_CODEPOINTS = 1 << 20  # bounds the cached power tables and temporaries (~100 MB)
@@ -498,13 +720,117 @@ def empty_decisions() -> pa.Table:
     return pa.table({"id": pa.array([], s), CLUSTER_ID: pa.array([], s), DUPLICATE_OF: pa.array([], s), "drop_reason": pa.array([], s)})
 
 
+class CrossScript(NamedTuple):
+    """Settings of the cross-script stage: which Simplified x Traditional candidate pairs count as near-duplicates."""
+
+    threshold: float  # signature Jaccard estimate after folding
+    latin: float  # minimum Jaccard of the Latin/digit token sketches
+    length_ratio: float  # minimum smaller/larger shingle count
+
+
+def cross_script_columns(texts: list[str], sig: np.ndarray, bands: int, rows: int) -> dict[str, pa.Array]:
+    """Return the signature columns the cross-script stage needs: Han script class, its band hashes, Latin sketch."""
+    classes = han_script_classes(texts)
+    empty = np.zeros(0, np.uint32)
+    sketches = [latin_sketch(t) if c != HAN_OTHER else empty for t, c in zip(texts, classes.tolist())]
+    xb = band_hashes(sig, bands, rows) if len(texts) else np.zeros((0, bands), np.int64)
+    return {
+        "han_script": pa.array(classes),
+        "xbands": pa.FixedSizeListArray.from_arrays(pa.array(xb.reshape(-1)), bands),
+        "latin": pa.array(sketches, pa.list_(pa.uint32())),
+    }
+
+
+def cross_candidate_pairs(band_matrix: np.ndarray, han_script: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Return unique (i, j) pairs, i < j, of a Simplified and a Traditional row sharing a cross-script band bucket.
+
+    In each bucket every Simplified member is linked to the bucket's first Traditional member and
+    every Traditional member to its first Simplified member: a pair whose one side is alone in its
+    script is always linked, with O(members) edges (same-script rows are not linked at all).
+    """
+    idx_all = np.flatnonzero(active & (han_script != HAN_OTHER))
+    if len(idx_all) < 2:
+        return np.zeros((0, 2), np.int64)
+    cls = han_script[idx_all]
+    parts = []
+    for b in range(band_matrix.shape[1]):
+        keys = band_matrix[idx_all, b]
+        order = np.lexsort((idx_all, cls, keys))
+        k, idx, c = keys[order], idx_all[order], cls[order]
+        new_bucket = np.concatenate(([True], k[1:] != k[:-1]))
+        starts = np.flatnonzero(new_bucket)
+        group = np.cumsum(new_bucket) - 1
+        ends = np.append(starts[1:], len(k))
+        # Within a bucket the Simplified rows come first: its first row, and its first Traditional row.
+        first_trad = _first_of_class(c, ends, group)
+        mixed = (c[starts] == HAN_SIMPLIFIED) & (first_trad < ends)
+        rows = np.flatnonzero(mixed[group])
+        if len(rows) == 0:
+            continue
+        g = group[rows]
+        other = np.where(c[rows] == HAN_SIMPLIFIED, first_trad[g], starts[g])
+        parts.append(np.stack([idx[rows], idx[other]], axis=1))
+    if not parts:
+        return np.zeros((0, 2), np.int64)
+    p = np.sort(np.concatenate(parts), axis=1)
+    return np.unique(p, axis=0)
+
+
+def _first_of_class(c: np.ndarray, ends: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Return per bucket the position of its first Traditional row (its end when it has none)."""
+    first = ends.copy()
+    trad = np.flatnonzero(c == HAN_TRADITIONAL)
+    np.minimum.at(first, group[trad], trad)
+    return first
+
+
+def cross_verified_mask(sigs: pa.Table, pairs: np.ndarray, cross: CrossScript) -> np.ndarray:
+    """Return True for each cross-script (i, j) pair whose signature, length and Latin tokens agree.
+
+    Folding leaves translation-level differences, so the shingle Jaccard of a true pair can be low;
+    what a regional translation keeps exactly (commands, file names, numbers) and its length are
+    checked instead, so unrelated texts on one topic do not merge.
+    """
+    if len(pairs) == 0:
+        return np.zeros(0, bool)
+    sig = fixed_matrix(sigs.column("sig"), sigs.num_rows)
+    ok = signature_similarity(sig, pairs) >= cross.threshold
+    sh = sigs.column("n_shingles").to_numpy().astype(np.float64)
+    a, b = sh[pairs[:, 0]], sh[pairs[:, 1]]
+    ok &= np.minimum(a, b) >= cross.length_ratio * np.maximum(a, b)
+    col = sigs.column("latin").combine_chunks()
+    flat, off = col.values.to_numpy(), col.offsets.to_numpy()
+    for k in np.flatnonzero(ok):
+        i, j = pairs[k]
+        ok[k] = sketch_jaccard(flat[off[i] : off[i + 1]], flat[off[j] : off[j + 1]]) >= cross.latin
+    return ok & mutual_best(pairs, np.where(ok, signature_similarity(sig, pairs), -1.0), sigs.num_rows)
+
+
+def mutual_best(pairs: np.ndarray, score: np.ndarray, n: int) -> np.ndarray:
+    """Return True for pairs that are each end's best-scoring pair (ties: the first pair), among pairs with score >= 0.
+
+    A regional translation has one counterpart: keeping only reciprocal best matches stops one
+    low-threshold edge per template-sharing document from chaining a family of pages into a cluster.
+    """
+    if len(pairs) == 0:
+        return np.zeros(0, bool)
+    k = np.arange(len(pairs))
+    rows, idx = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([k, k])
+    order = np.lexsort((idx, -score[idx], rows))  # per row: best score first, then the first pair
+    first = np.unique(rows[order], return_index=True)[1]
+    best = np.full(n, -1, np.int64)
+    best[rows[order][first]] = idx[order][first]
+    return (score >= 0) & (best[pairs[:, 0]] == k) & (best[pairs[:, 1]] == k)
+
+
 @register_op
 class DedupNear(CorpusOp):
     """Drop near-duplicates found by MinHash LSH over script-aware shingles, keeping one per cluster."""
 
     name: ClassVar[str] = "dedup_near"
-    version: ClassVar[int] = 1
-    summary: ClassVar[str] = "near-duplicate removal: CJK char / word n-gram MinHash LSH, components, keep policy"
+    # 2: script folding (tw2sp + regional vocabulary) and the cross-script stage on by default.
+    version: ClassVar[int] = 2
+    summary: ClassVar[str] = "near-duplicate removal: CJK char / word n-gram MinHash LSH, cross-script stage, components, keep policy"
 
     threshold: float = Field(0.7, gt=0.0, lt=1.0, description="target Jaccard similarity of a near-duplicate pair")
     num_perm: int = Field(128, ge=8, le=1024, description="MinHash signature length")
@@ -516,7 +842,19 @@ class DedupNear(CorpusOp):
     rows: int | None = Field(None, ge=1, description="rows per band (default: chosen from threshold)")
     char_ngram: int = Field(5, ge=1, description="shingle size in characters for CJK documents")
     word_ngram: int = Field(5, ge=1, description="shingle size in words for space-delimited documents")
-    script: ScriptConversion = Field("none", description="OpenCC conversion before shingling (t2s catches Traditional copies)")
+    script: ScriptConversion = Field(
+        "fold", description="script folding before shingling: fold (tw2sp + regional vocabulary), an OpenCC config, or none"
+    )
+    cross_script_threshold: float | None = Field(
+        0.3, gt=0.0, lt=1.0,
+        description="Jaccard a Simplified x Traditional pair must reach in the cross-script stage (None: no such stage)",
+    )
+    cross_script_latin: float = Field(
+        0.5, ge=0.0, le=1.0, description="cross-script pairs: minimum Jaccard of their Latin/digit tokens (commands, numbers)"
+    )
+    cross_script_length_ratio: float = Field(
+        0.6, ge=0.0, le=1.0, description="cross-script pairs: minimum ratio of the smaller to the larger shingle count"
+    )
     hashing: Hashing = Field("oph", description="one-permutation hashing (fast) or classic permutations (datasketch-identical)")
     verify: Verify = Field("signature", description="drop candidate pairs whose signature / exact Jaccard is below threshold")
     keep: KeepPolicy = "first"
@@ -539,6 +877,12 @@ class DedupNear(CorpusOp):
         if self.bands is not None:
             return self.bands, self.rows
         return _cached_optimal_bands(round(self.tuned_threshold(), 6), self.num_perm)
+
+    def cross_band_rows(self) -> tuple[int, int] | None:
+        """Return the (bands, rows) of the cross-script stage, tuned 0.1 below its threshold (None when off)."""
+        if self.cross_script_threshold is None:
+            return None
+        return _cached_optimal_bands(round(max(0.05, self.cross_script_threshold - 0.1), 6), self.num_perm)
 
     def tuned_threshold(self) -> float:
         """Return the Jaccard the LSH bands are tuned for.
@@ -588,10 +932,18 @@ class DedupNear(CorpusOp):
         if self.verify == "exact":
             sets = [np.unique(hashes[offsets[i] : offsets[i + 1]]) for i in range(n)]
             cols["shingles"] = pa.array(sets, pa.list_(pa.uint64()))
+        if self.cross_script_threshold is not None:
+            cols.update(cross_script_columns(texts, sig, *self.cross_band_rows()))
         return pa.table(cols)
 
+    def cross_script(self) -> CrossScript | None:
+        """Return the cross-script stage's settings (None when it is off)."""
+        if self.cross_script_threshold is None:
+            return None
+        return CrossScript(self.cross_script_threshold, self.cross_script_latin, self.cross_script_length_ratio)
+
     def reduce(self, signatures: pa.Table) -> pa.Table:
-        return reduce_near(signatures, self.threshold, self.verify, self.keep)
+        return reduce_near(signatures, self.threshold, self.verify, self.keep, cross=self.cross_script())
 
     def apply_decisions(self, live: pa.Table, decisions: pa.Table, stats: OpStats) -> pa.Table:
         return apply_duplicate_decisions(live, decisions, self.op_id, stats)
@@ -620,8 +972,11 @@ def sort_signatures(signatures: pa.Table) -> pa.Table:
     return out.drop_columns(["_new"]) if "_new" in out.column_names else out
 
 
-def reduce_near(signatures: pa.Table, threshold: float, verify: Verify, keep: KeepPolicy, reason: str = "near_duplicate") -> pa.Table:
-    """Reduce: bands -> candidate pairs -> verification -> components -> keep policy -> decisions by id.
+def reduce_near(
+    signatures: pa.Table, threshold: float, verify: Verify, keep: KeepPolicy, reason: str = "near_duplicate",
+    cross: CrossScript | None = None,
+) -> pa.Table:
+    """Reduce: bands -> candidate pairs -> verification (+ the cross-script stage) -> components -> keep policy -> decisions.
 
     Rows with ``existing = true`` (an earlier release, for incremental dedup) always win their
     cluster and get no decision row of their own.
@@ -639,6 +994,11 @@ def reduce_near(signatures: pa.Table, threshold: float, verify: Verify, keep: Ke
     else:
         existing = np.zeros(n, bool)
     pairs = verify_pairs(sigs, pairs, threshold, verify)
+    if cross is not None and "xbands" in sigs.column_names:
+        xpairs = cross_candidate_pairs(fixed_matrix(sigs.column("xbands"), n), sigs.column("han_script").to_numpy(), active)
+        xpairs = xpairs[~(existing[xpairs[:, 0]] & existing[xpairs[:, 1]])]
+        xpairs = xpairs[cross_verified_mask(sigs, xpairs, cross)]
+        pairs = np.concatenate([pairs, xpairs]) if len(xpairs) else pairs
     labels = component_labels(n, pairs)
     rank = keep_rank(sigs, keep)
     return cluster_decisions(sigs.column("id").combine_chunks(), labels, rank, reason, ~existing)
@@ -686,7 +1046,7 @@ def line_keys(text: str, script: ScriptConversion) -> list[tuple[int, int]]:
         if not key:
             continue
         if script != "none":
-            key = opencc_converter(script).convert(key)
+            key = convert_script_text(key, script)
         out.append((i, text_hash64(key)))
     return out
 

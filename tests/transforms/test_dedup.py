@@ -45,8 +45,8 @@ def run_sharded(op, table: pa.Table, n_shards: int) -> tuple[pa.Table, pa.Table]
     return decisions, out
 
 
-def exact_jaccard_texts(a: str, b: str, n: int) -> float:
-    ha, oa, _ = d.shingle_hashes([a, b], n, n)
+def exact_jaccard_texts(a: str, b: str, n: int, script: str = "none") -> float:
+    ha, oa, _ = d.shingle_hashes([a, b], n, n, script)
     sa, sb = set(ha[oa[0] : oa[1]].tolist()), set(ha[oa[1] : oa[2]].tolist())
     return len(sa & sb) / len(sa | sb)
 
@@ -172,12 +172,19 @@ def test_near_duplicates_of_real_poems_are_dropped_with_lineage(corpora):
     assert len(above) >= 90
     assert len(found & above) >= 0.95 * len(above)
     # Other drops are real near-duplicates inside 全唐诗 (the same hymn filed twice with variant
-    # characters); precision is judged by the true shingle Jaccard to the kept record.
+    # characters); precision is judged by the true shingle Jaccard, after the op's script folding,
+    # to another member of the cluster (components are transitive: the injected copy of one filing
+    # joins the other filing through the original).
     assert len(dropped - set(copy_of)) <= 20
+    members: dict[str, list[str]] = {}
+    for i, r in rows.items():
+        if r[CLUSTER_ID] is not None:
+            members.setdefault(r[CLUSTER_ID], []).append(i)
     for i in dropped:
-        assert exact_jaccard_texts(text[i], text[rows[i][DUPLICATE_OF]], 3) >= 0.6
+        best = max(exact_jaccard_texts(text[i], text[j], 3, op.script) for j in members[rows[i][CLUSTER_ID]] if j != i)
+        assert best >= 0.6
     for i in dropped:
-        assert rows[i][DROP_REASON] == "near_duplicate" and rows[i][DROPPED_BY] == "dedup_near@1"
+        assert rows[i][DROP_REASON] == "near_duplicate" and rows[i][DROPPED_BY] == "dedup_near@2"
         assert rows[i][CLUSTER_ID] == rows[i][DUPLICATE_OF] and rows[rows[i][DUPLICATE_OF]][DROP_REASON] is None
     assert stats.counts["dropped:near_duplicate"] == len(dropped)
 
