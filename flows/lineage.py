@@ -182,6 +182,8 @@ def find_annotations(workspace: Path, record_id: str) -> list[dict[str, Any]]:
 
 def find_aggregated_labels(workspace: Path, record_id: str) -> list[dict[str, Any]]:
     """Return, per collected project, the record's aggregated ``label_*`` values and the project's agreement figures."""
+    from quality.aggregate import is_label_value_column
+
     out = []
     for f in sorted(Path(workspace).glob(f"{ANNOTATION_DIR}/**/{LABELS_FILE}")):
         try:
@@ -193,7 +195,7 @@ def find_aggregated_labels(workspace: Path, record_id: str) -> list[dict[str, An
         report = json.loads(report_file.read_text(encoding="utf-8")) if report_file.is_file() else {}
         for _f, row in found:
             out.append({"project": f.parent.name, "file": str(f), "method": report.get("method"),
-                        "labels": {k: v for k, v in row.items() if k.startswith("label_") and not isinstance(v, (list, dict))},
+                        "labels": {k: v for k, v in row.items() if is_label_value_column(k) or k.endswith("_confidence")},
                         "agreement": report.get("summary") or {}, "gold_accuracy": report.get("gold_accuracy")})
     return out
 

@@ -140,7 +140,6 @@ def spans_from_result(result: list[dict] | str | None, from_name: str) -> list[d
 
 ControlKind = Literal["rating", "single", "multi", "spans", "other"]
 PRESENT, ABSENT = "1", "0"  # a multi-choice option ticked / not ticked by an annotator who submitted
-SPAN_SCHEMA = pa.list_(pa.struct([("start", pa.int64()), ("end", pa.int64()), ("label", pa.string())]))
 
 
 @dataclass(frozen=True)
@@ -217,11 +216,11 @@ def presence_probability(labels: pa.Table, method: Method = "dawid_skene") -> pa
 
 
 def aggregate_multi_choice(per_option: dict[str, pa.Table], method: Method = "dawid_skene") -> pa.Table:
-    """Return (item, label, confidence, n_judgements, proba) for a multi-choice control, one binary model per option.
+    """Return (item, label, confidence, n_judgements, proba_<option>...) for a multi-choice control, one binary model per option.
 
     ``label`` joins (``|``, sorted) the options whose probability is at least 0.5 ("" for none);
     ``confidence`` is the probability that the whole set is right (product over options of
-    max(p, 1 - p), options treated as independent); ``proba`` maps every option to its probability.
+    max(p, 1 - p), options treated as independent); ``proba_<option>`` is each option's probability.
     """
     probs: dict[str, dict[str, float]] = {}
     counts: dict[str, int] = {}
@@ -232,18 +231,27 @@ def aggregate_multi_choice(per_option: dict[str, pa.Table], method: Method = "da
     items = sorted(probs)
     chosen = ["|".join(sorted(o for o, p in probs[i].items() if p >= 0.5)) for i in items]
     confidence = [float(np.prod([max(p, 1.0 - p) for p in probs[i].values()])) for i in items]
-    return pa.table({
+    out = pa.table({
         "item": pa.array(items, pa.string()), "label": pa.array(chosen, pa.string()),
         "confidence": pa.array(confidence, pa.float64()), "n_judgements": pa.array([counts[i] for i in items], pa.int64()),
-        "proba": pa.array([sorted(probs[i].items()) for i in items], pa.map_(pa.string(), pa.float64())),
     })
+    for option in per_option:  # plain float columns: every Parquet reader and the release card handle them
+        out = out.append_column(f"proba_{option}", pa.array([probs[i].get(option) for i in items], pa.float64()))
+    return out
+
+
+def span_label(spans: list[tuple[int, int, str]]) -> str:
+    """Return spans as one label, ``TYPE@start-end`` joined by ``|`` in offset order (no span text)."""
+    return "|".join(f"{label}@{start}-{end}" for start, end, label in sorted(spans))
 
 
 def aggregate_spans(judgements: pa.Table, control: str, min_share: float = 0.5) -> pa.Table:
-    """Return (item, spans, confidence, n_judgements): spans marked by more than `min_share` of an item's judgements.
+    """Return (item, label, confidence, n_judgements): spans marked by more than `min_share` of an item's judgements.
 
-    Spans match exactly (start, end, label); ``confidence`` is the mean share of judgements behind
-    each kept span and behind each dropped one's absence (1.0 when everyone agrees).
+    Spans match exactly (start, end, label); ``label`` lists the kept ones as ``TYPE@start-end``
+    joined by ``|`` ("" for none; offsets in the units the results use, no span text);
+    ``confidence`` is the mean share of judgements behind each kept span and behind each dropped
+    one's absence (1.0 when everyone agrees).
     """
     per_item: dict[str, list[set]] = {}
     for r in _judgement_rows(judgements):
@@ -255,31 +263,32 @@ def aggregate_spans(judgements: pa.Table, control: str, min_share: float = 0.5) 
         support = {s: sum(s in found for found in sets) / len(sets) for s in set().union(*sets)}
         kept = sorted(s for s, share in support.items() if share > min_share)
         items.append(item)
-        spans.append([{"start": s[0], "end": s[1], "label": s[2]} for s in kept])
+        spans.append(span_label(kept))
         confidence.append(float(np.mean([max(v, 1.0 - v) for v in support.values()])) if support else 1.0)
         counts.append(len(sets))
-    return pa.table({"item": pa.array(items, pa.string()), "label": pa.array(spans, SPAN_SCHEMA),
+    return pa.table({"item": pa.array(items, pa.string()), "label": pa.array(spans, pa.string()),
                      "confidence": pa.array(confidence, pa.float64()), "n_judgements": pa.array(counts, pa.int64())})
 
 
 def control_label_columns(aggregated: pa.Table, name: str, method: Method) -> pa.Table:
-    """Return ``id`` + ``label_<name>`` columns for any control's aggregate (plus ``_proba`` for multi-choice)."""
+    """Return ``id`` + ``label_<name>`` columns for any control's aggregate (plus ``_proba_<option>`` for multi-choice)."""
     out = pa.table({
         "id": aggregated.column("item"), f"label_{name}": aggregated.column("label"),
         f"label_{name}_confidence": aggregated.column("confidence"), f"label_{name}_n": aggregated.column("n_judgements"),
         f"label_{name}_method": pa.array([method] * aggregated.num_rows, pa.string()),
     })
-    if "proba" in aggregated.column_names:
-        out = out.append_column(f"label_{name}_proba", aggregated.column("proba"))
+    for col in aggregated.column_names:
+        if col.startswith("proba_"):
+            out = out.append_column(f"label_{name}_{col}", aggregated.column(col))
     return out
 
 
-LABEL_DETAIL_SUFFIXES = ("_confidence", "_n", "_method", "_proba")
+LABEL_DETAIL_SUFFIXES = ("_confidence", "_n", "_method")
 
 
 def is_label_value_column(name: str) -> bool:
-    """Tell a ``label_<name>`` value column from its ``_confidence``/``_n``/``_method``/``_proba`` companions."""
-    return name.startswith("label_") and not name.endswith(LABEL_DETAIL_SUFFIXES)
+    """Tell a ``label_<name>`` value column from its ``_confidence``/``_n``/``_method``/``_proba_<option>`` companions."""
+    return name.startswith("label_") and not name.endswith(LABEL_DETAIL_SUFFIXES) and "_proba_" not in name
 
 
 def outer_join_on_id(tables: list[pa.Table]) -> pa.Table:
@@ -308,6 +317,6 @@ def answers_from_result(result: list[dict] | str | None) -> dict[str, str]:
     for name in dict.fromkeys(r.get("from_name") for r in result if r.get("from_name")):
         spans = spans_from_result(result, name)
         # Span text is left out on purpose: it may be personal data an annotator marked.
-        answers[name] = ("|".join(f"{s['label']}@{s['start']}-{s['end']}" for s in spans) if spans
+        answers[name] = (span_label([(s["start"], s["end"], s["label"]) for s in spans]) if spans
                          else label_from_result(result, name) or "")
     return answers
