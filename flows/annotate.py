@@ -28,9 +28,11 @@ import pyarrow.parquet as pq
 import yaml
 from label_studio_sdk import LabelStudio
 from prefect import flow, task
+from prefect.states import Failed, State
 
 from flows.label_studio import (
     RECORD_KEY,
+    LabelStudioUnavailable,
     WATERMARK_OVERLAP,
     LabelConfig,
     MappingStore,
@@ -39,6 +41,7 @@ from flows.label_studio import (
     ensure_project,
     fetch_annotations,
     get_config,
+    label_studio_errors,
     push_tasks,
     request_more_annotations,
     server_settings,
@@ -240,6 +243,21 @@ def push_records(
     settings = settings or server_settings()
     ls = ls or connect(settings)
     title = project_title or f"yuliao {config.name}"
+    with label_studio_errors(settings, "pushing", RESUME_PUSH):
+        return _push_to_project(ls, settings, config, title, source, files, run_dir, docs, redacted, workspace, annotations_per_task,
+                                sample_size, strategy, seed, gold_path, batch_size, on_batch)
+
+
+RESUME_PUSH = ("start it again ('bash scripts/label_studio.sh start' for the local one) and rerun the same command: "
+               "the push resumes where it stopped, without duplicates")
+
+
+def _push_to_project(
+    ls: LabelStudio, settings: ServerSettings, config: LabelConfig, title: str, source: str, files: list[Path], run_dir: Path | None,
+    docs: pa.Table, redacted: bool, workspace: Path, annotations_per_task: int, sample_size: int | None, strategy: str, seed: int,
+    gold_path: Path | None, batch_size: int, on_batch: Callable[[int, int], None] | None,
+) -> dict:
+    """Find or create the project, then sample, build and import the tasks; return the push record."""
     project_id, created = ensure_project(ls, title, config.xml(), annotations_per_task,
                                          description=f"yuliao {config.name}: {annotations_per_task} annotations per task")
     push_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
@@ -284,8 +302,16 @@ def push_flow(
     allow_unredacted: bool = False, batch_size: int = 500,
 ) -> dict:
     """Push sampled records (and gold tasks) from a run or Parquet to a Label Studio project."""
-    return push_records(source, config_name, Path(workspace), annotations_per_task, sample_size, strategy, seed,
-                        Path(gold_path) if gold_path else None, project_title, allow_unredacted, batch_size)
+    try:
+        return push_records(source, config_name, Path(workspace), annotations_per_task, sample_size, strategy, seed,
+                            Path(gold_path) if gold_path else None, project_title, allow_unredacted, batch_size)
+    except (AnnotateError, ValueError, LabelStudioUnavailable) as exc:
+        return refused(exc)
+
+
+def refused(exc: Exception) -> State:
+    """Fail the flow run with the error's message and no traceback in the log: the error already says what to do."""
+    return Failed(message=str(exc), data=exc)
 
 
 # --- collect ------------------------------------------------------------------------------------
@@ -417,6 +443,13 @@ def collect_project(
     """Fetch annotations changed since the last collect, upsert them, recompute agreement, labels and adjudication."""
     settings = settings or server_settings()
     ls = ls or connect(settings)
+    with label_studio_errors(settings, f"collecting project {project_id}", "start it again and rerun collect: it picks up where the last one stopped"):
+        return _collect_into(ls, settings, workspace, project_id, min_confidence, method, send_back, overlap_seconds)
+
+
+def _collect_into(ls: LabelStudio, settings: ServerSettings, workspace: Path, project_id: int, min_confidence: float, method: str,
+                  send_back: bool, overlap_seconds: float) -> dict:
+    """Fetch, upsert and score one project's annotations; write its files; return the report."""
     out_dir = project_dir(workspace, project_id)
     with open_store(workspace, settings) as store:
         info = store.project_info(project_id)
@@ -456,15 +489,21 @@ def known_projects(workspace: Path, settings: ServerSettings) -> list[dict]:
 @task(name="collect-project")
 def collect_project_task(workspace: str, project_id: int, min_confidence: float, method: str, send_back: bool) -> dict:
     """Prefect task: collect one project (its own client, so that only plain values cross the task boundary)."""
-    return collect_project(Path(workspace), project_id, min_confidence=min_confidence, method=method, send_back=send_back)
+    try:
+        return collect_project(Path(workspace), project_id, min_confidence=min_confidence, method=method, send_back=send_back)
+    except (AnnotateError, LabelStudioUnavailable) as exc:
+        return refused(exc)  # type: ignore[return-value]
 
 
 @flow(name="yuliao-annotate-collect", log_prints=True)
 def collect_flow(workspace: str, project_id: int | None = None, min_confidence: float = MIN_CONFIDENCE, method: str = "dawid_skene",
                  send_back: bool = False) -> list[dict]:
     """Collect new and updated annotations of one project (or every known project) into the workspace."""
-    ids = [project_id] if project_id is not None else [p["project_id"] for p in known_projects(Path(workspace), server_settings())]
-    return [collect_project_task(workspace, pid, min_confidence, method, send_back) for pid in ids]
+    try:
+        ids = [project_id] if project_id is not None else [p["project_id"] for p in known_projects(Path(workspace), server_settings())]
+        return [collect_project_task(workspace, pid, min_confidence, method, send_back) for pid in ids]
+    except (AnnotateError, LabelStudioUnavailable) as exc:
+        return refused(exc)
 
 
 # --- labels into the dataset --------------------------------------------------------------------
@@ -568,7 +607,11 @@ def project_status(workspace: Path, project_id: int, settings: ServerSettings | 
 @flow(name="yuliao-annotate-status", log_prints=True)
 def status_flow(workspace: str, project_id: int | None = None) -> list[dict]:
     """Report progress of one project or of every project pushed from this workspace."""
-    settings = server_settings()
-    ls = connect(settings)
-    ids = [project_id] if project_id is not None else [p["project_id"] for p in known_projects(Path(workspace), settings)]
-    return [project_status(Path(workspace), pid, settings, ls) for pid in ids]
+    try:
+        settings = server_settings()
+        ls = connect(settings)
+        ids = [project_id] if project_id is not None else [p["project_id"] for p in known_projects(Path(workspace), settings)]
+        with label_studio_errors(settings, "reading progress", "start it again and rerun status"):
+            return [project_status(Path(workspace), pid, settings, ls) for pid in ids]
+    except LabelStudioUnavailable as exc:
+        return refused(exc)

@@ -31,8 +31,15 @@ def _workspace_for(source: str, workspace: Optional[Path]) -> Path:
     return Path(".yuliao/workspace")
 
 
+def _say(prefix: str, exc: Exception) -> None:
+    """Print one unwrapped line: what went wrong and what to do next (the exception's message says both)."""
+    from rich.markup import escape
+
+    console.print(f"[red]{prefix}[/red]: {escape(str(exc))}", soft_wrap=True, highlight=False)
+
+
 def _fail_unavailable(exc: Exception) -> None:
-    console.print(f"[red]Label Studio unavailable[/red]: {exc}")
+    _say("Label Studio unavailable", exc)
     raise typer.Exit(EXIT_UNAVAILABLE)
 
 
@@ -60,7 +67,7 @@ def push_cmd(
         resolve_source(source)
         connect(server_settings())
     except (AnnotateError, ValueError) as exc:
-        console.print(f"[red]push refused[/red]: {exc}")
+        _say("push refused", exc)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except LabelStudioUnavailable as exc:
         _fail_unavailable(exc)
@@ -68,7 +75,7 @@ def push_cmd(
         record = push_flow(source, config, str(ws), k, sample, strategy, seed, str(gold) if gold else None, project,
                            allow_unredacted, batch_size)
     except (AnnotateError, ValueError) as exc:
-        console.print(f"[red]push refused[/red]: {exc}")
+        _say("push refused", exc)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except LabelStudioUnavailable as exc:
         _fail_unavailable(exc)
@@ -87,7 +94,8 @@ def push_cmd(
 def collect_cmd(
     workspace: Path = typer.Option(Path(".yuliao/workspace"), "--workspace", "-w", help="workspace the push used"),
     project: Optional[int] = typer.Option(None, "--project", "-p", help="project id (default: every project pushed from this workspace)"),
-    threshold: float = typer.Option(0.67, "--threshold", help="items whose majority share is below this go to adjudication"),
+    min_confidence: float = typer.Option(0.8, "--min-confidence", "--threshold", min=0.0, max=1.0,
+                                         help="records whose aggregated label has a lower confidence (Dawid-Skene posterior, or majority share with majority_vote) go to adjudication"),
     method: str = typer.Option("dawid_skene", "--method", help="aggregation: dawid_skene or majority_vote"),
     send_back: bool = typer.Option(False, "--send-back", help="raise the overlap of flagged tasks so one more annotator sees them"),
 ) -> None:
@@ -99,9 +107,9 @@ def collect_cmd(
 
     try:
         connect(server_settings())
-        reports = collect_flow(str(workspace), project, threshold, method, send_back)
+        reports = collect_flow(str(workspace), project, min_confidence, method, send_back)
     except AnnotateError as exc:
-        console.print(f"[red]collect refused[/red]: {exc}")
+        _say("collect refused", exc)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except LabelStudioUnavailable as exc:
         _fail_unavailable(exc)
@@ -132,7 +140,7 @@ def apply_cmd(
     try:
         target = apply_labels(run, ws, list(project), run_id)
     except (AnnotateError, FileNotFoundError) as exc:
-        console.print(f"[red]apply refused[/red]: {exc}")
+        _say("apply refused", exc)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     console.print(f"labels of project(s) {', '.join(map(str, project))} added to a derived run")
     typer.echo(target)

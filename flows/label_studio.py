@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -128,6 +129,21 @@ def connect(settings: ServerSettings, timeout: float = 300.0) -> LabelStudio:
             raise LabelStudioUnavailable(f"Label Studio at {settings.url} rejected the API token (401); check YULIAO_LS_TOKEN") from None
         raise
     return ls
+
+
+@contextmanager
+def label_studio_errors(settings: ServerSettings, doing: str, then: str) -> Iterator[None]:
+    """Turn a server that stops answering (or refuses us) while `doing` into one LabelStudioUnavailable naming `then`."""
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise LabelStudioUnavailable(
+            f"Label Studio at {settings.url} stopped answering while {doing} ({exc.__class__.__name__}); {then}") from None
+    except ApiError as exc:
+        if exc.status_code in (401, 403) or (exc.status_code or 0) >= 500:
+            raise LabelStudioUnavailable(
+                f"Label Studio at {settings.url} answered HTTP {exc.status_code} while {doing}; {then}") from None
+        raise
 
 
 def sign_up_annotator(ls: LabelStudio, settings: ServerSettings, email: str, password: str) -> str:

@@ -164,3 +164,54 @@ def test_loop_end_to_end_lineage_and_report_show_labels_agreement_and_gold_accur
     released = runner.invoke(app, ["report", str(ws / "releases" / "loop" / "v1")])
     assert released.exit_code == 0, released.output
     assert f"Project {project_id}" in (ws / "releases" / "loop" / "v1" / "report.html").read_text(encoding="utf-8")
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def test_push_during_an_outage_says_what_to_do_in_one_line_and_resumes(
+        tmp_path: Path, corpora: Path, label_studio, prefect_api, monkeypatch, capfd, run_tag: str):
+    from flows.label_studio import MappingStore
+
+    monkeypatch.setenv("YULIAO_LS_URL", label_studio.url)
+    monkeypatch.setenv("YULIAO_LS_TOKEN", label_studio.token)
+    ws = tmp_path / "ws"
+    run_dir = make_run(ws, real_sentences(corpora)[:40])
+    real_add = MappingStore.add_tasks
+
+    def record_then_crash_the_server(self, project_id, rows, push_id):
+        real_add(self, project_id, rows, push_id)
+        label_studio.kill_hard()  # SIGKILL after the first batch landed: a real outage mid-push
+
+    monkeypatch.setattr(MappingStore, "add_tasks", record_then_crash_the_server)
+    runner = CliRunner()
+    args = ["annotate", "push", str(run_dir), "--k", "1", "--batch-size", "10", "--project", f"outage {run_tag}"]
+    try:
+        capfd.readouterr()
+        down = runner.invoke(app, args)
+        leaked = capfd.readouterr()
+    finally:
+        monkeypatch.setattr(MappingStore, "add_tasks", real_add)
+        label_studio.start()
+    assert down.exit_code == 4, down.output
+    (line,) = _lines(down.output)
+    assert line.startswith("Label Studio unavailable: ") and "stopped answering while pushing" in line
+    assert "rerun the same command" in line and "Traceback" not in leaked.err + leaked.out
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert "imported 30 task(s)" in again.output and "40 in the project" in again.output
+
+
+def test_unredacted_push_is_refused_in_one_line_without_a_traceback(
+        tmp_path: Path, corpora: Path, label_studio, prefect_api, monkeypatch, capfd, run_tag: str):
+    monkeypatch.setenv("YULIAO_LS_URL", label_studio.url)
+    monkeypatch.setenv("YULIAO_LS_TOKEN", label_studio.token)
+    run_dir = make_run(tmp_path / "ws", real_sentences(corpora)[:5], redacted=False)
+    capfd.readouterr()
+    out = CliRunner().invoke(app, ["annotate", "push", str(run_dir), "--project", f"unredacted {run_tag}"])
+    leaked = capfd.readouterr()
+    assert out.exit_code == 2
+    (line,) = _lines(out.output)
+    assert line.startswith("push refused: ") and "not PII-redacted" in line and "--allow-unredacted" in line
+    assert "Traceback" not in leaked.err + leaked.out
