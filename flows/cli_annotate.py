@@ -146,6 +146,38 @@ def apply_cmd(
     typer.echo(target)
 
 
+@annotate_app.command("add-annotator")
+def add_annotator_cmd(
+    emails: list[str] = typer.Argument(..., help="annotators' email addresses"),
+    out: Path = typer.Option(Path(".yuliao/annotators"), "--out", "-o", help="directory for each one's password and API token (0700, files 0600)"),
+) -> None:
+    """Create annotator accounts through the organisation's invite link; print where each one's token and password are."""
+    from flows.label_studio import LabelStudioUnavailable, add_annotator, connect, label_studio_errors, server_settings
+
+    try:
+        settings = server_settings()
+        ls = connect(settings)
+    except LabelStudioUnavailable as exc:
+        _fail_unavailable(exc)
+    failed = 0
+    for email in emails:
+        try:
+            with label_studio_errors(settings, f"signing up {email}", "start it again and rerun: accounts already made are kept"):
+                account = add_annotator(ls, settings, email, out)
+        except LabelStudioUnavailable as exc:
+            _fail_unavailable(exc)
+        except (ValueError, RuntimeError) as exc:
+            _say(f"{email} not added", exc)
+            failed += 1
+            continue
+        console.print(f"{email}: {'account created' if account.created else 'already added'}; "
+                      f"password in {account.password_path}", soft_wrap=True, highlight=False)
+        typer.echo(f"{email}\t{account.token_path}")
+    console.print(f"log in at {settings.url} (email + the password file); the token file is for API use", highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
 def _fmt(v: object) -> str:
     return "-" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
 

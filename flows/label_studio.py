@@ -165,6 +165,51 @@ def sign_up_annotator(ls: LabelStudio, settings: ServerSettings, email: str, pas
         return minted.json()["token"]
 
 
+DEFAULT_ANNOTATOR_DIR = Path(".yuliao") / "annotators"
+
+
+@dataclass(frozen=True)
+class AnnotatorAccount:
+    """An annotator's log-in account and where its secrets were written (never printed)."""
+
+    email: str
+    created: bool  # False: the token file was already there, nothing was asked of the server
+    token_path: Path
+    password_path: Path
+
+
+def _write_secret(path: Path, value: str) -> None:
+    """Write a secret readable by its owner only (created 0600, never world-readable even briefly)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(value + "\n")
+
+
+def add_annotator(ls: LabelStudio, settings: ServerSettings, email: str, out_dir: Path = DEFAULT_ANNOTATOR_DIR) -> AnnotatorAccount:
+    """Sign an annotator up through the invite link with a generated password; keep password and token in `out_dir`.
+
+    Idempotent: an email whose token file exists is left alone. An email the server already knows
+    but we hold no token for is refused (its token can be minted only once, by its owner).
+    """
+    import secrets
+
+    email = email.strip()
+    if email.count("@") != 1 or email.startswith(("@", ".")) or email.endswith("@") or "/" in email or any(c.isspace() for c in email):
+        raise ValueError(f"{email!r} is not an email address")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(out_dir, 0o700)
+    token_path, password_path = out_dir / f"{email}.token", out_dir / f"{email}.password"
+    if token_path.is_file() and token_path.read_text(encoding="utf-8").strip():
+        return AnnotatorAccount(email, False, token_path, password_path)
+    if email.lower() in {e.lower() for e in users_by_id(ls).values()}:
+        raise ValueError(f"{email} already has an account on {settings.url} and no token in {out_dir}; "
+                         "they can log in and copy their token from Account & Settings")
+    password = secrets.token_urlsafe(12)
+    _write_secret(password_path, password)  # first, so that an account is never created with an unknown password
+    _write_secret(token_path, sign_up_annotator(ls, settings, email, password))
+    return AnnotatorAccount(email, True, token_path, password_path)
+
+
 def find_project(ls: LabelStudio, title: str) -> int | None:
     """Return the id of the project with exactly this title (lowest id if several), or None."""
     ids = [p.id for p in ls.projects.list(title=title) if p.title == title]

@@ -215,3 +215,46 @@ def test_unredacted_push_is_refused_in_one_line_without_a_traceback(
     (line,) = _lines(out.output)
     assert line.startswith("push refused: ") and "not PII-redacted" in line and "--allow-unredacted" in line
     assert "Traceback" not in leaked.err + leaked.out
+
+
+def test_add_annotator_signs_up_through_the_invite_link_and_keeps_tokens_private(
+        tmp_path: Path, label_studio, monkeypatch, run_tag: str):
+    import stat
+
+    from label_studio_sdk import LabelStudio
+
+    monkeypatch.setenv("YULIAO_LS_URL", label_studio.url)
+    monkeypatch.setenv("YULIAO_LS_TOKEN", label_studio.token)
+    out = tmp_path / "annotators"
+    emails = [f"add{i}.{run_tag}@annotators.test" for i in range(2)]
+    runner = CliRunner()
+    added = runner.invoke(app, ["annotate", "add-annotator", *emails, "--out", str(out)])
+    assert added.exit_code == 0, added.output
+    printed = dict(line.split("\t") for line in added.stdout.strip().splitlines())
+    assert list(printed) == emails
+    for email, token_path in printed.items():
+        token_file = Path(token_path)
+        assert token_file.parent == out and stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        client = LabelStudio(base_url=label_studio.url, api_key=token_file.read_text().strip())
+        assert client.users.whoami().email == email  # a real account, reached with its own token
+        # ... that can log in to the web UI with the password yuliao generated.
+        import httpx
+
+        with httpx.Client(base_url=label_studio.url, follow_redirects=False) as web:
+            web.get("/user/login/")
+            login = web.post("/user/login/", data={"email": email, "password": (out / f"{email}.password").read_text().strip(),
+                                                   "csrfmiddlewaretoken": web.cookies.get("csrftoken", "")},
+                             headers={"Referer": f"{label_studio.url}/user/login/"})
+            assert login.status_code == 302, login.text[:300]
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    n_users = len(list(connect(server_settings()).users.list()))
+    again = runner.invoke(app, ["annotate", "add-annotator", emails[0], "--out", str(out)])
+    assert again.exit_code == 0 and "already added" in again.output
+    assert len(list(connect(server_settings()).users.list())) == n_users
+    # Someone the server knows but yuliao holds no token for is refused with the reason, the rest still go.
+    bad = runner.invoke(app, ["annotate", "add-annotator", emails[1], f"add9.{run_tag}@annotators.test", "not-an-email",
+                              "--out", str(tmp_path / "elsewhere")])
+    assert bad.exit_code == 2
+    text = " ".join(bad.output.split())
+    assert f"{emails[1]} not added: {emails[1]} already has an account" in text and "not-an-email not added" in text
+    assert f"add9.{run_tag}@annotators.test\t" in bad.stdout
