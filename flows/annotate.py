@@ -228,7 +228,7 @@ def push_records(
     source: str, config_name: str, workspace: Path, annotations_per_task: int = 3, sample_size: int | None = None,
     strategy: str = "auto", seed: int = 0, gold_path: Path | None = None, project_title: str | None = None,
     allow_unredacted: bool = False, batch_size: int = 500, settings: ServerSettings | None = None,
-    ls: LabelStudio | None = None, on_batch: Callable[[int, int], None] | None = None,
+    ls: LabelStudio | None = None, on_batch: Callable[[int, int], None] | None = None, show_predictions: bool = True,
 ) -> dict:
     """Sample records, build tasks with predictions, mix in gold, and push them idempotently; return the push record."""
     config = get_config(config_name)
@@ -245,7 +245,7 @@ def push_records(
     title = project_title or f"yuliao {config.name}"
     with label_studio_errors(settings, "pushing", RESUME_PUSH):
         return _push_to_project(ls, settings, config, title, source, files, run_dir, docs, redacted, workspace, annotations_per_task,
-                                sample_size, strategy, seed, gold_path, batch_size, on_batch)
+                                sample_size, strategy, seed, gold_path, batch_size, on_batch, show_predictions)
 
 
 RESUME_PUSH = ("start it again ('bash scripts/label_studio.sh start' for the local one) and rerun the same command: "
@@ -255,11 +255,12 @@ RESUME_PUSH = ("start it again ('bash scripts/label_studio.sh start' for the loc
 def _push_to_project(
     ls: LabelStudio, settings: ServerSettings, config: LabelConfig, title: str, source: str, files: list[Path], run_dir: Path | None,
     docs: pa.Table, redacted: bool, workspace: Path, annotations_per_task: int, sample_size: int | None, strategy: str, seed: int,
-    gold_path: Path | None, batch_size: int, on_batch: Callable[[int, int], None] | None,
+    gold_path: Path | None, batch_size: int, on_batch: Callable[[int, int], None] | None, show_predictions: bool = True,
 ) -> dict:
     """Find or create the project, then sample, build and import the tasks; return the push record."""
     project_id, created = ensure_project(ls, title, config.xml(), annotations_per_task,
-                                         description=f"yuliao {config.name}: {annotations_per_task} annotations per task")
+                                         description=f"yuliao {config.name}: {annotations_per_task} annotations per task",
+                                         show_predictions=show_predictions)
     push_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     with open_store(workspace, settings) as store:
         store.record_project(project_id, title, config.name, annotations_per_task)
@@ -268,7 +269,7 @@ def _push_to_project(
         # those already there. A larger size with the same seed contains the smaller sample.
         n = docs.num_rows if sample_size is None else sample_size
         chosen = sample_for_annotation(docs, n, strategy, seed)  # type: ignore[arg-type]
-        prediction_column = PREDICTION_COLUMNS.get(config.name)
+        prediction_column = PREDICTION_COLUMNS.get(config.name) if show_predictions else None
         tasks = build_tasks(chosen, config, prediction_column)
         kinds = {t["data"][RECORD_KEY]: "record" for t in tasks}
         if gold_path is not None:
@@ -299,12 +300,13 @@ def _push_to_project(
 def push_flow(
     source: str, config_name: str, workspace: str, annotations_per_task: int = 3, sample_size: int | None = None,
     strategy: str = "auto", seed: int = 0, gold_path: str | None = None, project_title: str | None = None,
-    allow_unredacted: bool = False, batch_size: int = 500,
+    allow_unredacted: bool = False, batch_size: int = 500, show_predictions: bool = True,
 ) -> dict:
     """Push sampled records (and gold tasks) from a run or Parquet to a Label Studio project."""
     try:
         return push_records(source, config_name, Path(workspace), annotations_per_task, sample_size, strategy, seed,
-                            Path(gold_path) if gold_path else None, project_title, allow_unredacted, batch_size)
+                            Path(gold_path) if gold_path else None, project_title, allow_unredacted, batch_size,
+                            show_predictions=show_predictions)
     except (AnnotateError, ValueError, LabelStudioUnavailable) as exc:
         return refused(exc)
 

@@ -56,6 +56,8 @@ def push_cmd(
     workspace: Optional[Path] = typer.Option(None, "--workspace", "-w", help="workspace holding the task map (default: the run's)"),
     allow_unredacted: bool = typer.Option(False, "--allow-unredacted", help="send text that redact_pii did not redact"),
     batch_size: int = typer.Option(500, "--batch-size", min=1, help="tasks per import request"),
+    predictions: bool = typer.Option(True, "--predictions/--hide-predictions",
+                                     help="send yuliao's scores as pre-filled suggestions (hide them to avoid anchoring annotators)"),
 ) -> None:
     """Push sampled records (with predictions and gold tasks) to a Label Studio project; safe to repeat or resume."""
     from flows.annotate import AnnotateError, push_flow, resolve_source
@@ -73,7 +75,7 @@ def push_cmd(
         _fail_unavailable(exc)
     try:
         record = push_flow(source, config, str(ws), k, sample, strategy, seed, str(gold) if gold else None, project,
-                           allow_unredacted, batch_size)
+                           allow_unredacted, batch_size, predictions)
     except (AnnotateError, ValueError) as exc:
         _say("push refused", exc)
         raise typer.Exit(EXIT_BAD_INPUT) from None

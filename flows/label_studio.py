@@ -216,19 +216,47 @@ def find_project(ls: LabelStudio, title: str) -> int | None:
     return min(ids) if ids else None
 
 
-def ensure_project(ls: LabelStudio, title: str, label_config: str, annotations_per_task: int, description: str = "") -> tuple[int, bool]:
-    """Return (project id, created): find the project by title or create it asking for K annotations per task."""
+# What keeps annotators independent where Label Studio Community lets a project setting decide
+# (checked against label-studio 1.23.2; docs/annotation.md lists what Community cannot hide).
+INDEPENDENCE_SETTINGS: dict = {
+    "overlap_cohort_percentage": 100,  # every task gets K annotations, not only a cohort
+    "show_overlap_first": True,  # the stream serves tasks still short of K first
+    "sampling": "Uniform sampling",  # each annotator's stream runs in its own random order, not in lockstep
+    "show_annotation_history": False,  # no edit history of an annotation in the labeling view
+    "enable_empty_annotation": False,  # a submit must answer the required question
+    "show_skip_button": True,
+    "show_instruction": True,  # the guidelines open before the first task and stay one click away
+}
+
+
+def guidelines_html(label_config: str) -> str:
+    """Return the config's guideline panel (its Header lines) as the HTML Label Studio shows as instructions."""
+    import html
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(label_config)
+    lines = [h.get("value", "") for panel in root.iter("Panel") for h in panel.iter("Header")]
+    return "".join(f"<p>{html.escape(line)}</p>" for line in lines if line)
+
+
+def project_settings(label_config: str, annotations_per_task: int, show_predictions: bool = True) -> dict:
+    """Return the project settings yuliao asks for: K annotations per task, independence, guidelines, predictions."""
+    return {**INDEPENDENCE_SETTINGS, "maximum_annotations": annotations_per_task, "expert_instruction": guidelines_html(label_config),
+            "show_collab_predictions": show_predictions}
+
+
+def ensure_project(ls: LabelStudio, title: str, label_config: str, annotations_per_task: int, description: str = "",
+                   show_predictions: bool = True) -> tuple[int, bool]:
+    """Return (project id, created): find the project by title or create it; either way (re)apply yuliao's settings."""
     if len(title) > TITLE_MAX_CHARS:
         raise ValueError(f"project title {title!r} is longer than Label Studio's {TITLE_MAX_CHARS} characters")
+    settings = project_settings(label_config, annotations_per_task, show_predictions)
     existing = find_project(ls, title)
     if existing is not None:
+        # One cheap request; keeps projects made before a settings change (or edited in the UI) honest.
+        ls.projects.update(id=existing, **settings)
         return existing, False
-    project = ls.projects.create(
-        title=title, description=description, label_config=label_config,
-        # K annotations per task: Label Studio's overlap setting, applied to every task.
-        maximum_annotations=annotations_per_task, overlap_cohort_percentage=100,
-        show_collab_predictions=True, show_skip_button=True,
-    )
+    project = ls.projects.create(title=title, description=description, label_config=label_config, **settings)
     return project.id, True
 
 
