@@ -31,6 +31,23 @@ def _workspace_for(source: str, workspace: Optional[Path]) -> Path:
     return Path(".yuliao/workspace")
 
 
+def run_flow(flow_obj, *args):  # noqa: ANN001, ANN202 - any yuliao flow and its arguments
+    """Run a flow as a Prefect flow run when a Prefect API is configured, else as the plain function it wraps.
+
+    Without a configured API a flow run would first start a temporary Prefect server (seconds of CPU
+    on a 2-core machine, and more than the work itself for most pushes and collects); the run record
+    it would keep dies with that server anyway. With `yuliao server up` (PREFECT_API_URL) every
+    command is recorded as a flow run. Either way a refusal comes back as the exception itself.
+    """
+    from prefect.settings import get_current_settings
+    from prefect.states import State
+
+    result = flow_obj(*args) if get_current_settings().api.url else flow_obj.fn(*args)
+    if isinstance(result, State):  # the flow's own refusal (flows.annotate.refused), returned by .fn
+        raise result.data if isinstance(result.data, BaseException) else RuntimeError(result.message)
+    return result
+
+
 def _say(prefix: str, exc: Exception) -> None:
     """Print one unwrapped line: what went wrong and what to do next (the exception's message says both)."""
     from rich.markup import escape
@@ -55,7 +72,7 @@ def push_cmd(
     project: Optional[str] = typer.Option(None, "--project", help="project title (<= 50 chars; default 'yuliao <config>')"),
     workspace: Optional[Path] = typer.Option(None, "--workspace", "-w", help="workspace holding the task map (default: the run's)"),
     allow_unredacted: bool = typer.Option(False, "--allow-unredacted", help="send text that redact_pii did not redact"),
-    batch_size: int = typer.Option(500, "--batch-size", min=1, help="tasks per import request"),
+    batch_size: int = typer.Option(5000, "--batch-size", min=1, help="tasks per import request (each request is atomic on the server; fewer is faster)"),
     predictions: bool = typer.Option(True, "--predictions/--hide-predictions",
                                      help="send yuliao's scores as pre-filled suggestions (hide them to avoid anchoring annotators)"),
 ) -> None:
@@ -74,7 +91,7 @@ def push_cmd(
     except LabelStudioUnavailable as exc:
         _fail_unavailable(exc)
     try:
-        record = push_flow(source, config, str(ws), k, sample, strategy, seed, str(gold) if gold else None, project,
+        record = run_flow(push_flow, source, config, str(ws), k, sample, strategy, seed, str(gold) if gold else None, project,
                            allow_unredacted, batch_size, predictions)
     except (AnnotateError, ValueError) as exc:
         _say("push refused", exc)
@@ -109,7 +126,7 @@ def collect_cmd(
 
     try:
         connect(server_settings())
-        reports = collect_flow(str(workspace), project, min_confidence, method, send_back)
+        reports = run_flow(collect_flow, str(workspace), project, min_confidence, method, send_back)
     except AnnotateError as exc:
         _say("collect refused", exc)
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -200,7 +217,7 @@ def status_cmd(
 
     try:
         connect(server_settings())
-        statuses = status_flow(str(workspace), project)
+        statuses = run_flow(status_flow, str(workspace), project)
     except LabelStudioUnavailable as exc:
         _fail_unavailable(exc)
     if as_json:

@@ -205,6 +205,11 @@ def option_presence_labels(judgements: pa.Table, control: Control) -> dict[str, 
 
 def presence_probability(labels: pa.Table, method: Method = "dawid_skene") -> pa.Table:
     """Return (item, p_present, n_judgements): the aggregated probability that an option applies to each item."""
+    if not pc.any(pc.equal(labels.column("label"), PRESENT)).as_py():
+        # Nobody ticked it: probability 0 everywhere, no model to fit (most options of most projects).
+        counts = labels_frame(labels).groupby("item").size().sort_index()
+        return pa.table({"item": pa.array(counts.index.astype(str), pa.string()), "p_present": pa.array([0.0] * len(counts), pa.float64()),
+                         "n_judgements": pa.array(counts.to_numpy(), pa.int64())})
     agg = aggregate_labels(labels, method)
     if agg.num_rows == 0:
         return pa.table({"item": pa.array([], pa.string()), "p_present": pa.array([], pa.float64()), "n_judgements": pa.array([], pa.int64())})
@@ -296,7 +301,7 @@ def outer_join_on_id(tables: list[pa.Table]) -> pa.Table:
 
     Works for list and map columns, which Arrow's hash join does not carry.
     """
-    ids = pc.unique(pa.chunked_array([t.column("id").cast(pa.string()) for t in tables]))
+    ids = pc.unique(pa.chunked_array([c for t in tables for c in t.column("id").cast(pa.string()).chunks], type=pa.string()))
     ids = pc.take(ids, pc.sort_indices(ids))
     out = pa.table({"id": ids})
     for t in tables:

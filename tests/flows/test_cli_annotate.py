@@ -207,14 +207,21 @@ def test_unredacted_push_is_refused_in_one_line_without_a_traceback(
         tmp_path: Path, corpora: Path, label_studio, prefect_api, monkeypatch, capfd, run_tag: str):
     monkeypatch.setenv("YULIAO_LS_URL", label_studio.url)
     monkeypatch.setenv("YULIAO_LS_TOKEN", label_studio.token)
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
     run_dir = make_run(tmp_path / "ws", real_sentences(corpora)[:5], redacted=False)
-    capfd.readouterr()
-    out = CliRunner().invoke(app, ["annotate", "push", str(run_dir), "--project", f"unredacted {run_tag}"])
-    leaked = capfd.readouterr()
-    assert out.exit_code == 2
-    (line,) = _lines(out.output)
-    assert line.startswith("push refused: ") and "not PII-redacted" in line and "--allow-unredacted" in line
-    assert "Traceback" not in leaked.err + leaked.out
+    for api in ("configured", "none"):  # as a flow run (yuliao server up) and as the plain function (no Prefect API)
+        capfd.readouterr()
+        if api == "none":
+            with temporary_settings(restore_defaults={PREFECT_API_URL}):
+                out = CliRunner().invoke(app, ["annotate", "push", str(run_dir), "--project", f"unredacted {run_tag}"])
+        else:
+            out = CliRunner().invoke(app, ["annotate", "push", str(run_dir), "--project", f"unredacted {run_tag}"])
+        leaked = capfd.readouterr()
+        assert out.exit_code == 2, (api, out.output)
+        (line,) = _lines(out.output)
+        assert line.startswith("push refused: ") and "not PII-redacted" in line and "--allow-unredacted" in line
+        assert "Traceback" not in leaked.err + leaked.out
 
 
 def test_add_annotator_signs_up_through_the_invite_link_and_keeps_tokens_private(
