@@ -67,11 +67,20 @@ def write_run(ws: Path, rows: list[tuple[str, str, str]]) -> Path:
     return run
 
 
+CPU: dict[str, float] = {}  # CLI step -> CPU seconds (user + system) of its process and children
+
+
 def yuliao(*args: str, env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess]:
-    """Run the yuliao CLI in a fresh process (as a user does); return (wall seconds, result)."""
+    """Run the yuliao CLI in a fresh process (as a user does); return (wall seconds, result); record its CPU seconds."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, "-m", "flows.cli", *args], env=env, capture_output=True, text=True, timeout=1800)
     seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU[" ".join(args[:2])] = CPU.get(" ".join(args[:2]), 0.0) + (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    CPU["last"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if out.returncode != 0:
         raise SystemExit(f"yuliao {' '.join(args)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
     return seconds, out
@@ -113,9 +122,11 @@ def main() -> None:
         assert ls.projects.get(id=base_pid).task_number == n
         title = f"bench push {tag}"
         t_push, pushed = yuliao("annotate", "push", str(run), "--k", "2", "--project", title, env=env)
+        c_push = CPU["last"]
         push_pid = int(pushed.stdout.strip().splitlines()[-1].rsplit("/", 1)[1])
         assert ls.projects.get(id=push_pid).task_number == n
         t_again, again = yuliao("annotate", "push", str(run), "--k", "2", "--project", title, env=env)
+        c_again = CPU["last"]
         assert "imported 0 task(s)" in " ".join(again.stderr.split()), again.stderr
         loads.append(load_average())
 
@@ -136,9 +147,14 @@ def main() -> None:
         store.close()
         _, t_export = timed(lambda: ls.projects.exports.as_json(cpid, timeout=900))
         t_collect, _ = yuliao("annotate", "collect", "--workspace", str(ws), "--project", str(cpid), env=env)
+        c_collect = CPU["last"]
         report = json.loads((ws / "annotation" / f"project-{cpid}" / "agreement.json").read_text(encoding="utf-8"))
         assert report["annotations_total"] == n, report["annotations_total"]
         t_collect2, _ = yuliao("annotate", "collect", "--workspace", str(ws), "--project", str(cpid), env=env)
+        c_collect2 = CPU["last"]
+        # The floor: a command that imports what push/collect import and asks the server one question.
+        t_floor, _ = yuliao("annotate", "status", "--workspace", str(Path(tmp) / "empty"), env=env)
+        c_floor = CPU["last"]
         loads.append(load_average())
         for pid in (base_pid, push_pid, cpid):  # the local server should not grow with every run
             ls.projects.delete(id=pid)
@@ -147,14 +163,15 @@ def main() -> None:
         return f"{seconds / baseline:.2f}x; {seconds - 1.2 * baseline:+.1f} s over 1.2x"
 
     table = [
-        "| step | what | items | seconds | vs Label Studio's own request |",
-        "|---|---|---:|---:|---:|",
-        f"| push | Label Studio: one import_tasks request with all tasks and predictions | {n:,} tasks | {t_import:.1f} | 1.00x |",
-        f"| push | `yuliao annotate push --k 2` (new process, Prefect flow, sampling, map) | {n:,} tasks | {t_push:.1f} | {vs(t_push, t_import)} |",
-        f"| push | the same push again (imports 0) | {n:,} checked | {t_again:.1f} | - |",
-        f"| collect | Label Studio: one JSON export request (exports.as_json) | {n:,} annotations | {t_export:.1f} | 1.00x |",
-        f"| collect | `yuliao annotate collect` (export, upsert, agreement, Dawid-Skene per control) | {n:,} annotations | {t_collect:.1f} | {vs(t_collect, t_export)} |",
-        f"| collect | the same collect again (nothing new) | {n:,} annotations | {t_collect2:.1f} | - |",
+        "| step | what | items | wall s | CPU s of the yuliao process | vs Label Studio's own request (wall) |",
+        "|---|---|---:|---:|---:|---:|",
+        f"| push | Label Studio: one import_tasks request with all tasks and predictions | {n:,} tasks | {t_import:.1f} | - | 1.00x |",
+        f"| push | `yuliao annotate push --k 2` (new process: sampling, predictions, map, reconcile) | {n:,} tasks | {t_push:.1f} | {c_push:.1f} | {vs(t_push, t_import)} |",
+        f"| push | the same push again (imports 0) | {n:,} checked | {t_again:.1f} | {c_again:.1f} | - |",
+        f"| collect | Label Studio: one JSON export request (`exports.as_json`) | {n:,} annotations | {t_export:.1f} | - | 1.00x |",
+        f"| collect | `yuliao annotate collect` (export, upsert, agreement, Dawid-Skene per question) | {n:,} annotations | {t_collect:.1f} | {c_collect:.1f} | {vs(t_collect, t_export)} |",
+        f"| collect | the same collect again (nothing new) | {n:,} annotations | {t_collect2:.1f} | {c_collect2:.1f} | - |",
+        f"| floor | `yuliao annotate status` on an empty workspace (start, imports, one request) | - | {t_floor:.1f} | {c_floor:.1f} | - |",
     ]
     cmd = "python bench/bench_label_studio.py " + " ".join(sys.argv[1:])
     text = "\n".join([
