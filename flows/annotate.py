@@ -29,6 +29,7 @@ import yaml
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 from prefect import flow, task
+from prefect.context import FlowRunContext
 from prefect.states import Failed, State
 
 from flows.label_studio import (
@@ -568,7 +569,10 @@ def collect_flow(workspace: str, project_id: int | None = None, min_confidence: 
     """Collect new and updated annotations of one project (or every known project) into the workspace."""
     try:
         ids = [project_id] if project_id is not None else [p["project_id"] for p in known_projects(Path(workspace), server_settings())]
-        return [collect_project_task(workspace, pid, min_confidence, method, send_back) for pid in ids]
+        # A Prefect task called outside a flow run would start a Prefect server of its own (the CLI
+        # calls this flow's plain function when no API is configured): run the plain function then.
+        collect_one = collect_project_task if FlowRunContext.get() is not None else collect_project_task.fn
+        return [collect_one(workspace, pid, min_confidence, method, send_back) for pid in ids]
     except (AnnotateError, LabelStudioUnavailable) as exc:
         return refused(exc)
 
