@@ -31,8 +31,32 @@ def _workspace_for(source: str, workspace: Optional[Path]) -> Path:
     return Path(".yuliao/workspace")
 
 
+def run_flow(flow_obj, *args):  # noqa: ANN001, ANN202 - any yuliao flow and its arguments
+    """Run a flow as a Prefect flow run when a Prefect API is configured, else as the plain function it wraps.
+
+    Without a configured API a flow run would first start a temporary Prefect server (seconds of CPU
+    on a 2-core machine, and more than the work itself for most pushes and collects); the run record
+    it would keep dies with that server anyway. With `yuliao server up` (PREFECT_API_URL) every
+    command is recorded as a flow run. Either way a refusal comes back as the exception itself.
+    """
+    from prefect.settings import get_current_settings
+    from prefect.states import State
+
+    result = flow_obj(*args) if get_current_settings().api.url else flow_obj.fn(*args)
+    if isinstance(result, State):  # the flow's own refusal (flows.annotate.refused), returned by .fn
+        raise result.data if isinstance(result.data, BaseException) else RuntimeError(result.message)
+    return result
+
+
+def _say(prefix: str, exc: Exception) -> None:
+    """Print one unwrapped line: what went wrong and what to do next (the exception's message says both)."""
+    from rich.markup import escape
+
+    console.print(f"[red]{prefix}[/red]: {escape(str(exc))}", soft_wrap=True, highlight=False)
+
+
 def _fail_unavailable(exc: Exception) -> None:
-    console.print(f"[red]Label Studio unavailable[/red]: {exc}")
+    _say("Label Studio unavailable", exc)
     raise typer.Exit(EXIT_UNAVAILABLE)
 
 
@@ -48,7 +72,9 @@ def push_cmd(
     project: Optional[str] = typer.Option(None, "--project", help="project title (<= 50 chars; default 'yuliao <config>')"),
     workspace: Optional[Path] = typer.Option(None, "--workspace", "-w", help="workspace holding the task map (default: the run's)"),
     allow_unredacted: bool = typer.Option(False, "--allow-unredacted", help="send text that redact_pii did not redact"),
-    batch_size: int = typer.Option(500, "--batch-size", min=1, help="tasks per import request"),
+    batch_size: int = typer.Option(5000, "--batch-size", min=1, help="tasks per import request (each request is atomic on the server; fewer is faster)"),
+    predictions: bool = typer.Option(True, "--predictions/--hide-predictions",
+                                     help="send yuliao's scores as pre-filled suggestions (hide them to avoid anchoring annotators)"),
 ) -> None:
     """Push sampled records (with predictions and gold tasks) to a Label Studio project; safe to repeat or resume."""
     from flows.annotate import AnnotateError, push_flow, resolve_source
@@ -60,15 +86,15 @@ def push_cmd(
         resolve_source(source)
         connect(server_settings())
     except (AnnotateError, ValueError) as exc:
-        console.print(f"[red]push refused[/red]: {exc}")
+        _say("push refused", exc)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except LabelStudioUnavailable as exc:
         _fail_unavailable(exc)
     try:
-        record = push_flow(source, config, str(ws), k, sample, strategy, seed, str(gold) if gold else None, project,
-                           allow_unredacted, batch_size)
+        record = run_flow(push_flow, source, config, str(ws), k, sample, strategy, seed, str(gold) if gold else None, project,
+                           allow_unredacted, batch_size, predictions)
     except (AnnotateError, ValueError) as exc:
-        console.print(f"[red]push refused[/red]: {exc}")
+        _say("push refused", exc)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except LabelStudioUnavailable as exc:
         _fail_unavailable(exc)
@@ -87,7 +113,8 @@ def push_cmd(
 def collect_cmd(
     workspace: Path = typer.Option(Path(".yuliao/workspace"), "--workspace", "-w", help="workspace the push used"),
     project: Optional[int] = typer.Option(None, "--project", "-p", help="project id (default: every project pushed from this workspace)"),
-    threshold: float = typer.Option(0.67, "--threshold", help="items whose majority share is below this go to adjudication"),
+    min_confidence: float = typer.Option(0.8, "--min-confidence", "--threshold", min=0.0, max=1.0,
+                                         help="records whose aggregated label has a lower confidence (Dawid-Skene posterior, or majority share with majority_vote) go to adjudication"),
     method: str = typer.Option("dawid_skene", "--method", help="aggregation: dawid_skene or majority_vote"),
     send_back: bool = typer.Option(False, "--send-back", help="raise the overlap of flagged tasks so one more annotator sees them"),
 ) -> None:
@@ -99,9 +126,9 @@ def collect_cmd(
 
     try:
         connect(server_settings())
-        reports = collect_flow(str(workspace), project, threshold, method, send_back)
+        reports = run_flow(collect_flow, str(workspace), project, min_confidence, method, send_back)
     except AnnotateError as exc:
-        console.print(f"[red]collect refused[/red]: {exc}")
+        _say("collect refused", exc)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except LabelStudioUnavailable as exc:
         _fail_unavailable(exc)
@@ -132,10 +159,42 @@ def apply_cmd(
     try:
         target = apply_labels(run, ws, list(project), run_id)
     except (AnnotateError, FileNotFoundError) as exc:
-        console.print(f"[red]apply refused[/red]: {exc}")
+        _say("apply refused", exc)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     console.print(f"labels of project(s) {', '.join(map(str, project))} added to a derived run")
     typer.echo(target)
+
+
+@annotate_app.command("add-annotator")
+def add_annotator_cmd(
+    emails: list[str] = typer.Argument(..., help="annotators' email addresses"),
+    out: Path = typer.Option(Path(".yuliao/annotators"), "--out", "-o", help="directory for each one's password and API token (0700, files 0600)"),
+) -> None:
+    """Create annotator accounts through the organisation's invite link; print where each one's token and password are."""
+    from flows.label_studio import LabelStudioUnavailable, add_annotator, connect, label_studio_errors, server_settings
+
+    try:
+        settings = server_settings()
+        ls = connect(settings)
+    except LabelStudioUnavailable as exc:
+        _fail_unavailable(exc)
+    failed = 0
+    for email in emails:
+        try:
+            with label_studio_errors(settings, f"signing up {email}", "start it again and rerun: accounts already made are kept"):
+                account = add_annotator(ls, settings, email, out)
+        except LabelStudioUnavailable as exc:
+            _fail_unavailable(exc)
+        except (ValueError, RuntimeError) as exc:
+            _say(f"{email} not added", exc)
+            failed += 1
+            continue
+        console.print(f"{email}: {'account created' if account.created else 'already added'}; "
+                      f"password in {account.password_path}", soft_wrap=True, highlight=False)
+        typer.echo(f"{email}\t{account.token_path}")
+    console.print(f"log in at {settings.url} (email + the password file); the token file is for API use", highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def _fmt(v: object) -> str:
@@ -158,7 +217,7 @@ def status_cmd(
 
     try:
         connect(server_settings())
-        statuses = status_flow(str(workspace), project)
+        statuses = run_flow(status_flow, str(workspace), project)
     except LabelStudioUnavailable as exc:
         _fail_unavailable(exc)
     if as_json:

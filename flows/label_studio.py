@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -130,6 +131,21 @@ def connect(settings: ServerSettings, timeout: float = 300.0) -> LabelStudio:
     return ls
 
 
+@contextmanager
+def label_studio_errors(settings: ServerSettings, doing: str, then: str) -> Iterator[None]:
+    """Turn a server that stops answering (or refuses us) while `doing` into one LabelStudioUnavailable naming `then`."""
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise LabelStudioUnavailable(
+            f"Label Studio at {settings.url} stopped answering while {doing} ({exc.__class__.__name__}); {then}") from None
+    except ApiError as exc:
+        if exc.status_code in (401, 403) or (exc.status_code or 0) >= 500:
+            raise LabelStudioUnavailable(
+                f"Label Studio at {settings.url} answered HTTP {exc.status_code} while {doing}; {then}") from None
+        raise
+
+
 def sign_up_annotator(ls: LabelStudio, settings: ServerSettings, email: str, password: str) -> str:
     """Create a real log-in account through the organisation's invite link and return its personal access token.
 
@@ -149,25 +165,98 @@ def sign_up_annotator(ls: LabelStudio, settings: ServerSettings, email: str, pas
         return minted.json()["token"]
 
 
+DEFAULT_ANNOTATOR_DIR = Path(".yuliao") / "annotators"
+
+
+@dataclass(frozen=True)
+class AnnotatorAccount:
+    """An annotator's log-in account and where its secrets were written (never printed)."""
+
+    email: str
+    created: bool  # False: the token file was already there, nothing was asked of the server
+    token_path: Path
+    password_path: Path
+
+
+def _write_secret(path: Path, value: str) -> None:
+    """Write a secret readable by its owner only (created 0600, never world-readable even briefly)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(value + "\n")
+
+
+def add_annotator(ls: LabelStudio, settings: ServerSettings, email: str, out_dir: Path = DEFAULT_ANNOTATOR_DIR) -> AnnotatorAccount:
+    """Sign an annotator up through the invite link with a generated password; keep password and token in `out_dir`.
+
+    Idempotent: an email whose token file exists is left alone. An email the server already knows
+    but we hold no token for is refused (its token can be minted only once, by its owner).
+    """
+    import secrets
+
+    email = email.strip()
+    if email.count("@") != 1 or email.startswith(("@", ".")) or email.endswith("@") or "/" in email or any(c.isspace() for c in email):
+        raise ValueError(f"{email!r} is not an email address")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(out_dir, 0o700)
+    token_path, password_path = out_dir / f"{email}.token", out_dir / f"{email}.password"
+    if token_path.is_file() and token_path.read_text(encoding="utf-8").strip():
+        return AnnotatorAccount(email, False, token_path, password_path)
+    if email.lower() in {e.lower() for e in users_by_id(ls).values()}:
+        raise ValueError(f"{email} already has an account on {settings.url} and no token in {out_dir}; "
+                         "they can log in and copy their token from Account & Settings")
+    password = secrets.token_urlsafe(12)
+    _write_secret(password_path, password)  # first, so that an account is never created with an unknown password
+    _write_secret(token_path, sign_up_annotator(ls, settings, email, password))
+    return AnnotatorAccount(email, True, token_path, password_path)
+
+
 def find_project(ls: LabelStudio, title: str) -> int | None:
     """Return the id of the project with exactly this title (lowest id if several), or None."""
     ids = [p.id for p in ls.projects.list(title=title) if p.title == title]
     return min(ids) if ids else None
 
 
-def ensure_project(ls: LabelStudio, title: str, label_config: str, annotations_per_task: int, description: str = "") -> tuple[int, bool]:
-    """Return (project id, created): find the project by title or create it asking for K annotations per task."""
+# What keeps annotators independent where Label Studio Community lets a project setting decide
+# (checked against label-studio 1.23.2; docs/annotation.md lists what Community cannot hide).
+INDEPENDENCE_SETTINGS: dict = {
+    "overlap_cohort_percentage": 100,  # every task gets K annotations, not only a cohort
+    "show_overlap_first": True,  # the stream serves tasks still short of K first
+    "sampling": "Uniform sampling",  # each annotator's stream runs in its own random order, not in lockstep
+    "show_annotation_history": False,  # no edit history of an annotation in the labeling view
+    "enable_empty_annotation": False,  # a submit must answer the required question
+    "show_skip_button": True,
+    "show_instruction": True,  # the guidelines open before the first task and stay one click away
+}
+
+
+def guidelines_html(label_config: str) -> str:
+    """Return the config's guideline panel (its Header lines) as the HTML Label Studio shows as instructions."""
+    import html
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(label_config)
+    lines = [h.get("value", "") for panel in root.iter("Panel") for h in panel.iter("Header")]
+    return "".join(f"<p>{html.escape(line)}</p>" for line in lines if line)
+
+
+def project_settings(label_config: str, annotations_per_task: int, show_predictions: bool = True) -> dict:
+    """Return the project settings yuliao asks for: K annotations per task, independence, guidelines, predictions."""
+    return {**INDEPENDENCE_SETTINGS, "maximum_annotations": annotations_per_task, "expert_instruction": guidelines_html(label_config),
+            "show_collab_predictions": show_predictions}
+
+
+def ensure_project(ls: LabelStudio, title: str, label_config: str, annotations_per_task: int, description: str = "",
+                   show_predictions: bool = True) -> tuple[int, bool]:
+    """Return (project id, created): find the project by title or create it; either way (re)apply yuliao's settings."""
     if len(title) > TITLE_MAX_CHARS:
         raise ValueError(f"project title {title!r} is longer than Label Studio's {TITLE_MAX_CHARS} characters")
+    settings = project_settings(label_config, annotations_per_task, show_predictions)
     existing = find_project(ls, title)
     if existing is not None:
+        # One cheap request; keeps projects made before a settings change (or edited in the UI) honest.
+        ls.projects.update(id=existing, **settings)
         return existing, False
-    project = ls.projects.create(
-        title=title, description=description, label_config=label_config,
-        # K annotations per task: Label Studio's overlap setting, applied to every task.
-        maximum_annotations=annotations_per_task, overlap_cohort_percentage=100,
-        show_collab_predictions=True, show_skip_button=True,
-    )
+    project = ls.projects.create(title=title, description=description, label_config=label_config, **settings)
     return project.id, True
 
 
@@ -359,7 +448,7 @@ def reconcile(ls: LabelStudio, store: MappingStore, project_id: int, force: bool
 
 def push_tasks(
     ls: LabelStudio, store: MappingStore, project_id: int, tasks: list[dict], kinds: dict[str, str], push_id: str,
-    batch_size: int = 500, on_batch: Callable[[int, int], None] | None = None,
+    batch_size: int = 5000, on_batch: Callable[[int, int], None] | None = None,
 ) -> PushReport:
     """Import the tasks whose record is not in the project yet, in batches; each batch is mapped as soon as it lands.
 
@@ -434,33 +523,23 @@ def users_by_id(ls: LabelStudio) -> dict[int, str]:
     return {int(u.id): (u.email or u.username or str(u.id)) for u in ls.users.list()}
 
 
-def fetch_annotations(
-    ls: LabelStudio, project_id: int, since: datetime | None, page_size: int = 500, overlap: timedelta = WATERMARK_OVERLAP,
-) -> tuple[list[dict], datetime | None]:
-    """Return (annotation rows of tasks updated after `since` minus `overlap`, newest task update seen)."""
-    query = None
-    if since is not None:
-        after = (since - overlap).astimezone(timezone.utc).strftime(LS_TIME_FORMAT)
-        query = json.dumps({"filters": {"conjunction": "and", "items": [
-            {"filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime", "value": after}]}})
-    users = users_by_id(ls)
+def annotation_rows(tasks: Iterable[dict], project_id: int, users: dict[int, str]) -> tuple[list[dict], datetime | None]:
+    """Return (one row per annotation of the tasks, newest task update seen); tasks as Label Studio's JSON shapes them."""
     rows: list[dict] = []
-    newest = since
-    # Trimming the task serializer to what we read is ~3-10x faster than the full payload.
-    for task in ls.tasks.list(project=project_id, fields="all", include=TASK_FETCH_FIELDS, query=query,
-                              page_size=page_size):
-        updated = _as_datetime(task.updated_at)
+    newest = None
+    for task in tasks:
+        updated = _as_datetime(task.get("updated_at"))
         if updated is not None and (newest is None or updated > newest):
             newest = updated
-        record_id = (task.data or {}).get(RECORD_KEY)
-        for ann in task.annotations or []:
+        record_id = (task.get("data") or {}).get(RECORD_KEY)
+        for ann in task.get("annotations") or []:
             ann = ann if isinstance(ann, dict) else ann.model_dump()
             completed_by = ann.get("completed_by")
             annotator_id = int(completed_by["id"] if isinstance(completed_by, dict) else completed_by) if completed_by is not None else None
             rows.append({
                 "project_id": project_id,
                 "annotation_id": int(ann["id"]),
-                "task_id": int(task.id),
+                "task_id": int(task["id"]),
                 "record_id": None if record_id is None else str(record_id),
                 "annotator_id": annotator_id,
                 "annotator": users.get(annotator_id, str(annotator_id)) if annotator_id is not None else None,
@@ -471,6 +550,36 @@ def fetch_annotations(
                 "created_at": _as_datetime(ann.get("created_at")),
                 "updated_at": _as_datetime(ann.get("updated_at")),
             })
+    return rows, newest
+
+
+def export_annotations(ls: LabelStudio, project_id: int, timeout_s: float = 900.0) -> tuple[list[dict], datetime | None]:
+    """Return (every annotation of the project, newest task update) from one JSON export request (Label Studio's own, fastest path).
+
+    Community's synchronous export; where a server refuses it (Enterprise answers 404) the caller
+    falls back to `fetch_annotations`.
+    """
+    users = users_by_id(ls)
+    raw = b"".join(ls.projects.exports.download_sync(id=project_id, export_type="JSON", download_all_tasks=False,
+                                                     request_options={"timeout_in_seconds": int(timeout_s), "max_retries": 0}))
+    return annotation_rows(json.loads(raw), project_id, users)
+
+
+def fetch_annotations(
+    ls: LabelStudio, project_id: int, since: datetime | None, page_size: int = 500, overlap: timedelta = WATERMARK_OVERLAP,
+) -> tuple[list[dict], datetime | None]:
+    """Return (annotation rows of tasks updated after `since` minus `overlap`, newest task update seen)."""
+    query = None
+    if since is not None:
+        after = (since - overlap).astimezone(timezone.utc).strftime(LS_TIME_FORMAT)
+        query = json.dumps({"filters": {"conjunction": "and", "items": [
+            {"filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime", "value": after}]}})
+    users = users_by_id(ls)
+    # Trimming the task serializer to what we read is ~3-10x faster than the full payload.
+    tasks = ls.tasks.list(project=project_id, fields="all", include=TASK_FETCH_FIELDS, query=query, page_size=page_size)
+    rows, newest = annotation_rows(({"id": t.id, "data": t.data, "updated_at": t.updated_at, "annotations": t.annotations}
+                                    for t in tasks), project_id, users)
+    newest = max((x for x in (newest, since) if x is not None), default=None)
     return rows, newest
 
 

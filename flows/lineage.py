@@ -1,7 +1,7 @@
 """Record-level lineage from the release files alone: where a record came from and why it is (not) there.
 
 `record_story(ref, id)` reads only `releases/<dataset>/v<N>/` (data, `_dropped/`, `_quarantine/`,
-`manifest.json`) plus, when present, `<workspace>/annotations/**/annotations.parquet`. It never
+`manifest.json`) plus, when present, collect's `<workspace>/annotation/project-<id>/` files. It never
 needs the run directory or the catalog, so it still answers after runs are cleaned up.
 """
 
@@ -15,11 +15,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from flows.annotation_layout import AGREEMENT_FILE, ANNOTATION_DIR, ANNOTATIONS_FILE, LABELS_FILE
 from flows.release_store import ReleaseRef, files_of_role, list_versions, read_manifest, releases_root
 from transforms.lazy import build_once
 from transforms.schema import CLUSTER_ID, DROP_REASON, DROPPED_BY, DUPLICATE_OF, TRACE
 
-ANNOTATIONS_GLOB = "annotations/**/annotations.parquet"
+ANNOTATIONS_GLOB = f"{ANNOTATION_DIR}/**/{ANNOTATIONS_FILE}"
 _CLUSTER_MEMBER_LIMIT = 50
 
 
@@ -160,7 +161,9 @@ def cluster_members(release_dir: Path, manifest: dict[str, Any], cluster_id: str
 
 
 def find_annotations(workspace: Path, record_id: str) -> list[dict[str, Any]]:
-    """Return annotation rows for a record from `<workspace>/annotations/**/annotations.parquet` (if any)."""
+    """Return annotation rows for a record from collect's `<workspace>/annotation/**/annotations.parquet` (if any), answers read out."""
+    from quality.aggregate import answers_from_result
+
     rows = []
     for f in sorted(Path(workspace).glob(ANNOTATIONS_GLOB)):
         try:
@@ -168,8 +171,30 @@ def find_annotations(workspace: Path, record_id: str) -> list[dict[str, Any]]:
         except (OSError, pa.ArrowInvalid) as exc:
             rows.append({"file": str(f), "error": f"unreadable: {exc}"})
             continue
-        rows.extend({"file": str(f), **{k: v for k, v in row.items()}} for _f, row in found)
+        for _f, row in found:
+            answers = {"answers": answers_from_result(row["result"])} if row.get("result") is not None else {}
+            rows.append({"file": str(f), **row, **answers})
     return rows
+
+
+def find_aggregated_labels(workspace: Path, record_id: str) -> list[dict[str, Any]]:
+    """Return, per collected project, the record's aggregated ``label_*`` values and the project's agreement figures."""
+    from quality.aggregate import is_label_value_column
+
+    out = []
+    for f in sorted(Path(workspace).glob(f"{ANNOTATION_DIR}/**/{LABELS_FILE}")):
+        try:
+            found = _find_rows([str(f)], "id", record_id)
+        except (OSError, pa.ArrowInvalid) as exc:
+            out.append({"file": str(f), "error": f"unreadable: {exc}"})
+            continue
+        report_file = f.parent / AGREEMENT_FILE
+        report = json.loads(report_file.read_text(encoding="utf-8")) if report_file.is_file() else {}
+        for _f, row in found:
+            out.append({"project": f.parent.name, "file": str(f), "method": report.get("method"),
+                        "labels": {k: v for k, v in row.items() if is_label_value_column(k) or k.endswith("_confidence")},
+                        "agreement": report.get("summary") or {}, "gold_accuracy": report.get("gold_accuracy")})
+    return out
 
 
 def record_story(ref: ReleaseRef, record_id: str, verify_raw: bool = False) -> dict[str, Any]:
@@ -224,6 +249,7 @@ def record_story(ref: ReleaseRef, record_id: str, verify_raw: bool = False) -> d
         story["cluster"] = {"cluster_id": cid, "duplicate_of": row.get(DUPLICATE_OF), "size": len(members),
                             "members": members[:_CLUSTER_MEMBER_LIMIT]}
     story["annotations"] = find_annotations(workspace, record_id)
+    story["labels"] = find_aggregated_labels(workspace, record_id)
     return story
 
 
@@ -281,8 +307,22 @@ def render_story(story: dict[str, Any]) -> str:
         if story["annotations"]:
             lines.append(f"  annotations ({len(story['annotations'])}):")
             for a in story["annotations"]:
-                shown = {k: v for k, v in a.items() if k not in ("record_id",)}
-                lines.append(f"    {json.dumps(shown, ensure_ascii=False, default=str)}")
+                if "answers" in a:
+                    skipped = " (skipped)" if a.get("was_cancelled") else ""
+                    lines.append(f"    {a.get('annotator')}{skipped}: {json.dumps(a['answers'], ensure_ascii=False)}"
+                                 f" (task {a.get('task_id')}, lead time {a.get('lead_time')} s, updated {a.get('updated_at')})")
+                else:
+                    shown = {k: v for k, v in a.items() if k not in ("record_id",)}
+                    lines.append(f"    {json.dumps(shown, ensure_ascii=False, default=str)}")
         else:
             lines.append("  annotations: none")
+    for agg in story.get("labels") or []:
+        if "error" in agg:
+            lines.append(f"  aggregated labels: {agg['file']} {agg['error']}")
+            continue
+        ag = agg["agreement"]
+        figures = ", ".join(f"{k}={v:.3f}" for k, v in ag.items() if k in ("fleiss_kappa", "alpha_nominal", "alpha_ordinal") and v is not None)
+        lines.append(f"  aggregated labels ({agg['project']}, {agg['method']}): "
+                     + ", ".join(f"{k}={v}" for k, v in agg["labels"].items() if v is not None))
+        lines.append(f"    project agreement: {figures or 'n/a'}; gold accuracy of aggregated labels: {agg.get('gold_accuracy')}")
     return "\n".join(lines)

@@ -27,6 +27,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from flows.annotation_layout import (
+    AGREEMENT_FILE,
+    ANNOTATION_DIR,
+    ANNOTATIONS_FILE,
+    LABELS_FILE,
+    PROJECT_PREFIX,
+    PUSHES_DIR,
+    project_dirs,
+)
 from transforms.schema import DROP_REASON, DROPPED_BY, DUPLICATE_OF
 
 REPORT_NAME = "report.html"
@@ -328,18 +337,90 @@ def _lookup(files: list[Path], ids: set[str], read: Callable[[Path, list[str]], 
 
 
 def find_annotations(layout: Layout) -> Path | None:
-    """Look for an annotations table next to the run/release or in its workspace."""
+    """Look for a hand-made annotations table (item, annotator, label) next to the run/release."""
     root = layout.root
-    candidates = [root / "annotations.parquet", root / "annotations", root.parent.parent / "annotations"]
-    for c in candidates:
+    for c in (root / "annotations.parquet", root / "annotations"):
         if c.is_file() or (c.is_dir() and any(c.glob("*.parquet"))):
             return c
     return None
 
 
+def _workspace_of(layout: Layout) -> Path:
+    """Return the workspace a run (<ws>/runs/<id>) or a release (<ws>/releases/<dataset>/v<N>) lives in."""
+    return layout.root.parents[1] if layout.kind == "run" else layout.root.parents[2]
+
+
+def _annotated_runs(layout: Layout, workspace: Path) -> tuple[set[str], set[int]]:
+    """Return (run ids whose pushes count for this run/release, project ids its labels came from)."""
+    record = layout.record
+    run_id = record.get("run_id") if layout.kind == "run" else (record.get("run") or {}).get("run_id")
+    runs = {str(run_id)} if run_id else set()
+    if layout.kind == "release" and run_id and (workspace / "runs" / str(run_id) / "run.json").is_file():
+        record = json.loads((workspace / "runs" / str(run_id) / "run.json").read_text(encoding="utf-8"))
+    parent = (record.get("derived_from") or {}).get("run_id")  # a run made by 'yuliao annotate apply'
+    runs |= {str(parent)} if parent else set()
+    sources = (record.get("annotation") or {}).get("label_sources") or []
+    return runs, {int(s["project_id"]) for s in sources if isinstance(s, dict) and s.get("project_id") is not None}
+
+
+def find_collected_projects(layout: Layout) -> list[Path]:
+    """Return the collect output directories (<workspace>/annotation/project-<id>) of projects pushed from this run."""
+    workspace = _workspace_of(layout)
+    runs, projects = _annotated_runs(layout, workspace)
+    found = []
+    for d in project_dirs(workspace):
+        pushed_from = {json.loads(p.read_text(encoding="utf-8")).get("run_id") for p in sorted((d / PUSHES_DIR).glob("*.json"))}
+        if (pushed_from & runs or d.name in {f"{PROJECT_PREFIX}{p}" for p in projects}) and (d / ANNOTATIONS_FILE).is_file():
+            found.append(d)
+    return found
+
+
+def collected_project_summary(d: Path) -> dict:
+    """Labels, agreement (kappa/alpha), gold accuracy and progress of one project from collect's files."""
+    from quality.aggregate import control_labels, is_label_value_column
+
+    report = json.loads((d / AGREEMENT_FILE).read_text(encoding="utf-8")) if (d / AGREEMENT_FILE).is_file() else {}
+    ann = pq.read_table(d / ANNOTATIONS_FILE, columns=["record_id", "annotator", "result", "was_cancelled"])
+    done = ann.filter(pc.invert(pc.fill_null(ann.column("was_cancelled"), False)))
+    per_item = Counter(done.column("record_id").to_pylist())
+    judged = pa.table({"item": pc.cast(done.column("record_id"), pa.string()), "annotator": done.column("annotator"),
+                       "result": done.column("result")})
+    control = report.get("control")
+    given = _counter_of(control_labels(judged, control), "label") if control else Counter()
+    aggregated: dict[str, Counter] = {}
+    if (d / LABELS_FILE).is_file():
+        labels = pq.read_table(d / LABELS_FILE)
+        for col in labels.column_names:
+            if is_label_value_column(col) and pa.types.is_string(labels.schema.field(col).type):
+                aggregated[col] = _counter_of(labels.filter(pc.is_valid(labels.column(col))), col)
+    return {"path": str(d), "project_id": d.name[len(PROJECT_PREFIX):], "config": report.get("config"), "control": control,
+            "method": report.get("method"), "collected_at": report.get("collected_at"), "judgements": done.num_rows,
+            "skipped": ann.num_rows - done.num_rows, "items": len(per_item), "judgements_per_item": Counter(per_item.values()),
+            "labels": given, "aggregated": aggregated, "agreement": report.get("summary") or {},
+            "annotators": report.get("annotators") or [], "gold_accuracy": report.get("gold_accuracy"),
+            "gold_majority_vote_accuracy": report.get("gold_majority_vote_accuracy"),
+            "gold_items_answered": report.get("gold_items_answered"), "flagged": report.get("flagged_for_adjudication"),
+            "min_confidence": report.get("min_confidence"), "controls": report.get("controls") or {}}
+
+
+def _collected_dirs(path: Path) -> list[Path] | None:
+    """Return the collect project dirs `path` names (a project dir, its annotations.parquet, or annotation/), else None."""
+    if path.is_file() and path.name == ANNOTATIONS_FILE and (path.parent / AGREEMENT_FILE).is_file():
+        return [path.parent]
+    if path.is_dir() and (path / ANNOTATIONS_FILE).is_file() and (path / AGREEMENT_FILE).is_file():
+        return [path]
+    if path.is_dir() and path.name == ANNOTATION_DIR:
+        return [d for d in project_dirs(path.parent) if (d / ANNOTATIONS_FILE).is_file()] or None
+    return None
+
+
 def annotation_summary(path: Path) -> dict:
-    """Progress and agreement over an annotations table (columns item|record_id, annotator, label)."""
+    """Progress and agreement over collect's output for `path`, or over a plain table (columns item|record_id, annotator, label)."""
     from quality.agreement import summarize_agreement
+
+    collected = _collected_dirs(path)
+    if collected:
+        return collected_summary(collected)
 
     files = [path] if path.is_file() else sorted(path.glob("*.parquet"))
     t = pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
@@ -359,6 +440,15 @@ def annotation_summary(path: Path) -> dict:
         except ValueError as exc:  # too few overlapping judgements for a statistic
             summary["agreement_error"] = str(exc)
     return summary
+
+
+def collected_summary(dirs: list[Path]) -> dict:
+    """Summaries of collected projects, with the judgement and item totals the report leads with."""
+    projects = [collected_project_summary(d) for d in dirs]
+    return {"path": str(dirs[0].parent if len(dirs) > 1 else dirs[0]), "projects": projects,
+            "judgements": sum(p["judgements"] for p in projects), "items": sum(p["items"] for p in projects),
+            "judgements_per_item": sum((p["judgements_per_item"] for p in projects), Counter()),
+            "labels": sum((p["labels"] for p in projects), Counter())}
 
 
 def pc_cast_strings(t: pa.Table) -> pa.Table:
@@ -426,6 +516,7 @@ def collect_report_data(path: Path, annotations: Path | None = None) -> ReportDa
         title = f"yuliao release {rec.get('dataset', rec.get('name', ''))} v{rec.get('version', '?')}"
         op_seconds = []
     ann_path = annotations or find_annotations(layout)
+    ann_dirs = find_collected_projects(layout) if ann_path is None else []
     return ReportData(
         kind=layout.kind, title=title, record=rec, funnel=funnel, quarantined=quarantined,
         drops_by_reason=dict(drops_by_reason.most_common()), drops_by_op=dict(drops_by_op),
@@ -435,7 +526,7 @@ def collect_report_data(path: Path, annotations: Path | None = None) -> ReportDa
         cluster_sizes=cluster_sizes, op_seconds=op_seconds,
         boundaries=_boundaries(layout, score_cols, {(op, r): n for op, c in reasons_by_op.items() for r, n in c.items()}),
         quarantine_examples=q_examples,
-        annotations=annotation_summary(ann_path) if ann_path else None,
+        annotations=annotation_summary(ann_path) if ann_path else collected_summary(ann_dirs) if ann_dirs else None,
     )
 
 
@@ -711,7 +802,9 @@ def render_report(data: ReportData) -> str:
                             [[o["op"], f"{o['rows_in']:,}", f"{o['rows_out']:,}", o["seconds"], json.dumps(o.get("params", {}), ensure_ascii=False)]
                              for o in rec.get("ops", [])], {1, 2, 3}))
     parts.append("<h2 id='annotations'>Annotation</h2>")
-    if data.annotations:
+    if data.annotations and "projects" in data.annotations:
+        parts += [_collected_project_html(p) for p in data.annotations["projects"]]
+    elif data.annotations:
         a = data.annotations
         parts.append(f"<p>{a['judgements']:,} judgements on {a['items']:,} items from <code>{_e(a['path'])}</code>.</p>")
         grid = []
@@ -726,7 +819,8 @@ def render_report(data: ReportData) -> str:
         elif "agreement_error" in a:
             parts.append(f"<p class='muted'>agreement not computed: {_e(a['agreement_error'])}</p>")
     else:
-        parts.append('<p class="muted">No annotations table found for this run (looked for annotations.parquet or annotations/ beside it and in the workspace).</p>')
+        parts.append('<p class="muted">No annotations found for this run (looked for annotations.parquet or annotations/ beside it, '
+                     "and for projects pushed from it in the workspace's annotation/ directory).</p>")
     parts.append("<h2 id='boundaries'>Examples at each filter boundary</h2>")
     parts.append('<p class="muted">For every operator that dropped records: the dropped records closest to the kept side '
                  "and the kept records closest to the dropped side, by the score or length the filter decides on; "
@@ -738,6 +832,50 @@ def render_report(data: ReportData) -> str:
             [[f["source"], f["path"], f["read"], f["kept"], f["dropped"], f["quarantined"], "yes" if f["balanced"] else "NO"]
              for f in rec.get("per_file", [])], {2, 3, 4, 5}))
     parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _fmt(v: object) -> str:
+    return "-" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def _collected_project_html(p: dict) -> str:
+    """One collected project: progress, labels given and aggregated, kappa/alpha, gold accuracy, annotators, other questions."""
+    parts = [f"<h3>Project {_e(p['project_id'])} ({_e(p['config'])}, question <code>{_e(p['control'])}</code>)</h3>",
+             f"<p>{p['judgements']:,} judgements ({p['skipped']:,} skipped) on {p['items']:,} items, collected "
+             f"{_e(p['collected_at'] or 'never')} from <code>{_e(p['path'])}</code>; labels aggregated by {_e(p['method'])}; "
+             f"{_e(_fmt(p['flagged']))} record(s) below confidence {_e(_fmt(p['min_confidence']))} sent to adjudication.</p>"]
+    grid = []
+    if p["judgements_per_item"]:
+        grid.append(chart_bars({f"{k} judgement(s)": v for k, v in sorted(p["judgements_per_item"].items())},
+                               "Annotation progress: items by judgements", PALETTE["neutral"], xlabel="items"))
+    if p["labels"]:
+        grid.append(chart_bars(dict(p["labels"]), f"Labels given ({p['control']})", PALETTE["neutral"], xlabel="judgements"))
+    for col, counts in p["aggregated"].items():
+        if counts:
+            grid.append(chart_bars(dict(counts), f"Aggregated {col}", PALETTE["kept"], xlabel="records"))
+    parts.append('<div class="grid">' + "".join(grid) + "</div>")
+    ag = p["agreement"]
+    rows = [["Fleiss' kappa", _fmt(ag.get("fleiss_kappa"))], ["Krippendorff's alpha (nominal)", _fmt(ag.get("alpha_nominal"))],
+            ["Krippendorff's alpha (ordinal)", _fmt(ag.get("alpha_ordinal"))], ["mean Cohen's kappa", _fmt(ag.get("mean_cohen_kappa"))],
+            ["items with 2+ judgements", _fmt(ag.get("n_items_multi"))],
+            ["gold accuracy of the aggregated labels", _fmt(p["gold_accuracy"])],
+            ["gold accuracy of majority vote", _fmt(p["gold_majority_vote_accuracy"])],
+            ["gold items answered", _fmt(p["gold_items_answered"])]]
+    parts.append(_table(["agreement", "value"], rows, {1}))
+    if p["annotators"]:
+        parts.append(_table(["annotator", "annotations", "skipped", "gold accuracy", "agreement with the others' majority", "median lead time (s)"],
+                            [[a.get("annotator"), _fmt(a.get("annotations")), _fmt(a.get("skipped")), _fmt(a.get("gold_accuracy")),
+                              _fmt(a.get("consensus_agreement")), _fmt(a.get("median_lead_time_s"))] for a in p["annotators"]], {1, 2, 3, 4, 5}))
+    for name, c in p["controls"].items():
+        if c.get("kind") == "multi":
+            parts.append(f"<p>Question <code>{_e(name)}</code> (several answers allowed): {c['records_labelled']:,} records aggregated, per option:</p>")
+            parts.append(_table(["option", "ticked (judgements)", "records labelled", "alpha (nominal)"],
+                                [[o["option"], o["ticked"], o["records_labelled"], _fmt(o["alpha_nominal"])] for o in c.get("per_option", [])], {1, 2, 3}))
+        elif c.get("summary"):
+            cs = c["summary"]
+            parts.append(f"<p>Question <code>{_e(name)}</code> ({_e(c['kind'])}): {c['records_labelled']:,} records aggregated; "
+                         f"alpha (nominal) {_e(_fmt(cs.get('alpha_nominal')))}, Fleiss' kappa {_e(_fmt(cs.get('fleiss_kappa')))}.</p>")
     return "\n".join(parts)
 
 

@@ -168,6 +168,32 @@ def flag_for_adjudication(items: pa.Table, threshold: float = 0.67, min_judgemen
     return pa.Table.from_pandas(out.reset_index(drop=True), schema=schema, preserve_index=False)
 
 
+# A documented default, not a tuned figure: at K = 3 a 2-to-1 split between two annotators whom
+# Dawid-Skene finds reliable and one it does not scored 0.93-1.0 in tests/quality/test_agreement.py
+# and stays out of adjudication, while the same split read by majority vote (share 2/3) and most
+# splits among equally unreliable annotators fall below it and are flagged.
+MIN_CONFIDENCE = 0.8
+
+
+def flag_low_confidence(aggregated: pa.Table, items: pa.Table, min_confidence: float = MIN_CONFIDENCE,
+                        min_judgements: int = 2) -> pa.Table:
+    """Decide: return the items whose aggregated label's confidence is below `min_confidence`, or that have no majority.
+
+    `aggregated` has ``item``, ``label``, ``confidence`` (a Dawid-Skene posterior or a majority
+    share); `items` is `item_agreement` of the same judgements. A tie (no label with more votes
+    than every other) is always flagged: Dawid-Skene fitted on near-perfect annotators turns even a
+    1-1-1 split into a confident posterior. Items with fewer than `min_judgements` judgements are
+    never flagged (there is nothing to disagree with yet).
+    """
+    agg = aggregated.select(["item", "label", "confidence"]).to_pandas().rename(columns={"label": "aggregated_label"})
+    df = items.to_pandas().merge(agg, on="item", how="inner")
+    weak = df[(df["n_judgements"] >= min_judgements) & ((df["confidence"] < min_confidence) | df["majority_label"].isna())]
+    out = weak.assign(reason=np.where(weak["majority_label"].isna(), "tie", "low_confidence"))
+    schema = items.schema.append(pa.field("aggregated_label", pa.string())).append(pa.field("confidence", pa.float64())) \
+        .append(pa.field("reason", pa.string()))
+    return pa.Table.from_pandas(out.sort_values("item").reset_index(drop=True), schema=schema, preserve_index=False)
+
+
 def annotator_gold_accuracy(labels: pa.Table, gold: pa.Table) -> pa.Table:
     """Return each annotator's accuracy on gold items; `gold` has columns ``item`` and ``label``."""
     df = labels_frame(labels)

@@ -10,9 +10,14 @@ if [ -f scripts/label_studio.sh ]; then
 fi
 # Real dirty Chinese text (fortunes-zh with ANSI escapes, manpages-zh with troff) for the cleaning tests.
 bash scripts/fetch_debian_zh.sh || { echo "test_services: Debian zh packages not fetched" >&2; [ "$strict" = true ] && exit 1; }
-# Headless Chromium (Debian's package) for the report test.
-if ! command -v chromium >/dev/null; then
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
-    || { echo "test_services: chromium not installed" >&2; [ "$strict" = true ] && exit 1; }
+# Headless Chromium (Debian's package) for the report and Label Studio browser tests, always with a
+# CJK font: without one every Chinese character renders as the same box (tests/flows/test_cjk_fonts.py).
+browser_packages=""
+command -v chromium >/dev/null || browser_packages="chromium"
+fc-list :lang=zh family 2>/dev/null | grep -q . || browser_packages="$browser_packages fonts-noto-cjk"
+if [ -n "$browser_packages" ]; then
+  # shellcheck disable=SC2086  # the list is meant to split into package names
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $browser_packages >/dev/null; } \
+    || { echo "test_services: could not install: $browser_packages" >&2; [ "$strict" = true ] && exit 1; }
 fi
 exit 0

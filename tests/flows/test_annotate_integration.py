@@ -150,16 +150,14 @@ def test_push_annotate_collect_agree_aggregate(tmp_path: Path, corpora: Path, ls
     with pytest.raises(AnnotateError, match="exists"):
         apply_labels(run_dir, ws, [pid])
 
-    # Incremental collect: one annotation changed and one added; only their tasks come back. (Without
-    # overlap here: by default a collect also re-reads the tasks updated in the few seconds before the
-    # watermark, against commit races, and how many those are depends on the machine's speed.)
+    # A later collect: one annotation changed and one added; exactly those two count as new/updated.
     changed = annotations.filter(pa.compute.equal(annotations.column("annotator"), email["ann_c"])).to_pylist()[0]
     new_rating = 1 if json.loads(changed["result"])[0]["value"]["rating"] != 1 else 2
     ls.annotations.update(id=changed["annotation_id"], result=rating_result(new_rating))
     extra_user = ls.users.create(username=f"ann_d.{run_tag}", email=email["ann_d"])
     ls.annotations.create(id=mapping["gold-0"][0], result=rating_result(4), completed_by=extra_user.id, lead_time=9.0)
     again = collect_project(ws, pid, overlap_seconds=0)
-    assert again["fetched"] == 3 + 4  # the changed task's three annotations and gold-0's four
+    assert again["fetched"] == 2
     assert datetime.fromisoformat(again["since"]) == datetime.fromisoformat(report["watermark"])
     assert again["annotations_total"] == 109
     after = pq.read_table(ws / "annotation" / f"project-{pid}" / "annotations.parquet")
@@ -275,3 +273,60 @@ def test_push_resumes_after_the_server_is_killed_mid_push(tmp_path: Path, label_
     assert fixed.reconcile.duplicates_deleted == 1 and fixed.imported == 0
     assert ls.projects.get(id=pid).task_number == 600
     store.close()
+
+
+def test_projects_keep_annotators_independent_where_community_can(tmp_path: Path, corpora: Path, ls_settings: ServerSettings, run_tag: str):
+    ws = tmp_path / "ws"
+    run_dir = make_run(ws, real_sentences(corpora)[:1])
+    title = f"test independence {run_tag}"
+    pushed = push_records(str(run_dir), "quality_rating", ws, annotations_per_task=2, project_title=title)
+    ls = connect(ls_settings)
+    pid = pushed["project_id"]
+    p = ls.projects.get(id=pid)
+    assert p.maximum_annotations == 2 and p.overlap_cohort_percentage == 100 and p.show_overlap_first
+    assert p.sampling == "Uniform sampling" and p.show_annotation_history is False and p.enable_empty_annotation is False
+    # The guidelines open before the first task and stay one click away, in both languages.
+    assert p.show_instruction and "请通读全文" in p.expert_instruction and "Read the whole document" in p.expert_instruction
+
+    clients = {n: LabelStudio(base_url=ls_settings.url, api_key=sign_up_annotator(ls, ls_settings, f"{n}.{run_tag}@annotators.test", f"pw-{run_tag}-{n}"))
+               for n in ("ind_a", "ind_b")}
+
+    def next_task(client: LabelStudio) -> dict:
+        response = client._client_wrapper.httpx_client.request(f"api/projects/{pid}/next", method="GET")
+        assert response.status_code == 200, response.text[:300]
+        return response.json()
+
+    first = next_task(clients["ind_a"])
+    clients["ind_a"].annotations.create(id=first["id"], result=rating_result(4))
+    # The label stream ("Label All Tasks") serves the same task to the second annotator without the first one's work ...
+    second = next_task(clients["ind_b"])
+    assert second["id"] == first["id"] and second["annotations"] == []
+    assert second["predictions"] and second["predictions"][0]["result"][0]["value"]["rating"] in range(1, 6)
+    # ... but Community has no annotator role: opening the task directly (data manager) shows it. docs/annotation.md says so.
+    direct = clients["ind_b"].tasks.get(id=str(first["id"]))
+    assert [a["result"][0]["value"]["rating"] for a in direct.annotations] == [4]
+
+    # A later push puts the settings back after someone changed them in the UI; --hide-predictions turns suggestions off.
+    ls.projects.update(id=pid, show_annotation_history=True, maximum_annotations=5)
+    push_records(str(run_dir), "quality_rating", ws, annotations_per_task=2, project_title=title, show_predictions=False)
+    p = ls.projects.get(id=pid)
+    assert p.show_annotation_history is False and p.maximum_annotations == 2 and p.show_collab_predictions is False
+
+
+def test_shipped_configs_open_the_guidelines_panel_the_way_label_studio_reads_it():
+    import xml.etree.ElementTree as ET
+
+    from flows.label_studio import CONFIGS
+
+    for config in CONFIGS.values():
+        root = ET.fromstring(config.xml())
+        panels = list(root.iter("Panel"))
+        # Label Studio 1.23 opens a panel from its own `open` attribute (or the Collapse's); it ignores
+        # the `defaultActiveKey` these configs used to carry, which left the guidelines collapsed.
+        assert panels and all(p.get("open") == "true" for p in panels), config.name
+        assert not any("defaultActiveKey" in el.attrib for el in root.iter()), config.name
+    bundle = sorted((Path(__file__).resolve().parents[2] / ".ls-venv").glob("lib/python3*/site-packages/web/dist/apps/labelstudio/358.js"))
+    if bundle:  # the installed frontend's Panel model does read `open`
+        import re
+
+        assert re.search(r'type:"panel",[^}]{0,200}\bopen:', bundle[0].read_text(errors="replace"))

@@ -93,7 +93,7 @@ def test_quarantined_absent_and_annotated_records(published):
     gone = record_story(resolve_ref(ws, "tiny@v2"), ids1[7])  # line 7 was blanked in v2's input
     assert gone["status"] == "absent" and gone["other_versions"] == ["v1 (released)"]
     # Annotations written by the annotation flow are found by record_id; other files are ignored.
-    ann_dir = ws / "annotations" / "proj-1"
+    ann_dir = ws / "annotation" / "project-1"
     ann_dir.mkdir(parents=True)
     pq.write_table(pa.table({"record_id": [ids1[1], "other"], "annotator": ["a1", "a2"], "label_quality": [4, 2]}),
                    ann_dir / "annotations.parquet")

@@ -112,3 +112,109 @@ def test_label_studio_results_become_plain_labels():
     import json
 
     assert label_from_result(json.dumps(result, ensure_ascii=False), "quality") == "4"
+
+
+# --- every control of the shipped configs ------------------------------------------------------
+
+from quality.aggregate import (  # noqa: E402
+    Control,
+    aggregate_multi_choice,
+    aggregate_spans,
+    answers_from_result,
+    control_label_columns,
+    control_labels,
+    controls_from_config,
+    is_label_value_column,
+    option_presence_labels,
+    outer_join_on_id,
+)
+
+
+def test_controls_of_the_shipped_configs():
+    from pathlib import Path
+
+    configs = Path(__file__).resolve().parents[2] / "configs" / "label_studio"
+    quality = controls_from_config((configs / "quality_rating.xml").read_text(encoding="utf-8"))
+    assert [(c.name, c.kind) for c in quality] == [("quality", "rating"), ("issues", "multi")]
+    assert quality[0].options == ("1", "2", "3", "4", "5") and quality[0].required
+    assert "spam" in quality[1].options and "pii_left" in quality[1].options  # aliases, as results store them
+    pii = controls_from_config((configs / "pii_review.xml").read_text(encoding="utf-8"))
+    assert [(c.name, c.kind) for c in pii] == [("pii", "spans"), ("pii_verdict", "single")]
+    domain = controls_from_config((configs / "domain_classification.xml").read_text(encoding="utf-8"))
+    assert [(c.name, c.kind, len(c.options)) for c in domain] == [("domain", "single", 12)]
+
+
+def judgements(rows: list[tuple[str, str, list[dict]]]) -> pa.Table:
+    import json
+
+    return pa.table({"item": [r[0] for r in rows], "annotator": [r[1] for r in rows],
+                     "result": [json.dumps(r[2], ensure_ascii=False) for r in rows]})
+
+
+def ticks(*choices: str) -> list[dict]:
+    return [{"from_name": "issues", "to_name": "text", "type": "choices", "value": {"choices": list(choices)}}] if choices else []
+
+
+ISSUES = Control("issues", "multi", ("spam", "truncated", "mojibake"))
+
+
+def test_multi_choice_answers_become_one_label_per_option():
+    # t1: all three tick spam, two also truncated; t2: one ticks mojibake, two tick nothing (they submitted: "none").
+    rows = [("t1", "A", ticks("spam", "truncated")), ("t1", "B", ticks("spam", "truncated")), ("t1", "C", ticks("spam")),
+            ("t2", "A", ticks("mojibake")), ("t2", "B", ticks()), ("t2", "C", ticks())]
+    per_option = option_presence_labels(judgements(rows), ISSUES)
+    assert list(per_option) == ["spam", "truncated", "mojibake"]
+    assert per_option["spam"].column("label").to_pylist() == ["1", "1", "1", "0", "0", "0"]
+    out = {r["item"]: r for r in aggregate_multi_choice(per_option, "majority_vote").to_pylist()}
+    assert out["t1"]["label"] == "spam|truncated" and out["t2"]["label"] == ""
+    assert out["t1"]["proba_spam"] == 1.0 and out["t1"]["proba_truncated"] == pytest.approx(2 / 3)
+    assert out["t2"]["proba_mojibake"] == pytest.approx(1 / 3) and out["t2"]["proba_spam"] == 0.0
+    assert out["t1"]["confidence"] == pytest.approx(1.0 * (2 / 3) * 1.0) and out["t1"]["n_judgements"] == 3
+    columns = control_label_columns(aggregate_multi_choice(per_option, "dawid_skene"), "issues", "dawid_skene")
+    assert [c for c in columns.column_names if is_label_value_column(c)] == ["label_issues"]
+    assert "label_issues_proba_spam" in columns.column_names
+
+
+def test_multi_choice_with_dawid_skene_trusts_the_careful_annotators():
+    # Two careful annotators tick "spam" exactly on the spam items; a third ticks it at random.
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(40):
+        spam = i % 3 == 0
+        rows += [(f"i{i}", a, ticks("spam") if spam else ticks()) for a in ("A", "B")]
+        rows.append((f"i{i}", "C", ticks("spam") if rng.random() < 0.5 else ticks()))
+    out = aggregate_multi_choice(option_presence_labels(judgements(rows), ISSUES), "dawid_skene").to_pylist()
+    assert [r["label"] == "spam" for r in sorted(out, key=lambda r: int(r["item"][1:]))] == [i % 3 == 0 for i in range(40)]
+    assert all(r["proba_truncated"] == 0.0 for r in out)  # never ticked: no model fitted, probability 0
+
+
+def test_single_choice_and_rating_controls_read_from_results():
+    rows = [("t1", "A", [{"from_name": "pii_verdict", "type": "choices", "value": {"choices": ["correct"]}}]),
+            ("t1", "B", [{"from_name": "other", "type": "choices", "value": {"choices": ["x"]}}])]
+    labels = control_labels(judgements(rows), "pii_verdict")
+    assert labels.to_pylist() == [{"item": "t1", "annotator": "A", "label": "correct"}]
+
+
+def test_spans_kept_by_majority_without_their_text():
+    def span(start, end, label, text="<PHONE>"):
+        return {"from_name": "pii", "type": "labels", "value": {"start": start, "end": end, "text": text, "labels": [label]}}
+
+    rows = [("t1", "A", [span(3, 10, "PHONE"), span(12, 14, "NAME", "张三")]), ("t1", "B", [span(3, 10, "PHONE")]),
+            ("t1", "C", [span(3, 10, "PHONE"), span(12, 14, "NAME", "张三")]), ("t2", "A", []), ("t2", "B", [span(0, 2, "NAME", "李四")])]
+    out = {r["item"]: r for r in aggregate_spans(judgements(rows), "pii").to_pylist()}
+    assert out["t1"]["label"] == "PHONE@3-10|NAME@12-14" and out["t1"]["n_judgements"] == 3
+    assert out["t1"]["confidence"] == pytest.approx((1.0 + 2 / 3) / 2)
+    assert out["t2"]["label"] == ""  # one of two is not a majority
+    assert answers_from_result(json_rows := rows[0][2]) == {"pii": "PHONE@3-10|NAME@12-14"} and "张三" not in str(answers_from_result(json_rows))
+
+
+def test_outer_join_keeps_every_id_and_list_columns():
+    a = pa.table({"id": ["b", "a"], "label_x": ["1", "2"]})
+    b = pa.table({"id": ["c", "a"], "label_y_proba_z": [0.1, 0.2]})
+    assert outer_join_on_id([a, b]).to_pylist() == [{"id": "a", "label_x": "2", "label_y_proba_z": 0.2},
+                                                     {"id": "b", "label_x": "1", "label_y_proba_z": None},
+                                                     {"id": "c", "label_x": None, "label_y_proba_z": 0.1}]
+    empty = pa.table({"id": pa.array([], pa.string()), "label_x": pa.array([], pa.string())})
+    assert outer_join_on_id([empty, empty]).num_rows == 0

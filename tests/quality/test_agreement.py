@@ -169,3 +169,37 @@ def test_span_agreement_exact_match_f1_per_pair_and_label():
     assert out["per_label_f1"] == {"EMAIL": 0.0, "PHONE": 1.0}
     shifted = pa.table({"item": ["t1", "t1"], "annotator": ["A", "B"], "spans": [[phone], [{**phone, "end": 9}]]})
     assert span_agreement(shifted)["mean_pairwise_f1"] == 0.0  # exact match: an off-by-one boundary is a miss
+
+
+def test_a_confident_two_to_one_split_is_not_adjudicated_but_majority_vote_flags_it():
+    from quality.aggregate import dawid_skene, majority_vote
+    from quality.agreement import MIN_CONFIDENCE, flag_low_confidence
+
+    # K = 3: two careful annotators and one who answers at random; on 2-to-1 splits the careful pair wins.
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(40):
+        truth = str(1 + i % 5)
+        rows += [(f"i{i}", "A", truth), (f"i{i}", "B", truth), (f"i{i}", "C", str(rng.integers(1, 6)))]
+    rows[-3:] = [("i39", "A", "1"), ("i39", "B", "3"), ("i39", "C", "5")]  # no majority at all
+    labels = long_table(rows)
+    items = item_agreement(labels)
+    splits = {r["item"] for r in items.to_pylist() if r["majority_share"] == pytest.approx(2 / 3)}
+    assert len(splits) >= 20
+    flagged = flag_low_confidence(dawid_skene(labels), items, MIN_CONFIDENCE).to_pylist()
+    assert [r["item"] for r in flagged] == ["i39"] and flagged[0]["reason"] == "tie"
+    by_vote = {r["item"] for r in flag_low_confidence(majority_vote(labels), items, MIN_CONFIDENCE).to_pylist()}
+    assert splits | {"i39"} == by_vote  # majority vote knows no annotator quality: every split is doubtful
+
+
+def test_splits_among_equally_unreliable_annotators_are_adjudicated():
+    from quality.aggregate import dawid_skene
+    from quality.agreement import flag_low_confidence
+
+    rng = np.random.default_rng(1)
+    rows = [(f"i{i}", a, str(rng.integers(0, 2))) for i in range(60) for a in ("A", "B", "C")]  # three coin-flippers
+    labels = long_table(rows)
+    items = item_agreement(labels)
+    flagged = {r["item"] for r in flag_low_confidence(dawid_skene(labels), items).to_pylist()}
+    splits = {r["item"] for r in items.to_pylist() if r["majority_share"] < 1}
+    assert len(flagged & splits) >= len(splits) // 2
