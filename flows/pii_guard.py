@@ -1,0 +1,62 @@
+"""Keep raw text out of a finished run directory: stage files go once the run completes.
+
+`_stages/sNN/part-*.parquet` hold every row as it was between two CorpusOps, so rows dropped
+before `redact_pii` and every row of a stage before it keep their raw text (and meta). They are
+only needed until the run completes; `remove_stage_parts` deletes them then, keeping the small
+files later steps read (signatures, which a release keeps for `against` dedup; reduce decisions;
+done records). A done record whose part file is gone gets `parts_removed: true`;
+`forget_removed_parts` runs when a run id is run again and, for a shard that has stages to
+redo, forgets those records so the stages are recomputed from the inputs instead of read from a
+file that no longer exists. A shard whose every stage is still done is reused as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from flows.store import write_json_atomic
+
+STAGES_DIR = "_stages"
+
+
+def _stage_dirs(run_dir: Path) -> list[Path]:
+    root = run_dir / STAGES_DIR
+    return sorted(d for d in root.glob("s*") if d.is_dir() and d.name[1:].isdigit()) if root.is_dir() else []
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def remove_stage_parts(run_dir: Path) -> int:
+    """Delete the staged row files of a completed run, marking their done records; return files removed."""
+    removed = 0
+    for sdir in _stage_dirs(run_dir):
+        for part in sorted(sdir.glob("part-*.parquet")):
+            done = sdir / f"done-{part.name[len('part-'):-len('.parquet')]}.json"
+            record = _read(done)
+            if record is not None and not record.get("parts_removed"):
+                write_json_atomic(done, {**record, "parts_removed": True})  # before the unlink: never a silent gap
+            part.unlink()
+            removed += 1
+    return removed
+
+
+def forget_removed_parts(run_dir: Path, keys: list[dict[int, str]]) -> list[str]:
+    """Unmark-as-done the stages whose parts were removed, for every shard with a stage left to do; return them."""
+    dirs = {int(d.name[1:]): d for d in _stage_dirs(run_dir)}
+    forgotten = []
+    shards = set().union(*(k.keys() for k in keys)) if keys else set()
+    for shard in sorted(shards):
+        records = {s: _read(dirs[s] / f"done-{shard:05d}.json") if s in dirs else None for s in range(len(keys))}
+        if all(records[s] is not None and records[s].get("key") == keys[s].get(shard) for s in range(len(keys))):
+            continue  # every stage is reused: no stage reads a removed part
+        for s, record in records.items():
+            if record is not None and record.get("parts_removed"):
+                (dirs[s] / f"done-{shard:05d}.json").unlink(missing_ok=True)
+                forgotten.append(f"s{s:02d}/{shard:05d}")
+    return forgotten
