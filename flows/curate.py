@@ -29,7 +29,7 @@ from prefect.futures import as_completed
 from flows import progress
 from flows.ephemeral_api import temporary_prefect_api
 from flows.notify import notify_failure
-from flows.pii_guard import forget_removed_parts, remove_stage_parts
+from flows.pii_guard import forget_removed_parts, remove_stage_parts, stages_before_redaction
 from flows.plan import Segment, ShardRef, override_inputs, plan_shards, split_segments
 from flows.readers import read_input_file
 from flows.recipe import Recipe, RecipeError, load_recipe
@@ -276,7 +276,7 @@ def run_shard_stage(recipe_path: str, recipe_text: str, run_dir: str, ref: Shard
             kept.write(batch.filter(mask))
             dropped.write(redact_dropped_rows(batch.filter(pc.invert(mask)), recipe.ops))  # rows dropped before redact_pii
         else:
-            staged.write(batch)
+            staged.write(redact_dropped_rows(batch, recipe.ops))  # dropped rows never reach redact_pii
             live = batch.filter(live_mask(batch))
             t0 = time.perf_counter()
             sig = seg.corpus.signatures(live, ref.shard)
@@ -490,8 +490,8 @@ def curate_flow(recipe_path: str, workspace: str | None = None, inputs: list[str
         "status": "completed" if summary["conservation_ok"] else "conservation_failed",
     }
     write_json_atomic(run_dir / "run.json", record)
-    if record["status"] == "completed":
-        remove_stage_parts(run_dir)  # they hold rows as they were before redaction; only a resume needed them
+    if record["status"] == "completed":  # parts written before redact_pii ran hold raw text; only a resume needed them
+        remove_stage_parts(run_dir, stages_before_redaction(recipe.ops))
     try:
         run_report(str(run_dir))
     except Exception as exc:  # the report is a view of the run; a bug in it must not fail the curation itself

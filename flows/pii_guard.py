@@ -1,13 +1,16 @@
-"""Keep raw text out of a finished run directory: stage files go once the run completes.
+"""Keep raw text out of a finished run directory: stage files written before redaction go once the run completes.
 
-`_stages/sNN/part-*.parquet` hold every row as it was between two CorpusOps, so rows dropped
-before `redact_pii` and every row of a stage before it keep their raw text (and meta). They are
-only needed until the run completes; `remove_stage_parts` deletes them then, keeping the small
-files later steps read (signatures, which a release keeps for `against` dedup; reduce decisions;
-done records). A done record whose part file is gone gets `parts_removed: true`;
-`forget_removed_parts` runs when a run id is run again and, for a shard that has stages to
-redo, forgets those records so the stages are recomputed from the inputs instead of read from a
-file that no longer exists. A shard whose every stage is still done is reused as it is.
+`_stages/sNN/part-*.parquet` hold every row as it was after stage N (the ops up to the N-th
+CorpusOp). Their dropped rows are redacted as they are written (`redact_dropped_rows`), and
+stages at or after the one holding the recipe's `redact_pii` hold redacted live rows, so those
+parts are kept: a later run of the same run id reuses them. Parts of the stages *before* the
+redaction (a dedup placed ahead of `redact_pii`) hold raw text by necessity, and are only needed
+until the run completes: `remove_stage_parts` deletes them then, keeping the small files later
+steps read (signatures, which a release keeps for `against` dedup; reduce decisions; done
+records). A done record whose part is gone gets `parts_removed: true`; `forget_removed_parts`
+runs when a run id is run again and, for a shard with a stage to redo, forgets those records so
+the stages are recomputed from the inputs instead of read from a file that no longer exists. A
+shard whose every stage is still done is reused as it is. Recipes that do not redact keep all.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from flows.plan import split_segments
 from flows.store import write_json_atomic
+from transforms.ops import Operator
+from transforms.pii_surfaces import is_redacting
 
 STAGES_DIR = "_stages"
 
@@ -32,10 +38,20 @@ def _read(path: Path) -> dict | None:
         return None
 
 
-def remove_stage_parts(run_dir: Path) -> int:
-    """Delete the staged row files of a completed run, marking their done records; return files removed."""
+def stages_before_redaction(ops: list[Operator]) -> list[int]:
+    """Return the stages whose parts are written before the recipe's first redacting op runs ([] if it redacts nothing)."""
+    for stage, seg in enumerate(split_segments(ops)):
+        if any(is_redacting(op) for op in seg.ops):
+            return list(range(stage))
+    return []
+
+
+def remove_stage_parts(run_dir: Path, stages: list[int]) -> int:
+    """Delete the staged row files of `stages` of a completed run, marking their done records; return files removed."""
     removed = 0
     for sdir in _stage_dirs(run_dir):
+        if int(sdir.name[1:]) not in stages:
+            continue
         for part in sorted(sdir.glob("part-*.parquet")):
             done = sdir / f"done-{part.name[len('part-'):-len('.parquet')]}.json"
             record = _read(done)

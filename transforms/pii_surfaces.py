@@ -96,21 +96,34 @@ def redact_quarantine(table: pa.Table, policy: RedactionPolicy | None) -> pa.Tab
     return table
 
 
-def _first_positions(ops: list[Operator]) -> dict[str, int]:
-    """Return op_id -> position of its first occurrence in the recipe."""
-    pos: dict[str, int] = {}
-    for i, op in enumerate(ops):
-        pos.setdefault(op.op_id, i)
-    return pos
+def after_drop_prefix(op: Operator) -> str:
+    """Return the trace prefix of a redaction applied to a row after it was dropped."""
+    return f"{op.op_id} (after the drop): "
 
 
-def dropped_before(dropped_by: pa.ChunkedArray | pa.Array, ops: list[Operator], position: int) -> pa.Array:
-    """Return True for rows dropped by an op before recipe position `position`, or by an op the recipe does not name."""
-    if isinstance(dropped_by, pa.ChunkedArray):
-        dropped_by = dropped_by.combine_chunks()
-    after = pa.array([op_id for op_id, i in _first_positions(ops).items() if i >= position], pa.string())
-    # Unknown droppers count as before: redacting a redacted text again is harmless, leaking it is not.
-    return pc.and_(pc.is_valid(dropped_by), pc.invert(pc.is_in(dropped_by, value_set=after)))
+def needs_redaction(dropped: pa.Table, ops: list[Operator], position: int) -> pa.Array:
+    """Return True for dropped rows the redacting op at recipe `position` never saw.
+
+    A row dropped by an op that only comes before `position` was not redacted; one dropped by an
+    op that only comes after it was. When the dropping op is unknown (a gate) or occurs on both
+    sides (the same filter twice), the row's `pii_counts` tells: the op fills it for every row it
+    processes, so a null (or a table without the column) means the op never saw the row. Rows
+    this module already redacted carry the op's "(after the drop)" trace note and are skipped,
+    so applying it again (stage after stage) changes nothing.
+    """
+    before = {op.op_id for op in ops[:position]}
+    after = {op.op_id for op in ops[position + 1:]}
+    by = dropped.column(DROPPED_BY).combine_chunks()
+    only_before = pc.is_in(by, value_set=pa.array(sorted(before - after), pa.string()))
+    only_after = pc.is_in(by, value_set=pa.array(sorted(after - before), pa.string()))
+    unseen = (pc.is_null(dropped.column("pii_counts")).combine_chunks() if "pii_counts" in dropped.column_names
+              else pa.array([True] * dropped.num_rows))
+    dropped_rows = pc.is_valid(dropped.column(DROP_REASON)).combine_chunks()
+    ambiguous = pc.invert(pc.or_(only_before, only_after))
+    marker = after_drop_prefix(ops[position])
+    done = pa.array([any(n.startswith(marker) for n in (t or ())) for t in dropped.column(TRACE).to_pylist()], pa.bool_())
+    todo = pc.and_(pc.invert(done), pc.or_(only_before, pc.and_(ambiguous, unseen)))
+    return pc.and_(dropped_rows, todo)
 
 
 def _replace_rows(batch: pa.Table, mask: pa.Array, new_rows: pa.Table) -> pa.Table:
@@ -123,20 +136,20 @@ def _replace_rows(batch: pa.Table, mask: pa.Array, new_rows: pa.Table) -> pa.Tab
 
 
 def redact_dropped_rows(dropped: pa.Table, ops: list[Operator]) -> pa.Table:
-    """Return dropped rows with the recipe's redaction applied to those dropped before it ran.
+    """Return a batch with the recipe's redaction applied to its rows dropped before it ran (live rows untouched).
 
-    Each redacting op is run (its own `process`, so text and whatever else it redacts) on the rows
-    dropped by an earlier op; only the columns it rewrites are kept, so the table's schema does
-    not change, and `pii_counts`/`pii_spans` stay null ("not applied": the row was dropped first).
-    The op's trace note is recorded as `<op>@<v> (after the drop): redacted …` for lineage.
+    Each redacting op is run (its own `process`: text, and whatever else it redacts) on the rows
+    dropped by an earlier op. Only columns the table already has are rewritten (text, meta and,
+    when the batch carries them, `pii_counts`/`sensitivity`/`pii_spans`), so its schema never
+    changes. The op's trace note is recorded as `<op>@<v> (after the drop): redacted …`, which
+    lineage lists as its own step (the op itself is "not applied": the row was dropped first).
     """
-    if dropped.num_rows == 0 or DROPPED_BY not in dropped.column_names:
-        return dropped
+    if DROPPED_BY not in dropped.column_names or dropped.column(DROP_REASON).null_count == dropped.num_rows:
+        return dropped  # nothing dropped (most staged batches): nothing to do
     for position, op in enumerate(ops):
         if not is_redacting(op):
             continue
-        mask = pc.and_(pc.is_valid(dropped.column(DROP_REASON)).combine_chunks(),
-                       dropped_before(dropped.column(DROPPED_BY), ops, position))
+        mask = needs_redaction(dropped, ops, position)
         if not pc.any(mask).as_py():
             continue
         rows = dropped.filter(mask)
@@ -147,7 +160,7 @@ def redact_dropped_rows(dropped: pa.Table, ops: list[Operator]) -> pa.Table:
         for c in changed:
             new = new.set_column(new.schema.get_field_index(c), new.schema.field(c), out.column(c).cast(new.schema.field(c).type))
         prefix = f"{op.op_id}: "
-        notes = [[n.replace(prefix, f"{op.op_id} (after the drop): ", 1) for n in (t or [])] for t in out.column(TRACE).to_pylist()]
+        notes = [[n.replace(prefix, after_drop_prefix(op), 1) for n in (t or [])] for t in out.column(TRACE).to_pylist()]
         traces = [(old or []) + extra or None for old, extra in zip(rows.column(TRACE).to_pylist(), notes)]
         new = new.set_column(new.schema.get_field_index(TRACE), new.schema.field(TRACE), pa.array(traces, new.schema.field(TRACE).type))
         dropped = _replace_rows(dropped, mask, new)
