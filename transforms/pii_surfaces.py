@@ -30,10 +30,11 @@ _DIGIT = re.compile(r"[0-9０-９]")
 
 @dataclass(frozen=True)
 class RedactionPolicy:
-    """What the recipe's first redacting `redact_pii` op looks for and what it writes instead."""
+    """What the recipe's first redacting `redact_pii` op looks for, how, and what it writes instead."""
 
     types: frozenset[str]
     placeholder: str
+    opts: pii.DetectOptions = pii.DEFAULT_OPTIONS
 
 
 def is_redacting(op: Operator) -> bool:
@@ -46,12 +47,13 @@ def redaction_policy(ops: list[Operator]) -> RedactionPolicy | None:
     op = next((op for op in ops if is_redacting(op)), None)
     if op is None:
         return None
-    return RedactionPolicy(frozenset(op.types), op.placeholder)  # type: ignore[attr-defined]
+    return RedactionPolicy(frozenset(op.types), op.placeholder,  # type: ignore[attr-defined]
+                           pii.DetectOptions(id_max_year=op.id_max_birth_year))  # type: ignore[attr-defined]
 
 
 def redact_string(text: str, policy: RedactionPolicy) -> str:
     """Return `text` with every value the detector finds replaced by its typed placeholder."""
-    return pii.redact(text, pii.find_pii(text, policy.types), policy.placeholder)[0]
+    return pii.redact_text(text, policy.types, policy.placeholder, policy.opts)
 
 
 def mask_cut_tail(text: str, placeholder: str) -> str:

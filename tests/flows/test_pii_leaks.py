@@ -32,7 +32,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 # Raw values, each validated by the detector's own rules (check digits, number plans).
-TEXT_PHONE, TEXT_ID, TEXT_EMAIL, X
+TEXT_PHONE, TEXT_ID, TEXT_EMAIL, TEXT_CARD = "13812345678", "110105198506120034", "wang.test@example.com", "6217 0012 3456 7890 122"
 TEXT_FULLWIDTH_PHONE = "１３７００００１１１１"
 META_PHONE, META_ID, META_HK_PHONE = "13912345678", "11010519491231002X", "2123 4567"
 SHORT_PHONE, SHORT_ID = "13598765432", "330106198808153218"
@@ -138,7 +138,7 @@ def test_the_scan_finds_every_raw_value_in_the_raw_input():
     raw = b"\n".join(_lines())
     views = [raw.decode("utf-8", "replace")]
     assert sorted({v for view in views for v in find_values(view, RAW_VALUES)}) == sorted(RAW_VALUES)
-    assert find_values("卡号 6222-0229-1417-7763-174", RAW_VALUES) == [TEXT_CARD]
+    assert find_values("卡号 6217-0012-3456-7890-122", RAW_VALUES) == [TEXT_CARD]
     assert find_values("tel 138 1234 5678", RAW_VALUES) == [TEXT_PHONE]
     assert find_values("Tel 13812345678".encode("utf-16-le").decode("utf-16-le"), RAW_VALUES) == [TEXT_PHONE]
 

@@ -78,9 +78,19 @@ def test_only_rows_dropped_before_redaction_are_redacted_and_say_so():
     out = redact_dropped_rows(dropped, ops)
     assert out.schema == dropped.schema and out.column("id").to_pylist() == ["r0", "r1"]
     r0, r1 = out.to_pylist()
-    assert r0["text"] == "短 <PHONE>" and r0[TRACE][-1] == "redact_pii@1 (after the drop): redacted PHONEx1"
+    assert r0["text"] == "短 <PHONE>" and r0[TRACE][-1] == f"{RedactPii().op_id} (after the drop): redacted PHONEx1"
     assert r0["pii_counts"]["PHONE"] == 1 and r0["sensitivity"] == "medium"  # columns the batch has describe the new text
     assert r1 == dropped.to_pylist()[1]  # already redacted by the op itself: untouched
+
+
+def test_meta_of_a_row_dropped_before_redaction_is_redacted_as_the_op_redacts_meta():
+    batch = _batch(["短"])
+    batch = batch.set_column(batch.schema.get_field_index("meta"), "meta", pa.array([json.dumps({"phone": PHONE, "idno": ID})]))
+    batch = DropShortDocs(min_chars=5).apply(batch, OpStats())
+    out = redact_dropped_rows(batch, [DropShortDocs(min_chars=5), RedactPii()]).to_pylist()[0]
+    assert PHONE not in out["meta"] and ID not in out["meta"] and "<PHONE>" in out["meta"]
+    assert redact_dropped_rows(batch, [DropShortDocs(min_chars=5), RedactPii()]).equals(
+        redact_dropped_rows(redact_dropped_rows(batch, [DropShortDocs(min_chars=5), RedactPii()]), [DropShortDocs(min_chars=5), RedactPii()]))
 
 
 def test_rows_dropped_by_an_op_the_recipe_does_not_name_are_redacted():
