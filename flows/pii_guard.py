@@ -16,12 +16,15 @@ shard whose every stage is still done is reused as it is. Recipes that do not re
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from flows.plan import split_segments
-from flows.store import write_json_atomic
+from flows.store import PARQUET_COMPRESSION, write_json_atomic
 from transforms.ops import Operator
-from transforms.pii_surfaces import is_redacting
+from transforms.pii_surfaces import is_redacting, redact_dropped_rows, redact_quarantine, redaction_policy
 
 STAGES_DIR = "_stages"
 
@@ -76,3 +79,20 @@ def forget_removed_parts(run_dir: Path, keys: list[dict[int, str]]) -> list[str]
                 (dirs[s] / f"done-{shard:05d}.json").unlink(missing_ok=True)
                 forgotten.append(f"s{s:02d}/{shard:05d}")
     return forgotten
+
+
+def copy_history_part(src: Path, dest: Path, role: str, ops: list[Operator]) -> None:
+    """Copy a run's dropped/quarantine part into a release, redacted as the recipe redacts (runs by older code were not).
+
+    For a run written by this code the redaction finds nothing left to do and the rows are
+    unchanged; a recipe that redacts nothing is copied byte for byte.
+    """
+    policy = redaction_policy(ops)
+    if policy is None:
+        shutil.copyfile(src, dest)
+        return
+    table = pq.read_table(src)
+    table = redact_quarantine(table, policy) if role == "quarantine" else redact_dropped_rows(table, ops)
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    pq.write_table(table, tmp, compression=PARQUET_COMPRESSION)
+    tmp.replace(dest)

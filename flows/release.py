@@ -37,6 +37,7 @@ import yaml
 from prefect import flow, get_run_logger, task
 
 from flows.curate import YULIAO_VERSION
+from flows.pii_guard import copy_history_part
 from flows.recipe import ReleaseGates, ReleaseSection, parse_recipe
 from flows.release_store import (CARD, CHECKSUMS, DATA_DIR, DROPPED_DIR, MANIFEST, QUARANTINE_DIR, RELEASE_FORMAT,
                                  ReleaseError, file_sha256, is_name_taken, list_versions, pid_alive, releases_root)
@@ -429,7 +430,7 @@ def _write_staging(rd: Path, run: dict, section: ReleaseSection, tmp: Path) -> d
         for sub, dest, prefix in (("dropped", DROPPED_DIR, "run-"), ("quarantine", QUARANTINE_DIR, "")):
             for f in sorted((rd / sub).glob("part-*.parquet")):
                 (tmp / dest).mkdir(exist_ok=True)
-                shutil.copyfile(f, tmp / dest / f"{prefix}{f.name}")
+                copy_history_part(f, tmp / dest / f"{prefix}{f.name}", sub, recipe.ops)  # redacted for runs by older code
     signature_files = keep_signatures(rd, [p for shards in data_files.values() for p, _ in shards], tmp)
     files = []
     for split, shards in data_files.items():

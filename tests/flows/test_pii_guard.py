@@ -9,6 +9,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -112,3 +113,24 @@ def test_parts_written_after_redaction_are_kept_clean_and_reused(tmp_path, prefe
     run_recipe(str(recipe), run_id="r")
     assert reads.paths == ["song_ci.jsonl"]  # the other shards' stage 0 is reused from its (clean) parts
     _assert_same_output(run, run_recipe(str(recipe), run_id="fresh"))
+
+
+def test_history_of_a_run_by_older_code_is_redacted_when_published(tmp_path):
+    from flows.pii_guard import copy_history_part
+    from transforms.schema import docs_from_pylist, ensure_decision_columns, quarantine_from_pylist
+
+    ops = _ops("- op: drop_short_docs\n  min_chars: 12\n- op: redact_pii\n")
+    q = quarantine_from_pylist([{"source": "s", "source_uri": "f.jsonl:1", "error": "json_decode", "detail": "bad",
+                                 "raw_sha256": "0" * 64, "raw_excerpt": f'{{"text": "电话 {PHONE}"'.encode()}])
+    d = ensure_decision_columns(docs_from_pylist([{"id": "a", "text": f"短信 {PHONE}", "source": "s", "source_uri": "f.jsonl:2",
+                                                  "raw_sha256": "0" * 64, "meta": json.dumps({"idno": ID})}]))
+    d = d.set_column(d.schema.get_field_index("drop_reason"), "drop_reason", pa.array(["too_short"]))
+    d = d.set_column(d.schema.get_field_index("dropped_by"), "dropped_by", pa.array([ops[0].op_id]))
+    for name, table in (("q.parquet", q), ("d.parquet", d)):
+        pq.write_table(table, tmp_path / name)
+    copy_history_part(tmp_path / "q.parquet", tmp_path / "q-out.parquet", "quarantine", ops)
+    copy_history_part(tmp_path / "d.parquet", tmp_path / "d-out.parquet", "dropped", ops)
+    assert scan_tree(tmp_path, [PHONE, ID]).keys() == {str(tmp_path / "q.parquet"), str(tmp_path / "d.parquet")}
+    assert pq.read_table(tmp_path / "d-out.parquet").schema == pq.read_table(tmp_path / "d.parquet").schema
+    copy_history_part(tmp_path / "d.parquet", tmp_path / "plain.parquet", "dropped", ops[:1])  # nothing to redact: a copy
+    assert (tmp_path / "plain.parquet").read_bytes() == (tmp_path / "d.parquet").read_bytes()
