@@ -427,10 +427,11 @@ def _write_staging(rd: Path, run: dict, section: ReleaseSection, tmp: Path) -> d
         raise ReleaseError(f"nothing to release: run {run['run_id']} kept {run.get('totals', {}).get('kept', 0)} rows and the "
                            f"gates removed {sum(gate_counts.values())} ({dict(gate_counts)}); loosen release.gates or check the run")
     if section.keep_history:
+        ops = parse_recipe((rd / "recipe.yaml").read_text(encoding="utf-8"), where=str(rd / "recipe.yaml")).ops
         for sub, dest, prefix in (("dropped", DROPPED_DIR, "run-"), ("quarantine", QUARANTINE_DIR, "")):
             for f in sorted((rd / sub).glob("part-*.parquet")):
                 (tmp / dest).mkdir(exist_ok=True)
-                copy_history_part(f, tmp / dest / f"{prefix}{f.name}", sub, recipe.ops)  # redacted for runs by older code
+                copy_history_part(f, tmp / dest / f"{prefix}{f.name}", sub, ops)  # redacted for runs by older code
     signature_files = keep_signatures(rd, [p for shards in data_files.values() for p, _ in shards], tmp)
     files = []
     for split, shards in data_files.items():
