@@ -57,9 +57,9 @@ def redact_string(text: str, policy: RedactionPolicy) -> str:
 
 
 def mask_cut_tail(text: str, placeholder: str) -> str:
-    """Replace a trailing alphanumeric run with at least 4 digits (a value cut by truncation) by `placeholder`."""
+    """Replace a trailing alphanumeric run with >= 4 digits or an '@' (a value cut by truncation) by `placeholder`."""
     m = _CUT_TAIL.search(text)
-    if m is None or len(_DIGIT.findall(m.group())) < 4:
+    if m is None or (len(_DIGIT.findall(m.group())) < 4 and "@" not in m.group()):
         return text
     return text[:m.start()] + placeholder
 

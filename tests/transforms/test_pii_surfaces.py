@@ -50,6 +50,7 @@ def test_a_value_cut_by_the_excerpt_limit_is_masked():
     out = redact_excerpt(head, POLICY)
     assert ID[:6].encode() not in out and out.endswith(b"<CUT>")
     assert mask_cut_tail("version 1.2", "<CUT>") == "version 1.2"  # fewer than 4 digits: not a value
+    assert mask_cut_tail('"mail": "wang.te@exa', "<CUT>") == '"mail": "<CUT>'  # half an address
 
 
 def test_quarantine_details_are_redacted_too():
