@@ -134,3 +134,19 @@ def test_history_of_a_run_by_older_code_is_redacted_when_published(tmp_path):
     assert pq.read_table(tmp_path / "d-out.parquet").schema == pq.read_table(tmp_path / "d.parquet").schema
     copy_history_part(tmp_path / "d.parquet", tmp_path / "plain.parquet", "dropped", ops[:1])  # nothing to redact: a copy
     assert (tmp_path / "plain.parquet").read_bytes() == (tmp_path / "d.parquet").read_bytes()
+
+
+def test_removed_parts_are_forgotten_only_for_shards_with_a_stage_to_redo(tmp_path):
+    from flows.pii_guard import forget_removed_parts
+    from flows.store import write_json_atomic
+
+    keys = [{0: "a0", 1: "b0"}, {0: "a1", 1: "b1"}]
+    for stage, row in enumerate(keys):
+        for shard, key in row.items():
+            write_json_atomic(tmp_path / "_stages" / f"s{stage:02d}" / f"done-{shard:05d}.json",
+                              {"key": key, "parts_removed": stage == 0})
+    assert forget_removed_parts(tmp_path, keys) == []  # every stage done: the removed parts are never read
+    changed = [keys[0], {0: "a1", 1: "b1-new"}]  # shard 1's last stage must be redone: it reads stage 0's part
+    assert forget_removed_parts(tmp_path, changed) == ["s00/00001"]
+    assert not (tmp_path / "_stages" / "s00" / "done-00001.json").exists()
+    assert (tmp_path / "_stages" / "s00" / "done-00000.json").exists() and (tmp_path / "_stages" / "s01" / "done-00001.json").exists()
