@@ -59,7 +59,7 @@ def _recipe(d: Path, inputs: Path, redact_first: bool, keep: str = "first") -> P
     dedup = f"  - op: dedup_exact\n    keep: {keep}\n"
     p = d / "r.yaml"
     p.write_text(f"name: guard\nworkspace: {d / 'ws'}\ninputs:\n  - source: s\n    paths: [\"{inputs}/*.jsonl\"]\n"
-                 f"ops:\n  - op: drop_short_docs\n    min_chars: 12\n" + (redact + dedup if redact_first else dedup + redact)
+                 f"ops:\n  - op: drop_short_docs\n    min_chars: 20\n" + (redact + dedup if redact_first else dedup + redact)
                  + "  - op: identify_language\nrun:\n  runner: thread\n  workers: 2\n", encoding="utf-8")
     return p
 

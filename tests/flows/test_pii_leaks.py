@@ -166,7 +166,8 @@ def test_the_run_holds_every_case_it_is_meant_to_test(leak_run):
     assert "<PHONE>" in excerpts["7"] and "<PHONE>" in excerpts["9"]
     assert not list((leak_run["run_dir"] / "_stages").rglob("part-*.parquet")), "stage files outlived the run"
     assert "raw excerpt" in leak_run["outputs"]["lineage line 6"] and "<PHONE>" in leak_run["outputs"]["lineage line 6"]
-    assert "(after the drop): redacted" in leak_run["outputs"]["lineage line 3"]  # lineage says why the dropped text is redacted
+    story = leak_run["outputs"]["lineage line 3"]  # lineage says why the text of a row dropped before redaction is redacted
+    assert "(after the drop)" in story and "changed it: redacted ID_CARDx1,PHONEx1" in story
 
 
 def test_no_file_under_the_workspace_holds_a_raw_value(leak_run):
