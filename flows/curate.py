@@ -29,11 +29,13 @@ from prefect.futures import as_completed
 from flows import progress
 from flows.ephemeral_api import temporary_prefect_api
 from flows.notify import notify_failure
+from flows.pii_guard import forget_removed_parts, remove_stage_parts, stages_before_redaction
 from flows.plan import Segment, ShardRef, override_inputs, plan_shards, split_segments
 from flows.readers import read_input_file
 from flows.recipe import Recipe, RecipeError, load_recipe
 from flows.store import DROP_ONLY_COLUMNS, PartWriter, file_sha256, part_name, read_json, write_json_atomic
 from transforms.ops import Operator, OpStats, live_mask
+from transforms.pii_surfaces import redact_dropped_rows, redact_quarantine, redaction_policy
 from transforms.schema import DROP_REASON, ensure_decision_columns
 
 YULIAO_VERSION = "0.1.0"
@@ -212,8 +214,8 @@ def _batches_for_stage(recipe: Recipe, run_dir: Path, ref: ShardRef, stage: int,
         for rb in read_input_file(spec, ref.path, recipe.run.batch_rows):
             counts["read"] += rb.n_read
             counts["quarantined"] += rb.quarantine.num_rows
-            if quarantine is not None:
-                quarantine.write(rb.quarantine)
+            if quarantine is not None:  # raw excerpts are redacted as the recipe redacts text
+                quarantine.write(redact_quarantine(rb.quarantine, redaction_policy(recipe.ops)))
             yield ensure_decision_columns(rb.docs)
         return
     prev = _stage_dir(run_dir, stage - 1) / part_name(ref.shard)
@@ -272,9 +274,9 @@ def run_shard_stage(recipe_path: str, recipe_text: str, run_dir: str, ref: Shard
         if last:
             mask = live_mask(batch)
             kept.write(batch.filter(mask))
-            dropped.write(batch.filter(pc.invert(mask)))
+            dropped.write(redact_dropped_rows(batch.filter(pc.invert(mask)), recipe.ops))  # rows dropped before redact_pii
         else:
-            staged.write(batch)
+            staged.write(redact_dropped_rows(batch, recipe.ops))  # dropped rows never reach redact_pii
             live = batch.filter(live_mask(batch))
             t0 = time.perf_counter()
             sig = seg.corpus.signatures(live, ref.shard)
@@ -453,6 +455,7 @@ def curate_flow(recipe_path: str, workspace: str | None = None, inputs: list[str
     t0 = time.perf_counter()
     segments = split_segments(recipe.ops)
     prune_orphans(run_dir, shards, len(segments))
+    forget_removed_parts(run_dir, keys)  # a completed run's stage parts are gone: redo what would read them
     progress.start(total=len(shards) * len(segments), description=f"{recipe.name}: {len(shards)} shard(s)")
     stage_results: list[list[dict]] = []
     reduces: list[dict] = []
@@ -487,6 +490,8 @@ def curate_flow(recipe_path: str, workspace: str | None = None, inputs: list[str
         "status": "completed" if summary["conservation_ok"] else "conservation_failed",
     }
     write_json_atomic(run_dir / "run.json", record)
+    if record["status"] == "completed":  # parts written before redact_pii ran hold raw text; only a resume needed them
+        remove_stage_parts(run_dir, stages_before_redaction(recipe.ops))
     try:
         run_report(str(run_dir))
     except Exception as exc:  # the report is a view of the run; a bug in it must not fail the curation itself

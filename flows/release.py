@@ -37,6 +37,7 @@ import yaml
 from prefect import flow, get_run_logger, task
 
 from flows.curate import YULIAO_VERSION
+from flows.pii_guard import copy_history_part
 from flows.recipe import ReleaseGates, ReleaseSection, parse_recipe
 from flows.release_store import (CARD, CHECKSUMS, DATA_DIR, DROPPED_DIR, MANIFEST, QUARANTINE_DIR, REGISTRATION, RELEASE_FORMAT,
                                  ReleaseError, file_sha256, is_name_taken, list_versions, pid_alive, releases_root)
@@ -465,10 +466,11 @@ def _write_staging(rd: Path, run: dict, section: ReleaseSection, tmp: Path, suit
         raise ReleaseError(f"nothing to release: run {run['run_id']} kept {run.get('totals', {}).get('kept', 0)} rows and the "
                            f"gates removed {sum(gate_counts.values())} ({dict(gate_counts)}); loosen release.gates or check the run")
     if section.keep_history:
+        ops = parse_recipe((rd / "recipe.yaml").read_text(encoding="utf-8"), where=str(rd / "recipe.yaml")).ops
         for sub, dest, prefix in (("dropped", DROPPED_DIR, "run-"), ("quarantine", QUARANTINE_DIR, "")):
             for f in sorted((rd / sub).glob("part-*.parquet")):
                 (tmp / dest).mkdir(exist_ok=True)
-                shutil.copyfile(f, tmp / dest / f"{prefix}{f.name}")
+                copy_history_part(f, tmp / dest / f"{prefix}{f.name}", sub, ops)  # redacted for runs by older code
     signature_files = keep_signatures(rd, [p for shards in data_files.values() for p, _ in shards], tmp)
     files = []
     for split, shards in data_files.items():
