@@ -65,8 +65,11 @@ def push_cmd(
     except LabelStudioUnavailable as exc:
         _fail_unavailable(exc)
     try:
-        record = push_flow(source, config, str(ws), k, sample, strategy, seed, str(gold) if gold else None, project,
-                           allow_unredacted, batch_size)
+        from flows.resident_api import flow_api
+
+        with flow_api():
+            record = push_flow(source, config, str(ws), k, sample, strategy, seed, str(gold) if gold else None, project,
+                               allow_unredacted, batch_size)
     except (AnnotateError, ValueError) as exc:
         console.print(f"[red]push refused[/red]: {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -99,7 +102,10 @@ def collect_cmd(
 
     try:
         connect(server_settings())
-        reports = collect_flow(str(workspace), project, threshold, method, send_back)
+        from flows.resident_api import flow_api
+
+        with flow_api():
+            reports = collect_flow(str(workspace), project, threshold, method, send_back)
     except AnnotateError as exc:
         console.print(f"[red]collect refused[/red]: {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -158,7 +164,10 @@ def status_cmd(
 
     try:
         connect(server_settings())
-        statuses = status_flow(str(workspace), project)
+        from flows.resident_api import flow_api
+
+        with flow_api():
+            statuses = status_flow(str(workspace), project)
     except LabelStudioUnavailable as exc:
         _fail_unavailable(exc)
     if as_json:

@@ -29,7 +29,6 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run as flow_run_context
 
 from flows import progress
-from flows.ephemeral_api import temporary_prefect_api
 from flows.flow_runs import mark_orphaned_flow_runs, write_owner_record
 from flows.notify import notify_failure
 from flows.plan import Segment, ShardRef, override_inputs, plan_shards, split_segments
@@ -567,7 +566,9 @@ def run_recipe(recipe_path: str, workspace: str | None = None, inputs: list[str]
     kind = runner or recipe.run.runner
     n = workers or recipe.run.workers
     fl = curate_flow.with_options(task_runner=make_task_runner(kind, n, recipe.run.dask_address))
-    with temporary_prefect_api():
+    from flows.resident_api import flow_api
+
+    with flow_api():
         return Path(fl(recipe_path=recipe_path, workspace=workspace, inputs=inputs, run_id=run_id, resume=resume))
 
 

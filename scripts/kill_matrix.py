@@ -54,6 +54,32 @@ def flow_run_state(api_url: str, flow_run_id: str) -> str:
         return client.read_flow_run(flow_run_id).state.type.value
 
 
+def summarise(results: list, n_cells: int, load0: tuple, wall: float) -> str:
+    """One line: how many cells were equal and CRASHED, of how many, in what time and load."""
+    return (f"{sum(r.equal for r, _ in results)}/{len(results)} cells equal in every column"
+            f"{'' if len(results) == n_cells else f' ({n_cells - len(results)} of {n_cells} not run yet)'}, "
+            f"{sum(s == 'CRASHED' for _, s in results)}/{len(results)} killed flow runs CRASHED; "
+            f"{wall:.0f} s wall, 1-min load {load0[0]:.2f} at start, {os.getloadavg()[0]:.2f} now")
+
+
+def write_markdown(args: argparse.Namespace, results: list, n_cells: int, load0: tuple, wall: float) -> None:
+    """Write the matrix so far as a markdown table to args.out."""
+    lines = ["| checkpoint | killed | resumed | equal in every column | killed flow run | s |", "|---|---|---|---|---|---|"]
+    for r, s in results:
+        eq = "yes" if r.equal else ("no: " + ", ".join(r.differences) if r.differences else "no")
+        lines.append(f"| `{r.checkpoint}` | {r.killed} | {r.resumed_ok} | {eq} | {s} | {r.seconds} |")
+    args.out.write_text(
+        f"# Kill matrix\n\n`python scripts/kill_matrix.py --lines {args.lines} --batch-rows {args.batch_rows}"
+        f" --resume-runner {args.resume_runner}` ({time.strftime('%Y-%m-%d %H:%M')}, 2 cores shared with other work)\n\n"
+        f"{summarise(results, n_cells, load0, wall)}.\n\nInputs: the first {args.lines} lines of every file in data/sample/; "
+        f"the demo recipe's ops; killed runs on the process runner (2 workers, batch_rows {args.batch_rows}), resumed "
+        f"with `yuliao resume` on the {args.resume_runner} runner.\nCompared: kept/dropped/quarantine sorted by id "
+        f"(quarantine by source_uri, error), every column by digest, plus part-file names and the schema; "
+        f"excluded columns: {sorted(RUN_SPECIFIC_COLUMNS) or 'none'}; run.json compared without "
+        f"{', '.join(RUN_SPECIFIC_RECORD_FIELDS)} and per-op seconds.\n\n" + "\n".join(lines) + "\n",
+        encoding="utf-8")
+
+
 def main() -> None:
     from flows.curate import kill_checkpoints
     from flows.ephemeral_api import stop_server
@@ -62,13 +88,16 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=40, help="lines taken from every sample file")
     ap.add_argument("--batch-rows", type=int, default=16)
     ap.add_argument("--only", nargs="*", help="checkpoints to run (default: all)")
-    ap.add_argument("--out", type=Path, default=None, help="write a markdown table here")
+    ap.add_argument("--out", type=Path, default=None, help="write a markdown table here (after every cell)")
+    ap.add_argument("--resume-runner", default="process", choices=["process", "thread"])
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="yuliao-kill-matrix-"))
     proc, api = start_api(tmp / "prefect-home")
     env = cli_env({"PREFECT_API_URL": api, "YULIAO_HOME": str(tmp / "yuliao-home"), "PREFECT_HOME": str(tmp / "prefect-home")})
     load0 = os.getloadavg()
     t0 = time.perf_counter()
+    results: list = []
+    cells: list[str] = []
     try:
         inputs = make_inputs(tmp / "inputs", args.lines)
         recipe = matrix_recipe(tmp, inputs, args.batch_rows)
@@ -80,8 +109,9 @@ def main() -> None:
         rows = {k: v["_rows"] for k, v in table_digests(reference).items()}
         print(f"reference: {rows}, {len(table_digests(reference)['kept']) - 3} kept columns", flush=True)
         results = []
-        for cp in args.only or kill_checkpoints(N_STAGES):
-            r = kill_and_resume(cp, recipe, ws, reference, env)
+        cells = args.only or kill_checkpoints(N_STAGES)
+        for cp in cells:
+            r = kill_and_resume(cp, recipe, ws, reference, env, resume_runner=args.resume_runner)
             state = flow_run_state(api, r.killed_flow_run) if r.killed_flow_run else "no flow run recorded"
             results.append((r, state))
             print(json.dumps({"checkpoint": cp, "killed": r.killed, "resumed": r.resumed_ok, "equal": r.equal,
@@ -89,28 +119,12 @@ def main() -> None:
                   flush=True)
             if r.detail:
                 print(r.detail, file=sys.stderr)
+            if args.out:
+                write_markdown(args, results, len(cells), load0, time.perf_counter() - t0)
     finally:
         stop_server(proc)
-    wall = time.perf_counter() - t0
     ok = all(r.equal and s == "CRASHED" for r, s in results)
-    summary = (f"{sum(r.equal for r, _ in results)}/{len(results)} cells equal in every column, "
-               f"{sum(s == 'CRASHED' for _, s in results)}/{len(results)} killed flow runs CRASHED; "
-               f"{wall:.0f} s wall, load {load0[0]:.2f} before, {os.getloadavg()[0]:.2f} after")
-    print(summary)
-    if args.out:
-        lines = ["| checkpoint | killed | resumed | equal in every column | killed flow run | s |", "|---|---|---|---|---|---|"]
-        for r, s in results:
-            eq = "yes" if r.equal else ("no: " + ", ".join(r.differences) if r.differences else "no")
-            lines.append(f"| `{r.checkpoint}` | {r.killed} | {r.resumed_ok} | {eq} | {s} | {r.seconds} |")
-        args.out.write_text(
-            f"# Kill matrix\n\n`python scripts/kill_matrix.py --lines {args.lines} --batch-rows {args.batch_rows}`"
-            f" ({time.strftime('%Y-%m-%d %H:%M')}, 2 cores shared with other work)\n\n"
-            f"{summary}.\n\nInputs: the first {args.lines} lines of every file in data/sample/; the demo recipe's ops; "
-            f"runner process, 2 workers, batch_rows {args.batch_rows}.\nCompared: kept/dropped/quarantine sorted by id "
-            f"(quarantine by source_uri, error), every column by digest, plus part-file names and the schema; "
-            f"excluded columns: {sorted(RUN_SPECIFIC_COLUMNS) or 'none'}; run.json compared without "
-            f"{', '.join(RUN_SPECIFIC_RECORD_FIELDS)} and per-op seconds.\n\n" + "\n".join(lines) + "\n",
-            encoding="utf-8")
+    print(summarise(results, len(cells), load0, time.perf_counter() - t0))
     raise SystemExit(0 if ok else 1)
 
 

@@ -157,7 +157,7 @@ class KillResult:
 
 
 def kill_and_resume(checkpoint: str, recipe: Path, workspace: Path, reference: Path, env: dict[str, str],
-                    timeout: float = 300) -> KillResult:
+                    timeout: float = 600, resume_runner: str | None = None) -> KillResult:
     """Run the recipe until `checkpoint` SIGKILLs it, resume it with `yuliao resume`, and diff against `reference`."""
     t0 = time.perf_counter()
     run_id = "k-" + checkpoint.replace(":", "-")
@@ -171,7 +171,8 @@ def kill_and_resume(checkpoint: str, recipe: Path, workspace: Path, reference: P
     owner = run_dir / "_flow_run.json"
     if owner.exists():
         result.killed_flow_run = json.loads(owner.read_text(encoding="utf-8")).get("flow_run_id")
-    resumed = run_cli(["resume", run_id, "-w", str(workspace)], env, timeout)
+    runner = ["--runner", resume_runner] if resume_runner else []
+    resumed = run_cli(["resume", run_id, "-w", str(workspace), *runner], env, timeout)
     result.resumed_ok = resumed.returncode == 0
     if not result.resumed_ok:
         result.detail = f"resume exit {resumed.returncode}\n{resumed.stderr[-3000:]}"

@@ -1,4 +1,4 @@
-"""`yuliao run` with no PREFECT_API_URL: a real Prefect run against one temporary local API server."""
+"""`yuliao run` with no PREFECT_API_URL in per-command mode: a real Prefect run against one temporary local API server."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def test_run_without_api_url_records_flow_and_worker_tasks_in_a_fresh_database(t
                       encoding="utf-8")
     home = tmp_path / "prefect-home"
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env.update(PYTHONPATH=str(ROOT), YULIAO_HOME=str(tmp_path / "yuliao-home"), PREFECT_HOME=str(home))
+    env.update(YULIAO_PREFECT_API="per-command", PYTHONPATH=str(ROOT), YULIAO_HOME=str(tmp_path / "yuliao-home"), PREFECT_HOME=str(home))
     out = subprocess.run([sys.executable, "-c", "from flows.cli import main; main()", "run", str(recipe), "--run-id", "r1"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=280)
     assert out.returncode == 0, out.stderr[-4000:]
@@ -129,7 +129,7 @@ def test_sigkilled_cli_leaves_no_prefect_api_behind(tmp_path):
                       .replace("runner: process", "runner: thread")
                       + "  - op: score_text_stats\n  - op: score_repetition\n  - op: identify_language\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env.update(PYTHONPATH=str(ROOT), YULIAO_HOME=str(tmp_path / "yuliao-home"), PREFECT_HOME=str(tmp_path / "prefect-home"))
+    env.update(YULIAO_PREFECT_API="per-command", PYTHONPATH=str(ROOT), YULIAO_HOME=str(tmp_path / "yuliao-home"), PREFECT_HOME=str(tmp_path / "prefect-home"))
     cli = subprocess.Popen([sys.executable, "-c", "from flows.cli import main; main()", "run", str(recipe), "--run-id", "r"],
                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     run_dir = tmp_path / "ws" / "runs" / "r"
