@@ -78,29 +78,40 @@ def measure(tree: Path, home: Path, args: list[str]) -> dict:
             "rc": p.returncode}
 
 
-def bench_tree(name: str, tree: Path, work: Path, thousand: Path, one: Path, rounds: int) -> list[dict]:
-    """Run every measured command of one checkout; return one row per command."""
-    home, ws = work / f"home-{name}", work / f"ws-{name}"
-    shutil.rmtree(home, ignore_errors=True)
-    shutil.rmtree(ws, ignore_errors=True)
+def steps(tree: Path, ws: Path, thousand: Path, one: Path, rounds: int) -> list[tuple[str, list[str]]]:
+    """Return the measured commands of one checkout, in order: (label, arguments)."""
     demo = str(tree / "configs" / "recipes" / "demo.yaml")
+    out = [("cold: run 1,000 docs (first command)", ["run", demo, "-i", str(thousand), "-w", str(ws), "--run-id", "cold"])]
+    out += [("warm: run 1,000 docs", ["run", demo, "-i", str(thousand), "-w", str(ws), "--run-id", f"warm{i}"])
+            for i in range(rounds)]
+    out += [("warm: run 1 doc (fixed cost)", ["run", demo, "-i", str(one), "-w", str(ws), "--run-id", "one"]),
+            ("warm: run bundled sample (6,172 lines)", ["run", demo, "-w", str(ws), "--run-id", "sample"]),
+            ("warm: release the sample run", ["release", "sample", "-w", str(ws), "--no-catalog"])]
+    out += [(f"file-only: {label}", a) for label, a in [
+        ("check", ["check", demo]), ("ops", ["ops"]), ("releases", ["releases", "demo", "-w", str(ws)]),
+        ("show", ["show", "demo@latest", "-w", str(ws)]), ("verify", ["verify", "demo@latest", "-w", str(ws)])]]
+    return out
+
+
+def bench_trees(trees: dict[str, Path], work: Path, thousand: Path, one: Path, rounds: int) -> list[dict]:
+    """Run every step on every checkout, interleaved (the order alternates per step); return one row per command."""
+    plans = {}
+    for name, tree in trees.items():
+        home, ws = work / f"home-{name}", work / f"ws-{name}"
+        measure(tree, home, ["server", "down"])  # no resident API left from an earlier bench
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(ws, ignore_errors=True)
+        plans[name] = (tree, home, steps(tree, ws, thousand, one, rounds))
     rows = []
-
-    def row(label: str, args: list[str]) -> None:
-        r = measure(tree, home, args)
-        rows.append({"tree": name, "command": label, **r})
-        print(json.dumps(rows[-1]), flush=True)
-
-    row("cold: run 1,000 docs (first command)", ["run", demo, "-i", str(thousand), "-w", str(ws), "--run-id", "cold"])
-    for i in range(rounds):
-        row("warm: run 1,000 docs", ["run", demo, "-i", str(thousand), "-w", str(ws), "--run-id", f"warm{i}"])
-    row("warm: run 1 doc (fixed cost)", ["run", demo, "-i", str(one), "-w", str(ws), "--run-id", "one"])
-    row("warm: run bundled sample (6,172 lines)", ["run", demo, "-w", str(ws), "--run-id", "sample"])
-    row("warm: release the sample run", ["release", "sample", "-w", str(ws), "--no-catalog"])
-    for label, a in [("check", ["check", demo]), ("ops", ["ops"]), ("releases", ["releases", "demo", "-w", str(ws)]),
-                     ("show", ["show", "demo@latest", "-w", str(ws)]), ("verify", ["verify", "demo@latest", "-w", str(ws)])]:
-        row(f"file-only: {label}", a)
-    measure(tree, home, ["server", "down"])  # leave nothing running (a no-op for trees without a resident API)
+    names = list(trees)
+    for i in range(len(plans[names[0]][2])):
+        for name in (names if i % 2 == 0 else names[::-1]):
+            tree, home, plan = plans[name]
+            label, args = plan[i]
+            rows.append({"tree": name, "command": label, **measure(tree, home, args)})
+            print(json.dumps(rows[-1]), flush=True)
+    for name, (tree, home, _) in plans.items():
+        measure(tree, home, ["server", "down"])  # leave nothing running
     return rows
 
 
@@ -114,9 +125,7 @@ def main() -> None:
     trees = dict(t.split("=", 1) for t in args.tree)
     thousand, one = build_inputs(args.work / "inputs")
     started = time.strftime("%Y-%m-%d %H:%M")
-    rows = []
-    for name, path in trees.items():
-        rows += bench_tree(name, Path(path).resolve(), args.work, thousand, one, args.rounds)
+    rows = bench_trees({k: Path(v).resolve() for k, v in trees.items()}, args.work, thousand, one, args.rounds)
     if args.out:
         lines = ["| tree | command | wall s | CPU s (tree) | of which resident API | load before | exit |",
                  "|---|---|---|---|---|---|---|"]

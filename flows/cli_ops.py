@@ -113,6 +113,7 @@ def server_up(host: str, port: int, ui: bool, deploy: bool, worker: bool) -> str
                 raise RuntimeError(f"prefect server not healthy after {HEALTH_TIMEOUT_SECONDS}s; see {_state_dir() / 'server.log'}")
             time.sleep(1)
         err.print(f"prefect server up at {api_url} (pid {pid})")
+        (_state_dir() / "api_url").write_text(api_url)  # flow commands report here while it is up (resident_api)
     else:
         err.print(f"prefect server already answering at {api_url}")
     if deploy:
@@ -149,6 +150,7 @@ def server_down() -> list[str]:
                 os.killpg(pid, signal.SIGKILL)
             stopped.append(f"{name} (pid {pid})")
         (_state_dir() / f"{name}.pid").unlink(missing_ok=True)
+    (_state_dir() / "api_url").unlink(missing_ok=True)
     return stopped
 
 

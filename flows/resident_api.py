@@ -63,14 +63,27 @@ def per_command_mode() -> bool:
 
 
 def configured_api_url() -> str | None:
-    """Return the API URL the user configured (environment, or Prefect's settings once Prefect is loaded), if any."""
+    """Return the API URL configured: environment, Prefect's settings or profile, or a `yuliao server up` server."""
     if os.environ.get("PREFECT_API_URL"):
         return os.environ["PREFECT_API_URL"]
     if "prefect" in sys.modules:  # a settings context (a test harness) or a profile may name one
         from prefect.settings import get_current_settings
 
-        return get_current_settings().api.url or None
-    return profile_api_url()
+        url = get_current_settings().api.url
+    else:
+        url = profile_api_url()
+    return url or server_up_api_url()
+
+
+def server_up_api_url() -> str | None:
+    """Return the API URL of the server `yuliao server up` started, while its process is alive (same database)."""
+    d = Path(os.environ.get("YULIAO_HOME", ".yuliao")).resolve() / "server"
+    try:
+        url = (d / "api_url").read_text().strip()
+        pid = int((d / "server.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return url if url and process_alive(pid, None) else None
 
 
 def profile_api_url() -> str | None:
