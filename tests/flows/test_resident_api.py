@@ -172,8 +172,9 @@ def test_killed_cli_leaves_only_the_resident_server_which_then_stops(tmp_path):
     home = tmp_path / "home"
     recipe = tmp_path / "r.yaml"
     recipe.write_text(RECIPE.format(ws=tmp_path / "ws", a=SAMPLE / "tang_poems.jsonl")
-                      + "  - op: score_text_stats\n  - op: identify_language\n", encoding="utf-8")
-    env = _cli_env(home, YULIAO_SERVER_IDLE_SECONDS="5")
+                      + "  - op: score_text_stats\n  - op: identify_language\nrun:\n  runner: process\n  workers: 2\n",
+                      encoding="utf-8")
+    env = _cli_env(home, YULIAO_SERVER_IDLE_SECONDS="15")
     cli = subprocess.Popen([sys.executable, "-c", "from flows.cli import main; main()", "run", str(recipe), "--run-id", "k"],
                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     run_dir = tmp_path / "ws" / "runs" / "k"
@@ -182,17 +183,19 @@ def test_killed_cli_leaves_only_the_resident_server_which_then_stops(tmp_path):
         while not (run_dir / "_flow_run.json").exists():
             assert cli.poll() is None and time.monotonic() < deadline, "the run never started"
             time.sleep(0.05)
-        tree = psutil.Process(cli.pid).children(recursive=True)
+        state = _resident_state(home)
+        assert state is not None
+        server = psutil.Process(state["pid"])  # the command's child, but in a session of its own
+        tree = [p for p in psutil.Process(cli.pid).children(recursive=True) if p.pid != server.pid]
+        assert tree, "the command started no worker or helper: nothing to check"
         os.killpg(cli.pid, signal.SIGKILL)  # the command and everything in its process group
         cli.wait()
+        assert server.is_running(), "the resident server died with the command"
+        assert os.getpgid(server.pid) != cli.pid
         assert not (run_dir / "run.json").exists(), "the run finished before the kill: the test proves nothing"
         _, alive = psutil.wait_procs(tree, timeout=10)
         assert alive == [], f"processes of the killed command still running: {[p.cmdline() for p in alive]}"
-        state = _resident_state(home)
-        assert state is not None
-        server = psutil.Process(state["pid"])
-        assert server.is_running() and server.pid not in {p.pid for p in tree}
-        server.wait(timeout=60)  # idle (and the dead command's lock released): it stops by itself
+        server.wait(timeout=90)  # idle (and the dead command's lock released): it stops by itself
     finally:
         try:
             os.killpg(cli.pid, signal.SIGKILL)
