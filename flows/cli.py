@@ -63,9 +63,40 @@ class RichProgress:
         self._progress.stop()
 
 
+# Commands (and `annotate` subcommands) that run Prefect flows; every other command reads and writes
+# files only and never starts or contacts Prefect.
+FLOW_COMMANDS = {"run", "resume", "release"}
+VALIDATE_FIRST = {"run", "resume"}  # these start the API themselves once the recipe is known to be good
+FLOW_SUBCOMMANDS = {"annotate": {"push", "collect", "status"}}
+
+
+def runs_a_flow(command: str | None, rest: list[str]) -> bool:
+    """True when `yuliao <command> <rest…>` runs a Prefect flow (and so needs the Prefect API)."""
+    if command in FLOW_COMMANDS:
+        return True
+    sub = next((a for a in rest if not a.startswith("-")), None)
+    return sub in FLOW_SUBCOMMANDS.get(command or "", set())
+
+
 @app.callback()
-def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="show Prefect's own logs")) -> None:
+def _main(ctx: typer.Context, verbose: bool = typer.Option(False, "--verbose", "-v", help="show Prefect's own logs")) -> None:
     configure_environment(verbose)
+    argv = sys.argv[1:]  # Click hands a group's callback no view of the subcommand's arguments
+    rest = argv[argv.index(ctx.invoked_subcommand) + 1:] if ctx.invoked_subcommand in argv else []
+    if ctx.invoked_subcommand not in VALIDATE_FIRST and runs_a_flow(ctx.invoked_subcommand, rest):
+        start_flow_api_early()
+
+
+def start_flow_api_early() -> None:
+    """Start the Prefect API a flow will need now, so it boots while the command checks input and imports Prefect."""
+    from flows.resident_api import per_command_mode, start_early
+
+    if per_command_mode():
+        from flows.ephemeral_api import start_server_early
+
+        start_server_early()  # stopped at exit if the command never ran its flow
+    else:
+        start_early()
 
 
 @app.command("run")
@@ -78,13 +109,7 @@ def run_cmd(
     workers: Optional[int] = typer.Option(None, "--workers", help="parallel shard tasks"),
 ) -> None:
     """Curate: read the recipe's inputs, apply its operators, write kept/dropped/quarantined Parquet."""
-    from flows.ephemeral_api import start_server_early, stop_early_server
-
-    start_server_early()  # the temporary Prefect API boots while the recipe is checked and Prefect imported
-    try:
-        run_dir = validate_and_run(recipe, workspace, input_paths, run_id, runner, workers)
-    finally:
-        stop_early_server()  # still there only if the run never started (a bad recipe)
+    run_dir = validate_and_run(recipe, workspace, input_paths, run_id, runner, workers)
     print_run_summary(run_dir)
 
 
@@ -105,6 +130,7 @@ def validate_and_run(recipe: Path, workspace: Path | None, input_paths: list[str
     except RecipeError as exc:
         console.print(f"[red]recipe error[/red]\n{exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    start_flow_api_early()  # boots (if it is not up) while Prefect and the operators are imported
     from flows.curate import ConservationError, run_recipe
 
     progress.set_listener(RichProgress() if sys.stderr.isatty() or os.environ.get("YULIAO_PROGRESS") else None)

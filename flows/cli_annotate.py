@@ -91,8 +91,11 @@ def push_cmd(
     except LabelStudioUnavailable as exc:
         _fail_unavailable(exc)
     try:
-        record = run_flow(push_flow, source, config, str(ws), k, sample, strategy, seed, str(gold) if gold else None, project,
-                           allow_unredacted, batch_size, predictions)
+        from flows.resident_api import flow_api
+
+        with flow_api():
+            record = run_flow(push_flow, source, config, str(ws), k, sample, strategy, seed, str(gold) if gold else None, project,
+                               allow_unredacted, batch_size, predictions)
     except (AnnotateError, ValueError) as exc:
         _say("push refused", exc)
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -126,7 +129,10 @@ def collect_cmd(
 
     try:
         connect(server_settings())
-        reports = run_flow(collect_flow, str(workspace), project, min_confidence, method, send_back)
+        from flows.resident_api import flow_api
+
+        with flow_api():
+            reports = run_flow(collect_flow, str(workspace), project, min_confidence, method, send_back)
     except AnnotateError as exc:
         _say("collect refused", exc)
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -217,7 +223,10 @@ def status_cmd(
 
     try:
         connect(server_settings())
-        statuses = run_flow(status_flow, str(workspace), project)
+        from flows.resident_api import flow_api
+
+        with flow_api():
+            statuses = run_flow(status_flow, str(workspace), project)
     except LabelStudioUnavailable as exc:
         _fail_unavailable(exc)
     if as_json:

@@ -1,5 +1,8 @@
 """Operations CLI: `yuliao report`, `yuliao resume`, `yuliao server up|down|status`.
 
+(The resident Prefect API that flows use by default is flows/resident_api.py; `server down` stops
+it too and `server status` shows it.)
+
 `server up` starts a local Prefect server (SQLite under $PREFECT_HOME, analytics off), waits for
 /api/health, creates the `yuliao-local` process work pool, deploys configs/prefect.yaml and starts
 a worker, each in its own process group with its pid and log under `.yuliao/server/`, so
@@ -110,6 +113,7 @@ def server_up(host: str, port: int, ui: bool, deploy: bool, worker: bool) -> str
                 raise RuntimeError(f"prefect server not healthy after {HEALTH_TIMEOUT_SECONDS}s; see {_state_dir() / 'server.log'}")
             time.sleep(1)
         err.print(f"prefect server up at {api_url} (pid {pid})")
+        (_state_dir() / "api_url").write_text(api_url)  # flow commands report here while it is up (resident_api)
     else:
         err.print(f"prefect server already answering at {api_url}")
     if deploy:
@@ -146,6 +150,7 @@ def server_down() -> list[str]:
                 os.killpg(pid, signal.SIGKILL)
             stopped.append(f"{name} (pid {pid})")
         (_state_dir() / f"{name}.pid").unlink(missing_ok=True)
+    (_state_dir() / "api_url").unlink(missing_ok=True)
     return stopped
 
 
@@ -200,6 +205,9 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_BAD_INPUT)
         inv = read_json(run_dir / INVOCATION)
         err.print(f"resuming {run_dir.name} of recipe {inv['recipe_name']} ({inv['recipe_path']})")
+        from flows.cli import start_flow_api_early
+
+        start_flow_api_early()
         try:
             done = run_recipe(inv["recipe_path"], workspace=str(run_dir.parent.parent), inputs=inv.get("inputs"),
                               run_id=run_dir.name, runner=runner, workers=workers)
@@ -232,13 +240,27 @@ def register(app: typer.Typer) -> None:
 
     @server.command("down")
     def down_cmd() -> None:
-        """Stop the worker and server that `yuliao server up` started."""
+        """Stop the worker and server that `yuliao server up` started, and the resident Prefect API."""
+        from flows.resident_api import stop_resident
+
         stopped = server_down()
+        resident = stop_resident()
+        if resident:
+            stopped.append(f"resident Prefect API {resident['url']} (pid {resident['pid']})")
         err.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
 
     @server.command("status")
     def status_cmd(port: int = typer.Option(4200, "--port"), host: str = typer.Option("127.0.0.1", "--host")) -> None:
-        """Show whether the server answers and which recorded processes are alive."""
+        """Show whether the server answers, which recorded processes are alive, and the resident Prefect API."""
+        from flows.resident_api import healthy, process_alive, read_state, state_dir
+
+        resident = read_state(state_dir())
+        if resident and process_alive(resident["pid"], resident.get("pid_started")):
+            ui = resident["url"].removesuffix("/api")
+            typer.echo(f"resident api {resident['url']}: {'healthy' if healthy(resident['url']) else 'not answering'} "
+                       f"(pid {resident['pid']}, stops after {resident['idle_seconds']:.0f} s unused; UI {ui})")
+        else:
+            typer.echo("resident api: not running (the next command that runs a flow starts it)")
         api = f"http://{host}:{port}/api"
         typer.echo(f"api {api}: {'healthy' if _healthy(api) else 'not answering'}")
         for name, pid in _pids().items():

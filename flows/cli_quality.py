@@ -6,9 +6,7 @@ import json
 from pathlib import Path
 from typing import Optional
 
-import pyarrow as pa
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -31,6 +29,8 @@ def _workspace_for(run_dir: Path | None, workspace: Optional[Path]) -> Path:
 
 def read_run_rows(run_dir: Path) -> pa.Table:
     """Return kept and dropped rows of a run (dropped rows carry the signals they were judged on)."""
+    import pyarrow as pa
+
     from flows.store import read_parts
 
     parts = [t for t in (read_parts(run_dir / "kept"), read_parts(run_dir / "dropped")) if t is not None]
@@ -44,6 +44,8 @@ def _preset_ops(preset: str) -> list[dict]:
     if not path.is_file():
         known = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
         raise FileNotFoundError(f"preset {preset!r} not found (known: {known}, or a recipe/preset YAML path)")
+    import yaml
+
     return yaml.safe_load(path.read_text(encoding="utf-8")).get("ops", [])
 
 

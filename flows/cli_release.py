@@ -80,8 +80,11 @@ def release_cmd(
         prior = already_published(ws or rd.parent.parent, name, rec["run_id"])
         if prior:
             err.print(f"note: run {rec['run_id']} was already published as {', '.join(f'{name}@v{v}' for v in prior)}; publishing again")
-        result = release_flow(run=str(rd), dataset=dataset, workspace=str(ws) if ws else None, refresh_catalog=catalog,
-                              signing_key=str(key) if key else None)
+        from flows.resident_api import flow_api
+
+        with flow_api():
+            result = release_flow(run=str(rd), dataset=dataset, workspace=str(ws) if ws else None, refresh_catalog=catalog,
+                                  signing_key=str(key) if key else None)
     except (ReleaseError, RecipeError) as exc:
         _fail(EXIT_BAD_INPUT, str(exc))
     if result.get("removed_abandoned"):

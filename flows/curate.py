@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import signal
 import subprocess
 import time
 import uuid
@@ -25,9 +26,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from prefect import flow, get_run_logger, task
 from prefect.futures import as_completed
+from prefect.runtime import flow_run as flow_run_context
 
 from flows import progress
-from flows.ephemeral_api import temporary_prefect_api
+from flows.flow_runs import mark_orphaned_flow_runs, write_owner_record
 from flows.notify import notify_failure
 from flows.pii_guard import forget_removed_parts, remove_stage_parts, stages_before_redaction
 from flows.plan import Segment, ShardRef, override_inputs, plan_shards, split_segments
@@ -58,6 +60,32 @@ def git_commit() -> str | None:
 def new_run_id() -> str:
     """Return a sortable, unique run id."""
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+# ---------------------------------------------------------------- kill checkpoints (a test hook)
+
+KILL_AT_ENV = "YULIAO_TEST_KILL_AT"
+
+
+def kill_checkpoint(name: str) -> None:
+    """Test hook: SIGKILL this whole process group when $YULIAO_TEST_KILL_AT equals `name`; inert otherwise.
+
+    The kill matrix (tests/flows/test_resume.py, scripts/kill_matrix.py) starts `yuliao run` in its own
+    session with this variable set, so a crash lands at an exact, named moment of the run in the
+    flow or in whichever worker process gets there first. Names: `kill_checkpoints`.
+    """
+    if os.environ.get(KILL_AT_ENV) == name:
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def kill_checkpoints(n_stages: int) -> list[str]:
+    """Return every kill checkpoint of a run with `n_stages` stages, in the order a run passes them."""
+    names = ["run:started"]
+    for s in range(n_stages):
+        names += [f"stage{s}:first-batch-written", f"stage{s}:first-shard-done", f"stage{s}:all-shards-done"]
+        if s < n_stages - 1:
+            names += [f"reduce{s}:decisions-written", f"reduce{s}:done"]
+    return names + ["run:before-record", "run:after-record"]
 
 
 # ---------------------------------------------------------------- resume keys
@@ -286,6 +314,7 @@ def run_shard_stage(recipe_path: str, recipe_text: str, run_dir: str, ref: Shard
             row_base += live.num_rows
             tallies.setdefault(seg.corpus.op_id, _OpTally()).seconds += time.perf_counter() - t0  # map time counts toward the op
             sigs.write(sig)
+        kill_checkpoint(f"stage{stage}:first-batch-written")  # mid-stage: a shard's part file is half written
     if quarantine is not None:
         quarantine.close()
     if last:
@@ -298,6 +327,7 @@ def run_shard_stage(recipe_path: str, recipe_text: str, run_dir: str, ref: Shard
               "ops": {k: v.to_json() for k, v in tallies.items()}, "key": key,
               "worker": f"{platform.node()}:{os.getpid()}"}  # where it ran (a Dask worker, on scale-out)
     write_json_atomic(done, result)
+    kill_checkpoint(f"stage{stage}:first-shard-done")  # the others may still be running
     return result
 
 
@@ -329,10 +359,12 @@ def run_reduce(recipe_path: str, recipe_text: str, run_dir: str, stage: int, key
     tmp = sdir / ".decisions.parquet.tmp"
     pq.write_table(decisions, tmp, compression="zstd")
     os.replace(tmp, out)
+    kill_checkpoint(f"reduce{stage}:decisions-written")  # decisions in place, their done record not yet
     result = {"stage": stage, "decisions": decisions.num_rows, "seconds": round(time.perf_counter() - t0, 4), "key": key}
     if against:
         result["against"] = [name for name, _ in against]
     write_json_atomic(record, result)
+    kill_checkpoint(f"reduce{stage}:done")
     return result
 
 
@@ -419,6 +451,17 @@ def run_report(run_dir: str) -> str:
     return str(report_and_artifacts(Path(run_dir)))
 
 
+def mark_orphans(workspace: Path, logger) -> None:
+    """Mark the Prefect flow runs of this workspace's killed runs Crashed; never fail the run over it."""
+    try:
+        marked = mark_orphaned_flow_runs(workspace)
+    except Exception as exc:  # the API refusing a state change must not stop curation
+        logger.warning("could not mark killed runs crashed in Prefect: %s: %s", type(exc).__name__, exc)
+        return
+    for run_id in marked:
+        logger.warning("run %s: its flow run was left running by a killed process; marked Crashed", run_id)
+
+
 @flow(name="curate", log_prints=False, on_failure=[notify_failure], on_crashed=[notify_failure])
 def curate_flow(recipe_path: str, workspace: str | None = None, inputs: list[str] | None = None,
                 run_id: str | None = None, resume: bool = False) -> str:
@@ -443,14 +486,17 @@ def curate_flow(recipe_path: str, workspace: str | None = None, inputs: list[str
         if run_id:
             logger.info("resuming incomplete run %s", run_id)
     run_id = run_id or new_run_id()
+    mark_orphans(ws, logger)  # before our own record exists: a killed earlier attempt of this run is one of them
     run_dir = ws / "runs" / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
+    write_owner_record(run_dir, flow_run_context.get_id())
     (run_dir / "run.json").unlink(missing_ok=True)  # a record of an earlier attempt must not outlive its outputs
     write_json_atomic(run_dir / INVOCATION, {
         "recipe_name": recipe.name, "recipe_path": os.path.abspath(recipe_path), "recipe_sha256": recipe.sha256,
         "workspace": os.path.abspath(ws), "inputs": inputs, "plan_key": plan_key,
         "started_at": datetime.now(timezone.utc).isoformat()})
     (run_dir / "recipe.yaml").write_text(recipe.source_text, encoding="utf-8")
+    kill_checkpoint("run:started")
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     segments = split_segments(recipe.ops)
@@ -466,6 +512,7 @@ def curate_flow(recipe_path: str, workspace: str | None = None, inputs: list[str
         for f in as_completed(futures):  # progress is drawn here, in the flow's process: tasks may run on Dask workers
             progress.advance(f.result()["path"])
         stage_results.append([f.result() for f in futures])
+        kill_checkpoint(f"stage{stage}:all-shards-done")
         if seg.corpus is not None:
             reduces.append(run_reduce.submit(recipe_path, text, str(run_dir), stage, reduce_keys[stage]).result())
     progress.stop()
@@ -489,9 +536,11 @@ def curate_flow(recipe_path: str, workspace: str | None = None, inputs: list[str
                    "reduces_reused": sum(1 for r in reduces if r.get("resumed"))},
         "status": "completed" if summary["conservation_ok"] else "conservation_failed",
     }
+    kill_checkpoint("run:before-record")
     write_json_atomic(run_dir / "run.json", record)
     if record["status"] == "completed":  # parts written before redact_pii ran hold raw text; only a resume needed them
         remove_stage_parts(run_dir, stages_before_redaction(recipe.ops))
+    kill_checkpoint("run:after-record")
     try:
         run_report(str(run_dir))
     except Exception as exc:  # the report is a view of the run; a bug in it must not fail the curation itself
@@ -522,7 +571,9 @@ def run_recipe(recipe_path: str, workspace: str | None = None, inputs: list[str]
     kind = runner or recipe.run.runner
     n = workers or recipe.run.workers
     fl = curate_flow.with_options(task_runner=make_task_runner(kind, n, recipe.run.dask_address))
-    with temporary_prefect_api():
+    from flows.resident_api import flow_api
+
+    with flow_api():
         return Path(fl(recipe_path=recipe_path, workspace=workspace, inputs=inputs, run_id=run_id, resume=resume))
 
 

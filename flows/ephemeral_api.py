@@ -3,9 +3,10 @@
 Prefect starts the same server by itself on a flow's first API call (`SubprocessASGIServer`: uvicorn
 serving `prefect.server.api.server:create_app` in a child process, SQLite under PREFECT_HOME), but
 only after importing the whole server API into the calling process: about 5 s of CPU in a process
-that never serves a request. Starting that same command here skips the import; the flow then reports
-to it through PREFECT_API_URL, exactly as it would to `yuliao server up`, and it is stopped when the
-flow returns. A configured PREFECT_API_URL (env, profile or settings context) is used as it is.
+that never serves a request. Starting that app here (`flows.server_process`) skips the import; the
+flow then reports to it through PREFECT_API_URL, exactly as it would to `yuliao server up`, and it is
+stopped when the flow returns, or by its own watchdog when this process dies (even by SIGKILL).
+A configured PREFECT_API_URL (env, profile or settings context) is used as it is.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 # What Prefect's own ephemeral start sets: no UI, ephemeral services only, a single app per process.
 EPHEMERAL_SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
@@ -39,13 +39,9 @@ def free_local_port() -> int:
 
 
 def server_command(port: int) -> list[str]:
-    """Return the uvicorn command line Prefect's SubprocessASGIServer runs for its ephemeral API."""
-    from importlib.util import find_spec
-
-    site = Path(find_spec("prefect").origin).parent.parent  # = prefect.__module_path__.parent, without importing prefect
-    return [sys.executable, "-m", "uvicorn", "--app-dir", str(site), "--factory",
-            "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
-            "--log-level", "error", "--lifespan", "on"]
+    """Return the command that serves Prefect's API app on `port` and stops when this process dies."""
+    return [sys.executable, "-m", "flows.server_process", "--host", "127.0.0.1", "--port", str(port),
+            "--parent", str(os.getpid())]
 
 
 def server_environment() -> dict[str, str]:

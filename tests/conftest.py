@@ -15,6 +15,8 @@ os.environ.setdefault("PREFECT_HOME", str(ROOT / ".yuliao" / "prefect-test"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+# A resident Prefect API started by a CLI subprocess without PREFECT_API_URL stops soon after the tests.
+os.environ.setdefault("YULIAO_SERVER_IDLE_SECONDS", "60")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HOME", str(ROOT / ".yuliao" / "hf"))

@@ -1,4 +1,4 @@
-"""`yuliao run` with no PREFECT_API_URL: a real Prefect run against one temporary local API server."""
+"""`yuliao run` with no PREFECT_API_URL in per-command mode: a real Prefect run against one temporary local API server."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def test_run_without_api_url_records_flow_and_worker_tasks_in_a_fresh_database(t
                       encoding="utf-8")
     home = tmp_path / "prefect-home"
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env.update(PYTHONPATH=str(ROOT), YULIAO_HOME=str(tmp_path / "yuliao-home"), PREFECT_HOME=str(home))
+    env.update(YULIAO_PREFECT_API="per-command", PYTHONPATH=str(ROOT), YULIAO_HOME=str(tmp_path / "yuliao-home"), PREFECT_HOME=str(home))
     out = subprocess.run([sys.executable, "-c", "from flows.cli import main; main()", "run", str(recipe), "--run-id", "r1"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=280)
     assert out.returncode == 0, out.stderr[-4000:]
@@ -114,3 +114,40 @@ def test_server_that_never_answers_is_stopped_on_timeout():
     with pytest.raises(RuntimeError, match="did not answer"):
         wait_until_healthy(silent, free_local_port(), timeout=0.5)
     assert silent.poll() is not None
+
+
+@pytest.mark.timeout(300)
+def test_sigkilled_cli_leaves_no_prefect_api_behind(tmp_path):
+    """`kill -9` of `yuliao run` mid-run: its temporary API server exits by itself within seconds."""
+    import signal
+    import time
+
+    import psutil
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(RECIPE.format(ws=tmp_path / "ws", a=SAMPLE / "tang_poems.jsonl", b=SAMPLE / "song_ci.jsonl")
+                      .replace("runner: process", "runner: thread")
+                      + "  - op: score_text_stats\n  - op: score_repetition\n  - op: identify_language\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(YULIAO_PREFECT_API="per-command", PYTHONPATH=str(ROOT), YULIAO_HOME=str(tmp_path / "yuliao-home"), PREFECT_HOME=str(tmp_path / "prefect-home"))
+    cli = subprocess.Popen([sys.executable, "-c", "from flows.cli import main; main()", "run", str(recipe), "--run-id", "r"],
+                           cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    run_dir = tmp_path / "ws" / "runs" / "r"
+    try:
+        deadline = time.monotonic() + 240
+        while not (run_dir / "_flow_run.json").exists():  # the flow is running, so its API server is up
+            assert cli.poll() is None and time.monotonic() < deadline, "the run never started"
+            time.sleep(0.05)
+        servers = [p for p in psutil.Process(cli.pid).children(recursive=True)  # whatever serves HTTP for it
+                   if any(c.status == psutil.CONN_LISTEN for c in p.net_connections(kind="tcp"))]
+        assert len(servers) == 1, [p.cmdline() for p in psutil.Process(cli.pid).children(recursive=True)]
+        os.kill(cli.pid, signal.SIGKILL)  # the CLI alone, as the OOM killer would: not its process group
+        cli.wait()
+        assert not (run_dir / "run.json").exists(), "the run finished before the kill: the test proves nothing"
+        gone, alive = psutil.wait_procs(servers, timeout=15)
+        assert alive == [], f"Prefect API server still running after its CLI was killed: {alive}"
+    finally:
+        try:
+            os.killpg(cli.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -217,3 +217,88 @@ def test_sha256_keys_ignore_mtime_but_not_content(tmp_path, inputs, prefect_api,
         f.write('{"text": "新的一行，内容不同。"}\n')
     run_recipe(str(recipe), run_id="h", runner="thread")
     assert reads.paths == ["b.jsonl"]
+
+
+# ---------------------------------------------------------------- the kill matrix (a representative subset)
+# The whole matrix (every checkpoint of tests/flows/_kill_matrix.py) is scripts/kill_matrix.py; its
+# last output is bench/results/kill_matrix.md. Here: the middle of the first stage, between a
+# reduce's output and its done record, and the middle of the last stage (process runner throughout).
+SUITE_CHECKPOINTS = ("stage0:first-batch-written", "reduce0:decisions-written", "stage2:first-shard-done")
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory, prefect_api):
+    """Inputs, recipe, workspace, CLI environment and an uninterrupted reference run for the kill matrix."""
+    from prefect.settings import PREFECT_API_URL
+
+    from tests.flows import _kill_matrix as km
+
+    d = tmp_path_factory.mktemp("kill-matrix")
+    inputs = km.make_inputs(d / "inputs", lines_per_file=24)
+    recipe = km.matrix_recipe(d, inputs, batch_rows=10)
+    env = km.cli_env({"PREFECT_API_URL": PREFECT_API_URL.value(), "YULIAO_HOME": str(d / "home")})
+    ws = d / "ws"
+    ref = km.run_cli(["run", str(recipe), "-w", str(ws), "--run-id", "reference"], env, timeout=600)
+    assert ref.returncode == 0, ref.stderr[-3000:]
+    return {"recipe": recipe, "ws": ws, "env": env, "reference": ws / "runs" / "reference"}
+
+
+def _flow_run_state(flow_run_id: str) -> str:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(flow_run_id).state.type.value
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("checkpoint", SUITE_CHECKPOINTS)
+def test_kill_at_checkpoint_then_resume_equals_uninterrupted_run_in_every_column(matrix, checkpoint):
+    from tests.flows import _kill_matrix as km
+
+    r = km.kill_and_resume(checkpoint, matrix["recipe"], matrix["ws"], matrix["reference"], matrix["env"])
+    assert r.killed and r.resumed_ok, r.detail
+    assert r.differences == [], f"resumed after a kill at {checkpoint}: differs in {r.differences}"
+    ref = km.table_digests(matrix["reference"])
+    assert int(ref["kept"]["_rows"]) > 100 and int(ref["dropped"]["_rows"]) > 0 and int(ref["quarantine"]["_rows"]) > 0
+    assert {"lang", "script", "lang_conf", "trace", "signal_stopword_share", "pii_counts"} <= set(ref["kept"])
+    # The killed attempt's flow run was left RUNNING by its dead process; the resume marked it Crashed.
+    assert r.killed_flow_run and _flow_run_state(r.killed_flow_run) == "CRASHED"
+
+
+def test_differences_sees_a_change_in_any_column(matrix, tmp_path):
+    """The comparison itself can fail: one changed lang_conf value or one trace entry is reported."""
+    from tests.flows import _kill_matrix as km
+
+    copy = tmp_path / "copy"
+    shutil.copytree(matrix["reference"], copy)
+    assert km.differences(copy, matrix["reference"]) == []
+    part = sorted((copy / "kept").glob("part-*.parquet"))[0]
+    t = pq.read_table(part)
+    i = t.schema.get_field_index("lang_conf")
+    conf = t.column("lang_conf").to_pylist()
+    conf[0] = (conf[0] or 0) + 1e-6
+    pq.write_table(t.set_column(i, t.schema.field(i), pa.array(conf, t.schema.field(i).type)), part)
+    assert km.differences(copy, matrix["reference"]) == ["kept.lang_conf"]
+
+
+# ---------------------------------------------------------------- which flow runs were orphaned
+
+
+def test_owner_record_tells_a_dead_process_from_a_live_one(tmp_path):
+    from flows import flow_runs
+
+    run_dir = tmp_path / "runs" / "r"
+    run_dir.mkdir(parents=True)
+    flow_runs.write_owner_record(run_dir, "00000000-0000-0000-0000-000000000001")
+    rec = json.loads((run_dir / flow_runs.FLOW_RUN_RECORD).read_text())
+    assert not flow_runs.owner_is_gone(rec)  # this very process
+    assert flow_runs.orphaned_flow_runs(tmp_path) == []
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    assert flow_runs.owner_is_gone(rec | {"pid": int(done.stdout)})  # exited
+    assert flow_runs.owner_is_gone(rec | {"pid_started": rec["pid_started"] - 1})  # pid reused by another process
+    assert not flow_runs.owner_is_gone(rec | {"pid": int(done.stdout), "host": "another-host"})  # cannot tell: never marked
+    (run_dir / flow_runs.FLOW_RUN_RECORD).write_text(json.dumps(rec | {"pid": int(done.stdout)}))
+    assert [d.name for d, _ in flow_runs.orphaned_flow_runs(tmp_path)] == ["r"]
+    (run_dir / "run.json").write_text(json.dumps({"status": "completed"}))
+    assert flow_runs.orphaned_flow_runs(tmp_path) == []  # it completed after all: nothing to mark
