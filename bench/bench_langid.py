@@ -319,7 +319,7 @@ def main() -> None:
         "checked against *all* Tang and Song poems. Four model variants (regularisation C 0.3 / 1 / 3, and "
         "with Debian man pages) were compared on these same held-out sets before keeping the default C = 1 without "
         "man pages, so the held-out figures are slightly optimistic. identify_language@3's thresholds (Cantonese "
-        "evidence > 1.5, cjk_decides_share, the English priors, the lang_conf calibration) were tuned on the "
+        "evidence > 2.5, cjk_decides_share, the English priors, the lang_conf calibration) were tuned on the "
         "held-out registers' tuning sources (docs/language.md), not on this bench; Cantonese without positive "
         "evidence is now 'zh, variety unsure', which this bench counts as a yue miss.",
         "- Timings: the machine's 2 cores may be shared with other jobs (load averages above), so "

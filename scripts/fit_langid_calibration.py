@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_langid import HELDOUT_SETS, _tag, heldout_correct, heldout_guesses, heldout_rows  # noqa: E402
-from transforms.langid import UND, ZH_UNSURE_CONFIDENCE, LangIdConfig, chinese_variety  # noqa: E402
+from transforms.langid import UND, YUE_MODEL_CONFIDENCE, ZH_UNSURE_CONFIDENCE, LangIdConfig, chinese_variety  # noqa: E402
 
 
 def main() -> None:
@@ -30,8 +30,9 @@ def main() -> None:
     for r, g in zip(rows, guesses):
         if g.lang == UND:
             continue
-        if g.lang == "zh" and chinese_variety(r["text"], g.script, "model")[1] == ZH_UNSURE_CONFIDENCE:
-            continue
+        if g.lang in ("zh", "yue") and chinese_variety(r["text"], g.script, "model")[1] in (
+                ZH_UNSURE_CONFIDENCE, YUE_MODEL_CONFIDENCE):
+            continue  # capped at their own stated confidence
         x.append(g.conf)
         y.append(float(heldout_correct(r["label"], _tag(g))))
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip").fit(x, y)
