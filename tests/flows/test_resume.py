@@ -221,9 +221,10 @@ def test_sha256_keys_ignore_mtime_but_not_content(tmp_path, inputs, prefect_api,
 
 # ---------------------------------------------------------------- the kill matrix (a representative subset)
 # The whole matrix (every checkpoint of tests/flows/_kill_matrix.py) is scripts/kill_matrix.py; its
-# last output is bench/results/kill_matrix.md. Here: the middle of the first stage, between a
-# reduce's output and its done record, and the middle of the last stage (process runner throughout).
-SUITE_CHECKPOINTS = ("stage0:first-batch-written", "reduce0:decisions-written", "stage2:first-shard-done")
+# last output is bench/results/kill_matrix.md. Here, to keep the suite bounded on a loaded 2-core
+# machine: the middle of the first stage, and between a reduce's output and its done record
+# (process runner throughout).
+SUITE_CHECKPOINTS = ("stage0:first-batch-written", "reduce0:decisions-written")
 
 
 @pytest.fixture(scope="module")
