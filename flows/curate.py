@@ -29,7 +29,7 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run as flow_run_context
 
 from flows import progress
-from flows.flow_runs import mark_orphaned_flow_runs, write_owner_record
+from flows.flow_runs import mark_orphaned_flow_runs, mark_owner_returned, write_owner_record
 from flows.notify import notify_failure
 from flows.pii_guard import forget_removed_parts, remove_stage_parts, stages_before_redaction
 from flows.plan import Segment, ShardRef, override_inputs, plan_shards, split_segments
@@ -545,6 +545,7 @@ def curate_flow(recipe_path: str, workspace: str | None = None, inputs: list[str
         run_report(str(run_dir))
     except Exception as exc:  # the report is a view of the run; a bug in it must not fail the curation itself
         logger.warning("run report not written: %s: %s", type(exc).__name__, exc)
+    mark_owner_returned(run_dir)  # from here Prefect records the end itself (Completed or Failed)
     if not summary["conservation_ok"]:
         bad = [f for f in summary["per_file"] if not f["balanced"]]
         raise ConservationError(f"records lost or invented in {len(bad)} file(s): {bad}; see {run_dir / 'run.json'}")

@@ -5,6 +5,7 @@ shows it RUNNING forever. Every curate flow therefore writes `_flow_run.json` in
 directory (flow run id, host, pid and the pid's start time); the next `yuliao run` / `yuliao resume`
 in the same workspace finds the records whose process is gone and whose run never completed, and
 sets those flow runs (and their unfinished task runs) to Crashed through the Prefect client.
+A flow that returns (or raises) notes `flow_returned`, so normal runs cost no API call.
 """
 
 from __future__ import annotations
@@ -46,15 +47,18 @@ def owner_is_gone(record: dict) -> bool:
     return started is None or started != record.get("pid_started")
 
 
-def _completed(run_dir: Path) -> bool:
+def mark_owner_returned(run_dir: Path) -> None:
+    """Note in the owner record that the flow function returned (Prefect records its end itself from here)."""
+    path = run_dir / FLOW_RUN_RECORD
     try:
-        return read_json(run_dir / "run.json").get("status") == "completed"
+        rec = read_json(path)
     except (OSError, ValueError):
-        return False
+        return
+    write_json_atomic(path, rec | {"flow_returned": datetime.now(timezone.utc).isoformat()})
 
 
 def orphaned_flow_runs(workspace: Path) -> list[tuple[Path, dict]]:
-    """Return (run dir, owner record) of every run in `workspace` whose owner died before completing it."""
+    """Return (run dir, owner record) of every run in `workspace` whose owner died before its flow function returned."""
     runs = workspace / "runs"
     found = []
     for d in sorted(runs.iterdir()) if runs.is_dir() else ():
@@ -65,7 +69,8 @@ def orphaned_flow_runs(workspace: Path) -> list[tuple[Path, dict]]:
             rec = read_json(path)
         except (OSError, ValueError):
             continue
-        if rec.get("flow_run_id") and not rec.get("marked_crashed") and not _completed(d) and owner_is_gone(rec):
+        # Not "has a completed run.json": a kill after run.json is written still leaves the flow run RUNNING.
+        if rec.get("flow_run_id") and not rec.get("flow_returned") and not rec.get("marked_crashed") and owner_is_gone(rec):
             found.append((d, rec))
     return found
 

@@ -302,4 +302,6 @@ def test_owner_record_tells_a_dead_process_from_a_live_one(tmp_path):
     (run_dir / flow_runs.FLOW_RUN_RECORD).write_text(json.dumps(rec | {"pid": int(done.stdout)}))
     assert [d.name for d, _ in flow_runs.orphaned_flow_runs(tmp_path)] == ["r"]
     (run_dir / "run.json").write_text(json.dumps({"status": "completed"}))
-    assert flow_runs.orphaned_flow_runs(tmp_path) == []  # it completed after all: nothing to mark
+    assert [d.name for d, _ in flow_runs.orphaned_flow_runs(tmp_path)] == ["r"]  # killed after run.json: still RUNNING
+    flow_runs.mark_owner_returned(run_dir)
+    assert flow_runs.orphaned_flow_runs(tmp_path) == []  # its flow function returned: Prefect recorded the end
