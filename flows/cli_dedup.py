@@ -21,7 +21,7 @@ def near_cmd(
     shards: list[Path] = typer.Argument(..., help="Parquet document shards (columns id, text; decision columns optional)"),
     work: Path = typer.Option(..., "--work", help="output dir: signatures/, decisions.parquet, out/part-*.parquet"),
     threshold: float = typer.Option(0.7, help="Jaccard of a near-duplicate pair"),
-    script: str = typer.Option("none", help="OpenCC conversion before shingling: none, t2s, tw2s, tw2sp, hk2s"),
+    script: str = typer.Option("fold", help="script folding before shingling: fold (default, as the dedup_near op: Simplified/Traditional and regional vocabulary), none, t2s, tw2s, tw2sp, hk2s"),
     char_ngram: int = typer.Option(5, help="shingle size in characters for CJK documents"),
     word_ngram: int = typer.Option(5, help="shingle size in words for other documents"),
     verify: str = typer.Option("signature", help="none, signature or exact"),
