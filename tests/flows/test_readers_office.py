@@ -6,18 +6,8 @@ import json
 import zipfile
 from pathlib import Path
 
-from flows.readers import list_input_files, read_input_file
-from flows.recipe import InputSpec
+from tests.flows._reader_helpers import read_all
 
-
-def read_all(path: Path, **spec_fields) -> tuple[list[dict], list[dict]]:
-    spec = InputSpec(source="t", paths=[str(path)], **spec_fields)
-    docs, bad = [], []
-    for f in list_input_files(spec):
-        for batch in read_input_file(spec, f, 5):
-            docs.extend(batch.docs.to_pylist())
-            bad.extend(batch.quarantine.to_pylist())
-    return docs, bad
 
 
 def test_docx_body_in_order_without_headers_footers_table_rows_as_rows(tmp_path):

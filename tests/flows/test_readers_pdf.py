@@ -15,8 +15,9 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate
 
-from flows.readers import check_options, list_input_files, read_input_file, reader_for
+from flows.readers import check_options, reader_for
 from flows.recipe import InputSpec, RecipeError
+from tests.flows._reader_helpers import read_all
 
 pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))  # reportlab's built-in CJK CID font
 
@@ -39,16 +40,6 @@ CHINESE = [
     "大部分日常工作都在终端里完成，外壳程序读取命令，展开通配符和变量，然后启动程序，并把它们的标准输入和输出连接到键盘、文件或其他程序上。",
 ]
 
-
-def read_all(path: Path, **spec_fields) -> tuple[list[dict], list[dict]]:
-    """Read one input through the registry; return (documents, quarantine rows)."""
-    spec = InputSpec(source="t", paths=[str(path)], **spec_fields)
-    docs, bad = [], []
-    for f in list_input_files(spec):
-        for batch in read_input_file(spec, f, 5):
-            docs.extend(batch.docs.to_pylist())
-            bad.extend(batch.quarantine.to_pylist())
-    return docs, bad
 
 
 def meta(doc: dict) -> dict:
