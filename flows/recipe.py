@@ -10,7 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from transforms.ops import Operator, unbounded_number
+from transforms.ops import BoundedNumbers, Operator
 from transforms.registry import get_op_class, known_op_names
 
 
@@ -18,16 +18,8 @@ class RecipeError(ValueError):
     """A recipe that cannot be used: the message names the file, the place and the known choices."""
 
 
-class _Strict(BaseModel):
+class _Strict(BoundedNumbers):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _numbers_bounded(cls, value: Any) -> Any:
-        # Like op parameters: a number beyond int64 or not finite fails here, not as a traceback mid-run.
-        if (problem := unbounded_number(value)) is not None:
-            raise ValueError(problem)
-        return value
 
 
 class InputSpec(_Strict):

@@ -69,7 +69,19 @@ def unbounded_number(value: object) -> str | None:
     return None
 
 
-class Operator(BaseModel):
+class BoundedNumbers(BaseModel):
+    """Model base whose every field rejects numbers beyond int64 or not finite (op parameters, recipe sections)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _numbers_bounded(cls, value: object) -> object:
+        # A huge or non-finite number fails at `yuliao check`, not as a traceback mid-run.
+        if (problem := unbounded_number(value)) is not None:
+            raise ValueError(problem)
+        return value
+
+
+class Operator(BoundedNumbers):
     """Base of every operator; subclasses set name/version/kind/summary and implement process."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -78,14 +90,6 @@ class Operator(BaseModel):
     version: ClassVar[int]
     kind: ClassVar[OpKind]
     summary: ClassVar[str] = ""
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _numbers_bounded(cls, value: object) -> object:
-        # Every parameter of every op: a huge or non-finite number fails at `yuliao check`, not mid-run.
-        if (problem := unbounded_number(value)) is not None:
-            raise ValueError(problem)
-        return value
 
     @property
     def op_id(self) -> str:
