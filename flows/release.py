@@ -36,7 +36,7 @@ import xxhash
 import yaml
 from prefect import flow, get_run_logger, task
 
-from flows.curate import YULIAO_VERSION
+from flows.run_record import YULIAO_VERSION
 from flows.pii_guard import copy_history_part
 from flows.io.recipe import ReleaseGates, ReleaseSection, parse_recipe
 from flows.io.release_store import (CARD, CHECKSUMS, DATA_DIR, DROPPED_DIR, MANIFEST, QUARANTINE_DIR, REGISTRATION, RELEASE_FORMAT,
@@ -543,7 +543,7 @@ def _file_entry(tmp: Path, path: Path, role: str, rows: int, split: str | None =
 def build_manifest(staged: dict[str, Any], version: int, parent: int | None, key: PublicKey,
                    audit_anchor: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the manifest of a staged release as version `version` with parent `parent`."""
-    from flows.curate import git_commit
+    from flows.run_record import git_commit
 
     run = staged["run"]
     section = ReleaseSection(**staged["section"])

@@ -81,7 +81,7 @@ def write_markdown(args: argparse.Namespace, results: list, n_cells: int, load0:
 
 
 def main() -> None:
-    from flows.curate import kill_checkpoints
+    from flows.resume import kill_checkpoints
     from flows.server.ephemeral_api import stop_server
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

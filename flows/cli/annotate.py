@@ -9,10 +9,9 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from flows.cli.exit_codes import ExitCode
+
 console = Console(stderr=True)
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
-EXIT_UNAVAILABLE = 4  # Label Studio not reachable / token refused: nothing was changed
 
 annotate_app = typer.Typer(
     help="Annotation loop with Label Studio: push sampled records, collect annotations, show progress. "
@@ -57,7 +56,7 @@ def _say(prefix: str, exc: Exception) -> None:
 
 def _fail_unavailable(exc: Exception) -> None:
     _say("Label Studio unavailable", exc)
-    raise typer.Exit(EXIT_UNAVAILABLE)
+    raise typer.Exit(ExitCode.UNAVAILABLE)
 
 
 @annotate_app.command("push")
@@ -87,7 +86,7 @@ def push_cmd(
         connect(server_settings())
     except (AnnotateError, ValueError) as exc:
         _say("push refused", exc)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
     except LabelStudioUnavailable as exc:
         _fail_unavailable(exc)
     try:
@@ -98,7 +97,7 @@ def push_cmd(
                                allow_unredacted, batch_size, predictions)
     except (AnnotateError, ValueError) as exc:
         _say("push refused", exc)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
     except LabelStudioUnavailable as exc:
         _fail_unavailable(exc)
     rec = record.get("reconcile", {})
@@ -135,7 +134,7 @@ def collect_cmd(
             reports = run_flow(collect_flow, str(workspace), project, min_confidence, method, send_back)
     except AnnotateError as exc:
         _say("collect refused", exc)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
     except LabelStudioUnavailable as exc:
         _fail_unavailable(exc)
     if not reports:
@@ -166,7 +165,7 @@ def apply_cmd(
         target = apply_labels(run, ws, list(project), run_id)
     except (AnnotateError, FileNotFoundError) as exc:
         _say("apply refused", exc)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
     console.print(f"labels of project(s) {', '.join(map(str, project))} added to a derived run")
     typer.echo(target)
 
@@ -200,7 +199,7 @@ def add_annotator_cmd(
         typer.echo(f"{email}\t{account.token_path}")
     console.print(f"log in at {settings.url} (email + the password file); the token file is for API use", highlight=False, soft_wrap=True)
     if failed:
-        raise typer.Exit(EXIT_BAD_INPUT)
+        raise typer.Exit(ExitCode.BAD_INPUT)
 
 
 def _fmt(v: object) -> str:

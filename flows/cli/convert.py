@@ -16,8 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-EXIT_QUARANTINED = 1
-EXIT_BAD_INPUT = 2
+from flows.cli.exit_codes import ExitCode
+
 err = Console(stderr=True)
 
 
@@ -42,7 +42,7 @@ def inspect_cmd(
         files = list_input_files(spec)
     except (RecipeError, ValueError) as exc:
         err.print(f"[red]error[/red]: {exc}")
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
     summary = []
     table = Table("file", "reader", "read", "docs", "quarantined", "encodings", title="yuliao inspect")
     for f in files:
@@ -65,7 +65,7 @@ def inspect_cmd(
                         shown.append({k: q[k] for k in ("source_uri", "error", "detail")})
         except RecipeError as exc:
             err.print(f"[red]error[/red]: {exc}")
-            raise typer.Exit(EXIT_BAD_INPUT) from None
+            raise typer.Exit(ExitCode.BAD_INPUT) from None
         q_total = sum(errors.values())
         table.add_row(f, reader, str(read), str(docs), ", ".join(f"{k}={v}" for k, v in errors.most_common()) or "0",
                       ", ".join(f"{k}={v}" for k, v in encodings.most_common()))
@@ -78,7 +78,7 @@ def inspect_cmd(
     if as_json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
     if any(s["quarantined"] for s in summary):
-        raise typer.Exit(EXIT_QUARANTINED)
+        raise typer.Exit(ExitCode.FAILED)
 
 
 def register(app: typer.Typer) -> None:

@@ -13,7 +13,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-EXIT_BAD_INPUT = 2
+from flows.cli.exit_codes import ExitCode
+
 err = Console(stderr=True)
 
 
@@ -37,23 +38,23 @@ def near_cmd(
 
     if not shards:
         err.print("[red]error[/red]: no shards given")
-        raise typer.Exit(EXIT_BAD_INPUT)
+        raise typer.Exit(ExitCode.BAD_INPUT)
     missing = [str(s) for s in shards if not s.exists()]
     if missing:
         err.print(f"[red]error[/red]: shard(s) not found: {', '.join(missing)}")
-        raise typer.Exit(EXIT_BAD_INPUT)
+        raise typer.Exit(ExitCode.BAD_INPUT)
     try:
         op = DedupNear(threshold=threshold, script=script, char_ngram=char_ngram, word_ngram=word_ngram, verify=verify, keep=keep)
     except ValidationError as exc:
         err.print(f"[red]error[/red]: {exc}")
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
     stored: list[str] = []
     if existing is not None:
         try:
             check_op_spec(existing, op)
         except ValueError as exc:
             err.print(f"[red]error[/red]: {exc}")
-            raise typer.Exit(EXIT_BAD_INPUT) from None
+            raise typer.Exit(ExitCode.BAD_INPUT) from None
         stored = sorted(str(p) for p in Path(existing).glob("part-*.parquet"))
         err.print(f"deduplicating against {len(stored)} stored signature file(s) in {existing}")
     if dask_workers > 0:

@@ -16,7 +16,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from flows.cli.release import EXIT_BAD_INPUT, EXIT_INTEGRITY, WorkspaceOpt, _fail, _ws
+from flows.cli.exit_codes import ExitCode
+from flows.cli.release import WorkspaceOpt, _fail, _ws
 
 err = Console(stderr=True)
 keys_app = typer.Typer(help="Publisher signing keys: create, list, trust.", no_args_is_help=True)
@@ -40,7 +41,7 @@ def keys_create_cmd(
         key = new_private_key(suite, owner or getpass.getuser())
         priv, pub = write_key_pair(key, Path(directory) if directory else keys_dir(ws), name)
     except KeyFileError as exc:
-        _fail(EXIT_BAD_INPUT, str(exc))
+        _fail(ExitCode.BAD_INPUT, str(exc))
     err.print(f"created {key.suite} key {key.key_id} for {key.owner}; keep {priv} private (mode 0600)")
     typer.echo(f"private: {priv}")
     typer.echo(f"public: {pub}")
@@ -61,7 +62,7 @@ def keys_list_cmd(
     try:
         keys = load_trusted_keys(trusted_key_sources(_ws(workspace), trusted_keys))
     except KeyFileError as exc:
-        _fail(EXIT_BAD_INPUT, str(exc))
+        _fail(ExitCode.BAD_INPUT, str(exc))
     if not keys:
         err.print("no trusted keys (create one with `yuliao keys create`, or add a .pub with `yuliao keys trust`)")
     for k in keys.values():
@@ -79,7 +80,7 @@ def keys_trust_cmd(
     try:
         key = load_public_key(public_key)
     except KeyFileError as exc:
-        _fail(EXIT_BAD_INPUT, str(exc))
+        _fail(ExitCode.BAD_INPUT, str(exc))
     dest = keys_dir(_ws(workspace)) / "trusted" / f"{key.key_id}.pub"
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(public_key, dest)
@@ -99,7 +100,7 @@ def audit_show_cmd(
     try:
         entries = read_entries(ws)
     except ValueError as exc:
-        _fail(EXIT_INTEGRITY, str(exc))
+        _fail(ExitCode.INTEGRITY, str(exc))
     entries = entries[-last:] if last else entries
     if not entries:
         err.print(f"no audit entries in {audit_path(ws)}")
@@ -122,7 +123,7 @@ def audit_verify_cmd(workspace: Optional[Path] = WorkspaceOpt) -> None:
     try:
         entries = read_entries(ws)
     except ValueError as exc:
-        _fail(EXIT_INTEGRITY, str(exc))
+        _fail(ExitCode.INTEGRITY, str(exc))
     anchors = []
     for ds in list_datasets(ws):
         for v in list_versions(ws, ds):
@@ -136,7 +137,7 @@ def audit_verify_cmd(workspace: Optional[Path] = WorkspaceOpt) -> None:
     if problems:
         for p in problems:
             err.print(f"[red]broken[/red]: {audit_path(ws)} {p}", highlight=False)
-        _fail(EXIT_INTEGRITY, f"audit chain broken at {problems[0]}")
+        _fail(ExitCode.INTEGRITY, f"audit chain broken at {problems[0]}")
     typer.echo(f"{audit_path(ws)}: ok ({len(entries)} entries, {len(anchors)} release anchor(s) match)")
 
 

@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-EXIT_BAD_INPUT = 2
+from flows.cli.exit_codes import ExitCode
+
 
 
 def langid_cmd(
@@ -30,17 +31,17 @@ def langid_cmd(
             lines += [x.rstrip("\n") for x in sys.stdin]
         elif not file.is_file():
             typer.echo(f"no such file: {file}", err=True)
-            raise typer.Exit(EXIT_BAD_INPUT)
+            raise typer.Exit(ExitCode.BAD_INPUT)
         else:
             lines += file.read_text(encoding="utf-8").splitlines()
     if not lines:
         typer.echo("give texts as arguments or with --file", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        raise typer.Exit(ExitCode.BAD_INPUT)
     try:
         op = IdentifyLanguage(detector=detector, cantonese=cantonese)
     except ValueError as exc:
         typer.echo(f"bad option: {exc}", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
     guesses = identify_texts(lines, op.config())
     if as_json:
         for text, g in zip(lines, guesses):

@@ -10,10 +10,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2  # bad recipe or arguments: nothing was run
-EXIT_LOST_RECORDS = 3  # conservation check failed
+from flows.cli.exit_codes import ExitCode
+
 
 console = Console(stderr=True)
 app = typer.Typer(
@@ -113,7 +111,7 @@ def run_cmd(
 
 def validate_and_run(recipe: Path, workspace: Path | None, input_paths: list[str] | None, run_id: str | None,
                      runner: str | None, workers: int | None) -> Path:
-    """Check the recipe, then run it; exit with EXIT_BAD_INPUT / EXIT_LOST_RECORDS on those failures."""
+    """Check the recipe, then run it; exit with ExitCode.BAD_INPUT / ExitCode.LOST_RECORDS on those failures."""
     from flows import progress
     from flows.io.recipe import RecipeError
 
@@ -127,9 +125,10 @@ def validate_and_run(recipe: Path, workspace: Path | None, input_paths: list[str
         plan_shards(rec)
     except RecipeError as exc:
         console.print(f"[red]recipe error[/red]\n{exc}")
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
     start_flow_api_early()  # boots (if it is not up) while Prefect and the operators are imported
-    from flows.curate import ConservationError, run_recipe
+    from flows.run_record import ConservationError
+    from flows.entrypoints import run_recipe
 
     progress.set_listener(RichProgress() if sys.stderr.isatty() or os.environ.get("YULIAO_PROGRESS") else None)
     try:
@@ -137,10 +136,10 @@ def validate_and_run(recipe: Path, workspace: Path | None, input_paths: list[str
                              run_id=run_id, runner=runner, workers=workers)
     except RecipeError as exc:
         console.print(f"[red]recipe error[/red]\n{exc}")
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
     except ConservationError as exc:
         console.print(f"[red]conservation check failed[/red]: {exc}")
-        raise typer.Exit(EXIT_LOST_RECORDS) from None
+        raise typer.Exit(ExitCode.LOST_RECORDS) from None
     finally:
         progress.set_listener(None)
     return run_dir
@@ -192,7 +191,7 @@ def check_cmd(recipe: Path = typer.Argument(..., help="recipe YAML to validate")
         shards = plan_shards(rec)
     except RecipeError as exc:
         console.print(f"[red]recipe error[/red]\n{exc}")
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
     typer.echo(f"{recipe}: ok ({len(rec.ops)} ops, {len(shards)} input file(s))")
 
 

@@ -23,12 +23,13 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from flows.cli.exit_codes import ExitCode
+
 err = Console(stderr=True)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORK_POOL = "yuliao-local"
 PREFECT_FILE = REPO_ROOT / "configs" / "prefect.yaml"
 HEALTH_TIMEOUT_SECONDS = 180
-EXIT_BAD_INPUT = 2
 
 
 def _state_dir() -> Path:
@@ -173,7 +174,7 @@ def register(app: typer.Typer) -> None:
             written = write_report(target, out, annotations)
         except FileNotFoundError as exc:
             err.print(f"[red]{exc}[/red]")
-            raise typer.Exit(EXIT_BAD_INPUT) from None
+            raise typer.Exit(ExitCode.BAD_INPUT) from None
         typer.echo(str(written))
         if open_:
             webbrowser.open(written.resolve().as_uri())
@@ -186,8 +187,10 @@ def register(app: typer.Typer) -> None:
         workers: Optional[int] = typer.Option(None, "--workers"),
     ) -> None:
         """Resume a killed or failed run: finished shards and stages are reused, the rest is redone."""
-        from flows.cli.main import EXIT_LOST_RECORDS, print_run_summary
-        from flows.curate import INVOCATION, ConservationError, run_recipe
+        from flows.cli.main import print_run_summary
+        from flows.resume import INVOCATION
+        from flows.run_record import ConservationError
+        from flows.entrypoints import run_recipe
         from flows.io.store import read_json
 
         if run is None:
@@ -196,13 +199,13 @@ def register(app: typer.Typer) -> None:
                        and not (d / "run.json").exists()] if runs.is_dir() else []
             if not pending:
                 err.print(f"no incomplete run under {runs}")
-                raise typer.Exit(EXIT_BAD_INPUT)
+                raise typer.Exit(ExitCode.BAD_INPUT)
             run_dir = pending[0]
         else:
             run_dir = Path(run) if Path(run).is_dir() else workspace / "runs" / run
         if not (run_dir / INVOCATION).exists():
             err.print(f"[red]{run_dir} has no {INVOCATION}: not a run started by this yuliao version[/red]")
-            raise typer.Exit(EXIT_BAD_INPUT)
+            raise typer.Exit(ExitCode.BAD_INPUT)
         inv = read_json(run_dir / INVOCATION)
         err.print(f"resuming {run_dir.name} of recipe {inv['recipe_name']} ({inv['recipe_path']})")
         from flows.cli.main import start_flow_api_early
@@ -213,7 +216,7 @@ def register(app: typer.Typer) -> None:
                               run_id=run_dir.name, runner=runner, workers=workers)
         except ConservationError as exc:
             err.print(f"[red]conservation check failed[/red]: {exc}")
-            raise typer.Exit(EXIT_LOST_RECORDS) from None
+            raise typer.Exit(ExitCode.LOST_RECORDS) from None
         rec = read_json(done / "run.json")
         err.print(f"reused {rec['resume']['shard_stages_reused']} of {rec['resume']['shard_stages']} shard stages")
         print_run_summary(done)
@@ -234,7 +237,7 @@ def register(app: typer.Typer) -> None:
             api = server_up(host, port, ui, deploy, worker)
         except RuntimeError as exc:
             err.print(f"[red]{exc}[/red]")
-            raise typer.Exit(1) from None
+            raise typer.Exit(ExitCode.FAILED) from None
         err.print(f"export PREFECT_API_URL={api}   # so `yuliao run` reports to this server")
         typer.echo(api.removesuffix("/api") if ui else api)
 

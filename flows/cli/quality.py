@@ -10,10 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from flows.cli.exit_codes import ExitCode
+
 console = Console(stderr=True)
 out = Console()
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
 
 quality_app = typer.Typer(help="The learned quality scorer: train from annotations, list and show model versions.", no_args_is_help=True)
 PRESETS_DIR = Path(__file__).resolve().parents[2] / "configs" / "recipes" / "presets"
@@ -73,18 +73,18 @@ def suggest_thresholds_cmd(
         qs = tuple(float(q) for q in quantiles.split(","))
     except (FileNotFoundError, ValueError) as exc:
         console.print(f"[red]error[/red]: {exc}")
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
     if not any(c.startswith("signal_") for c in table.column_names):
         if not compute:
             console.print(f"[red]error[/red]: {run_dir} has no signal_* columns: add the score_* ops to the recipe "
                           "(see configs/recipes/presets/) or pass --compute")
-            raise typer.Exit(EXIT_BAD_INPUT)
+            raise typer.Exit(ExitCode.BAD_INPUT)
         table = table.drop_columns([f.name for f in DECISION_FIELDS if f.name in table.column_names])
         table = score_all_signals(table)
     report = threshold_report(table, qs, current, examples, tuple(signal) if signal else None)
     if not report:
         console.print(f"[red]error[/red]: none of the requested signals is in {run_dir}")
-        raise typer.Exit(EXIT_BAD_INPUT)
+        raise typer.Exit(ExitCode.BAD_INPUT)
     out.print(f"{run_dir}: {table.num_rows} documents (kept + dropped)")
     for item in report:
         t = Table(title=f"{item['column']} ({item['kind']}) -> {item['filter']}.{item['param']}, reason '{item['reason']}'; "
@@ -127,7 +127,7 @@ def train_cmd(
                                        annotation_set=annotation_set, target_precision=target_precision, seed=seed)
     except (FileNotFoundError, ValueError) as exc:
         console.print(f"[red]error[/red]: {exc}")
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
     _print_card(model.card.model_dump(mode="json"))
     out.print(f"model written to {path}")
     out.print("recipe ops:\n"
@@ -163,7 +163,7 @@ def show_cmd(
         path = resolve_model_dir(workspace, model)
     except FileNotFoundError as exc:
         console.print(f"[red]error[/red]: {exc}")
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
     card = json.loads((path / "model.json").read_text(encoding="utf-8"))
     if as_json:
         typer.echo(json.dumps(card, ensure_ascii=False, indent=2))

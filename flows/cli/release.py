@@ -18,13 +18,8 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
-EXIT_INTEGRITY = 4
-EXIT_NOT_FOUND = 5
-EXIT_SIGNATURE = 6
-EXIT_ACCESS_DENIED = 7
+from flows.cli.exit_codes import ExitCode
+
 
 err = Console(stderr=True)
 WorkspaceOpt = typer.Option(None, "--workspace", "-w", help="workspace dir (default: $YULIAO_WORKSPACE or .yuliao/workspace)")
@@ -49,7 +44,7 @@ def _resolve(workspace: Path, ref: str):
     try:
         return resolve_ref(workspace, ref)
     except ReleaseError as exc:
-        _fail(EXIT_BAD_INPUT, str(exc))
+        _fail(ExitCode.BAD_INPUT, str(exc))
 
 
 def _echo_json(data: Any) -> None:
@@ -86,7 +81,7 @@ def release_cmd(
             result = release_flow(run=str(rd), dataset=dataset, workspace=str(ws) if ws else None, refresh_catalog=catalog,
                                   signing_key=str(key) if key else None)
     except (ReleaseError, RecipeError) as exc:
-        _fail(EXIT_BAD_INPUT, str(exc))
+        _fail(ExitCode.BAD_INPUT, str(exc))
     if result.get("removed_abandoned"):
         err.print(f"removed abandoned staging dir(s) of killed publishers: {', '.join(result['removed_abandoned'])}")
     gates = ", ".join(f"{k}={v}" for k, v in sorted(result["gates"].items()))
@@ -111,7 +106,7 @@ def releases_cmd(
     ws = _ws(workspace)
     names = [dataset] if dataset else list_datasets(ws)
     if dataset and not list_versions(ws, dataset) and not publisher_state(releases_root(ws) / dataset):
-        _fail(EXIT_BAD_INPUT, f"no releases of {dataset!r} under {releases_root(ws)} (datasets: {', '.join(list_datasets(ws)) or 'none'})")
+        _fail(ExitCode.BAD_INPUT, f"no releases of {dataset!r} under {releases_root(ws)} (datasets: {', '.join(list_datasets(ws)) or 'none'})")
     rows = []
     for ds in names:
         for v in list_versions(ws, ds):
@@ -210,24 +205,24 @@ def pull_cmd(
         allowed, why = may_pull(load_policy(ws, policy), actor["team"], r.dataset, level, levels)
     except (SignatureError, KeyFileError) as exc:
         append_event(ws, "verify_failed", actor=actor, ref=r.name, outcome="refused", detail=f"pull: {exc}")
-        _fail(EXIT_SIGNATURE, f"{r.name} refused, nothing was copied: {exc}")
+        _fail(ExitCode.SIGNATURE, f"{r.name} refused, nothing was copied: {exc}")
     except PolicyError as exc:
-        _fail(EXIT_BAD_INPUT, str(exc))
+        _fail(ExitCode.BAD_INPUT, str(exc))
     except (ReleaseError, KeyError) as exc:
-        _fail(EXIT_BAD_INPUT, f"{r.name}: {exc}")
+        _fail(ExitCode.BAD_INPUT, f"{r.name}: {exc}")
     if not allowed:
         append_event(ws, "pull_refused", actor=actor, ref=r.name, digest=digest, level=level, outcome="refused", detail=why)
-        _fail(EXIT_ACCESS_DENIED, f"{r.name} refused by the access policy: {why}")
+        _fail(ExitCode.ACCESS_DENIED, f"{r.name} refused by the access policy: {why}")
     try:
         out = pull_release(r, to, with_history=with_history, trusted=trusted)
     except SignatureError as exc:
         append_event(ws, "verify_failed", actor=actor, ref=r.name, digest=digest, level=level, outcome="refused", detail=f"pull: {exc}")
-        _fail(EXIT_SIGNATURE, f"{r.name} refused, nothing was copied to {to}: {exc}")
+        _fail(ExitCode.SIGNATURE, f"{r.name} refused, nothing was copied to {to}: {exc}")
     except IntegrityError as exc:
         append_event(ws, "verify_failed", actor=actor, ref=r.name, digest=digest, level=level, outcome="failed", detail=f"pull: {exc}")
-        _fail(EXIT_INTEGRITY, f"{r.name} failed verification, nothing was copied to {to}: {exc}")
+        _fail(ExitCode.INTEGRITY, f"{r.name} failed verification, nothing was copied to {to}: {exc}")
     except ReleaseError as exc:
-        _fail(EXIT_BAD_INPUT, str(exc))
+        _fail(ExitCode.BAD_INPUT, str(exc))
     append_event(ws, "pull", actor=actor, ref=r.name, digest=digest, level=level, detail=f"to {Path(out['to']).resolve()}; {why}")
     err.print(f"pulled {out['release']} ({level}): {out['files']} file(s), {out['bytes']} bytes, {out['rows']} rows; "
               f"signature by {manifest['signing']['key_id']} and every digest verified; recorded in the audit log")
@@ -251,7 +246,7 @@ def verify_cmd(
         try:
             history = any((path / f["path"]).exists() for f in read_manifest(path)["files"] if f["role"] not in ("data", "card"))
         except ReleaseError as exc:
-            _fail(EXIT_INTEGRITY, str(exc))
+            _fail(ExitCode.INTEGRITY, str(exc))
     else:
         r = _resolve(_ws(workspace), ref)
         path, name, history = r.path, r.name, True
@@ -261,10 +256,10 @@ def verify_cmd(
         entries = verify_release(path, with_history=history, trusted=trusted)
     except (SignatureError, KeyFileError) as exc:
         append_event(ws, "verify_failed", actor=current_actor(None), ref=name, outcome="refused", detail=str(exc))
-        _fail(EXIT_SIGNATURE, f"{name}: {exc}")
+        _fail(ExitCode.SIGNATURE, f"{name}: {exc}")
     except IntegrityError as exc:
         append_event(ws, "verify_failed", actor=current_actor(None), ref=name, outcome="failed", detail=str(exc))
-        _fail(EXIT_INTEGRITY, f"{name}: {exc}")
+        _fail(ExitCode.INTEGRITY, f"{name}: {exc}")
     sig = check_release_signature(path, trusted)
     level = read_manifest(path).get("classification", {}).get("level", "unclassified")
     typer.echo(f"{name}: ok ({len(entries)} files verified; signed by {sig['key_id']} ({sig['suite']}); classified {level})")
@@ -321,7 +316,7 @@ def lineage_cmd(
     else:
         typer.echo(render_story(story))
     if story["status"] == "absent":
-        raise typer.Exit(EXIT_NOT_FOUND)
+        raise typer.Exit(ExitCode.NOT_FOUND)
 
 
 catalog_app = typer.Typer(help="The DuckDB catalog over runs, releases, files and decisions (rebuilt from the files).",
@@ -357,7 +352,7 @@ def catalog_query_cmd(
     try:
         cols, rows = query_catalog(_ws(workspace), sql, refresh=refresh)
     except duckdb.Error as exc:
-        _fail(EXIT_BAD_INPUT, f"query failed: {exc}")
+        _fail(ExitCode.BAD_INPUT, f"query failed: {exc}")
     if fmt == "json":
         _echo_json([dict(zip(cols, r)) for r in rows])
     elif fmt == "csv":

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flows.io.signing import SIGNATURE
 from flows.io.store import file_sha256
 
 RELEASE_FORMAT = "yuliao.release/1"
@@ -26,7 +27,6 @@ MANIFEST = "manifest.json"
 CARD = "README.md"
 CHECKSUMS = "SHA256SUMS"
 REGISTRATION = "registration.json"
-SIGNATURE = "manifest.sig"  # written by flows.io.signing; named here so verify knows it belongs
 DATA_DIR = "data"
 DROPPED_DIR = "_dropped"
 QUARANTINE_DIR = "_quarantine"

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
-from flows.io.release_store import SIGNATURE
+SIGNATURE = "manifest.sig"  # beside manifest.json; release_store lists it among the files a release may hold
 
 SIGNATURE_FORMAT = "yuliao-signature/1"
 KEY_FORMAT = "yuliao-key/1"

@@ -68,3 +68,27 @@ def report_and_artifacts(run_dir: Path, artifacts: bool = True) -> Path:
     if artifacts:
         publish_run_artifacts(data, path)
     return path
+
+
+def write_run_report(flow: object, flow_run: object, state: object) -> None:
+    """Prefect completion/failure hook of the curate flow: write the finished run's report and artifacts.
+
+    The run directory is the flow's return value, or the failed run's (ConservationError carries it). A
+    report is a view of the run: any error here is logged and never changes the run's outcome.
+    """
+    import logging
+
+    from prefect.logging import get_run_logger
+
+    try:
+        logger = get_run_logger()
+    except Exception:  # outside a run context: the hook was called by hand
+        logger = logging.getLogger("yuliao.report")
+    try:
+        result = state.result(raise_on_failure=False)  # type: ignore[attr-defined]
+        run_dir = getattr(result, "run_dir", None) if isinstance(result, BaseException) else result
+        if run_dir is None or not (Path(run_dir) / "run.json").is_file():
+            return
+        report_and_artifacts(Path(run_dir))
+    except Exception as exc:  # a bug in the report must not fail (or hide) the curation
+        logger.warning("run report not written: %s: %s", type(exc).__name__, exc)

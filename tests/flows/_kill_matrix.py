@@ -5,7 +5,7 @@ checkpoint). The run is the demo recipe's whole op list (Unicode/whitespace clea
 every quality scorer, a filter, exact and near dedup: three stages, two reduces) on the first lines
 of every bundled sample file, with the process runner and small batches, so shards have several
 batches and two worker processes run at once. The CLI runs in its own session; the test hook
-$YULIAO_TEST_KILL_AT (flows.curate.kill_checkpoint) SIGKILLs that whole process group (the CLI,
+$YULIAO_TEST_KILL_AT (flows.resume.kill_checkpoint) SIGKILLs that whole process group (the CLI,
 its workers and any Prefect API it started) when the named moment is reached.
 """
 

@@ -94,7 +94,7 @@ def curated_runs(tmp_path_factory) -> dict:
     """Run the two recipes once per session; return {'v1': run_dir, 'v2': run_dir, 'corpus': path}."""
     if _CACHE:
         return _CACHE["runs"]
-    from flows.curate import run_recipe
+    from flows.entrypoints import run_recipe
 
     base = tmp_path_factory.mktemp("release-src")
     corpus = base / "inputs" / "corpus.jsonl"

@@ -2,7 +2,7 @@
 
 Started by tests/flows/test_deployment_runs.py as `python -m tests.flows.serve_curate RECIPE WS_THREAD WS_PROCESS`
 with PREFECT_API_URL pointing at the test session's Prefect server. `curate/race-check-thread` is
-`flows/curate.py:curate_flow` exactly as configs/prefect.yaml deploys it (Prefect's default thread
+`flows/entrypoints.py:curate` exactly as configs/prefect.yaml deploys it (Prefect's default thread
 pool runs the shard tasks); `curate/race-check-process` is the same flow on a ProcessPoolTaskRunner.
 Each flow run executes in a fresh spawned interpreter, as a worker's run does.
 """
@@ -13,7 +13,8 @@ import sys
 
 from prefect import serve
 
-from flows.curate import curate_flow, make_task_runner
+from flows.entrypoints import curate as curate_flow  # as configs/prefect.yaml deploys it, report hook included
+from flows.entrypoints import make_task_runner
 
 THREAD_DEPLOYMENT = "race-check-thread"
 PROCESS_DEPLOYMENT = "race-check-process"

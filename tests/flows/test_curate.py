@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from flows.curate import run_recipe
+from flows.entrypoints import run_recipe
 from transforms.basic import DedupExact, DropShortDocs
 from transforms.schema import CORE_COLUMNS
 

@@ -154,7 +154,7 @@ def test_cli_dedup_near_and_incremental_refusal(corpora, tmp_path):
 def test_recipe_run_drops_near_duplicates_with_lineage(corpora, tmp_path, prefect_api):
     import textwrap
 
-    from flows.curate import run_recipe
+    from flows.entrypoints import run_recipe
     from transforms.basic import opencc_converter
 
     texts = poems(corpora, 120)

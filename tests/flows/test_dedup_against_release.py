@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from flows.curate import run_recipe
+from flows.entrypoints import run_recipe
 from flows.release import release_flow
 
 pytestmark = pytest.mark.integration

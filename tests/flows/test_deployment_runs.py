@@ -4,7 +4,7 @@ completes every time with the same kept/dropped/quarantine tables (issue 15).
 `prefect deployment run 'curate/curate-demo-nightly'` failed both times it was triggered: each flow
 run starts in a fresh interpreter, its shard tasks run on threads, and the threads built the lazily
 loaded langdetect profiles together (AxisError). Here the session's real Prefect server (the
-`prefect_api` fixture) gets two served deployments of `flows/curate.py:curate_flow` (see
+`prefect_api` fixture) gets two served deployments of `flows/entrypoints.py:curate` (see
 tests/flows/serve_curate.py): one on Prefect's default thread pool, exactly as configs/prefect.yaml
 deploys it, one on a ProcessPoolTaskRunner. Each is triggered with `run_deployment`, like the CLI
 command above, three times in a row.

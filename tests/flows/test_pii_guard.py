@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from flows.curate import run_recipe
+from flows.entrypoints import run_recipe
 from flows.pii_guard import stages_before_redaction
 from flows.io.recipe import parse_recipe
 from tests.flows.pii_leak_scan import scan_tree

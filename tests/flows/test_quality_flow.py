@@ -12,7 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from flows.curate import run_recipe
+from flows.entrypoints import run_recipe
 from tests.quality.quality_data import degrade, sohu_passages
 
 pytestmark = pytest.mark.integration

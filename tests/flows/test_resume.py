@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import flows.curate as curate
-from flows.curate import run_recipe
+from flows.entrypoints import run_recipe
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

@@ -58,7 +58,7 @@ def test_cli_push_status_collect(tmp_path: Path, corpora: Path, label_studio, pr
     assert bad.exit_code == 2 and "no run directory" in " ".join(bad.output.split())
     monkeypatch.setenv("YULIAO_LS_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
     down = runner.invoke(app, ["annotate", "status", "--workspace", str(ws)])
-    assert down.exit_code == 4 and "does not answer" in " ".join(down.output.split())
+    assert down.exit_code == 8 and "does not answer" in " ".join(down.output.split())
 
 
 LOOP_RECIPE = """name: loop
@@ -82,7 +82,7 @@ def test_loop_end_to_end_lineage_and_report_show_labels_agreement_and_gold_accur
 
     from label_studio_sdk import LabelStudio
 
-    from flows.curate import run_recipe
+    from flows.entrypoints import run_recipe
     from flows.io.label_studio import sign_up_annotator
     from flows.release import release_flow
 
@@ -194,7 +194,7 @@ def test_push_during_an_outage_says_what_to_do_in_one_line_and_resumes(
     finally:
         monkeypatch.setattr(MappingStore, "add_tasks", real_add)
         label_studio.start()
-    assert down.exit_code == 4, down.output
+    assert down.exit_code == 8, down.output
     (line,) = _lines(down.output)
     assert line.startswith("Label Studio unavailable: ") and "stopped answering while pushing" in line
     assert "rerun the same command" in line and "Traceback" not in leaked.err + leaked.out

@@ -31,7 +31,7 @@ def test_report_command_writes_and_names_the_file(tmp_path):
 
 @pytest.mark.integration
 def test_resume_command_reuses_finished_stages(tmp_path, prefect_api):
-    from flows.curate import run_recipe
+    from flows.entrypoints import run_recipe
 
     inputs = tmp_path / "in"
     inputs.mkdir()

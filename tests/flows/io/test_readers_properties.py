@@ -200,7 +200,8 @@ OPS = """ops:
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(files=st.integers(1, 3).flatmap(lambda n: st.tuples(*(raw_files(i) for i in range(n)))))
 def test_a_run_conserves_every_record_per_file(files: tuple[RawFile, ...]):
-    from flows.curate import run_shard_stage, summarise_run
+    from flows.curate import run_shard_stage
+    from flows.run_record import summarise_run
     from flows.plan import plan_shards
     from flows.io.recipe import parse_recipe
 

@@ -17,7 +17,7 @@ from tests.flows.io.test_readers_formats import encodable, html_page, jsonl_byte
 
 @pytest.mark.integration
 def test_run_over_mixed_directory_conserves_every_record(corpora, prefect_api, tmp_path):
-    from flows.curate import run_recipe
+    from flows.entrypoints import run_recipe
 
     song = poems(corpora, "宋词", "ci.song.*.json", 60)
     tang = encodable(poems(corpora, "全唐诗", "poet.tang.*.json", 80), "big5")

@@ -36,7 +36,7 @@ needs_chromium = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory, prefect_api) -> Path:
-    from flows.curate import run_recipe
+    from flows.entrypoints import run_recipe
 
     ws = tmp_path_factory.mktemp("report-ws")
     return run_recipe(str(DEMO), workspace=str(ws), run_id="demo-report")
