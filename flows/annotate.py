@@ -330,7 +330,6 @@ def _import_statistics() -> None:
     import crowdkit.aggregation  # noqa: F401
     import krippendorff  # noqa: F401
     import sklearn.metrics  # noqa: F401
-    import statsmodels.stats.inter_rater  # noqa: F401
 
 
 def warm_statistics() -> None:

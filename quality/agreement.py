@@ -4,8 +4,8 @@ Label Studio Community has no agreement metrics, gold tasks or reviewer workflow
 functions supply them. Every function takes a *labels* table with columns ``item`` (task or record
 id, string), ``annotator`` (string) and ``label`` (string; ordinal scales pass ``order``), one row
 per judgement, and returns plain values or Arrow tables. The statistics come from the libraries
-made for them (scikit-learn's Cohen's kappa, statsmodels' Fleiss' kappa, the ``krippendorff``
-package); this module only shapes the data and decides what to flag.
+made for them (scikit-learn's Cohen's kappa, the ``krippendorff`` package); Fleiss' kappa is a few
+lines here, checked against statsmodels' in the tests. This module shapes the data and decides what to flag.
 """
 
 from __future__ import annotations
@@ -75,7 +75,6 @@ def cohen_kappa_pairs(labels: pa.Table, min_overlap: int = 2, weights: Literal["
 
 def fleiss_kappa_score(labels: pa.Table) -> tuple[float, int]:
     """Return (Fleiss' kappa, items used) over the items rated by the most common number (>= 2) of annotators."""
-    from statsmodels.stats.inter_rater import fleiss_kappa  # loaded on first use: op discovery imports this module
     df = labels_frame(labels)
     counts = df.groupby(["item", "label"]).size().unstack(fill_value=0)
     per_item = counts.sum(axis=1)
@@ -87,7 +86,22 @@ def fleiss_kappa_score(labels: pa.Table) -> tuple[float, int]:
     table = counts.loc[per_item[per_item == n_raters].index].to_numpy()
     if table.shape[0] < 2:
         return math.nan, int(table.shape[0])
-    return float(fleiss_kappa(table, method="fleiss")), int(table.shape[0])
+    return fleiss_kappa_table(table), int(table.shape[0])
+
+
+def fleiss_kappa_table(table: np.ndarray) -> float:
+    """Return Fleiss' kappa of an items x categories count table whose rows all sum to the same rater count.
+
+    Fleiss (1971): kappa = (P_bar - P_e) / (1 - P_e). Hand-written (a few lines) so that statsmodels is
+    not a runtime dependency; tests/quality/test_agreement.py compares it with statsmodels'.
+    """
+    counts = np.asarray(table, dtype=np.float64)
+    n_items = counts.shape[0]
+    n_raters = counts[0].sum()
+    p_cat = counts.sum(axis=0) / (n_items * n_raters)
+    p_item = ((counts * counts).sum(axis=1) - n_raters) / (n_raters * (n_raters - 1))
+    p_bar, p_e = p_item.mean(), float((p_cat * p_cat).sum())
+    return float((p_bar - p_e) / (1 - p_e)) if p_e < 1 else math.nan
 
 
 def krippendorff_alpha(labels: pa.Table, level: Level = "nominal", order: list[str] | None = None) -> float:

@@ -203,3 +203,16 @@ def test_splits_among_equally_unreliable_annotators_are_adjudicated():
     flagged = {r["item"] for r in flag_low_confidence(dawid_skene(labels), items).to_pylist()}
     splits = {r["item"] for r in items.to_pylist() if r["majority_share"] < 1}
     assert len(flagged & splits) >= len(splits) // 2
+
+
+def test_fleiss_kappa_equals_statsmodels_on_random_tables():
+    from statsmodels.stats.inter_rater import fleiss_kappa  # the reference; not a runtime dependency
+
+    from quality.agreement import fleiss_kappa_table
+
+    rng = np.random.default_rng(7)
+    for n_raters, n_cats in [(2, 2), (3, 2), (3, 5), (5, 3), (7, 4)]:
+        for _ in range(20):
+            picks = rng.integers(0, n_cats, size=(int(rng.integers(2, 40)), n_raters))
+            table = np.stack([np.bincount(row, minlength=n_cats) for row in picks])
+            assert fleiss_kappa_table(table) == pytest.approx(fleiss_kappa(table, method="fleiss"), nan_ok=True)
