@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample"
-TRIGGERS = 3
+TRIGGERS = 2  # the race failed at the first trigger on 7ac76f6^; a second shows a re-run of a warm deployment agrees
 
 RECIPE = """\
 name: race-check
