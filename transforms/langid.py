@@ -676,12 +676,15 @@ _FASTTEXT_LABELS = 176
 _FT_NOT_WORD = re.compile(r"[^\w'’-]+|\d+|_+")  # fastText splits on spaces only: symbols glued to words mislead it
 
 
+FASTTEXT_MAX_CHARS = 200  # fastText costs ~0.7 us a word; langdetect's profiles carry longer texts
+
+
 def fasttext_words(text: str) -> str:
     """Return the words fastText should read: symbols and digits out, all-capital text lower-cased."""
-    flat = " ".join(_FT_NOT_WORD.sub(" ", text[:GENERAL_MAX_CHARS]).split())
-    letters = sum(c.isalpha() for c in flat)
-    if letters and sum(c.isupper() for c in flat) > 0.8 * letters:
-        flat = flat.lower()  # fastText reads capitals as another language (LOGIN, COMMAND)
+    flat = " ".join(_FT_NOT_WORD.sub(" ", text[:FASTTEXT_MAX_CHARS]).split())
+    lower = flat.lower()
+    if lower != flat and sum(map(str.isupper, flat)) > 0.8 * sum(map(str.isalpha, flat)):
+        return lower  # fastText reads capitals as another language (LOGIN, COMMAND)
     return flat
 
 
@@ -708,13 +711,12 @@ def combined_languages(texts: list[str]) -> list[tuple[str, float]]:
         if features[i]:
             for j in ld_top[i].tolist():
                 ld.setdefault(ld_langs[j], float(ld_log_post[i, j]))
-        langs = list(dict.fromkeys([*ft, *ld]))
-        scores = np.array([math.log(max(ft.get(lang, ft_rest), 1e-6))
-                           + (COMBINED_LANGDETECT_WEIGHT * max(ld.get(lang, floor), floor) if features[i] else 0.0)
-                           + (COMBINED_ENGLISH_LOG_PRIOR if lang == "en" else 0.0) for lang in langs])
-        post = np.exp(scores - scores.max())
-        best = int(post.argmax())
-        out.append((langs[best], float(post[best] / post.sum())))
+        scores = {lang: math.log(max(ft.get(lang, ft_rest), 1e-6))
+                  + (COMBINED_LANGDETECT_WEIGHT * max(ld.get(lang, floor), floor) if features[i] else 0.0)
+                  + (COMBINED_ENGLISH_LOG_PRIOR if lang == "en" else 0.0) for lang in (*ft, *ld)}
+        best = max(scores, key=scores.__getitem__)
+        top = scores[best]
+        out.append((best, 1.0 / sum(math.exp(v - top) for v in scores.values())))
     return out
 
 
