@@ -912,10 +912,10 @@ def decide(text: str, counts: ScriptCounts, top_other: str, general: tuple[str, 
 # tuning sources (scripts/fit_langid_calibration.py; zh-Hani counts as right for zh-Hans/zh-Hant;
 # und, "zh, variety unsure" and model-only yue decisions left out of the fit). The raw score (evidence x length x
 # mix share) ranks decisions well but was far too modest: raw 0.15 was right 85% of the time.
-CONF_CALIBRATION: tuple[tuple[float, float], ...] = (
-    (0.0, 0.0), (0.05, 0.8), (0.1, 0.8), (0.15, 0.849), (0.2, 0.867), (0.25, 0.951), (0.3, 0.951), (0.35, 0.951),
-    (0.4, 0.969), (0.45, 0.977), (0.5, 0.983), (0.55, 0.983), (0.6, 0.983), (0.65, 0.983), (0.7, 0.983), (0.75, 0.983),
-    (0.8, 0.983), (0.85, 0.983), (0.9, 0.983), (0.95, 0.983), (1.0, 0.999))
+CONF_CALIBRATION: tuple[tuple[float, float], ...] = (  # identify_language@4, 24,855 tuning decisions
+    (0.0, 0.077), (0.05, 0.077), (0.1, 0.688), (0.15, 0.861), (0.2, 0.88), (0.25, 0.933), (0.3, 0.933), (0.35, 0.962),
+    (0.4, 0.962), (0.45, 0.962), (0.5, 0.984), (0.55, 0.988), (0.6, 0.988), (0.65, 0.992), (0.7, 0.992), (0.75, 0.996),
+    (0.8, 0.996), (0.85, 0.996), (0.9, 0.997), (0.95, 0.999), (1.0, 1.0))
 
 
 def calibrated_confidence(raw: float) -> float:
