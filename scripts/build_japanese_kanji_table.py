@@ -63,12 +63,27 @@ def japanese_only() -> str:
     return "".join(sorted(c for c in forms if chinese[c] <= MAX_CHINESE_COUNT))
 
 
+def japanese_also(script_specific: set[str]) -> str:
+    """Return the Simplified- or Traditional-only characters Japanese writes too (数 参 as shinjitai, 結 係 as is).
+
+    Japanese simplified some characters exactly as Chinese did (shinjitai keys of OpenCC's
+    JPShinjitaiCharacters that are Simplified-only) and kept many in their Traditional form (Han
+    characters of the lingua Japanese file): one of those is no evidence against Japanese.
+    """
+    shinjitai = {k for k, cands in read_opencc_dict("JPShinjitaiCharacters").items() if len(k) == 1}
+    lingua = set(_HAN.findall((SHARED / "lingua-sentences" / "ja.txt").read_text(encoding="utf-8")))
+    return "".join(sorted((shinjitai | lingua) & script_specific))
+
+
 def main() -> None:
     chars = japanese_only()
+    tables = json.loads((ROOT / "transforms" / "langid_data" / "han_script_chars.json").read_text(encoding="utf-8"))
+    also = japanese_also(set(tables["simplified_only"]) | set(tables["traditional_only"]))
     OUT.write_text(json.dumps({"source": "OpenCC JPShinjitaiCharacters minus STCharacters/TSCharacters, plus lingua "
                                f"ja Han; at most {MAX_CHINESE_COUNT} uses in the Chinese corpora of ../shared/corpora",
-                               "japanese_only": chars}, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
-    print(f"wrote {OUT}: {len(chars)} Japanese-only characters")
+                               "japanese_only": chars, "japanese_also": also}, ensure_ascii=False, indent=0) + "\n",
+                   encoding="utf-8")
+    print(f"wrote {OUT}: {len(chars)} Japanese-only characters, {len(also)} script-specific ones Japanese writes too")
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ UND = "und"
 # ---------------------------------------------------------------------------------------------
 
 _CLASS_NAMES: tuple[str, ...] = (
-    "not_letter", "other_letter", "han", "hans", "hant", "hanj", "kana", "hangul", "latin", "cyrillic", "arabic", "greek",
+    "not_letter", "other_letter", "han", "hans", "hant", "hansj", "hantj", "hanj", "kana", "hangul", "latin", "cyrillic", "arabic", "greek",
     "hebrew", "thai", "georgian", "armenian", "devanagari", "bengali", "tamil", "telugu", "other_indic")
 _CLASS_ID = {name: i for i, name in enumerate(_CLASS_NAMES)}
 
@@ -104,13 +104,14 @@ def _load_han_tables() -> tuple[str, str]:
 SIMPLIFIED_ONLY, TRADITIONAL_ONLY = _load_han_tables()
 
 
-def _load_japanese_only() -> str:
-    """Return the Japanese-only kanji shipped with the package (scripts/build_japanese_kanji_table.py)."""
+def _load_japanese_tables() -> tuple[str, str]:
+    """Return (Japanese-only kanji, Simplified/Traditional-only characters Japanese writes too) (scripts/build_japanese_kanji_table.py)."""
     raw = resources.files("transforms.langid_data").joinpath("japanese_only_kanji.json").read_text(encoding="utf-8")
-    return json.loads(raw)["japanese_only"]
+    data = json.loads(raw)
+    return data["japanese_only"], data["japanese_also"]
 
 
-JAPANESE_ONLY = _load_japanese_only()
+JAPANESE_ONLY, JAPANESE_ALSO = _load_japanese_tables()
 
 
 @build_once
@@ -130,6 +131,8 @@ def _class_lut() -> np.ndarray:
     lut[[ord(c) for c in SIMPLIFIED_ONLY]] = _CLASS_ID["hans"]
     lut[[ord(c) for c in TRADITIONAL_ONLY]] = _CLASS_ID["hant"]
     lut[[ord(c) for c in JAPANESE_ONLY]] = _CLASS_ID["hanj"]
+    also = np.array([ord(c) for c in JAPANESE_ALSO])
+    lut[also] = np.where(lut[also] == _CLASS_ID["hans"], _CLASS_ID["hansj"], _CLASS_ID["hantj"])
     lut[0x30FC] = _CLASS_ID["kana"]  # prolonged sound mark ー is Japanese
     return lut
 
@@ -154,6 +157,7 @@ class ScriptCounts:
     hans: int
     hant: int
     hanj: int  # Japanese-only kanji (shinjitai such as 検 実, kokuji such as 働 込)
+    ja_shared: int  # of hans + hant: characters Japanese writes too (数 参 結 係)
     kana: int
     hangul: int
     by_class: dict[str, int]  # every non-Han class with a non-zero count
@@ -165,16 +169,16 @@ def count_scripts(text: str) -> ScriptCounts:
     return scripts_from_row(script_count_matrix([text])[0])
 
 
-_NON_HAN_LETTER_CLASSES = tuple(n for n in _CLASS_NAMES if n not in ("not_letter", "han", "hans", "hant", "hanj"))
+_NON_HAN_LETTER_CLASSES = tuple(n for n in _CLASS_NAMES if n not in ("not_letter", "han", "hans", "hant", "hansj", "hantj", "hanj"))
 
 
 def scripts_from_row(row: np.ndarray) -> ScriptCounts:
     """Return the ScriptCounts of one row of `script_count_matrix`."""
     counts = dict(zip(_CLASS_NAMES, row.tolist()))
-    hans, hant, hanj = counts["hans"], counts["hant"], counts["hanj"]
+    hans, hant, hanj = counts["hans"] + counts["hansj"], counts["hant"] + counts["hantj"], counts["hanj"]
     han = counts["han"] + hans + hant + hanj
     by_class = {n: counts[n] for n in _NON_HAN_LETTER_CLASSES if counts[n]}
-    return ScriptCounts(han=han, hans=hans, hant=hant, hanj=hanj, kana=counts["kana"], hangul=counts["hangul"],
+    return ScriptCounts(han=han, hans=hans, hant=hant, hanj=hanj, ja_shared=counts["hansj"] + counts["hantj"], kana=counts["kana"], hangul=counts["hangul"],
                         by_class=by_class, letters=han + sum(by_class.values()))
 
 
@@ -311,7 +315,7 @@ YUE_MODEL_MAX_CHARS = 512  # the model reads a document's first characters; that
 YUE_MODEL_MIN_HAN = 4  # fewer Han characters (你好) say more about the training corpora than the language
 CHINESE_VARIETY_MAX_CHARS = 512  # marker words are counted in the same head the model reads
 _BIGRAM_FLAG = np.int64(1) << 42
-_HAN_CLASS_IDS = (_CLASS_ID["han"], _CLASS_ID["hans"], _CLASS_ID["hant"], _CLASS_ID["hanj"])
+_HAN_CLASS_IDS = tuple(_CLASS_ID[n] for n in ("han", "hans", "hant", "hansj", "hantj", "hanj"))
 
 
 def han_fold_pairs(convert: Callable[[str], str]) -> np.ndarray:
@@ -697,6 +701,8 @@ def combined_languages(texts: list[str]) -> list[tuple[str, float]]:
     ld_log_post = ld_scores - np.log(np.exp(ld_scores).sum(axis=1, keepdims=True))
     ld_langs = [_LANGDETECT_CODES.get(lang, (lang, ""))[0] for lang in model.langs]
     ld_top = np.argsort(-ld_log_post, axis=1)[:, :COMBINED_TOP_K]
+    ld_top_vals = np.take_along_axis(ld_log_post, ld_top, axis=1).tolist()
+    ld_top = ld_top.tolist()
     predict = _fasttext_lite()._get_model(low_memory=True).f.predict  # noqa: SLF001 (one C call per text, no wrapper)
     floor = math.log(COMBINED_LANGDETECT_FLOOR)
     out: list[tuple[str, float]] = []
@@ -709,8 +715,8 @@ def combined_languages(texts: list[str]) -> list[tuple[str, float]]:
         ft_rest = max(1e-6, (1.0 - sum(ft.values())) / _FASTTEXT_LABELS)
         ld = {}
         if features[i]:
-            for j in ld_top[i].tolist():
-                ld.setdefault(ld_langs[j], float(ld_log_post[i, j]))
+            for j, v in zip(ld_top[i], ld_top_vals[i]):
+                ld.setdefault(ld_langs[j], v)
         scores = {lang: math.log(max(ft.get(lang, ft_rest), 1e-6))
                   + (COMBINED_LANGDETECT_WEIGHT * max(ld.get(lang, floor), floor) if features[i] else 0.0)
                   + (COMBINED_ENGLISH_LOG_PRIOR if lang == "en" else 0.0) for lang in (*ft, *ld)}
@@ -833,8 +839,12 @@ def decisive_cjk_block(counts: ScriptCounts, blocks: dict[str, float], total: fl
 
 
 def reads_as_japanese_kanji(counts: ScriptCounts) -> bool:
-    """Return True when Han text without kana holds more Japanese-only kanji than Simplified- or Traditional-only ones."""
-    return not counts.kana and not counts.hangul and counts.hanj > 0 and counts.hanj > counts.hans + counts.hant
+    """Return True when Han text without kana holds more Japanese-only kanji than Chinese-only ones.
+
+    Chinese-only: Simplified- or Traditional-only characters that Japanese does not write too.
+    """
+    chinese_only = counts.hans + counts.hant - counts.ja_shared
+    return not counts.kana and not counts.hangul and counts.hanj > 0 and counts.hanj > chinese_only
 
 
 def decide(text: str, counts: ScriptCounts, top_other: str, general: tuple[str, float] | None,
