@@ -440,3 +440,10 @@ def test_a_documents_cost_and_answer_depend_only_on_its_head():
     head = ("Die Datei konnte nicht geöffnet werden, weil sie von einem anderen Programm verwendet wird. " * 60)[:DOCUMENT_HEAD_CHARS]
     tail = "這個程式會顯示目前的目錄內容，並且列出所有檔案。" * 400  # far more Han letters than the head has Latin
     assert identify_text(head + tail) == identify_text(head)
+
+
+@pytest.mark.parametrize("text", ["下方。", "可以。", "之後。", "右面。", "救命。"])
+def test_short_chinese_without_any_evidence_is_variety_unsure_not_confident_zh(text):
+    # CantoMap utterances (tuning source): under 4 Han characters neither marker words nor the model decide
+    g = identify_text(text)
+    assert g.lang == "zh" and g.conf <= ZH_UNSURE_CONFIDENCE, g
