@@ -697,38 +697,62 @@ def fasttext_words(text: str) -> str:
     return flat
 
 
+@build_once
+def _langdetect_columns() -> tuple[tuple[str, ...], np.ndarray]:
+    """Return (langdetect's languages, zh-cn/zh-tw as zh; column of each profile in that tuple)."""
+    ld_langs = [_LANGDETECT_CODES.get(lang, (lang, ""))[0] for lang in _nb_model().langs]
+    langs = tuple(dict.fromkeys(ld_langs))
+    return langs, np.array([langs.index(lang) for lang in ld_langs])
+
+
 def combined_languages(texts: list[str]) -> list[tuple[str, float]]:
-    """Return (lang, p) per text from langdetect's profiles x fastText lite (product of posteriors, English prior)."""
+    """Return (lang, p) per text from langdetect's profiles x fastText lite (product of posteriors, English prior).
+
+    Candidates are each model's top COMBINED_TOP_K; one (texts x languages) score matrix for the batch.
+    """
     if not texts:
         return []
-    model = _nb_model()
-    ld_scores, features = langdetect_nb_log_scores(texts)
-    ld_log_post = ld_scores - np.log(np.exp(ld_scores).sum(axis=1, keepdims=True))
-    ld_langs = [_LANGDETECT_CODES.get(lang, (lang, ""))[0] for lang in model.langs]
-    ld_top = np.argsort(-ld_log_post, axis=1)[:, :COMBINED_TOP_K]
-    ld_top_vals = np.take_along_axis(ld_log_post, ld_top, axis=1).tolist()
-    ld_top = ld_top.tolist()
+    ld_langs, ld_col = _langdetect_columns()
+    col = {lang: j for j, lang in enumerate(ld_langs)}  # grows with the fastText languages of this batch
+    n = len(texts)
     predict = _fasttext_lite()._get_model(low_memory=True).f.predict  # noqa: SLF001 (one C call per text, no wrapper)
-    floor = math.log(COMBINED_LANGDETECT_FLOOR)
-    out: list[tuple[str, float]] = []
+    rest = np.zeros(n)
+    rows, cols, logps = [], [], []
     for i, text in enumerate(texts):
         words = fasttext_words(text)
-        ft = {label[9:]: p for p, label in predict(words + "\n", COMBINED_TOP_K, 0.0, "strict")} if words else {}
-        if not ft and not features[i]:
-            out.append((UND, 0.0))
-            continue
-        ft_rest = max(1e-6, (1.0 - sum(ft.values())) / _FASTTEXT_LABELS)
-        ld = {}
-        if features[i]:
-            for j, v in zip(ld_top[i], ld_top_vals[i]):
-                ld.setdefault(ld_langs[j], v)
-        scores = {lang: math.log(max(ft.get(lang, ft_rest), 1e-6))
-                  + (COMBINED_LANGDETECT_WEIGHT * max(ld.get(lang, floor), floor) if features[i] else 0.0)
-                  + (COMBINED_ENGLISH_LOG_PRIOR if lang == "en" else 0.0) for lang in (*ft, *ld)}
-        best = max(scores, key=scores.__getitem__)
-        top = scores[best]
-        out.append((best, 1.0 / sum(math.exp(v - top) for v in scores.values())))
-    return out
+        top = predict(words + "\n", COMBINED_TOP_K, 0.0, "strict") if words else ()
+        rest[i] = math.log(max(1e-6, (1.0 - sum(p for p, _ in top)) / _FASTTEXT_LABELS))
+        for p, label in top:
+            rows.append(i)
+            cols.append(col.setdefault(label[9:], len(col)))
+            logps.append(math.log(max(p, 1e-6)))
+    langs = list(col)
+    k = len(langs)
+    ft_term = np.repeat(rest[:, None], k, axis=1)
+    candidate = np.zeros((n, k), bool)
+    ft_term[rows, cols] = logps
+    candidate[rows, cols] = True
+    ld_scores, features = langdetect_nb_log_scores(texts)
+    ld_log_post = ld_scores - np.log(np.exp(ld_scores).sum(axis=1, keepdims=True))
+    floor = math.log(COMBINED_LANGDETECT_FLOOR)
+    ld_term = np.full((n, k), COMBINED_LANGDETECT_WEIGHT * floor)
+    top = np.argsort(-ld_log_post, axis=1)[:, :COMBINED_TOP_K]
+    top_vals = np.maximum(np.take_along_axis(ld_log_post, top, axis=1), floor) * COMBINED_LANGDETECT_WEIGHT
+    top_cols = ld_col[top]
+    row_idx = np.repeat(np.arange(n), top.shape[1]).reshape(top.shape)
+    # best first: where two profiles share a language (zh-cn, zh-tw -> zh) the better one is written last
+    ld_term[row_idx[:, ::-1], top_cols[:, ::-1]] = top_vals[:, ::-1]
+    has_ld = features > 0
+    candidate[row_idx[has_ld], top_cols[has_ld]] = True
+    ld_term[~has_ld] = 0.0
+    scores = np.where(candidate, ft_term + ld_term, -np.inf)
+    scores[:, col["en"]] += COMBINED_ENGLISH_LOG_PRIOR
+    best = scores.argmax(axis=1)
+    best_score = scores[np.arange(n), best]
+    with np.errstate(invalid="ignore"):
+        p_best = 1.0 / np.exp(scores - best_score[:, None]).sum(axis=1)
+    any_candidate = candidate.any(axis=1).tolist()
+    return [(langs[b], float(p)) if ok else (UND, 0.0) for b, p, ok in zip(best.tolist(), p_best.tolist(), any_candidate)]
 
 
 def general_languages(texts: list[str], backend: str) -> list[tuple[str, float]]:
