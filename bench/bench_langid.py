@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from transforms.langid import (  # noqa: E402
-    LangGuess, LangIdConfig, cantonese_marker_counts, identify_text, identify_texts, in_yue_training_split,
+    ZH_UNSURE_CONFIDENCE, LangGuess, LangIdConfig, cantonese_marker_counts, identify_text, identify_texts, in_yue_training_split,
     langdetect_probabilities)
 
 SHARED = Path(os.environ.get("YULIAO_SHARED", ROOT.parent / "shared")) / "corpora"
@@ -125,15 +125,16 @@ def interleaved_seconds(texts: list[str], cfg: LangIdConfig, rounds: int) -> tup
     return sec_l, sec_y
 
 
-def confusion_table(rows: list[tuple[str, str, str]], preds: list[str], max_cols: int = 18) -> str:
+def confusion_table(rows: list[tuple[str, str, str]], preds: list[str], max_cols: int = 18,
+                    extra_rows: list[str] | None = None) -> str:
     by_true: dict[str, Counter] = defaultdict(Counter)
     for (true, _, _), p in zip(rows, preds, strict=True):
         by_true[true][p] += 1
     col_counts = Counter(preds)
-    cols = [c for c in TARGET_CLASSES + MORE_LANGS if c in col_counts]
+    cols = [c for c in dict.fromkeys([*TARGET_CLASSES, *MORE_LANGS, *(extra_rows or [])]) if c in col_counts]
     cols += [c for c, _ in col_counts.most_common() if c not in cols][: max(0, max_cols - len(cols))]
     lines = ["| true \\ predicted | " + " | ".join(cols) + " | other |", "|---" * (len(cols) + 2) + "|"]
-    for true in list(TARGET_CLASSES) + list(MORE_LANGS):
+    for true in dict.fromkeys([*TARGET_CLASSES, *MORE_LANGS, *(extra_rows or [])]):
         if true not in by_true:
             continue
         c = by_true[true]
@@ -200,17 +201,38 @@ def heldout_accuracy(path: Path) -> dict[tuple[str, str], float]:
     return {k: sum(v) / len(v) for k, v in sorted(cells.items())}
 
 
+def _reliability_rows(idx_groups: list[tuple[str, list[int]]], guesses: list[LangGuess], ok: list[bool]) -> list[str]:
+    """Return markdown rows: per group, texts / mean lang_conf / accuracy in each confidence bin."""
+    bins = list(zip(CONF_BINS[:-1], CONF_BINS[1:]))
+    out = ["| group | " + " | ".join(f"[{lo:.2f}, {min(hi, 1.0):.2f}{']' if hi > 1 else ')'}" for lo, hi in bins) + " |",
+           "|---" * (len(bins) + 1) + "|"]
+    for name, idx in idx_groups:
+        cells = []
+        for lo, hi in bins:
+            sub = [i for i in idx if lo <= guesses[i].conf < hi]
+            cells.append(f"{len(sub)}: {sum(guesses[i].conf for i in sub) / len(sub):.2f} / {sum(ok[i] for i in sub) / len(sub):.3f}"
+                         if sub else "")
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    return out
+
+
+def _bucket(text: str) -> str:
+    return next(name for name, lo, hi in LENGTH_BUCKETS if lo <= len(text) < hi)
+
+
 def heldout_report(path: Path, title: str) -> list[str]:
-    """Return markdown: accuracy per class x register x length bucket, confusion, lang_conf reliability."""
+    """Return markdown: accuracy per class x register x length bucket, confusions, lang_conf reliability."""
     rows = heldout_rows(path)
     guesses = heldout_guesses([r["text"] for r in rows])
     preds = [_tag(g) for g in guesses]
     ok = [heldout_correct(r["label"], p) for r, p in zip(rows, preds)]
     strict = [r["label"] == p for r, p in zip(rows, preds)]
+    unsure = [g.lang == "zh" and g.conf <= ZH_UNSURE_CONFIDENCE for g in guesses]
     out = [f"## {title}", "", f"{len(rows)} texts from `{path.relative_to(ROOT)}`; sources: "
            + ", ".join(sorted({r['source'] for r in rows})) + ".", "",
-           "| register | class | n | accuracy | strict (zh-Hani wrong) | <20 chars | 20-100 | >100 | main confusions |",
-           "|---|---|---|---|---|---|---|---|---|"]
+           "| register | class | n | accuracy | strict (zh-Hani wrong) | <20 chars | 20-100 | >100 | "
+           "without strings also translated under another label (n) | yue: yue or zh-unsure | main confusions |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
     cells: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
         cells[(r["register"], r["label"])].append(i)
@@ -221,44 +243,84 @@ def heldout_report(path: Path, title: str) -> list[str]:
             by_len.append(f"{sum(ok[i] for i in sub) / len(sub):.3f} ({len(sub)})" if sub else "-")
         wrong = Counter(preds[i] for i in idx if not ok[i]).most_common(3)
         acc = sum(ok[i] for i in idx) / len(idx)
-        mark = "**" if acc < 0.98 else ""
+        mark = "**" if acc < 0.98 and label in TARGET_CLASSES else ""
+        distinct = [i for i in idx if not rows[i].get("also_as")]
+        distinct_acc = (f"{sum(ok[i] for i in distinct) / len(distinct):.4f} ({len(distinct)})"
+                        if register == "ui" and distinct and len(distinct) < len(idx) else "")
+        yue_or_unsure = f"{sum(ok[i] or unsure[i] for i in idx) / len(idx):.4f}" if label == "yue" else ""
         out.append(f"| {register} | {label} | {len(idx)} | {mark}{acc:.4f}{mark} | {sum(strict[i] for i in idx) / len(idx):.4f} | "
-                   + " | ".join(by_len) + " | " + ", ".join(f"{p} {n}" for p, n in wrong) + " |")
-    out += ["", "Per class over all registers:", "", "| class | n | accuracy | called yue (zh classes) | zh, variety unsure (yue class) |",
-            "|---|---|---|---|---|"]
+                   + " | ".join(by_len) + f" | {distinct_acc} | {yue_or_unsure} | " + ", ".join(f"{p} {n}" for p, n in wrong) + " |")
+    out += ["", "Per class over all registers (the six target classes):", "",
+            "| class | n | accuracy | called yue (zh classes) | zh, variety unsure |", "|---|---|---|---|---|"]
     for label in TARGET_CLASSES:
         idx = [i for i, r in enumerate(rows) if r["label"] == label]
         if not idx:
             continue
-        as_yue = sum(preds[i] == "yue" for i in idx) / len(idx) if label.startswith("zh") else None
-        unsure = (sum(guesses[i].lang == "zh" for i in idx) / len(idx)) if label == "yue" else None
-        out.append(f"| {label} | {len(idx)} | {sum(ok[i] for i in idx) / len(idx):.4f} | "
-                   f"{'' if as_yue is None else f'{as_yue:.4f}'} | {'' if unsure is None else f'{unsure:.4f}'} |")
-    labels = [r["label"] for r in rows]
-    out += ["", "Confusion matrix (rows: true class; columns: yuliao's tag):", "",
-            confusion_table([(lab, "", "") for lab in labels], preds), "",
-            "Reliability of `lang_conf` (is the tag right, zh-Hani accepted, by confidence bin):", "",
-            "| lang_conf | texts | mean lang_conf | accuracy |", "|---|---|---|---|"]
-    for lo, hi in zip(CONF_BINS[:-1], CONF_BINS[1:]):
-        idx = [i for i, g in enumerate(guesses) if lo <= g.conf < hi]
-        if idx:
-            out.append(f"| [{lo:.2f}, {min(hi, 1.0):.2f}{']' if hi > 1 else ')'} | {len(idx)} | "
-                       f"{sum(guesses[i].conf for i in idx) / len(idx):.3f} | {sum(ok[i] for i in idx) / len(idx):.3f} |")
+        as_yue = f"{sum(preds[i] == 'yue' for i in idx) / len(idx):.4f}" if label.startswith("zh") else ""
+        share_unsure = sum(unsure[i] for i in idx) / len(idx)
+        out.append(f"| {label} | {len(idx)} | {sum(ok[i] for i in idx) / len(idx):.4f} | {as_yue} | {share_unsure:.4f} |")
+    out += ["", "Confusion matrices per register (rows: true class; columns: yuliao's tag):", ""]
+    for register in sorted({r["register"] for r in rows}):
+        idx = [i for i, r in enumerate(rows) if r["register"] == register]
+        out += [f"`{register}`:", "", confusion_table([(rows[i]["label"], "", "") for i in idx], [preds[i] for i in idx],
+                                                      extra_rows=sorted({rows[i]["label"] for i in idx})), ""]
+    out += ["Reliability of `lang_conf` (is the tag right, zh-Hani accepted): per confidence bin, "
+            "`texts: mean lang_conf / accuracy`, over all target-class texts, per register and per length bucket:", ""]
+    target = [i for i, r in enumerate(rows) if r["label"] in TARGET_CLASSES]
+    groups = [("all (target classes)", target)]
+    groups += [(f"register {reg}", [i for i in target if rows[i]["register"] == reg]) for reg in sorted({rows[i]["register"] for i in target})]
+    groups += [(f"length {name}", [i for i in target if _bucket(rows[i]["text"]) == name]) for name, _, _ in LENGTH_BUCKETS]
+    other = [i for i, r in enumerate(rows) if r["label"] not in TARGET_CLASSES]
+    if other:
+        groups.append(("other languages (man-l10n)", other))
+    out += _reliability_rows(groups, guesses, ok)
     return out + [""]
+
+
+HELDOUT_HOW_TO_READ = """How to read the held-out sections:
+
+- Sources and their roles (build / tune / evaluation) are listed in docs/language.md. The tuning
+  sections are upper bounds: YUE_MIN_EVIDENCE, the added Cantonese particles, cjk_decides_share,
+  the English priors, the combined detector's weights and CONF_CALIBRATION were chosen on them;
+  no parameter was set on an evaluation source. Evaluation accuracies were printed after each
+  change while developing (no evaluation line was read to design a rule), which may have
+  steered effort, so read them as slightly optimistic. Evaluation lines were read only to build
+  the sets: `man-l10n` drops paragraphs found under two locales (untranslated), and manpages-zh
+  was kept out of the labelled sets because its zh folders hold whole English paragraphs.
+- accuracy counts zh-Hani (no character that only one script uses) as right for zh-Hans and
+  zh-Hant, as `keep_languages` does by default; the strict column counts it wrong.
+- "zh, variety unsure" (lang zh, lang_conf <= 0.5): right for zh-Hans/zh-Hant (the tag is
+  right), a **miss** for yue in the accuracy column; "yue: yue or zh-unsure" gives the share of
+  Cantonese not called confident written Chinese.
+- "without strings also translated under another label": UI strings that some package's
+  translators wrote identically under another label (印刷 is ja and zh-Hant) are left out; no
+  text-only identifier can decide them.
+- **Bold** accuracies are below the 0.98 target (target classes only). Not reached on the
+  evaluation sources: yue on HKCanCor (0.916; the rest is unsure, none confident zh), ja UI
+  strings (0.925: kanji-only strings of characters both languages write), en UI strings (0.966:
+  one- and two-word strings and identifiers). `man-l10n` labels are noisy (translated pages keep
+  English paragraphs), so its figures are lower bounds.
+- Reliability: `texts: mean lang_conf / accuracy` per bin. The [0.50, 0.60) bin is the unsure
+  cap (0.5): the zh tag is right there ~93 % of the time on these registers, which hold little
+  Cantonese; on a Cantonese corpus it would be about half.
+"""
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--per-class", type=int, default=400, help="texts per source (Cantonese held-out gets twice this)")
     ap.add_argument("--cantonese", choices=["model", "markers", "cantonesedetect"], default="model")
-    ap.add_argument("--detector", choices=["langdetect_nb", "langdetect", "fasttext_lite"], default="langdetect_nb")
+    ap.add_argument("--detector", choices=["combined", "langdetect_nb", "langdetect", "fasttext_lite"], default="combined")
     ap.add_argument("--rounds", type=int, default=2, help="timing runs per chunk (the fastest counts), both detectors")
     ap.add_argument("--append", action="store_true", help="append a short variant section to --out instead of replacing it")
     ap.add_argument("--out", type=Path, default=None, help="also write the report (markdown) here")
     ap.add_argument("--heldout-only", action="store_true", help="only the held-out register sections (scripts/build_langid_eval.py)")
     args = ap.parse_args()
     if args.heldout_only:
-        report = [f"# Held-out registers (identify_language@3), {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", ""]
+        load = os.getloadavg()[0]
+        report = [f"# Held-out registers (identify_language@4), {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", "",
+                  f"Command: `.venv/bin/python scripts/build_langid_eval.py && .venv/bin/python bench/bench_langid.py "
+                  f"--heldout-only`; 1-min load average {load:.1f} (accuracy only, no timings).", "", HELDOUT_HOW_TO_READ]
         for split, title in (("tune", "Tuning sources (thresholds were set here: upper bounds)"),
                              ("eval", "Evaluation sources (never used to build or tune)")):
             if (HELDOUT_SETS / f"{split}.jsonl").exists():
@@ -318,10 +380,12 @@ def main() -> None:
         "poems were never trained on. The marker words' classical-Chinese exclusions (係, 睇, 畀, 搵 ...) were "
         "checked against *all* Tang and Song poems. Four model variants (regularisation C 0.3 / 1 / 3, and "
         "with Debian man pages) were compared on these same held-out sets before keeping the default C = 1 without "
-        "man pages, so the held-out figures are slightly optimistic. identify_language@3's thresholds (Cantonese "
-        "evidence > 2.5, cjk_decides_share, the English priors, the lang_conf calibration) were tuned on the "
-        "held-out registers' tuning sources (docs/language.md), not on this bench; Cantonese without positive "
-        "evidence is now 'zh, variety unsure', which this bench counts as a yue miss.",
+        "man pages, so the held-out figures are slightly optimistic. identify_language@3/@4's thresholds (Cantonese "
+        "evidence > 2.5, cjk_decides_share, the English priors, the combined detector's weights, the lang_conf "
+        "calibration) were tuned on the held-out registers' tuning sources (docs/language.md) and, for the combined "
+        "detector and the general detector's head, on lingua lines 400 and later (this bench reads lines below 400); "
+        "the Japanese-only kanji table is built from lingua ja.txt (every bench ja line has kana, so it never decides "
+        "them). Cantonese without positive evidence is 'zh, variety unsure', which this bench counts as a yue miss.",
         "- Timings: the machine's 2 cores may be shared with other jobs (load averages above), so "
         "absolute rates move between runs; ratios come from chunks that alternate between the two "
         "detectors. Model loading is excluded; yuliao runs in batches of 1024 rows, as the operator does.",

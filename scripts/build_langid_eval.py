@@ -7,9 +7,17 @@ Sources (Debian bookworm packages fetched with `apt-get download`, the pycantone
 
 * register `ui`: gettext catalogues (.mo) of Debian packages; the translation's locale gives the
   label (zh_CN -> zh-Hans, zh_TW and zh_HK -> zh-Hant, ja, ko) and the msgid is the English (en).
+  `also_as` lists the other labels under which any package's translators wrote the very same
+  string (削除 only ja; 印刷 ja and zh-Hant): those strings are undecidable from their text alone.
 * register `docs`: Debian Reference (HTML; en, ja, zh-cn, zh-tw). TUNING only.
 * register `faq`: the Debian FAQ (HTML; en, ja, ko, zh-cn).
 * register `man`: manual pages (manpages: en, manpages-ja: ja), troff stripped.
+* register `man-l10n`: manual pages translated into European languages (manpages-l10n: de, fr, es,
+  it, pl, ru, nl, pt_BR, cs, da, fi, hu, ro, sv, uk, vi) for the general detector (issue 24).
+  Translated pages keep some paragraphs in English; a paragraph found in the pages of two or
+  more locales (or in the English manpages) is untranslated and left out. Evaluation only.
+  (manpages-zh is downloaded for bench/bench_langid_speed.py's Chinese documents only: its
+  pages mix whole English paragraphs into zh_CN/zh_TW folders, so its lines carry no clean label.)
 * register `transcripts`: Cantonese conversation transcripts (CHAT files in the pycantonese wheel):
   CantoMap (GPL-3.0) for tuning, HKCanCor (CC BY 4.0) for evaluation.
 
@@ -47,6 +55,11 @@ UI_EVAL = ("diffutils", "file-roller", "findutils", "gimp-data", "gnome-terminal
 DOC_PACKAGES = {"docs": ("debian-reference-en", "debian-reference-ja", "debian-reference-zh-cn", "debian-reference-zh-tw"),
                 "faq": ("debian-faq", "debian-faq-ja", "debian-faq-ko", "debian-faq-zh-cn"),
                 "man": ("manpages", "manpages-ja")}
+MAN_L10N = ("manpages-de", "manpages-fr", "manpages-es", "manpages-it", "manpages-pl", "manpages-ru", "manpages-nl",
+            "manpages-pt-br", "manpages-cs", "manpages-da", "manpages-fi", "manpages-hu", "manpages-ro", "manpages-sv",
+            "manpages-uk", "manpages-vi")
+SPEED_ONLY = ("manpages-zh",)  # documents for the throughput bench, no labelled lines
+MAN_LOCALE_LABEL = {"ja": "ja", "zh_CN": "zh-Hans", "zh_TW": "zh-Hant", "pt_BR": "pt"}
 TUNE_SOURCES = frozenset({*UI_TUNE, *DOC_PACKAGES["docs"], "cantomap"})
 PYCANTONESE = "pycantonese==5.0.0"
 LOCALE_LABEL = {"zh_CN": "zh-Hans", "zh_TW": "zh-Hant", "zh_HK": "zh-Hant", "ja": "ja", "ko": "ko"}
@@ -122,22 +135,47 @@ def html_rows(tree: Path, pkg: str) -> list[dict]:
     return rows
 
 
-def man_rows(tree: Path, pkg: str) -> list[dict]:
-    """Return paragraphs of a package's manual pages (troff stripped); ja pages under man/ja."""
-    rows = []
+def man_locale(page: Path) -> str | None:
+    """Return the label of a manual page from its folder (man/man1 -> en, man/de/man1 -> de), None if unknown."""
+    parts = page.parts[page.parts.index("man") + 1:] if "man" in page.parts else ()
+    if not parts:
+        return None
+    if parts[0].startswith("man") and parts[0][3:4].isdigit():
+        return "en"
+    return MAN_LOCALE_LABEL.get(parts[0], parts[0] if re.fullmatch(r"[a-z]{2}", parts[0]) else None)
+
+
+def man_pages(tree: Path, pkg: str) -> list[tuple[str, str]]:
+    """Return (label, whole page text, troff stripped) for each manual page of a package."""
+    pages = []
     for page in sorted((tree / pkg).rglob("*.gz")):
-        if "/man/" not in page.as_posix():
+        label = man_locale(page)
+        if label is None or "/man/" not in page.as_posix():
             continue
-        label = "ja" if "/man/ja/" in page.as_posix() else "en"
         try:
-            text = strip_troff(gzip.decompress(page.read_bytes()).decode("utf-8"))
+            pages.append((label, strip_troff(gzip.decompress(page.read_bytes()).decode("utf-8"))))
         except (UnicodeDecodeError, OSError):
             continue
+    return pages
+
+
+def man_rows(tree: Path, pkg: str) -> list[dict]:
+    """Return paragraphs of a package's manual pages (troff stripped), labelled by the page's locale folder."""
+    rows = []
+    for label, text in man_pages(tree, pkg):
         for para in re.split(r"\n\s*\n", text):
             para = " ".join(para.split())
             if para:
                 rows.append({"text": para, "label": label, "source": pkg})
     return rows
+
+
+def untranslated_paragraphs(rows: list[dict]) -> set[str]:
+    """Return paragraph texts that occur under two or more labels (left in English by translators, or code)."""
+    labels: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        labels[r["text"]].add(r["label"])
+    return {text for text, seen in labels.items() if len(seen) > 1}
 
 
 def chat_rows(wheel: Path, corpus: str) -> list[dict]:
@@ -212,15 +250,25 @@ def sample(rows: list[dict], register: str) -> list[dict]:
 
 def build() -> dict[str, int]:
     """Write sets/tune.jsonl and sets/eval.jsonl; return rows per split."""
-    tree = download([*UI_TUNE, *UI_EVAL, *(p for ps in DOC_PACKAGES.values() for p in ps)])
+    tree = download([*UI_TUNE, *UI_EVAL, *(p for ps in DOC_PACKAGES.values() for p in ps), *MAN_L10N, *SPEED_ONLY])
     rows: list[dict] = []
+    ui = {pkg: ui_rows(tree, pkg) for pkg in (*UI_TUNE, *UI_EVAL)}
+    labels_of = defaultdict(set)  # UI string -> every label translators wrote it under (any package)
+    for r in (r for pkg_rows in ui.values() for r in pkg_rows):
+        labels_of[r["text"]].add(r["label"])
     for pkg in (*UI_TUNE, *UI_EVAL):
-        rows += sample(ui_rows(tree, pkg), "ui")
+        # also_as: the same string is a translation under another label too (印刷 is ja and zh-Hant):
+        # no text-only identifier can tell those apart; the bench reports them separately
+        rows += [{**r, "also_as": sorted(labels_of[r["text"]] - {r["label"]})} for r in sample(ui[pkg], "ui")]
     for register in ("docs", "faq"):
         for pkg in DOC_PACKAGES[register]:
             rows += sample(html_rows(tree, pkg), register)
+    man = {pkg: man_rows(tree, pkg) for pkg in (*DOC_PACKAGES["man"], *MAN_L10N)}
     for pkg in DOC_PACKAGES["man"]:
-        rows += sample(man_rows(tree, pkg), "man")
+        rows += sample(man[pkg], "man")
+    untranslated = untranslated_paragraphs([r for pkg in (*DOC_PACKAGES["man"], *MAN_L10N) for r in man[pkg]])
+    for pkg in MAN_L10N:
+        rows += sample([r for r in man[pkg] if r["text"] not in untranslated], "man-l10n")
     wheel = pycantonese_wheel()
     for corpus in ("cantomap", "hkcancor"):
         rows += sample(chat_rows(wheel, corpus), "transcripts")

