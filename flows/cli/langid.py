@@ -18,7 +18,7 @@ from flows.cli.exit_codes import ExitCode
 def langid_cmd(
     texts: Optional[list[str]] = typer.Argument(None, help="texts to identify (or use --file)"),
     file: Optional[Path] = typer.Option(None, "--file", "-f", help="a UTF-8 file with one text per line ('-' = stdin)"),
-    detector: str = typer.Option("langdetect_nb", "--detector", help="langdetect_nb, langdetect or fasttext_lite"),
+    detector: str = typer.Option("combined", "--detector", help="combined (the operator's default), langdetect_nb, langdetect or fasttext_lite"),
     cantonese: str = typer.Option("model", "--cantonese", help="model (marker words + n-gram model), markers or cantonesedetect"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object per line instead of a table"),
 ) -> None:
