@@ -73,8 +73,9 @@ def report_and_artifacts(run_dir: Path, artifacts: bool = True) -> Path:
 def write_run_report(flow: object, flow_run: object, state: object) -> None:
     """Prefect completion/failure hook of the curate flow: write the finished run's report and artifacts.
 
-    The run directory is the flow's return value, or the failed run's (ConservationError carries it). A
-    report is a view of the run: any error here is logged and never changes the run's outcome.
+    The run directory is the flow's return value, or the failed run's (ConservationError carries it).
+    The work runs as the `curate-report` task of the same flow run, so the UI shows it beside the
+    shards. A report is a view of the run: any error here is logged and never changes the run's outcome.
     """
     import logging
 
@@ -89,6 +90,17 @@ def write_run_report(flow: object, flow_run: object, state: object) -> None:
         run_dir = getattr(result, "run_dir", None) if isinstance(result, BaseException) else result
         if run_dir is None or not (Path(run_dir) / "run.json").is_file():
             return
-        report_and_artifacts(Path(run_dir))
+        _report_task()(str(run_dir))
     except Exception as exc:  # a bug in the report must not fail (or hide) the curation
         logger.warning("run report not written: %s: %s", type(exc).__name__, exc)
+
+
+def _report_task():  # noqa: ANN202 - a Prefect Task, built on first use so importing the report does not import Prefect
+    from prefect import task
+
+    return task(name="curate-report")(_report_and_artifacts_str)
+
+
+def _report_and_artifacts_str(run_dir: str) -> str:
+    """Write the run's HTML report and publish its Prefect artifacts (funnel, language mix, op time, link)."""
+    return str(report_and_artifacts(Path(run_dir)))

@@ -27,10 +27,12 @@ class LabelStudioServer:
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "YULIAO_LS_VENV": str(LS_VENV), "YULIAO_LS_DATA_DIR": str(self.data_dir),
-                "YULIAO_LS_PORT": str(self.port), "YULIAO_LS_TOKEN": self.token}
+                "YULIAO_LS_PORT": str(self.port), "YULIAO_LS_TOKEN": self.token,
+                # the first start migrates a fresh database: 290 s at load 15 on 2 cores (240 s was not enough)
+                "YULIAO_LS_START_TIMEOUT": os.environ.get("YULIAO_LS_START_TIMEOUT", "600")}
 
     def script(self, command: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["bash", str(SCRIPT), command], env=self.env(), capture_output=True, text=True, timeout=300)
+        return subprocess.run(["bash", str(SCRIPT), command], env=self.env(), capture_output=True, text=True, timeout=660)
 
     def pid(self) -> int:
         return int((self.data_dir / "label-studio.pid").read_text().strip())

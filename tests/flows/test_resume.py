@@ -45,7 +45,8 @@ DRIVER = textwrap.dedent("""\
         yield from real(spec, path, batch_rows)
 
     c.read_input_file = stalling_reader
-    c.run_recipe(recipe, run_id=run_id, runner="thread", workers=2)
+    from flows.entrypoints import run_recipe
+    run_recipe(recipe, run_id=run_id, runner="thread", workers=2)
     """)
 
 
