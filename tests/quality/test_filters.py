@@ -89,7 +89,7 @@ def test_none_switches_a_check_off_and_flags_work():
     assert out.column("drop_reason").to_pylist() == ["lorem_ipsum", "curly_brace"]
     out, _ = run_ops(batch, [FilterC4(drop_lorem_ipsum=False, drop_curly_brace=False, max_policy_lines=3)])
     assert out.column("drop_reason").to_pylist() == [None, "policy_boilerplate"]
-    out, _ = run_ops(batch, [FilterLines(**{f.param: None for f in FilterLines.checks})])
+    out, _ = run_ops(batch, [FilterLines(**{r.param: None for r in FilterLines.rules})])
     assert out.column("drop_reason").null_count == 2  # every check off: nothing needed, nothing dropped
 
 
