@@ -82,6 +82,21 @@ def declared_rules() -> list[tuple[str, Rule]]:
     return [(name, rule) for name, cls in known_ops().items() if issubclass(cls, Filter) for rule in cls.rules]
 
 
+def declared_rule(op_id: str, reason: str) -> Rule | None:
+    """Return the rule this code's Filter `name@version` declares for `reason`; None for other ops or versions.
+
+    A recorded op of another version may have decided on another rule, so only the same version is read.
+    Names no operator has (release gates, ...) return None without importing any operator module.
+    """
+    name, _, version = op_id.partition("@")
+    if name not in known_op_names():
+        return None
+    cls = get_op_class(name)
+    if not issubclass(cls, Filter) or str(cls.version) != version:
+        return None
+    return cls.rule_for(reason)
+
+
 def build_op_index() -> dict[str, str]:
     """Return the op name -> module index found by full discovery."""
     return {name: cls.__module__ for name, cls in known_ops().items()}
