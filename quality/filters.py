@@ -1,82 +1,49 @@
 """Quality filters: turn ``signal_*`` columns into drops with reasons, thresholds as typed params.
 
-Each filter groups the checks of one signal family. A check is off when its threshold is None
-(or False for flags). Rows whose signal is null (e.g. words in Chinese text, PII density without
-``pii_counts``) pass that check. When several checks fail, the first in declaration order gives
-the reason. Defaults are the published English-web values (Gopher: Rae et al. 2021, C4: Raffel
+Each filter groups the rules of one signal family, declared in the operator contract
+(`transforms.ops.Rule`: parameter, column, comparison, reason). A rule is off when its threshold
+is None (or False for flags). Rows whose signal is null (e.g. words in Chinese text, PII density
+without ``pii_counts``) pass that rule. When several rules fail, the first in declaration order
+gives the reason. Defaults are the published English-web values (Gopher: Rae et al. 2021, C4: Raffel
 et al. 2020, FineWeb: Penedo et al. 2024); the presets in configs/recipes/presets/ override them
 with values measured on real Chinese text (bench/quality_thresholds.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from transforms.ops import Filter
-from transforms.registry import register_op
-
-CheckKind = Literal["min", "max", "flag"]
-
-
-@dataclass(frozen=True)
-class Check:
-    """One threshold: parameter `param` bounds column `column`; failing rows get `reason`."""
-
-    param: str
-    column: str
-    kind: CheckKind
-    reason: str
-    scorer: str  # the scorer op that writes `column`, named in the error when it is missing
-
-
-def failing_mask(values: pa.Array | pa.ChunkedArray, kind: CheckKind, threshold: float | bool) -> pa.Array:
-    """Return True where a value violates the threshold (null values never fail)."""
-    if kind == "min":
-        fail = pc.less(values, threshold)
-    elif kind == "max":
-        fail = pc.greater(values, threshold)
-    else:
-        fail = pc.equal(values.cast(pa.bool_()), True)
-    fail = pc.fill_null(fail, False)
-    return fail.combine_chunks() if isinstance(fail, pa.ChunkedArray) else fail
+from transforms.ops import NUMERIC_COMPARISONS, Comparison, Filter, Rule, failing_mask
+from transforms.registry import declared_rules, get_op_class, register_op
 
 
 class ThresholdFilter(Filter):
-    """Base of the signal filters: evaluates the class's `checks` in order against its params."""
+    """Base of the signal filters: evaluates the class's declared `rules` in order against its params."""
 
-    checks: ClassVar[tuple[Check, ...]] = ()
-
-    def active_checks(self) -> list[tuple[Check, float | bool]]:
-        """Return the checks that are switched on, with their thresholds."""
-        out = []
-        for check in self.checks:
-            thr = getattr(self, check.param)
-            if thr is None or thr is False:
-                continue
-            out.append((check, thr))
-        return out
+    def active_rules(self) -> list[tuple[Rule, float | bool]]:
+        """Return the rules that are switched on, with their thresholds."""
+        return [(rule, thr) for rule in self.rules if rule.is_on(thr := getattr(self, rule.param))]
 
     def drop_reasons(self, live: pa.Table) -> pa.Array:
         reasons = pa.nulls(live.num_rows, pa.string())
-        for check, thr in self.active_checks():
-            if check.column not in live.column_names:
+        for rule, thr in self.active_rules():
+            if rule.column not in live.column_names:
                 raise ValueError(
-                    f"{self.op_id}: parameter {check.param} needs column {check.column!r}; "
-                    f"run the scorer op {check.scorer!r} earlier in the recipe"
+                    f"{self.op_id}: parameter {rule.param} needs column {rule.column!r}; "
+                    f"run the scorer op {rule.source!r} earlier in the recipe"
                 )
-            fail = failing_mask(live.column(check.column), check.kind, thr)
-            reasons = pc.coalesce(reasons, pc.if_else(fail, pa.scalar(check.reason), pa.scalar(None, pa.string())))
+            fail = failing_mask(rule.values(live.column(rule.column)), rule.comparison, thr)
+            reasons = pc.coalesce(reasons, pc.if_else(fail, pa.scalar(rule.reason), pa.scalar(None, pa.string())))
         return reasons
 
 
-def _checks(scorer: str, *specs: tuple[str, str, CheckKind, str]) -> tuple[Check, ...]:
-    return tuple(Check(param, column, kind, reason, scorer) for param, column, kind, reason in specs)
+def _rules(scorer: str, *specs: tuple[str, str, Comparison, str]) -> tuple[Rule, ...]:
+    return tuple(Rule(param, column, comparison, reason, source=scorer) for param, column, comparison, reason in specs)
 
 
 @register_op
@@ -86,7 +53,7 @@ class FilterLength(ThresholdFilter):
     name: ClassVar[str] = "filter_length"
     version: ClassVar[int] = 1
     summary: ClassVar[str] = "min/max non-space characters; min/max words and mean word length (Gopher; spaced scripts only)"
-    checks: ClassVar[tuple[Check, ...]] = _checks(
+    rules: ClassVar[tuple[Rule, ...]] = _rules(
         "score_text_stats",
         ("min_chars", "signal_chars", "min", "too_few_chars"),
         ("max_chars", "signal_chars", "max", "too_many_chars"),
@@ -111,7 +78,7 @@ class FilterTextStats(ThresholdFilter):
     name: ClassVar[str] = "filter_text_stats"
     version: ClassVar[int] = 1
     summary: ClassVar[str] = "min CJK share; max symbol, digit and garbled-character share; max U+FFFD count"
-    checks: ClassVar[tuple[Check, ...]] = _checks(
+    rules: ClassVar[tuple[Rule, ...]] = _rules(
         "score_text_stats",
         ("max_garbled_share", "signal_garbled_share", "max", "garbled_text"),
         ("max_replacement_chars", "signal_replacement_chars", "max", "replacement_chars"),
@@ -134,7 +101,7 @@ class FilterLines(ThresholdFilter):
     name: ClassVar[str] = "filter_lines"
     version: ClassVar[int] = 1
     summary: ClassVar[str] = "punctuation-ending, short, bullet, ellipsis and duplicate line/paragraph shares (Gopher, FineWeb)"
-    checks: ClassVar[tuple[Check, ...]] = _checks(
+    rules: ClassVar[tuple[Rule, ...]] = _rules(
         "score_line_stats",
         ("max_dup_line_share", "signal_dup_line_share", "max", "dup_lines"),
         ("max_dup_para_share", "signal_dup_para_share", "max", "dup_paragraphs"),
@@ -163,7 +130,7 @@ class FilterRepetition(ThresholdFilter):
     name: ClassVar[str] = "filter_repetition"
     version: ClassVar[int] = 1
     summary: ClassVar[str] = "max top-{2,3,4}gram and duplicate-{5..10}gram character shares (Gopher; chars for CJK)"
-    checks: ClassVar[tuple[Check, ...]] = _checks(
+    rules: ClassVar[tuple[Rule, ...]] = _rules(
         "score_repetition",
         *[(f"max_top_{n}gram_share", f"signal_top_{n}gram_share", "max", f"top_{n}gram_repetition") for n in (2, 3, 4)],
         *[(f"max_dup_{n}gram_share", f"signal_dup_{n}gram_share", "max", f"dup_{n}gram_repetition") for n in range(5, 11)],
@@ -187,7 +154,7 @@ class FilterStopwords(ThresholdFilter):
     name: ClassVar[str] = "filter_stopwords"
     version: ClassVar[int] = 1
     summary: ClassVar[str] = "min stop-word occurrences (Gopher: 2) and min stop-word share; null language passes"
-    checks: ClassVar[tuple[Check, ...]] = _checks(
+    rules: ClassVar[tuple[Rule, ...]] = _rules(
         "score_stopwords",
         ("min_stopwords", "signal_stopwords", "min", "few_stopwords"),
         ("min_stopword_share", "signal_stopword_share", "min", "low_stopword_share"),
@@ -204,7 +171,7 @@ class FilterPiiDensity(ThresholdFilter):
     name: ClassVar[str] = "filter_pii_density"
     version: ClassVar[int] = 1
     summary: ClassVar[str] = "max PII matches per 1,000 characters (needs pii_counts from the PII redactor)"
-    checks: ClassVar[tuple[Check, ...]] = _checks(
+    rules: ClassVar[tuple[Rule, ...]] = _rules(
         "score_pii_density", ("max_pii_density", "signal_pii_density", "max", "pii_dense")
     )
 
@@ -218,7 +185,7 @@ class FilterC4(ThresholdFilter):
     name: ClassVar[str] = "filter_c4"
     version: ClassVar[int] = 1
     summary: ClassVar[str] = "C4 page rules as document drops; javascript/policy are line rules in C4, so off or counted here"
-    checks: ClassVar[tuple[Check, ...]] = _checks(
+    rules: ClassVar[tuple[Rule, ...]] = _rules(
         "score_c4_flags",
         ("drop_lorem_ipsum", "signal_c4_lorem_ipsum", "flag", "lorem_ipsum"),
         ("drop_curly_brace", "signal_c4_curly_brace", "flag", "curly_brace"),
@@ -239,33 +206,16 @@ class FilterQualityScore(ThresholdFilter):
     name: ClassVar[str] = "filter_quality_score"
     version: ClassVar[int] = 1
     summary: ClassVar[str] = "min score_quality (take the threshold `yuliao quality train` chose, from model.json)"
-    checks: ClassVar[tuple[Check, ...]] = _checks("score_quality", ("min_score", "score_quality", "min", "low_quality_score"))
+    rules: ClassVar[tuple[Rule, ...]] = _rules("score_quality", ("min_score", "score_quality", "min", "low_quality_score"))
 
     min_score: float = Field(..., ge=0, le=1, description="minimum learned quality score")
-
-
-SIGNAL_FILTERS: tuple[type[ThresholdFilter], ...] = (
-    FilterLength,
-    FilterTextStats,
-    FilterLines,
-    FilterRepetition,
-    FilterStopwords,
-    FilterPiiDensity,
-    FilterC4,
-    FilterQualityScore,
-)
-
-
-def all_checks() -> list[tuple[str, Check]]:
-    """Return (filter op name, check) for every threshold any quality filter knows."""
-    return [(cls.name, check) for cls in SIGNAL_FILTERS for check in cls.checks]
 
 
 # ---------------------------------------------------------------------------------------------
 # Threshold suggestion (pure; the CLI `yuliao suggest-thresholds` prints it)
 
 
-def candidate_thresholds(values: np.ndarray, kind: CheckKind, quantiles: tuple[float, ...]) -> list[float]:
+def candidate_thresholds(values: np.ndarray, kind: Comparison, quantiles: tuple[float, ...]) -> list[float]:
     """Return distinct thresholds at the given quantiles of the values (rounded to 4 digits)."""
     if values.size == 0 or kind == "flag":
         return []
@@ -275,7 +225,7 @@ def candidate_thresholds(values: np.ndarray, kind: CheckKind, quantiles: tuple[f
 
 def threshold_sweep(
     values: pa.Array | pa.ChunkedArray,
-    kind: CheckKind,
+    kind: Comparison,
     thresholds: list[float],
     examples: int = 2,
 ) -> list[dict]:
@@ -307,16 +257,20 @@ def threshold_sweep(
 
 
 def preset_thresholds(ops: list[dict]) -> dict[str, float | bool]:
-    """Return {column:kind -> threshold} from a preset/recipe ops list (plain dicts as in the YAML)."""
+    """Return {metric:comparison -> threshold} of the filters in a preset/recipe ops list (plain dicts as in the YAML)."""
     out: dict[str, float | bool] = {}
-    by_op = {cls.name: cls for cls in SIGNAL_FILTERS}
     for step in ops:
-        cls = by_op.get(step.get("op", ""))
-        if cls is None:
+        try:
+            cls = get_op_class(step.get("op", ""))
+        except KeyError:
+            continue
+        if not issubclass(cls, Filter):
             continue
         op = cls(**{k: v for k, v in step.items() if k != "op"})
-        for check, thr in op.active_checks():
-            out[f"{check.column}:{check.kind}"] = thr
+        for rule in cls.rules:
+            thr = getattr(op, rule.param)
+            if rule.comparison in NUMERIC_COMPARISONS and rule.is_on(thr):
+                out[f"{rule.metric}:{rule.comparison}"] = thr
     return out
 
 
@@ -326,11 +280,13 @@ def threshold_report(
     current: dict[str, float | bool] | None = None,
     examples: int = 2,
     columns: tuple[str, ...] | None = None,
+    rules: list[tuple[str, Rule]] | None = None,
 ) -> list[dict]:
-    """Return, per thresholdable signal present in `table`, a sweep of candidate thresholds.
+    """Return, per declared min/max rule whose column is in `table`, a sweep of candidate thresholds.
 
-    Candidates are the values at the given quantiles of the scored rows (the min side for min-type
-    checks, the max side for max-type), plus `current` thresholds (e.g. from a preset). Each row
+    `rules` are (filter name, rule) pairs, by default every registered Filter's declared rules.
+    Candidates are the values at the given quantiles of the scored rows (the min side for min
+    rules, the max side for max rules), plus `current` thresholds (e.g. from a preset). Each row
     carries how many documents the threshold would drop and the boundary examples as
     (value, id, text excerpt), dropped side and kept side, and, when the table has ``drop_reason``,
     how many of the rows it would drop are kept now (what the threshold would add to the run).
@@ -338,34 +294,34 @@ def threshold_report(
     current = current or {}
     seen: set[str] = set()
     report = []
-    for filter_name, check in all_checks():
-        key = f"{check.column}:{check.kind}"
-        if key in seen or check.kind == "flag" or check.column not in table.column_names:
+    ids = table.column("id").to_pylist()
+    texts = table.column("text").to_pylist()
+    live = np.array([r is None for r in table.column("drop_reason").to_pylist()]) if "drop_reason" in table.column_names else None
+    for filter_name, rule in declared_rules() if rules is None else rules:
+        key = f"{rule.metric}:{rule.comparison}"
+        if key in seen or rule.comparison not in NUMERIC_COMPARISONS or rule.column not in table.column_names:
             continue
-        if columns and check.column not in columns:
+        if columns and rule.column not in columns and rule.metric not in columns:
             continue
         seen.add(key)
-        col = table.column(check.column)
-        vals = np.array([v for v in col.to_pylist() if v is not None], dtype=np.float64)
-        ids = table.column("id").to_pylist()
-        texts = table.column("text").to_pylist()
+        col = rule.values(table.column(rule.column))
         values = col.to_pylist()
-        thresholds = candidate_thresholds(vals, check.kind, quantiles)
+        vals = np.array([v for v in values if v is not None], dtype=np.float64)
+        thresholds = candidate_thresholds(vals, rule.comparison, quantiles)
         if key in current and float(current[key]) not in thresholds:
-            thresholds = sorted(thresholds + [float(current[key])], reverse=check.kind == "max")
-        live = np.array([r is None for r in table.column("drop_reason").to_pylist()]) if "drop_reason" in table.column_names else None
+            thresholds = sorted(thresholds + [float(current[key])], reverse=rule.comparison == "max")
         vals_all = np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
         rows = []
-        for row in threshold_sweep(col, check.kind, thresholds, examples):
-            cut = (vals_all < row["threshold"]) if check.kind == "min" else (vals_all > row["threshold"])
+        for row in threshold_sweep(col, rule.comparison, thresholds, examples):
+            cut = (vals_all < row["threshold"]) if rule.comparison == "min" else (vals_all > row["threshold"])
             row["dropped_now_kept"] = int(np.sum(cut & live)) if live is not None else None
             rows.append(row | {
                 "current": key in current and float(current[key]) == row["threshold"],
                 "dropped_examples": [(values[i], ids[i], _excerpt(texts[i])) for i in row["dropped_examples"]],
                 "kept_examples": [(values[i], ids[i], _excerpt(texts[i])) for i in row["kept_examples"]],
             })
-        report.append({"filter": filter_name, "param": check.param, "column": check.column, "kind": check.kind,
-                       "reason": check.reason, "scored": int(vals.size), "rows": rows})
+        report.append({"filter": filter_name, "param": rule.param, "column": rule.column, "metric": rule.metric,
+                       "kind": rule.comparison, "reason": rule.reason, "scored": int(vals.size), "rows": rows})
     return report
 
 

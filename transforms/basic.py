@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 import xxhash
 from pydantic import Field
 
-from transforms.ops import CorpusOp, Filter, Mapper, OpStats, add_trace, mark_dropped, reasons_where, set_column
+from transforms.ops import CorpusOp, Filter, Mapper, Measure, OpStats, Rule, add_trace, mark_dropped, reasons_where, set_column
 from transforms.registry import register_op
 from transforms.schema import CLUSTER_ID, DUPLICATE_OF, ensure_decision_columns
 
@@ -69,6 +69,9 @@ def count_text_chars(text: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.subtract(total, spaces)
 
 
+NON_SPACE_CHARS = Measure("non-space characters", count_text_chars)
+
+
 @register_op
 class DropShortDocs(Filter):
     """Drop documents with fewer than `min_chars` non-whitespace characters."""
@@ -76,11 +79,13 @@ class DropShortDocs(Filter):
     name: ClassVar[str] = "drop_short_docs"
     version: ClassVar[int] = 2
     summary: ClassVar[str] = "drop documents shorter than min_chars non-whitespace characters"
+    rules: ClassVar[tuple[Rule, ...]] = (Rule("min_chars", "text", "min", "too_short", measure=NON_SPACE_CHARS),)
 
     min_chars: int = Field(..., ge=0, description="minimum number of non-whitespace characters")
 
     def drop_reasons(self, live: pa.Table) -> pa.Array:
-        return reasons_where(pc.less(count_text_chars(live.column("text")), self.min_chars), "too_short")
+        (rule,) = self.rules
+        return reasons_where(pc.less(rule.values(live.column(rule.column)), self.min_chars), rule.reason)
 
 
 DedupNormStep = Literal["whitespace", "case", "width", "punctuation", "script"]

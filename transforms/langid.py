@@ -51,7 +51,7 @@ import pyarrow as pa
 from pydantic import Field, field_validator
 from scipy import sparse
 
-from transforms.ops import Filter, Mapper, OpStats, set_column
+from transforms.ops import Filter, Mapper, OpStats, Rule, set_column
 from transforms.registry import register_op
 
 UND = "und"
@@ -1053,6 +1053,10 @@ class KeepLanguages(Filter):
     name: ClassVar[str] = "keep_languages"
     version: ClassVar[int] = 1
     summary: ClassVar[str] = "keep listed languages (zh, zh-Hant, yue, en...) above a confidence; reasons lang_not_allowed:xx-Xxxx / lang_low_confidence"
+    rules: ClassVar[tuple[Rule, ...]] = (
+        Rule("languages", "lang", "allowed", "lang_not_allowed", source="identify_language"),  # reason carries :lang-Script
+        Rule("min_confidence", "lang_conf", "min", "lang_low_confidence", source="identify_language"),
+    )
 
     languages: tuple[str, ...] = Field(..., min_length=1, description="allowed tags: 'zh', 'zh-Hant', 'yue', 'en', 'und' ...")
     min_confidence: float = Field(0.0, ge=0, le=1, description="drop documents whose lang_conf is below this")

@@ -1,11 +1,13 @@
 """The operator contract: pure, frozen, typed, versioned `name@version`, batch in -> batch out.
 
-Three kinds of operator:
+Four kinds of operator:
 
 * ``Mapper``  rewrites or adds columns (text normalisation, PII redaction, language id);
 * ``Scorer``  only adds ``score_*`` / ``signal_*`` columns, never drops;
 * ``Filter``  decides: it marks rows with a drop reason; it never removes them. The writer splits
-  kept from dropped rows once, at the end.
+  kept from dropped rows once, at the end. Every Filter declares its ``rules``: per reason it can
+  give, the parameter, the column and the comparison that decide it, so the report, lineage and
+  ``suggest-thresholds`` read the decision instead of guessing it from names.
 * ``CorpusOp`` needs the whole corpus (dedup, ...): map (``signatures`` per shard) -> pure
   ``reduce`` over the small signature table -> ``apply_decisions`` per shard.
 
@@ -19,6 +21,7 @@ dropped ones out and puts them back unchanged, in their original order.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -29,6 +32,79 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from transforms.schema import DROP_REASON, DROPPED_BY, TRACE, ensure_decision_columns
 
 OpKind = Literal["map", "score", "filter", "corpus"]
+# How a Filter rule compares a row's value with its parameter: "min" drops values below it, "max"
+# values above it, "flag" drops true values while the (boolean) parameter is on, "allowed" drops
+# values not among the parameter's listed ones.
+Comparison = Literal["min", "max", "flag", "allowed"]
+NUMERIC_COMPARISONS: tuple[Comparison, ...] = ("min", "max")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A value a rule computes from its column because no op stores it (e.g. non-space characters of text)."""
+
+    name: str
+    fn: Callable[[pa.Array | pa.ChunkedArray], pa.Array | pa.ChunkedArray]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One decision a Filter declares: rows whose `column` fails parameter `param` by `comparison` get `reason`.
+
+    A rule is off while its parameter is None (or False for a flag). An emitted reason is `reason`
+    itself or `reason:detail` (``lang_not_allowed:en-Latn``). `source` names the op that writes
+    `column` (None: the column is the document's own); `measure`, when set, derives the compared
+    value from the column.
+    """
+
+    param: str
+    column: str
+    comparison: Comparison
+    reason: str
+    source: str | None = None
+    measure: Measure | None = None
+
+    def gives(self, reason: str) -> bool:
+        """Return True when `reason` is this rule's reason (with or without a ``:detail`` suffix)."""
+        return reason == self.reason or reason.startswith(f"{self.reason}:")
+
+    @property
+    def metric(self) -> str:
+        """Return the name of the compared value: the column, or the measure of the column."""
+        return self.column if self.measure is None else f"{self.column} ({self.measure.name})"
+
+    def values(self, column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+        """Return the compared values of a column of `column`'s rows."""
+        return column if self.measure is None else self.measure.fn(column)
+
+    def is_on(self, threshold: object) -> bool:
+        """Return True when the parameter value switches the rule on (None, or False for flags, is off)."""
+        return threshold is not None and threshold is not False
+
+    def describe(self, value: object, threshold: object) -> str:
+        """Return the rule as it decided one row, e.g. ``signal_cjk_share = 0.12 < min_cjk_share = 0.3``."""
+        shown = f"{value:.4g}" if isinstance(value, float) else repr(value) if isinstance(value, str) else str(value)
+        if self.comparison == "min":
+            return f"{self.metric} = {shown} < {self.param} = {threshold}"
+        if self.comparison == "max":
+            return f"{self.metric} = {shown} > {self.param} = {threshold}"
+        if self.comparison == "flag":
+            return f"{self.metric} = {shown} while {self.param} = {threshold}"
+        return f"{self.metric} = {shown}, not in {self.param} = {list(threshold) if isinstance(threshold, (list, tuple)) else threshold}"
+
+
+def failing_mask(values: pa.Array | pa.ChunkedArray, comparison: Comparison, threshold: float | bool) -> pa.Array:
+    """Return True where a value fails a min/max/flag threshold (null values never fail)."""
+    if comparison == "min":
+        fail = pc.less(values, threshold)
+    elif comparison == "max":
+        fail = pc.greater(values, threshold)
+    elif comparison == "flag":
+        fail = pc.equal(values.cast(pa.bool_()), True)
+    else:
+        raise ValueError(f"comparison {comparison!r} has no threshold mask; the filter evaluates it itself")
+    fail = pc.fill_null(fail, False)
+    return fail.combine_chunks() if isinstance(fail, pa.ChunkedArray) else fail
 
 
 @dataclass
@@ -123,9 +199,26 @@ class Scorer(Operator):
 
 
 class Filter(Operator):
-    """An operator that decides which rows to drop, with a reason per dropped row."""
+    """An operator that decides which rows to drop, with a reason per dropped row, declared in `rules`."""
 
     kind: ClassVar[OpKind] = "filter"
+    rules: ClassVar[tuple[Rule, ...]] = ()  # one per reason the filter gives; `register_op` refuses none
+
+    @classmethod
+    def rule_for(cls, reason: str) -> Rule | None:
+        """Return the declared rule that gives `reason`, or None."""
+        return next((r for r in cls.rules if r.gives(reason)), None)
+
+    @classmethod
+    def rule_problems(cls) -> list[str]:
+        """Return what is wrong with the class's rules (none declared, unknown parameter, reason given twice)."""
+        if not cls.rules:
+            return [f"{cls.__name__} declares no rules"]
+        problems = [f"{cls.__name__}: rule {r.reason!r} names parameter {r.param!r}, which is not a field"
+                    for r in cls.rules if r.param not in cls.model_fields]
+        reasons = [r.reason for r in cls.rules]
+        problems += [f"{cls.__name__}: reason {x!r} declared twice" for x in sorted({x for x in reasons if reasons.count(x) > 1})]
+        return problems
 
     def drop_reasons(self, live: pa.Table) -> pa.Array:
         """Return one reason per row: a string to drop it, null to keep it."""

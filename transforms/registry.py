@@ -14,7 +14,7 @@ import pkgutil
 from transforms.lazy import build_once
 from importlib import resources
 
-from transforms.ops import Operator
+from transforms.ops import Filter, Operator, Rule
 
 _REGISTRY: dict[str, type[Operator]] = {}
 # Packages whose modules may define operators; every module in them is imported once.
@@ -24,6 +24,9 @@ OP_PACKAGES: tuple[str, ...] = ("transforms", "quality")
 def register_op(cls: type[Operator]) -> type[Operator]:
     """Class decorator: make an operator available to recipes under its `name`."""
     name = cls.name
+    if issubclass(cls, Filter) and (problems := cls.rule_problems()):
+        # The report, lineage and suggest-thresholds explain a drop by its declared rule only.
+        raise TypeError(f"filter {name!r}: " + "; ".join(problems))
     if name in _REGISTRY and _REGISTRY[name] is not cls:
         raise ValueError(f"operator name {name!r} registered twice ({_REGISTRY[name].__module__} and {cls.__module__})")
     _REGISTRY[name] = cls
@@ -72,6 +75,26 @@ def known_op_names() -> list[str]:
     """Return every op name a recipe can use, without importing the operators."""
     names = set(op_index()) | set(_REGISTRY)
     return sorted(names)
+
+
+def declared_rules() -> list[tuple[str, Rule]]:
+    """Return (op name, rule) for every rule of every registered Filter, by op name then declaration order."""
+    return [(name, rule) for name, cls in known_ops().items() if issubclass(cls, Filter) for rule in cls.rules]
+
+
+def declared_rule(op_id: str, reason: str) -> Rule | None:
+    """Return the rule this code's Filter `name@version` declares for `reason`; None for other ops or versions.
+
+    A recorded op of another version may have decided on another rule, so only the same version is read.
+    Names no operator has (release gates, ...) return None without importing any operator module.
+    """
+    name, _, version = op_id.partition("@")
+    if name not in known_op_names():
+        return None
+    cls = get_op_class(name)
+    if not issubclass(cls, Filter) or str(cls.version) != version:
+        return None
+    return cls.rule_for(reason)
 
 
 def build_op_index() -> dict[str, str]:

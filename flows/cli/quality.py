@@ -56,13 +56,13 @@ def _fmt_examples(examples: list[tuple]) -> str:
 def suggest_thresholds_cmd(
     run_dir: Path = typer.Argument(..., help="a run directory, <workspace>/runs/<run_id>"),
     preset: Optional[str] = typer.Option(None, "--preset", "-p", help="also show this preset's thresholds (zh_web, zh_longform, en_web, or a YAML path)"),
-    signal: Optional[list[str]] = typer.Option(None, "--signal", "-s", help="only these signal columns (repeatable)"),
+    signal: Optional[list[str]] = typer.Option(None, "--signal", "-s", help="only the rules on these columns (repeatable), e.g. signal_chars, lang_conf, text"),
     quantiles: str = typer.Option("0.01,0.02,0.05,0.1,0.2", "--quantiles", help="drop shares to propose thresholds at"),
     examples: int = typer.Option(2, "--examples", "-e", min=0, help="boundary examples per side"),
     compute: bool = typer.Option(False, "--compute", help="compute the signals from the text when the run has none"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="also write the report as JSON here"),
 ) -> None:
-    """Show, per quality signal and candidate threshold, how many documents of a run it would drop, with boundary examples."""
+    """Show, per min/max rule the filters declare and candidate threshold, how many documents of a run it would drop, with boundary examples."""
     from quality.filters import preset_thresholds, threshold_report
     from quality.signals import score_all_signals
     from transforms.schema import DECISION_FIELDS
@@ -87,7 +87,7 @@ def suggest_thresholds_cmd(
         raise typer.Exit(ExitCode.BAD_INPUT)
     out.print(f"{run_dir}: {table.num_rows} documents (kept + dropped)")
     for item in report:
-        t = Table(title=f"{item['column']} ({item['kind']}) -> {item['filter']}.{item['param']}, reason '{item['reason']}'; "
+        t = Table(title=f"{item['metric']} ({item['kind']}) -> {item['filter']}.{item['param']}, reason '{item['reason']}'; "
                         f"{item['scored']} scored", title_justify="left", show_lines=True)
         t.add_column("threshold", justify="right")
         t.add_column("would drop", justify="right")

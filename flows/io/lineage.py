@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from flows.io.annotation_layout import AGREEMENT_FILE, ANNOTATION_DIR, ANNOTATIONS_FILE, LABELS_FILE
 from flows.io.release_store import ReleaseRef, files_of_role, list_versions, read_manifest, releases_root
 from transforms.lazy import build_once
+from transforms.registry import declared_rule
 from transforms.schema import CLUSTER_ID, DROP_REASON, DROPPED_BY, DUPLICATE_OF, TRACE
 
 ANNOTATIONS_GLOB = f"{ANNOTATION_DIR}/**/{ANNOTATIONS_FILE}"
@@ -148,6 +149,24 @@ def op_steps(manifest: dict[str, Any], row: dict[str, Any], status: str) -> list
     return steps
 
 
+def drop_rule(manifest: dict[str, Any], row: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the declared rule that dropped `row` with its value and the recorded threshold, or None.
+
+    None when the dropping op is not a Filter of this code's version (dedup, release gates, an older
+    version) or the row lacks the rule's column; the rule is the operator's declaration, the value
+    the row's own, the threshold the one the run recorded.
+    """
+    op_id, reason = row.get(DROPPED_BY), row.get(DROP_REASON)
+    rule = declared_rule(op_id, reason) if op_id and reason else None
+    params = next((op.get("params", {}) for op in manifest["ops"] if op["op"] == op_id), {})
+    if rule is None or rule.column not in row or rule.param not in params:
+        return None
+    value = rule.values(pa.array([row[rule.column]])).to_pylist()[0]
+    threshold = params[rule.param]
+    return {"op": op_id, "reason": reason, "param": rule.param, "column": rule.column, "metric": rule.metric,
+            "comparison": rule.comparison, "value": value, "threshold": threshold, "text": rule.describe(value, threshold)}
+
+
 def cluster_members(release_dir: Path, manifest: dict[str, Any], cluster_id: str) -> list[dict[str, Any]]:
     """Return the members of a dedup cluster across released and dropped rows, with their status."""
     cols = ["id", "source", "source_uri", CLUSTER_ID, DROP_REASON, DROPPED_BY, DUPLICATE_OF]
@@ -243,6 +262,9 @@ def record_story(ref: ReleaseRef, record_id: str, verify_raw: bool = False) -> d
         if row.get(DUPLICATE_OF):
             why += f"; duplicate of {row[DUPLICATE_OF]}"
         story["why_not"] = why
+        rule = drop_rule(manifest, row)
+        if rule:
+            story["rule"] = rule
     cid = row.get(CLUSTER_ID)
     if cid:
         members = cluster_members(ref.path, manifest, cid)
@@ -280,6 +302,8 @@ def render_story(story: dict[str, Any]) -> str:
         lines.append(f"  in the release: {story['in_release']}")
     else:
         lines.append(f"  NOT in the release: {story.get('why_not')}")
+        if story.get("rule"):
+            lines.append(f"  rule: {story['rule']['text']}")
     src = story.get("source")
     if src:
         lines.append(f"  raw source: {src['source']} (licence {src.get('licence')}) at {src['source_uri']}")

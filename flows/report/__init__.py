@@ -1,1 +1,1 @@
-"""Run and release reports: HTML (html.py) and Prefect artifacts (artifacts.py), read from finished run directories."""
+"""Run and release reports: data collection (data.py), the HTML rendering (html.py) and Prefect artifacts (artifacts.py), read from finished run/release directories."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from flows.report.html import REPORT_NAME, ReportData, collect_report_data, save_report
+from flows.report.data import ReportData, collect_report_data
+from flows.report.html import REPORT_NAME, save_report
 
 
 def artifact_key(recipe_name: str, what: str) -> str:

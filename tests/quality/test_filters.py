@@ -89,7 +89,7 @@ def test_none_switches_a_check_off_and_flags_work():
     assert out.column("drop_reason").to_pylist() == ["lorem_ipsum", "curly_brace"]
     out, _ = run_ops(batch, [FilterC4(drop_lorem_ipsum=False, drop_curly_brace=False, max_policy_lines=3)])
     assert out.column("drop_reason").to_pylist() == [None, "policy_boilerplate"]
-    out, _ = run_ops(batch, [FilterLines(**{f.param: None for f in FilterLines.checks})])
+    out, _ = run_ops(batch, [FilterLines(**{r.param: None for r in FilterLines.rules})])
     assert out.column("drop_reason").null_count == 2  # every check off: nothing needed, nothing dropped
 
 
@@ -166,6 +166,23 @@ def test_threshold_report_marks_preset_thresholds(sohu):
     assert len(marked) == 1 and marked[0]["threshold"] == 0.5
     vals = np.array(scored.column("signal_dup_5gram_share").to_pylist(), dtype=float)
     assert marked[0]["dropped"] == int((vals > 0.5).sum())
+
+
+def test_threshold_report_sweeps_every_declared_min_max_rule():
+    """Rules outside the quality filters are swept too: drop_short_docs on its measure, keep_languages on lang_conf."""
+    table = pa.table({"id": [f"d{i}" for i in range(5)], "text": ["a b", "abcd", "一二三 四五", "x" * 9, "  "],
+                      "lang_conf": pa.array([0.2, 0.9, None, 0.6, 0.99]), "drop_reason": [None, None, None, "x", None]})
+    report = {item["filter"]: item for item in threshold_report(table, quantiles=(0.2, 0.4))}
+    assert set(report) == {"drop_short_docs", "keep_languages"}  # no signal_* columns: no quality filter rule applies
+    short = report["drop_short_docs"]
+    assert (short["param"], short["metric"], short["kind"], short["reason"]) == ("min_chars", "text (non-space characters)", "min", "too_short")
+    assert short["scored"] == 5 and [r["threshold"] for r in short["rows"]] == [1.6, 3.2]  # quantiles of 2, 4, 5, 9, 0
+    assert [r["dropped"] for r in short["rows"]] == [1, 2] and short["rows"][1]["dropped_now_kept"] == 2
+    conf = report["keep_languages"]
+    assert (conf["param"], conf["column"], conf["scored"]) == ("min_confidence", "lang_conf", 4)  # null confidences unscored
+    assert preset_thresholds([{"op": "keep_languages", "languages": ["zh"], "min_confidence": 0.5},
+                              {"op": "drop_short_docs", "min_chars": 6}, {"op": "dedup_exact"}]) == \
+        {"lang_conf:min": 0.5, "text (non-space characters):min": 6}
 
 
 def _write_run(tmp_path: Path, table: pa.Table) -> Path:

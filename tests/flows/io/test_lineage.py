@@ -63,7 +63,13 @@ def test_a_dropped_record_says_which_op_dropped_it_and_that_later_ops_never_saw_
     assert _ops(story) == [(op_id(LID), "ran; no change recorded"),
                            (op_id(SHORT), "dropped it: too_short"),
                            (op_id(DEDUP), "not applied: the record was already dropped")]
+    # The rule drop_short_docs declares, with this record's value and the threshold the run recorded.
+    assert story["rule"] == {"op": op_id(SHORT), "reason": "too_short", "param": "min_chars", "column": "text",
+                             "metric": "text (non-space characters)", "comparison": "min", "value": 1, "threshold": 2,
+                             "text": "text (non-space characters) = 1 < min_chars = 2"}
+    assert "  rule: text (non-space characters) = 1 < min_chars = 2" in render_story(story).splitlines()
     gated = record_story(resolve_ref(ws, "tiny@v1"), ids1[5])  # Japanese, gated at publish time
+    assert "rule" not in gated  # a release gate is no Filter: no declared rule to show
     assert gated["status"] == "dropped" and gated["record"]["lang"] == "ja"
     assert gated["why_not"] == "dropped by gate:languages(lang in ['en', 'yue', 'zh']): gate:languages"
     assert _ops(gated)[-1][0] == "release gates" and "gate:languages" in _ops(gated)[-1][1]
@@ -78,6 +84,7 @@ def test_a_deduplicated_record_shows_its_cluster_and_the_copy_that_was_kept(publ
     assert dup["cluster"]["cluster_id"] == ids1[1] and dup["cluster"]["duplicate_of"] == ids1[1]
     assert [(m["id"], m["status"]) for m in dup["cluster"]["members"]] == [(ids1[1], "released"), (ids1[2], "dropped")]
     assert _ops(dup)[-1] == (op_id(DEDUP), f"dropped it: exact_duplicate (duplicate of {ids1[1]}, cluster {ids1[1]})")
+    assert "rule" not in dup  # dedup is a corpus op, not a Filter
     kept = record_story(ref, ids1[1])
     assert kept["status"] == "released" and kept["cluster"]["size"] == 2
     assert _ops(kept)[2] == (op_id(DEDUP), f"kept it as the representative of duplicate cluster {ids1[1]}")

@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from flows.report.html import collect_report_data, render_report, write_report
+from flows.report.data import collect_report_data
+from flows.report.html import render_report, write_report
 from tests.flows.chromium import chromium_binary, load_page
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -98,18 +99,18 @@ def scored_run(tmp_path) -> Path:
 
 
 def make_scored_run(tmp_path: Path) -> Path:
-    """A hand-made run: a quality filter dropped score_q < 0.5, and a dedup op dropped one copy."""
+    """A hand-made run: filter_quality_score dropped score_quality < 0.5, and a dedup op dropped one copy."""
     kept = [{"id": f"k{i}", "text": f"kept <b>{i}</b> " * (i + 1), "source": "s", "lang": "zh", "script": "Hans",
-             "score_q": 0.5 + i / 20} for i in range(10)]
+             "score_quality": 0.5 + i / 20} for i in range(10)]
     dropped = [{"id": f"d{i}", "text": f"low {i} <script>alert(1)</script>", "source": "s", "lang": "en", "script": "Latn",
-                "score_q": i / 20, "drop_reason": "low_quality", "dropped_by": "quality_filter@1", "duplicate_of": None}
+                "score_quality": i / 20, "drop_reason": "low_quality_score", "dropped_by": "filter_quality_score@1", "duplicate_of": None}
                for i in range(10)]
-    dropped.append({"id": "dup1", "text": "kept <b>0</b> ", "source": "s", "lang": "zh", "script": "Hans", "score_q": 0.5,
+    dropped.append({"id": "dup1", "text": "kept <b>0</b> ", "source": "s", "lang": "zh", "script": "Hans", "score_quality": 0.5,
                     "drop_reason": "exact_duplicate", "dropped_by": "dedup_exact@2", "duplicate_of": "k0"})
     _part(tmp_path / "kept" / "part-00000.parquet", kept)
     _part(tmp_path / "dropped" / "part-00000.parquet", dropped)
-    ops = [{"op": "quality_filter@1", "params": {"column": "score_q", "min_score": 0.5}, "rows_in": 21, "rows_out": 11, "seconds": 0.1,
-            "dropped": {"low_quality": 10}},
+    ops = [{"op": "filter_quality_score@1", "params": {"min_score": 0.5}, "rows_in": 21, "rows_out": 11, "seconds": 0.1,
+            "dropped": {"low_quality_score": 10}},
            {"op": "dedup_exact@2", "params": {}, "rows_in": 11, "rows_out": 10, "seconds": 0.2, "dropped": {"exact_duplicate": 1}}]
     (tmp_path / "run.json").write_text(json.dumps({
         "run_id": "hand", "recipe": {"name": "hand"}, "status": "completed", "ops": ops,
@@ -119,20 +120,20 @@ def make_scored_run(tmp_path: Path) -> Path:
 
 def test_boundary_examples_are_nearest_the_threshold(scored_run):
     data = collect_report_data(scored_run)
-    q = next(b for b in data.boundaries if b.op == "quality_filter@1")
-    assert q.metric == "score_q" and q.dropped_rows == 10
+    q = next(b for b in data.boundaries if b.op == "filter_quality_score@1")
+    assert q.metric == "score_quality" and q.dropped_rows == 10 and q.threshold == ("min_score", 0.5)
     assert [e.id for e in q.just_dropped] == ["d9", "d8", "d7"]  # the best of the dropped
     assert [e.id for e in q.just_kept] == ["k0", "k1", "k2"]  # the worst of the kept
     dup = next(b for b in data.boundaries if b.op == "dedup_exact@2")
     assert dup.just_dropped[0].note == "duplicate of k0" and [e.id for e in dup.just_kept] == ["k0"]
     assert data.cluster_sizes == {2: 1}
-    assert data.funnel == [("read", 21), ("parsed", 21), ("after quality_filter@1", 11), ("after dedup_exact@2", 10), ("kept", 10)]
+    assert data.funnel == [("read", 21), ("parsed", 21), ("after filter_quality_score@1", 11), ("after dedup_exact@2", 10), ("kept", 10)]
 
 
 def test_report_escapes_text_and_draws_scores(scored_run):
     html = render_report(collect_report_data(scored_run))
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert 'aria-label="distribution of score_q"' in html
+    assert 'aria-label="distribution of score_quality"' in html
     assert not re.search(r"""(src|href)=["']https?://""", html)
 
 
@@ -149,19 +150,48 @@ def test_annotation_progress_and_agreement(scored_run):
     assert "Annotation progress" in out.read_text(encoding="utf-8")
 
 
-def test_reasons_are_matched_to_the_threshold_and_signal_they_were_decided_on():
-    from flows.report.html import _reason_metric
+def test_boundaries_read_the_rule_each_filter_declares(tmp_path):
+    """Each (op, reason) is read on the declared rule: its column or measure, its side, the recorded threshold."""
+    def row(i, text, **kw):
+        return {"id": f"r{i}", "text": text, "source": "s", "lang": "zh", "script": "Hans", "lang_conf": 0.9,
+                "signal_cjk_share": 0.9, "signal_digit_share": 0.0, "drop_reason": None, "dropped_by": None,
+                "duplicate_of": None, **kw}
 
-    cols = {"signal_chars", "signal_cjk_share", "signal_digit_share", "signal_symbol_share", "signal_short_line_share",
-            "signal_dup_line_share", "signal_dup_5gram_share", "signal_dup_6gram_share", "signal_stopwords"}
-    text_stats = {"max_digit_share": 0.3, "max_garbled_share": 0.01, "max_symbol_share": 0.05, "min_cjk_share": 0.3}
-    assert _reason_metric("low_cjk_share", text_stats, cols) == ("signal_cjk_share", "min_cjk_share", 0.3, True)
-    assert _reason_metric("digit_heavy", text_stats, cols) == ("signal_digit_share", "max_digit_share", 0.3, False)
-    length = {"min_chars": 100, "max_chars": 200000, "min_words": None}
-    assert _reason_metric("too_few_chars", length, cols) == ("signal_chars", "min_chars", 100.0, True)
-    assert _reason_metric("too_many_chars", length, cols) == ("signal_chars", "max_chars", 200000.0, False)
-    lines = {"max_short_line_share": 0.67, "max_dup_line_share": 0.3}
-    assert _reason_metric("short_lines", lines, cols)[:2] == ("signal_short_line_share", "max_short_line_share")
-    rep = {"max_dup_5gram_share": 0.5, "max_dup_6gram_share": 0.45}
-    assert _reason_metric("dup_6gram_repetition", rep, cols)[:2] == ("signal_dup_6gram_share", "max_dup_6gram_share")
-    assert _reason_metric("exact_duplicate", {"keep": "first"}, cols) is None
+    kept = [row(i, "中文" * (i + 3)) for i in range(6)]
+    dropped = [
+        row(10, "a b c", drop_reason="too_short", dropped_by="drop_short_docs@2"),  # 3 non-space chars, 5 chars long
+        row(11, "x y", drop_reason="too_short", dropped_by="drop_short_docs@2"),
+        row(12, "abc", signal_cjk_share=0.1, drop_reason="low_cjk_share", dropped_by="filter_text_stats@1"),
+        row(13, "123", signal_digit_share=0.9, drop_reason="digit_heavy", dropped_by="filter_text_stats@1"),
+        row(14, "hello", lang="en", script="Latn", drop_reason="lang_not_allowed:en-Latn", dropped_by="keep_languages@1"),
+        row(15, "中文中", drop_reason="near_duplicate", dropped_by="dedup_near@2", duplicate_of="r0"),
+        row(16, "ab", drop_reason="too_short", dropped_by="drop_short_docs@1"),  # another version: its rule is not read
+    ]
+    _part(tmp_path / "kept" / "part-00000.parquet", kept)
+    _part(tmp_path / "dropped" / "part-00000.parquet", dropped)
+    ops = [{"op": "drop_short_docs@1", "params": {"min_chars": 3}}, {"op": "drop_short_docs@2", "params": {"min_chars": 4}},
+           {"op": "filter_text_stats@1", "params": {"min_cjk_share": 0.3, "max_digit_share": 0.5, "max_symbol_share": 0.1}},
+           {"op": "keep_languages@1", "params": {"languages": ["zh"], "min_confidence": 0.0}},
+           {"op": "dedup_near@2", "params": {"cross_script_length_ratio": 0.6, "quality_column": "score_quality"}}]
+    for o in ops:
+        o.update(rows_in=0, rows_out=0, seconds=0.0)
+    (tmp_path / "run.json").write_text(json.dumps({"run_id": "rules", "recipe": {"name": "rules"}, "ops": ops,
+                                                   "totals": {"read": 13, "kept": 6, "dropped": 7, "quarantined": 0}}))
+    data = collect_report_data(tmp_path)
+    by = {(b.op, b.reason): b for b in data.boundaries}
+    short = by[("drop_short_docs@2", "too_short")]
+    assert short.metric == "text (non-space characters)" and short.threshold == ("min_chars", 4) and short.dropped_low
+    assert [(e.id, e.metric) for e in short.just_dropped] == [("r10", 3.0), ("r11", 2.0)]  # non-space chars, not length
+    assert short.log_scale and [e.id for e in short.just_kept][:1] == ["r0"]
+    cjk = by[("filter_text_stats@1", "low_cjk_share")]
+    assert (cjk.metric, cjk.threshold, cjk.dropped_low) == ("signal_cjk_share", ("min_cjk_share", 0.3), True)
+    digits = by[("filter_text_stats@1", "digit_heavy")]
+    assert (digits.metric, digits.threshold, digits.dropped_low) == ("signal_digit_share", ("max_digit_share", 0.5), False)
+    lang = by[("keep_languages@1", "lang_not_allowed:en-Latn")]
+    assert lang.metric is None and lang.threshold == ("languages", ["zh"]) and lang.just_dropped[0].note == "lang = en"
+    near = by[("dedup_near@2", "near_duplicate")]  # no rules: the duplicate beside its kept original, not a length
+    assert near.metric is None and near.just_dropped[0].note == "duplicate of r0" and [e.id for e in near.just_kept] == ["r0"]
+    old = by[("drop_short_docs@1", "too_short")]
+    assert old.metric is None and old.threshold is None
+    html = render_report(data)
+    assert "threshold min_chars = 4" in html and 'threshold languages = [&quot;zh&quot;]' in html
