@@ -314,9 +314,11 @@ def line_pitch(lines: Sequence[Line]) -> float | None:
 PARAGRAPH_SKIP = 1.3  # a step this much over the paragraph's own line pitch opens a new paragraph
 
 
-def breaks_paragraph(prev: Line, line: Line, right: float, pitch: float | None, local_pitch: float | None = None) -> bool:
+def breaks_paragraph(prev: Line, line: Line, right: float, pitch: float | None, local_pitch: float | None = None,
+                     opens_group: bool = False) -> bool:
     """True when `line` starts a new paragraph after `prev` on the same page (`pitch`: the page's usual line pitch,
-    `local_pitch`: the one between the lines of the paragraph `prev` ends, when it has two or more)."""
+    `local_pitch`: the one between the lines of the paragraph `prev` ends, when it has two or more; `opens_group`:
+    `prev` is that paragraph's first line, which may be indented)."""
     if starts_list_item(line.text) or _TOC_ENTRY.search(prev.text.rstrip("\r\n")):
         return True
     if "\t" in prev.text.strip() or "\t" in line.text.strip():  # a table row (cells apart by column gaps) stands alone
@@ -332,8 +334,10 @@ def breaks_paragraph(prev: Line, line: Line, right: float, pitch: float | None, 
     if local_pitch is not None and step > PARAGRAPH_SKIP * local_pitch + 0.5:
         return True  # more room than between this paragraph's own lines: a small paragraph skip (dblatex: 0.4 line)
     cw = char_width(prev)
-    if abs(line.x0 - prev.x0) > 1.5 * cw and not (starts_list_item(prev.text) and line.x0 > prev.x0):  # type: ignore[operator]
-        return True  # indentation changed (a hanging list indent continues its item)
+    hanging = starts_list_item(prev.text) and line.x0 > prev.x0  # type: ignore[operator]
+    first_line_indent = opens_group and not starts_list_item(prev.text) and line.x0 < prev.x0  # type: ignore[operator]
+    if abs(line.x0 - prev.x0) > 1.5 * cw and not (hanging or first_line_indent):  # type: ignore[operator]
+        return True  # indentation changed (a hanging list indent continues its item, an indented first line its paragraph)
     return ends_short(prev, line, right)
 
 
@@ -378,11 +382,36 @@ def merge_cell_continuations(lines: Sequence[Line], pitch: float | None) -> list
     return out
 
 
+def boxed_block_edges(lines: Sequence[Line], pitch: float | None) -> dict[int, float]:
+    """{id(line): right edge} for lines of a narrower justified block (a boxed note, an indented quote): a run of
+    3+ lines one pitch apart sharing a left edge, at least 40 % of them ending at the run's common right edge.
+    Against the page's right edge every line of such a block would look short."""
+    out: dict[int, float] = {}
+    if pitch is None or not lines:
+        return out
+    runs: list[list[Line]] = [[lines[0]]]
+    for a, b in zip(lines, lines[1:]):
+        same = abs(b.x0 - a.x0) <= 1.0 and 0 < b.bottom - a.bottom <= 1.4 * pitch + 0.5  # type: ignore[operator]
+        if same:
+            runs[-1].append(b)
+        else:
+            runs.append([b])
+    for run in runs:
+        if len(run) < 3:
+            continue
+        edge = max(line.x1 for line in run)  # type: ignore[type-var]
+        at_edge = sum(1 for line in run if edge - line.x1 <= 0.5)  # type: ignore[operator]
+        if at_edge >= 2 and at_edge >= 0.4 * len(run):
+            out.update({id(line): edge for line in run})  # type: ignore[misc]
+    return out
+
+
 def paragraph_groups(page: Page, right: float | None = None) -> list[list[Line]]:
     """Split a page's non-blank lines into paragraphs (geometry when known, blank lines otherwise)."""
     lines = merge_cell_continuations(page.lines, line_pitch([line for line in page.lines if line.text.strip()]))
     right = page_margins(lines)[1] if right is None else right
     pitch = line_pitch([line for line in lines if line.text.strip()])
+    block_right = boxed_block_edges([line for line in lines if line.text.strip() and line.has_box], pitch)
     groups: list[list[Line]] = []
     prev: Line | None = None
     for line in lines:
@@ -391,7 +420,8 @@ def paragraph_groups(page: Page, right: float | None = None) -> list[list[Line]]
                 prev = line  # a blank line without a box is an explicit paragraph break
             continue
         local = line_pitch(groups[-1][-3:]) if groups and len(groups[-1]) >= 2 else None
-        if prev is None or not groups or breaks_paragraph(prev, line, right, pitch, local):
+        opens = bool(groups) and len(groups[-1]) == 1
+        if prev is None or not groups or breaks_paragraph(prev, line, min(right, block_right.get(id(prev), right)), pitch, local, opens):
             groups.append([line])
         else:
             groups[-1].append(line)
