@@ -97,7 +97,7 @@ class Paragraph:
 
 
 Box = tuple[float, float, float, float]  # a glyph's loose box: left, bottom, right, top (PDF units, y up)
-WORD_GAP_EM = 0.15  # loose glyph boxes of one word abut; a word space, even squeezed in a justified line, is over 0.2 em
+WORD_GAP_EM = 0.12  # loose glyph boxes (1-1.2 font sizes high) of one word abut; a squeezed word space is 0.2 font sizes or more
 COLUMN_GAP_EM = 1.5  # a gap this wide between two words on a line separates table columns
 
 
@@ -382,10 +382,11 @@ def merge_cell_continuations(lines: Sequence[Line], pitch: float | None) -> list
     return out
 
 
-def boxed_block_edges(lines: Sequence[Line], pitch: float | None) -> dict[int, float]:
+def boxed_block_edges(lines: Sequence[Line], pitch: float | None, left: float, right: float) -> dict[int, float]:
     """{id(line): right edge} for lines of a narrower justified block (a boxed note, an indented quote): a run of
-    3+ lines one pitch apart sharing a left edge, at least 40 % of them ending at the run's common right edge.
-    Against the page's right edge every line of such a block would look short."""
+    3+ lines one pitch apart sharing a left edge, at least 40 % (and 2) of them ending at the run's common right
+    edge, the block at least 60 % as wide as the text block (`left`-`right`). Against the page's right edge every
+    line of such a block would look short."""
     out: dict[int, float] = {}
     if pitch is None or not lines:
         return out
@@ -401,7 +402,8 @@ def boxed_block_edges(lines: Sequence[Line], pitch: float | None) -> dict[int, f
             continue
         edge = max(line.x1 for line in run)  # type: ignore[type-var]
         at_edge = sum(1 for line in run if edge - line.x1 <= 0.5)  # type: ignore[operator]
-        if at_edge >= 2 and at_edge >= 0.4 * len(run):
+        wide = edge - run[0].x0 >= 0.6 * (right - left)  # type: ignore[operator]
+        if at_edge >= 2 and at_edge >= 0.4 * len(run) and wide:
             out.update({id(line): edge for line in run})  # type: ignore[misc]
     return out
 
@@ -411,7 +413,7 @@ def paragraph_groups(page: Page, right: float | None = None) -> list[list[Line]]
     lines = merge_cell_continuations(page.lines, line_pitch([line for line in page.lines if line.text.strip()]))
     right = page_margins(lines)[1] if right is None else right
     pitch = line_pitch([line for line in lines if line.text.strip()])
-    block_right = boxed_block_edges([line for line in lines if line.text.strip() and line.has_box], pitch)
+    block_right = boxed_block_edges([line for line in lines if line.text.strip() and line.has_box], pitch, page_margins(lines)[0], right)
     groups: list[list[Line]] = []
     prev: Line | None = None
     for line in lines:
