@@ -38,7 +38,6 @@ import subprocess
 import sys
 import time
 import unicodedata
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path

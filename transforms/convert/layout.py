@@ -594,3 +594,25 @@ def paragraphs_of(pages: Sequence[Page], vocabulary: set[str] | None = None, rig
 def is_blank(page: Page) -> bool:
     """True when a page has no non-blank line."""
     return not any(line.text.strip() for line in page.lines)
+
+
+_PIPE_ROW = re.compile(r"^\|(.*)\|\s*$")
+_PIPE_RULE = re.compile(r"^\|[\s|:-]*-[\s|:-]*\|\s*$")
+_UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
+
+
+def pipe_rows_as_tab_rows(text: str) -> str:
+    """Turn Markdown pipe-table rows (`| a | b |`, as trafilatura writes HTML tables) into tab-separated rows, as the
+    PDF, DOCX and ODT readers write them; the `|---|---|` rule under a header row goes, an escaped `\\|` in a cell
+    becomes `|`. Other lines are left as they are."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        if _PIPE_RULE.match(line):
+            continue
+        m = _PIPE_ROW.match(line)
+        if m is None:
+            out.append(line)
+            continue
+        cells = [c.strip().replace("\\|", "|") for c in _UNESCAPED_PIPE.split(m.group(1))]
+        out.append("\t".join(cells))
+    return "\n".join(out)
