@@ -1,29 +1,43 @@
-"""PDF text extraction against the same book's plain-text edition: PDFium (yuliao) vs pypdf, pdfminer.six, pdfplumber.
+"""PDF text extraction against the same book's text edition: PDFium + layout (yuliao) vs pypdf, whole books.
 
-Data: real PDFs that Debian ships next to a plain-text edition of the same book, built from one
-DocBook source: debian-reference (en, zh-cn, zh-tw) and maint-guide (en, zh-cn, zh-tw). The .deb
-files are fetched with `apt-get download` into bench/.cache/pdf (gitignored) and unpacked there.
+Data: 17 PDFs that Debian ships next to a plain-text edition of the same book (BOOKS below: dblatex
+books debian-reference, maint-guide, debmake-doc, debian-history, debian-faq in en/zh-cn/zh-tw/ja/ko,
+and two Sphinx/LaTeX books, developers-reference and debian-policy). The .deb files are fetched with
+`apt-get download` into bench/.cache/pdf (gitignored) and unpacked there with `dpkg-deb -x`.
 
-For each book, the same stretch of pages (from the first chapter on, `--pages` long) is extracted
-by every extractor; each extractor's page lines go through the same layout post-processing
-(transforms.convert.layout: running headers/footers/page numbers out, paragraphs, line joining).
-`pypdf raw` is what yuliao produced before (pypdf page text, pages joined by a form feed line).
+Each book is extracted from its first chapter's page (first outline entry) to its end by each
+extractor; `+ layout` rows run yuliao's layout step (transforms.convert.layout) on the extractor's
+lines, `raw` rows are the extractor's page text joined by a form-feed line (`pypdf raw` is yuliao's
+PDF reader before issue 19).
 
-Measures, against the text edition restricted to the same stretch (located by unique word/character
-8-grams at both ends):
-- English: share of extracted words (letters only, lower case) that never occur in the text
-  edition (glued or split words show up here), and the word LCS over the text edition's words;
-- CJK: longest common subsequence of Han characters / the text edition's Han characters (recall in
-  order) and / the extracted Han characters (precision in order);
-- running header/footer lines left per 100 pages (the book's own `<title> <page>[ / <total>]` line);
-- line breaks left inside a sentence per 100 pages (between two Han characters, or two lower-case
-  words);
-- pages/s (extraction plus post-processing), with the load average before and after.
+Reference: the text edition as logical lines (hard-wrapped prose rejoined; an ASCII table read
+cell by cell, a cell wrapped over several text lines rejoined, cells tab-separated as yuliao writes
+a row), with cross-reference titles dropped (`Section 9.1.2, “The screen program”` ->
+`Section 9.1.2`: the PDFs print the number only). Tokens: words (letters and digits, NFKC, lower
+case) for `words` books, CJK characters (Han, kana, Hangul; punctuation out) for `chars` books.
+The extraction is compared with the stretch of the reference it covers (the span of the longest
+in-order chain of 5-word / 6-character n-grams unique on both sides), as one sequence per book:
 
-Tuning/evaluation split: the layout thresholds were tuned by looking at debian-reference (en,
-zh-cn); maint-guide (all three) and debian-reference zh-tw are evaluation only.
+- error rate: Levenshtein distance over tokens / reference tokens (word error rate, character
+  error rate), in the order printed; and again after putting the extraction's paragraphs (lines)
+  in the reference's order ("reference block order": a paragraph goes where its unique n-grams
+  are, a short one without any stays after the one before), with the share of tokens that moved —
+  floats, captions under tables, footnotes at page bottoms and missed paragraph breaks around them;
+- LCS recall (/ reference tokens) both ways, LCS precision (/ extracted tokens);
+- recall per reference block type (prose, table rows, captions, footnotes), in reference order;
+- word OOV: extracted words never in the text edition (glued `seesection`, split `di- rectly`);
+- headers/footers left per 100 pages: matches of the book's own furniture patterns (BOOKS);
+- mid-sentence breaks per 100 pages: line breaks between 2+2 words / 3+3 CJK characters that stand
+  side by side in one logical line of the reference (an upper bound: code lines the reference
+  rejoins count too); hyphen splits left per 100 pages: `di- rectly` / `di-\nrectly` where the
+  text edition has `directly`; paragraph breaks kept: of the reference's paragraph boundaries seen
+  in the extraction, the share kept as a line break;
+- pages/s: extraction (+ layout), one process, load average printed before and after.
 
-    .venv/bin/python bench/bench_pdf.py [--pages 40] [--extractors pdfium,pypdf,pdfminer,pdfplumber] [--out bench/results/pdf.md]
+Tuning/evaluation split: see the comment above BOOKS; `role` is in every row.
+
+    .venv/bin/python bench/bench_pdf.py [--books "debian-reference en,maint-guide"] [--pages 0] \
+        [--extractors pdfium,pypdf,pdfminer,pdfplumber] [--out bench/results/pdf.md]
 """
 
 from __future__ import annotations
