@@ -96,6 +96,76 @@ class Paragraph:
     footnote: bool = False  # a footnote, set after the body text
 
 
+Box = tuple[float, float, float, float]  # a glyph's loose box: left, bottom, right, top (PDF units, y up)
+WORD_GAP_EM = 0.12  # loose glyph boxes (1-1.2 font sizes high) of one word abut; a squeezed word space is 0.2 font sizes or more
+COLUMN_GAP_EM = 1.5  # a gap this wide between two words on a line separates table columns
+
+
+def glyphs_spaced(text: str, boxes: Sequence[Box]) -> list[tuple[str, Box | None]]:
+    """Pair each character with its box, adding a space where two glyphs stand apart without one (a squeezed word space the
+    extractor missed: `asJIS`) and a tab where a glyph is printed back over the one before (a table cell overflowing
+    into the next column: `heavyV:7`). Never between two CJK characters, which are set without spaces."""
+    out: list[tuple[str, Box | None]] = []
+    prev: int | None = None
+    for k, ch in enumerate(text):
+        if prev == k - 1 and not ch.isspace():
+            a, b = boxes[prev], boxes[k]
+            em = max(a[3] - a[1], b[3] - b[1])
+            real = em > 0 and a[2] > a[0] and b[2] > b[0]  # no generated glyphs
+            if real and not (is_cjk(text[prev]) or is_cjk(ch) or ch in SOFT_HYPHENS):
+                if abs(a[1] - b[1]) < 0.25 * em and b[0] - a[2] > WORD_GAP_EM * em:  # same baseline, apart
+                    out.append((" ", None))
+                elif b[0] < a[2] - 0.3 * em and b[2] > a[2] and text[prev].isalnum() and ch.isalnum():
+                    out.append(("\t", None))  # back over the glyph before (on its line or a cell's other baseline)
+        out.append((ch, boxes[k]))
+        if not ch.isspace():
+            prev = k
+    return out
+
+
+def with_column_tabs(glyphs: Sequence[tuple[str, Box | None]], em: float) -> tuple[str, tuple[float, ...]]:
+    """Return a line's text with the spaces between table columns made tabs, and where each cell starts (x).
+
+    A space becomes a tab where the glyphs around it stand more than 1.5 em apart. A justified line
+    spreads its gaps evenly, a table row does not: on a line with more than two gaps, a gap must also
+    be over twice the line's narrowest one, and three or more such gaps all within 15 % of each other
+    are a loosely justified line, not columns. A tab already there (an overprinted cell) stays.
+    """
+    solid = [k for k, (ch, box) in enumerate(glyphs) if not ch.isspace() and box is not None]
+    gaps: dict[int, float] = {}
+    for a, b in zip(solid, solid[1:]):
+        between = [ch for ch, _ in glyphs[a + 1:b]]
+        if between and all(ch == " " for ch in between):
+            gaps[a + 1] = glyphs[b][1][0] - glyphs[a][1][2]  # type: ignore[index]
+    wide: dict[int, float] = {}
+    if gaps:
+        narrowest = min(gaps.values())
+        wide = {k: g for k, g in gaps.items() if g > COLUMN_GAP_EM * em and (len(gaps) <= 2 or g > 2 * max(narrowest, 0.0))}
+        if len(wide) >= 3 and max(wide.values()) - min(wide.values()) <= 0.15 * sum(wide.values()) / len(wide):
+            wide = {}  # evenly stretched gaps: a loosely justified line (with narrow spaces in a code font)
+    tabs = set(wide) | {k for k, (ch, _) in enumerate(glyphs) if ch == "\t"}
+    if not tabs:
+        return "".join(ch for ch, _ in glyphs), ()
+    out: list[str] = []
+    cell_x: list[float] = []
+    k = 0
+    while k < len(glyphs):
+        ch, box = glyphs[k]
+        if k in tabs:
+            out.append("\t")
+            k += 1
+            while k < len(glyphs) and glyphs[k][0] == " ":  # the rest of a run of spaces belongs to the tab
+                k += 1
+            nxt = next((g[1] for g in glyphs[k:] if g[1] is not None and not g[0].isspace()), None)
+            if nxt is not None:
+                cell_x.append(nxt[0])
+            continue
+        out.append(ch)
+        k += 1
+    first = next((box for ch, box in glyphs if box is not None and not ch.isspace()), None)
+    return "".join(out), ((first[0],) if first else ()) + tuple(cell_x)
+
+
 def furniture_key(text: str) -> str | None:
     """Normalise a line for header/footer matching: digits and roman numerals -> '#', no spaces, lower case.
 
@@ -108,6 +178,32 @@ def furniture_key(text: str) -> str | None:
     if any(ch.isalpha() for ch in key) or _PAGE_NUMBER_KEY.fullmatch(key):
         return key
     return None  # `1.2.3` (a section number), a lone brace, a rule of dashes: body text, not furniture
+
+
+def furniture_keys(text: str, outermost: bool) -> set[str]:
+    """Keys under which a page-edge line can recur: the whole line's, and on the outermost line of a page edge that
+    is split in 2-3 cells (`CHAPTER 5. BASICS<tab>5.7. DEBIAN/CONTROL`, `5.4. Layout ...<tab>31`) each cell's: a
+    running header pairs a fixed part (chapter title, page number) with one that changes every few pages."""
+    keys = {furniture_key(text)}
+    cells = [c for c in text.strip().split("\t") if c.strip()]
+    if outermost and 2 <= len(cells) <= 3:
+        keys.update(furniture_key(c) for c in cells)
+    keys.discard(None)
+    return keys  # type: ignore[return-value]
+
+
+def outermost_lines(page: Page, edges: dict[int, str]) -> set[int]:
+    """The top-most of a page's top edge lines and the bottom-most of its bottom edge lines."""
+    out: set[int] = set()
+    for edge in ("t", "b"):
+        idx = [i for i, e in edges.items() if e == edge]
+        if not idx:
+            continue
+        if all(page.lines[i].has_box for i in idx):
+            out.add(min(idx, key=lambda i: page.lines[i].top) if edge == "t" else max(idx, key=lambda i: page.lines[i].bottom))  # type: ignore[arg-type, return-value]
+        else:
+            out.add(min(idx) if edge == "t" else max(idx))
+    return out
 
 
 EDGE_BAND = 0.12  # headers and footers sit in the top or bottom 12 % of a page (Word: 4 %, LaTeX: 5 %)
@@ -145,9 +241,10 @@ def find_running_lines(pages: Sequence[Page], *, edge_lines: int = 2, window: in
     keyed: list[dict[tuple[str, str], list[int]]] = []
     for page in pages:
         here: dict[tuple[str, str], list[int]] = {}
-        for i, edge in edge_line_indexes(page, edge_lines).items():
-            key = furniture_key(page.lines[i].text)
-            if key is not None:
+        edges = edge_line_indexes(page, edge_lines)
+        outer = outermost_lines(page, edges)
+        for i, edge in edges.items():
+            for key in furniture_keys(page.lines[i].text, outermost=i in outer):
                 here.setdefault((edge, key), []).append(i)
         keyed.append(here)
     found: set[tuple[int, int]] = set()
@@ -214,8 +311,14 @@ def line_pitch(lines: Sequence[Line]) -> float | None:
     return statistics.median(steps) if steps else None
 
 
-def breaks_paragraph(prev: Line, line: Line, right: float, pitch: float | None) -> bool:
-    """True when `line` starts a new paragraph after `prev` on the same page."""
+PARAGRAPH_SKIP = 1.3  # a step this much over the paragraph's own line pitch opens a new paragraph
+
+
+def breaks_paragraph(prev: Line, line: Line, right: float, pitch: float | None, local_pitch: float | None = None,
+                     opens_group: bool = False) -> bool:
+    """True when `line` starts a new paragraph after `prev` on the same page (`pitch`: the page's usual line pitch,
+    `local_pitch`: the one between the lines of the paragraph `prev` ends, when it has two or more; `opens_group`:
+    `prev` is that paragraph's first line, which may be indented)."""
     if starts_list_item(line.text) or _TOC_ENTRY.search(prev.text.rstrip("\r\n")):
         return True
     if "\t" in prev.text.strip() or "\t" in line.text.strip():  # a table row (cells apart by column gaps) stands alone
@@ -228,9 +331,13 @@ def breaks_paragraph(prev: Line, line: Line, right: float, pitch: float | None) 
         return True
     if pitch is not None and step > 1.4 * pitch + 0.5:
         return True
+    if local_pitch is not None and step > PARAGRAPH_SKIP * local_pitch + 0.5:
+        return True  # more room than between this paragraph's own lines: a small paragraph skip (dblatex: 0.4 line)
     cw = char_width(prev)
-    if abs(line.x0 - prev.x0) > 1.5 * cw and not (starts_list_item(prev.text) and line.x0 > prev.x0):  # type: ignore[operator]
-        return True  # indentation changed (a hanging list indent continues its item)
+    hanging = starts_list_item(prev.text) and line.x0 > prev.x0  # type: ignore[operator]
+    first_line_indent = opens_group and not starts_list_item(prev.text) and line.x0 < prev.x0  # type: ignore[operator]
+    if abs(line.x0 - prev.x0) > 1.5 * cw and not (hanging or first_line_indent):  # type: ignore[operator]
+        return True  # indentation changed (a hanging list indent continues its item, an indented first line its paragraph)
     return ends_short(prev, line, right)
 
 
@@ -275,11 +382,38 @@ def merge_cell_continuations(lines: Sequence[Line], pitch: float | None) -> list
     return out
 
 
+def boxed_block_edges(lines: Sequence[Line], pitch: float | None, left: float, right: float) -> dict[int, float]:
+    """{id(line): right edge} for lines of a narrower justified block (a boxed note, an indented quote): a run of
+    3+ lines one pitch apart sharing a left edge, at least 40 % (and 2) of them ending at the run's common right
+    edge, the block at least 60 % as wide as the text block (`left`-`right`). Against the page's right edge every
+    line of such a block would look short."""
+    out: dict[int, float] = {}
+    if pitch is None or not lines:
+        return out
+    runs: list[list[Line]] = [[lines[0]]]
+    for a, b in zip(lines, lines[1:]):
+        same = abs(b.x0 - a.x0) <= 1.0 and 0 < b.bottom - a.bottom <= 1.4 * pitch + 0.5  # type: ignore[operator]
+        if same:
+            runs[-1].append(b)
+        else:
+            runs.append([b])
+    for run in runs:
+        if len(run) < 3:
+            continue
+        edge = max(line.x1 for line in run)  # type: ignore[type-var]
+        at_edge = sum(1 for line in run if edge - line.x1 <= 0.5)  # type: ignore[operator]
+        wide = edge - run[0].x0 >= 0.6 * (right - left)  # type: ignore[operator]
+        if at_edge >= 2 and at_edge >= 0.4 * len(run) and wide:
+            out.update({id(line): edge for line in run})  # type: ignore[misc]
+    return out
+
+
 def paragraph_groups(page: Page, right: float | None = None) -> list[list[Line]]:
     """Split a page's non-blank lines into paragraphs (geometry when known, blank lines otherwise)."""
     lines = merge_cell_continuations(page.lines, line_pitch([line for line in page.lines if line.text.strip()]))
     right = page_margins(lines)[1] if right is None else right
     pitch = line_pitch([line for line in lines if line.text.strip()])
+    block_right = boxed_block_edges([line for line in lines if line.text.strip() and line.has_box], pitch, page_margins(lines)[0], right)
     groups: list[list[Line]] = []
     prev: Line | None = None
     for line in lines:
@@ -287,7 +421,9 @@ def paragraph_groups(page: Page, right: float | None = None) -> list[list[Line]]
             if not line.has_box:
                 prev = line  # a blank line without a box is an explicit paragraph break
             continue
-        if prev is None or not groups or breaks_paragraph(prev, line, right, pitch):
+        local = line_pitch(groups[-1][-3:]) if groups and len(groups[-1]) >= 2 else None
+        opens = bool(groups) and len(groups[-1]) == 1
+        if prev is None or not groups or breaks_paragraph(prev, line, min(right, block_right.get(id(prev), right)), pitch, local, opens):
             groups.append([line])
         else:
             groups[-1].append(line)
@@ -458,3 +594,25 @@ def paragraphs_of(pages: Sequence[Page], vocabulary: set[str] | None = None, rig
 def is_blank(page: Page) -> bool:
     """True when a page has no non-blank line."""
     return not any(line.text.strip() for line in page.lines)
+
+
+_PIPE_ROW = re.compile(r"^\|(.*)\|\s*$")
+_PIPE_RULE = re.compile(r"^\|[\s|:-]*-[\s|:-]*\|\s*$")
+_UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
+
+
+def pipe_rows_as_tab_rows(text: str) -> str:
+    """Turn Markdown pipe-table rows (`| a | b |`, as trafilatura writes HTML tables) into tab-separated rows, as the
+    PDF, DOCX and ODT readers write them; the `|---|---|` rule under a header row goes, an escaped `\\|` in a cell
+    becomes `|`. Other lines are left as they are."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        if _PIPE_RULE.match(line):
+            continue
+        m = _PIPE_ROW.match(line)
+        if m is None:
+            out.append(line)
+            continue
+        cells = [c.strip().replace("\\|", "|") for c in _UNESCAPED_PIPE.split(m.group(1))]
+        out.append("\t".join(cells))
+    return "\n".join(out)

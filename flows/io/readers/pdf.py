@@ -30,10 +30,12 @@ from transforms.convert.layout import (
     Page,
     Paragraph,
     document_vocabulary,
+    glyphs_spaced,
     is_blank,
     paragraphs_of,
     strip_running_lines,
     text_right_edge,
+    with_column_tabs,
 )
 from transforms.convert.records import FieldMapping, Quarantined, record_to_doc
 from transforms.schema import sha256_hex
@@ -64,48 +66,20 @@ class PdfPages:
     info: dict[str, str]
 
 
-def with_column_gaps(textpage, text: str, start: int, em: float) -> tuple[str, tuple[float, ...]]:
-    """Turn a space into a tab where the characters around it stand more than 1.5 em apart (table columns).
-
-    A justified line spreads its gaps evenly, a table row does not: on a line with more than two gaps,
-    a gap must also be over twice the line's narrowest one, and three or more such gaps all within
-    15 % of each other are a loosely justified line, not columns.
-    """
-    gaps: dict[int, float] = {}
-    for k in range(1, len(text) - 1):
-        if text[k] == " " and text[k - 1] != " " and text[k + 1] != " ":
-            left = textpage.get_charbox(start + k - 1, loose=True)[2]
-            gaps[k] = textpage.get_charbox(start + k + 1, loose=True)[0] - left
-    if not gaps:
-        return text, ()
-    narrowest = min(gaps.values())
-    wide = {k: gap for k, gap in gaps.items() if gap > 1.5 * em and (len(gaps) <= 2 or gap > 2 * max(narrowest, 0.0))}
-    if len(wide) >= 3 and max(wide.values()) - min(wide.values()) <= 0.15 * sum(wide.values()) / len(wide):
-        return text, ()  # evenly stretched gaps: a loosely justified line (with narrow spaces in a code font)
-    if not wide:
-        return text, ()
-    out = list(text)
-    cell_x: list[float] = []
-    for k in wide:
-        out[k] = "\t"
-        cell_x.append(textpage.get_charbox(start + k + 1, loose=True)[0])
-    first = start + len(text) - len(text.lstrip())
-    return "".join(out), (textpage.get_charbox(first, loose=True)[0], *cell_x)
-
-
 def boxed_line(textpage, text: str, start: int, height: float) -> Line:
     """Return one line of text (page chars start..) with the box spanned by its first and last visible characters,
-    spaces between table columns made tabs."""
+    missing word spaces added and spaces between table columns made tabs (transforms.convert.layout)."""
     lead = len(text) - len(text.lstrip())
     trail = len(text) - len(text.rstrip())
     first, last = start + lead, start + len(text) - 1 - trail
     if first > last:
         return Line(text)
-    a, b = textpage.get_charbox(first, loose=True), textpage.get_charbox(last, loose=True)
+    boxes = [textpage.get_charbox(start + k, loose=True) for k in range(len(text))]
+    a, b = boxes[lead], boxes[len(text) - 1 - trail]
     em = min(a[3] - a[1], b[3] - b[1])
     cell_x: tuple[float, ...] = ()
-    if " " in text.strip() and em > 0:
-        text, cell_x = with_column_gaps(textpage, text, start, em)
+    if em > 0:
+        text, cell_x = with_column_tabs(glyphs_spaced(text, boxes), em)
     return Line(text, min(a[0], b[0]), max(a[2], b[2]), height - max(a[3], b[3]), height - min(a[1], b[1]), cell_x)
 
 

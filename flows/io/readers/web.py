@@ -2,7 +2,8 @@
 
 Normalisation, as documented in docs/conversion.md: trafilatura returns the main text with one
 paragraph (block element) per line and whitespace inside a paragraph collapsed; boilerplate
-(navigation, footers, scripts) is removed. Everything else of the page is kept in meta (title, url,
+(navigation, footers, scripts) is removed; a table row is one line, its cells tab-separated as the
+PDF/DOCX/ODT readers write them (trafilatura's `| a | b |` converted). Everything else of the page is kept in meta (title, url,
 date, WARC headers).
 """
 
@@ -17,6 +18,7 @@ from flows.io.readers import Source, register_format, with_compression
 from flows.io.readers.streams import SNIFF_BYTES, choose_encoding, decode_line, oversized, read_capped
 from flows.io.recipe import InputSpec
 from transforms.convert.encoding import EncodingGuess, canonical_codec, strict_decode
+from transforms.convert.layout import pipe_rows_as_tab_rows
 from transforms.convert.records import FieldMapping, Quarantined, record_to_doc
 
 TEXT = FieldMapping("text")
@@ -75,7 +77,9 @@ def extract_main_text(html: str, options: HtmlOptions, url: str | None = None) -
     if doc is None:
         return None, {}
     meta = {k: getattr(doc, k, None) for k in ("title", "url", "date", "language", "sitename")}
-    return getattr(doc, "text", None), {k: v for k, v in meta.items() if v}
+    text = getattr(doc, "text", None)
+    # trafilatura writes table rows as `| a | b |`; yuliao's other readers write cells tab-separated
+    return (pipe_rows_as_tab_rows(text) if text else text), {k: v for k, v in meta.items() if v}
 
 
 def html_item(spec: InputSpec, options: HtmlOptions, raw: bytes, uri: str, locator: str,

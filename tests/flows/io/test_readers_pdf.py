@@ -252,3 +252,24 @@ def test_encrypted_pdfs_read_when_no_password_is_needed_quarantined_when_one_is(
     assert bad == [] and docs[0]["text"] == "Restricted but readable text."
     docs, bad = read_all(tmp_path / "locked.pdf")
     assert docs == [] and bad[0]["error"] == "unreadable_pdf" and "password" in bad[0]["detail"].lower()
+
+
+def test_squeezed_word_spaces_and_overprinted_cells_come_apart(tmp_path):
+    # TeX squeezes a word space in a tight line and PDFium then writes no space (`asJIS`, 0.2 em apart; here 0.16 em); a package name
+    # too long for its column runs under the next column's text, set on a lower baseline (`heavyV:7`)
+    c = canvas.Canvas(str(tmp_path / "s.pdf"), pagesize=A4)
+    c.setFont("Helvetica", 11)
+    x = 72.0
+    for word in ("For", "sets", "such", "as", "JIS", "X", "0213."):
+        c.drawString(x, 760, word)
+        x += pdfmetrics.stringWidth(word, "Helvetica", 11) + 0.16 * 11
+    name_end = 72 + pdfmetrics.stringWidth("exim4-daemon-heavy", "Helvetica", 11)
+    c.drawString(72, 700, "exim4-daemon-heavy")
+    c.drawString(name_end - 4, 697, "V:7, I:7")
+    c.drawString(name_end + 60, 700, "1651")
+    c.drawString(name_end + 120, 700, "Exim4 mail transport agent")
+    c.showPage()
+    c.save()
+    docs, bad = read_all(tmp_path / "s.pdf")
+    assert bad == []
+    assert docs[0]["text"].split("\n") == ["For sets such as JIS X 0213.", "exim4-daemon-heavy\tV:7, I:7\t1651\tExim4 mail transport agent"]
