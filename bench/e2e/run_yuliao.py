@@ -23,6 +23,7 @@ def main() -> None:
     ap.add_argument("--input", action="append", default=None, help="JSONL files or globs (repeatable)")
     ap.add_argument("--out", default=str(REPO / "bench" / "out" / "e2e" / "yuliao"))
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--recipe", default=str(HERE / "recipe.yaml"), help="any yuliao recipe (inputs are overridden)")
     ap.add_argument("--profile", action="store_true", help="record with py-spy (--subprocesses, 50 Hz)")
     args = ap.parse_args()
     out = Path(args.out)
@@ -30,7 +31,7 @@ def main() -> None:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     inputs = args.input or [str(REPO / "bench" / "out" / "e2e" / "corpus" / "part-*.jsonl")]
-    cmd = [str(BIN / "yuliao"), "run", str(HERE / "recipe.yaml"), "--workspace", str(out / "ws"), "--run-id", "e2e",
+    cmd = [str(BIN / "yuliao"), "run", str(Path(args.recipe).resolve()), "--workspace", str(out / "ws"), "--run-id", "e2e",
            "--runner", "process", "--workers", str(args.workers)]
     for i in inputs:
         cmd += ["--input", i]
@@ -45,6 +46,7 @@ def main() -> None:
     stats = {"tool": "yuliao", "wall_s": wall, "command": cmd, "run_dir": str(run_dir), "inputs": inputs,
              "kept": [str(p) for p in sorted((run_dir / "kept").glob("*.parquet"))],
              "dropped": [str(p) for p in sorted((run_dir / "dropped").glob("*.parquet"))],
+             "recipe": str(Path(args.recipe).resolve()),
              "run_record": {k: record[k] for k in record if k in ("totals", "ops", "stages", "seconds", "drops_by_reason")}}
     (out / "stats.json").write_text(json.dumps(stats, indent=1, ensure_ascii=False, default=str))
     if args.profile:
