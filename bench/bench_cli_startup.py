@@ -66,7 +66,7 @@ def measure(tree: Path, home: Path, args: list[str]) -> dict:
     server0 = resident_cpu(home)
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-c", "from flows.cli import main; main()", *args], cwd=tree, env=env,
+    p = subprocess.run([sys.executable, "-c", "from flows.cli.main import main; main()", *args], cwd=tree, env=env,
                        capture_output=True, text=True)
     wall = time.perf_counter() - t0
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -279,7 +279,7 @@ def run_cli(rows: list[dict], params: dict, work: Path) -> tuple[dict[str, str |
     # The shared machine runs at load ~10: give the temporary Prefect server more than its default 90 s to boot.
     env = dict(os.environ, PYTHONPATH=str(ROOT), PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="600")
     t0 = time.time()
-    proc = subprocess.run([sys.executable, "-m", "flows.cli", "run", str(work / "recipe.yaml")], cwd=ROOT, env=env,
+    proc = subprocess.run([sys.executable, "-m", "flows.cli.main", "run", str(work / "recipe.yaml")], cwd=ROOT, env=env,
                           capture_output=True, text=True)
     wall = time.time() - t0
     if proc.returncode != 0:

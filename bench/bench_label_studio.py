@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flows.annotate import PREDICTION_COLUMNS, build_tasks  # noqa: E402
-from flows.label_studio import (  # noqa: E402
+from flows.io.label_studio import (  # noqa: E402
     RECORD_KEY, MappingStore, connect, ensure_project, get_config, push_tasks, server_settings,
 )
 from transforms.schema import docs_from_pylist  # noqa: E402
@@ -76,7 +76,7 @@ def yuliao(*args: str, env: dict[str, str]) -> tuple[float, subprocess.Completed
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "flows.cli", *args], env=env, capture_output=True, text=True, timeout=1800)
+    out = subprocess.run([sys.executable, "-m", "flows.cli.main", *args], env=env, capture_output=True, text=True, timeout=1800)
     seconds = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     CPU[" ".join(args[:2])] = CPU.get(" ".join(args[:2]), 0.0) + (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -179,7 +179,7 @@ def main() -> None:
         f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; label-studio 1.23.2 (SQLite, local, 127.0.0.1); label-studio-sdk 2.x",
         f"- load average (1/5/15 min) at start, after push, after collect: {' | '.join(loads)} (2 cores shared with other jobs)",
-        f"- command: `{cmd}`; each yuliao step is a fresh `python -m flows.cli` process (wall time, as a user waits)",
+        f"- command: `{cmd}`; each yuliao step is a fresh `python -m flows.cli.main` process (wall time, as a user waits)",
         f"- agreement on the collect project: {json.dumps(report['summary'], ensure_ascii=False)}",
         "", *table, "",
     ])

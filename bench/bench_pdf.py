@@ -45,7 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from flows.readers.pdf import document_text, read_pdf_pages  # noqa: E402
+from flows.io.readers.pdf import document_text, read_pdf_pages  # noqa: E402
 from transforms.convert.layout import Line, Page, is_cjk, is_cjk_punct, paragraphs_of, strip_running_lines  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache" / "pdf"

@@ -79,8 +79,8 @@ def build_tree(root: Path, poems: list[dict], mb: float) -> int:
 
 
 def run_yuliao(kind: str, path: str) -> int:
-    from flows.readers import list_input_files, read_input_file
-    from flows.recipe import InputSpec
+    from flows.io.readers import list_input_files, read_input_file
+    from flows.io.recipe import InputSpec
 
     spec = InputSpec(source="bench", paths=[path], **({"format": "text"} if kind == "tree" else {}))
     n = 0
@@ -128,7 +128,7 @@ def child(kind: str, name: str, path: str) -> None:
     # Warm up imports first (pyarrow, pandas, the reader registry): steady-state throughput is measured.
     import pyarrow as pa
 
-    from flows.readers import known_readers
+    from flows.io.readers import known_readers
     from transforms.schema import docs_from_pylist
 
     known_readers()

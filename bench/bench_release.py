@@ -3,7 +3,7 @@
 Publish: yuliao's stage+claim (id-hash splits, zstd shards, sha256 per file, stats, manifest, card,
 history copy) vs the baseline a hand-rolled pipeline would do: read the kept parts with pyarrow and
 write them again as zstd Parquet (no hashing, no splits, no manifest).
-Lookup: `flows.lineage.record_story` (id column scan, then the matching row group; plus cluster and
+Lookup: `flows.io.lineage.record_story` (id column scan, then the matching row group; plus cluster and
 annotation lookups) vs one DuckDB query `SELECT * FROM read_parquet(data + _dropped) WHERE id = ?`.
 
 The corpus is the bundled sample (data/sample, 6k real records) replicated with fresh ids.
@@ -87,9 +87,9 @@ def main() -> None:
     ap.add_argument("--copies", type=int, default=30)
     ap.add_argument("--lookups", type=int, default=20)
     args = ap.parse_args()
-    from flows.lineage import record_story
+    from flows.io.lineage import record_story
     from flows.release import claim_version, stage_release
-    from flows.release_store import files_of_role, read_manifest, resolve_ref
+    from flows.io.release_store import files_of_role, read_manifest, resolve_ref
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-release-"))
     try:

@@ -32,7 +32,7 @@ from prefect import flow, task
 from prefect.context import FlowRunContext
 from prefect.states import Failed, State
 
-from flows.label_studio import (
+from flows.io.label_studio import (
     RECORD_KEY,
     LabelStudioUnavailable,
     WATERMARK_OVERLAP,
@@ -50,7 +50,7 @@ from flows.label_studio import (
     server_settings,
     span_prediction_regions,
 )
-from flows.annotation_layout import (
+from flows.io.annotation_layout import (
     ADJUDICATION_FILE,
     AGREEMENT_FILE,
     ANNOTATIONS_FILE,
@@ -60,7 +60,7 @@ from flows.annotation_layout import (
     annotation_root,
     project_dir,
 )
-from flows.store import write_json_atomic
+from flows.io.store import write_json_atomic
 from quality.aggregate import (
     Control,
     aggregate_labels,
@@ -605,7 +605,7 @@ def apply_labels(run_dir: Path, workspace: Path, project_ids: list[int], new_run
     """
     import shutil
 
-    from flows.store import read_json
+    from flows.io.store import read_json
     from quality.aggregate import attach_labels
 
     run = read_json(run_dir / "run.json")

@@ -29,13 +29,13 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run as flow_run_context
 
 from flows import progress
-from flows.flow_runs import mark_orphaned_flow_runs, mark_owner_returned, write_owner_record
-from flows.notify import notify_failure
+from flows.server.flow_runs import mark_orphaned_flow_runs, mark_owner_returned, write_owner_record
+from flows.io.notify import notify_failure
 from flows.pii_guard import forget_removed_parts, remove_stage_parts, stages_before_redaction
 from flows.plan import Segment, ShardRef, override_inputs, plan_shards, split_segments
-from flows.readers import read_input_file
-from flows.recipe import Recipe, RecipeError, load_recipe
-from flows.store import DROP_ONLY_COLUMNS, PartWriter, file_sha256, part_name, read_json, write_json_atomic
+from flows.io.readers import read_input_file
+from flows.io.recipe import Recipe, RecipeError, load_recipe
+from flows.io.store import DROP_ONLY_COLUMNS, PartWriter, file_sha256, part_name, read_json, write_json_atomic
 from transforms.ops import Operator, OpStats, live_mask
 from transforms.pii_surfaces import redact_dropped_rows, redact_quarantine, redaction_policy
 from transforms.schema import DROP_REASON, ensure_decision_columns
@@ -261,11 +261,11 @@ def run_shard_stage(recipe_path: str, recipe_text: str, run_dir: str, ref: Shard
 
     When the stage's done record carries the same resume `key`, its outputs are reused as they are.
     """
-    from flows.recipe import parse_recipe
+    from flows.io.recipe import parse_recipe
 
     recipe = parse_recipe(recipe_text, where=recipe_path)
     rd = Path(run_dir)
-    from flows.quality_model import bind_recipe_resources  # score_quality: load its model from <workspace>/models
+    from flows.io.quality_model import bind_recipe_resources  # score_quality: load its model from <workspace>/models
 
     recipe = bind_recipe_resources(recipe, rd.parent.parent)
     segments = split_segments(recipe.ops)
@@ -334,7 +334,7 @@ def run_shard_stage(recipe_path: str, recipe_text: str, run_dir: str, ref: Shard
 @task(name="curate-reduce")
 def run_reduce(recipe_path: str, recipe_text: str, run_dir: str, stage: int, key: str = "") -> dict:
     """Reduce one CorpusOp's signatures from all shards into a decisions file (reused when `key` matches)."""
-    from flows.recipe import parse_recipe
+    from flows.io.recipe import parse_recipe
 
     recipe = parse_recipe(recipe_text, where=recipe_path)
     op = split_segments(recipe.ops)[stage].corpus
@@ -374,7 +374,7 @@ def release_signatures(workspace: Path, op: Operator) -> list[tuple[str, list[Pa
     if not refs:
         return []
     from flows.dedup import check_op_spec
-    from flows.release_store import resolve_ref
+    from flows.io.release_store import resolve_ref
 
     out = []
     for text in refs:
@@ -446,7 +446,7 @@ def _count_column(directory: Path, column: str) -> dict[str, int]:
 @task(name="curate-report")
 def run_report(run_dir: str) -> str:
     """Write the run's HTML report and publish its Prefect artifacts (funnel, language mix, op time, link)."""
-    from flows.artifacts import report_and_artifacts
+    from flows.report.artifacts import report_and_artifacts
 
     return str(report_and_artifacts(Path(run_dir)))
 
@@ -563,7 +563,7 @@ def run_recipe(recipe_path: str, workspace: str | None = None, inputs: list[str]
     plan_shards(recipe)
     for seg in split_segments(recipe.ops):  # releases named in `against` must exist and match, before any work
         if seg.corpus is not None:
-            from flows.release_store import ReleaseError
+            from flows.io.release_store import ReleaseError
 
             try:
                 release_signatures(Path(workspace or recipe.workspace), seg.corpus)
@@ -572,7 +572,7 @@ def run_recipe(recipe_path: str, workspace: str | None = None, inputs: list[str]
     kind = runner or recipe.run.runner
     n = workers or recipe.run.workers
     fl = curate_flow.with_options(task_runner=make_task_runner(kind, n, recipe.run.dask_address))
-    from flows.resident_api import flow_api
+    from flows.server.resident_api import flow_api
 
     with flow_api():
         return Path(fl(recipe_path=recipe_path, workspace=workspace, inputs=inputs, run_id=run_id, resume=resume))

@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from flows.plan import split_segments
-from flows.store import PARQUET_COMPRESSION, write_json_atomic
+from flows.io.store import PARQUET_COMPRESSION, write_json_atomic
 from transforms.ops import Operator
 from transforms.pii_surfaces import is_redacting, redact_dropped_rows, redact_quarantine, redaction_policy
 

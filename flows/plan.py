@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flows.readers import check_options, known_readers, list_input_files, reader_for
-from flows.recipe import Recipe, RecipeError
+from flows.io.readers import check_options, known_readers, list_input_files, reader_for
+from flows.io.recipe import Recipe, RecipeError
 from transforms.ops import CorpusOp, Operator
 
 

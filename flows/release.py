@@ -38,15 +38,15 @@ from prefect import flow, get_run_logger, task
 
 from flows.curate import YULIAO_VERSION
 from flows.pii_guard import copy_history_part
-from flows.recipe import ReleaseGates, ReleaseSection, parse_recipe
-from flows.release_store import (CARD, CHECKSUMS, DATA_DIR, DROPPED_DIR, MANIFEST, QUARANTINE_DIR, REGISTRATION, RELEASE_FORMAT,
+from flows.io.recipe import ReleaseGates, ReleaseSection, parse_recipe
+from flows.io.release_store import (CARD, CHECKSUMS, DATA_DIR, DROPPED_DIR, MANIFEST, QUARANTINE_DIR, REGISTRATION, RELEASE_FORMAT,
                                  ReleaseError, file_sha256, is_name_taken, list_versions, pid_alive, releases_root)
-from flows.audit import append_event, current_actor
-from flows.audit import head as audit_head
-from flows.classification import ClassificationError, classify_release, pii_mode_of
-from flows.signing import (SIGNATURE, SIGNING_KEY_ENV, KeyFileError, PrivateKey, PublicKey, default_signing_key_path,
+from flows.io.audit import append_event, current_actor
+from flows.io.audit import head as audit_head
+from flows.io.classification import ClassificationError, classify_release, pii_mode_of
+from flows.io.signing import (SIGNATURE, SIGNING_KEY_ENV, KeyFileError, PrivateKey, PublicKey, default_signing_key_path,
                            file_sm3, load_private_key, signature_record)
-from flows.store import PARQUET_COMPRESSION, conform, read_json, write_json_atomic
+from flows.io.store import PARQUET_COMPRESSION, conform, read_json, write_json_atomic
 from transforms.schema import DROP_REASON, DROPPED_BY, DUPLICATE_OF
 
 # Test hook: seconds to sleep right after the first data shard is complete (to kill a publisher mid-write).
@@ -494,7 +494,7 @@ def keep_signatures(rd: Path, data_paths: list[Path], tmp: Path) -> list[tuple[P
     """Store the run's near-dup signatures of the released rows, so later runs can dedup against this release."""
     from flows.dedup import save_op_spec
     from flows.plan import split_segments
-    from flows.recipe import RecipeError, parse_recipe
+    from flows.io.recipe import RecipeError, parse_recipe
 
     recipe_file = rd / "recipe.yaml"
     if not recipe_file.is_file():
@@ -747,7 +747,7 @@ def registration_record(manifest: dict[str, Any], signature: dict[str, Any]) -> 
 
 def changes_from_parent(ws: Path, dataset: str, parent: int, staging: Path, version: int) -> dict[str, Any] | None:
     """Return the diff summary parent -> this release (counts and reasons; ids via `yuliao diff --ids`)."""
-    from flows.release_store import ReleaseRef, diff_releases
+    from flows.io.release_store import ReleaseRef, diff_releases
 
     try:
         d = diff_releases(ReleaseRef(dataset, parent, releases_root(ws) / dataset / f"v{parent}"),
@@ -805,7 +805,7 @@ def _fsync_dir(path: Path) -> None:
 
 def already_published(workspace: Path, dataset: str, run_id: str) -> list[int]:
     """Return the versions of `dataset` that were published from run `run_id`."""
-    from flows.release_store import read_manifest
+    from flows.io.release_store import read_manifest
 
     out = []
     for v in list_versions(workspace, dataset):
@@ -840,7 +840,7 @@ def claim_task(staged: dict[str, Any]) -> dict[str, Any]:
 @task(name="release-catalog")
 def catalog_task(workspace: str) -> str | None:
     """Refresh the DuckDB catalog (best effort: the files are the truth, the catalog can be rebuilt)."""
-    from flows.catalog import rebuild_catalog
+    from flows.io.catalog import rebuild_catalog
 
     try:
         return str(rebuild_catalog(Path(workspace)))

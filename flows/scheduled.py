@@ -12,8 +12,8 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from flows.notify import notify_completion, notify_failure
-from flows.store import read_json
+from flows.io.notify import notify_completion, notify_failure
+from flows.io.store import read_json
 
 
 def newest_completed_run(workspace: Path, recipe_name: str) -> Path | None:

@@ -1,7 +1,7 @@
 """Learned quality scorer: hashed character n-grams + logistic regression, trained from aggregated labels.
 
 Pure: train / evaluate / score / (de)serialise to bytes. Reading annotation and document files,
-writing versioned artifacts and loading them for a run is the job of ``flows.quality_model``.
+writing versioned artifacts and loading them for a run is the job of ``flows.io.quality_model``.
 
 * ``train_quality_model`` fits on a training split, picks the decision threshold on out-of-fold
   predictions of that split (so the held-out split stays untouched), and reports held-out AUC and
@@ -345,7 +345,7 @@ class ScoreQuality(Scorer):
         if self._bound is None:
             raise RuntimeError(
                 f"score_quality: model {self.model!r} is not loaded; the flow must bind it "
-                "(flows.quality_model.bind_op_resources(op, workspace)) before running the op"
+                "(flows.io.quality_model.bind_op_resources(op, workspace)) before running the op"
             )
         scores = self._bound.score(live.column("text").to_pylist())
         card = self._bound.card

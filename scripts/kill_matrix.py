@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python scripts/kill_matrix.py [--lines 40] [--only CHECKPOINT ...] [--out bench/results/kill_matrix.md]
 
-One local Prefect API (flows.server_process, SQLite in a temporary PREFECT_HOME) serves every
+One local Prefect API (flows.server.server_process, SQLite in a temporary PREFECT_HOME) serves every
 command; after each resume the killed attempt's flow run must be CRASHED in it. The reference is an
 uninterrupted `yuliao run` of the same recipe and inputs. See tests/flows/_kill_matrix.py.
 """
@@ -35,7 +35,7 @@ from tests.flows._kill_matrix import (  # noqa: E402
 
 def start_api(home: Path):
     """Start one local Prefect API for the whole matrix; return (process, api url)."""
-    from flows.ephemeral_api import free_local_port, server_environment, spawn_server, wait_until_healthy
+    from flows.server.ephemeral_api import free_local_port, server_environment, spawn_server, wait_until_healthy
 
     os.environ["PREFECT_HOME"] = str(home)
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
@@ -82,7 +82,7 @@ def write_markdown(args: argparse.Namespace, results: list, n_cells: int, load0:
 
 def main() -> None:
     from flows.curate import kill_checkpoints
-    from flows.ephemeral_api import stop_server
+    from flows.server.ephemeral_api import stop_server
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=40, help="lines taken from every sample file")

@@ -11,7 +11,7 @@ fi
 # Real dirty Chinese text (fortunes-zh with ANSI escapes, manpages-zh with troff) for the cleaning tests.
 bash scripts/fetch_debian_zh.sh || { echo "test_services: Debian zh packages not fetched" >&2; [ "$strict" = true ] && exit 1; }
 # Headless Chromium (Debian's package) for the report and Label Studio browser tests, always with a
-# CJK font: without one every Chinese character renders as the same box (tests/flows/test_cjk_fonts.py).
+# CJK font: without one every Chinese character renders as the same box (tests/flows/report/test_cjk_fonts.py).
 browser_packages=""
 command -v chromium >/dev/null || browser_packages="chromium"
 fc-list :lang=zh family 2>/dev/null | grep -q . || browser_packages="$browser_packages fonts-noto-cjk"

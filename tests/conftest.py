@@ -28,7 +28,7 @@ def _session_signing_key() -> None:
         return
     import tempfile
 
-    from flows.signing import new_private_key, write_key_pair
+    from flows.io.signing import new_private_key, write_key_pair
 
     priv, pub = write_key_pair(new_private_key("ed25519", "yuliao-tests"), Path(tempfile.mkdtemp(prefix="yuliao-test-keys-")), "publisher")
     os.environ["YULIAO_SIGNING_KEY"] = str(priv)

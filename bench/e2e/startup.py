@@ -43,7 +43,7 @@ def run_once(tree: Path, recipe: str, workspace: Path, home: Path) -> dict:
     load = os.getloadavg()[0]
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-c", "from flows.cli import main; main()", "run", recipe, "-w", str(workspace),
+    p = subprocess.run([sys.executable, "-c", "from flows.cli.main import main; main()", "run", recipe, "-w", str(workspace),
                         "--run-id", "x"], cwd=tree, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -123,7 +123,7 @@ def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 def run_cli(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
     """Run `yuliao ARGS` in its own session (so a group kill stays inside it); return its result."""
-    proc = subprocess.Popen([sys.executable, "-c", "from flows.cli import main; main()", *args], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-c", "from flows.cli.main import main; main()", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)

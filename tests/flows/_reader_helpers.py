@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flows.readers import list_input_files, read_input_file
-from flows.recipe import InputSpec
+from flows.io.readers import list_input_files, read_input_file
+from flows.io.recipe import InputSpec
 
 
 def read_all(path: Path, **spec_fields) -> tuple[list[dict], list[dict]]:

@@ -15,7 +15,7 @@ import pytest
 from label_studio_sdk import LabelStudio
 
 from flows.annotate import AnnotateError, apply_labels, collect_project, project_status, push_records
-from flows.label_studio import (
+from flows.io.label_studio import (
     RECORD_KEY, MappingStore, ServerSettings, connect, ensure_project, get_config, list_server_tasks, push_tasks,
     sign_up_annotator,
 )
@@ -316,7 +316,7 @@ def test_projects_keep_annotators_independent_where_community_can(tmp_path: Path
 def test_shipped_configs_open_the_guidelines_panel_the_way_label_studio_reads_it():
     import xml.etree.ElementTree as ET
 
-    from flows.label_studio import CONFIGS
+    from flows.io.label_studio import CONFIGS
 
     for config in CONFIGS.values():
         root = ET.fromstring(config.xml())

@@ -137,7 +137,7 @@ def test_prefect_flow_runs_the_stages_as_tasks(corpora, tmp_path, prefect_api):
 def test_cli_dedup_near_and_incremental_refusal(corpora, tmp_path):
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from flows.cli.main import app
 
     paths = write_shards(corpus(corpora, n=200), 2, tmp_path / "docs")
     runner = CliRunner()

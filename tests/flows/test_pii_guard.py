@@ -15,7 +15,7 @@ import pytest
 
 from flows.curate import run_recipe
 from flows.pii_guard import stages_before_redaction
-from flows.recipe import parse_recipe
+from flows.io.recipe import parse_recipe
 from tests.flows.pii_leak_scan import scan_tree
 from tests.flows.test_resume import SAMPLE, ReadCounter
 
@@ -138,7 +138,7 @@ def test_history_of_a_run_by_older_code_is_redacted_when_published(tmp_path):
 
 def test_removed_parts_are_forgotten_only_for_shards_with_a_stage_to_redo(tmp_path):
     from flows.pii_guard import forget_removed_parts
-    from flows.store import write_json_atomic
+    from flows.io.store import write_json_atomic
 
     keys = [{0: "a0", 1: "b0"}, {0: "a1", 1: "b1"}]
     for stage, row in enumerate(keys):

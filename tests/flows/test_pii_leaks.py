@@ -24,7 +24,7 @@ import pytest
 
 from typer.testing import CliRunner
 
-from flows.cli import app
+from flows.cli.main import app
 from tests.flows.pii_leak_scan import file_views, find_values, scan_tree
 
 pytestmark = pytest.mark.integration
@@ -91,7 +91,7 @@ def _env() -> dict[str, str]:
 
 def yuliao(*args: str, env: dict[str, str] | None = None, ok: tuple[int, ...] = (0,)) -> str:
     """Run the real CLI in a subprocess (Prefect logs at DEBUG); return stdout and stderr together."""
-    out = subprocess.run([sys.executable, "-m", "flows.cli", *args], cwd=ROOT, env=env or _env(), capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "flows.cli.main", *args], cwd=ROOT, env=env or _env(), capture_output=True,
                          text=True, timeout=600)
     assert out.returncode in ok, f"yuliao {' '.join(args)} -> {out.returncode}\n{out.stdout}\n{out.stderr}"
     return out.stdout + out.stderr

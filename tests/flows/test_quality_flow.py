@@ -52,7 +52,7 @@ def test_preset_runs_in_the_flow_and_drops_with_reasons(zh_run):
 
 
 def test_suggest_thresholds_reads_the_run(zh_run, tmp_path):
-    from flows.cli import app
+    from flows.cli.main import app
 
     res = CliRunner().invoke(app, ["suggest-thresholds", str(zh_run), "--preset", "zh_web", "--json", str(tmp_path / "r.json")])
     assert res.exit_code == 0, res.output
@@ -70,7 +70,7 @@ def test_suggest_thresholds_reads_the_run(zh_run, tmp_path):
 @pytest.fixture(scope="module")
 def scored_run(tmp_path_factory, corpora, prefect_api) -> tuple[Path, float, str]:
     """Train a model into a workspace, then run a recipe that scores and filters with it."""
-    from flows.quality_model import train_from_files
+    from flows.io.quality_model import train_from_files
     from tests.quality.quality_data import build_annotation_export
 
     d = tmp_path_factory.mktemp("quality_model_flow")

@@ -33,8 +33,8 @@ from label_studio_sdk import LabelStudio
 from typer.testing import CliRunner
 
 from flows.annotate import collect_project, project_dir, push_records
-from flows.label_studio import MappingStore, ServerSettings, connect, sign_up_annotator
-from flows.store import file_sha256
+from flows.io.label_studio import MappingStore, ServerSettings, connect, sign_up_annotator
+from flows.io.store import file_sha256
 from tests.quality.quality_data import DEGRADATIONS, degrade, real_documents
 from transforms.schema import docs_from_pylist, make_doc_id, sha256_hex
 
@@ -123,7 +123,7 @@ def test_label_studio_annotations_train_a_scorer_that_beats_single_signals(tmp_p
     assert label_errors < 0.04 * n_docs
 
     # 4. Train from the collected labels with `yuliao quality train` (the training adapter behind it).
-    from flows.cli import app
+    from flows.cli.main import app
 
     labels_sha = file_sha256(labels_path)
     annotation_set = f"label-studio-project-{pid}@{labels_sha[:12]}"

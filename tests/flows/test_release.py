@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from flows.recipe import ReleaseGates
+from flows.io.recipe import ReleaseGates
 from flows.release import gate_decisions, release_flow, split_of
-from flows.release_store import (IntegrityError, diff_releases, list_versions, pull_release, read_manifest,
+from flows.io.release_store import (IntegrityError, diff_releases, list_versions, pull_release, read_manifest,
                                  resolve_ref, verify_release)
 from tests.flows._release_helpers import (ADDED_V2, SHORT, curated_runs, fresh_workspace, ids_by_line, op_id,
                                           start_publisher, wait_for_line)
@@ -200,7 +200,7 @@ def test_a_publish_killed_mid_write_leaves_no_version_and_the_next_publish_succe
 
 
 def test_a_gate_on_a_missing_column_fails_before_anything_is_written(tmp_path, runs):
-    from flows.release_store import ReleaseError
+    from flows.io.release_store import ReleaseError
 
     ws = fresh_workspace(tmp_path, runs, "v1")
     recipe = ws / "runs" / "run-v1" / "recipe.yaml"
@@ -226,7 +226,7 @@ def test_annotation_summary_counts_label_columns():
 
 
 def test_pull_copies_and_verifies_and_a_flipped_byte_fails_naming_the_shard(tmp_path, runs):
-    from flows.cli import app
+    from flows.cli.main import app
 
     ws = fresh_workspace(tmp_path, runs, "v1")
     _publish(runs, ws, "v1")
@@ -265,7 +265,7 @@ def test_pull_copies_and_verifies_and_a_flipped_byte_fails_naming_the_shard(tmp_
 
 
 def test_cli_lists_shows_and_diffs_with_latest_and_clear_errors(tmp_path, runs):
-    from flows.cli import app
+    from flows.cli.main import app
 
     ws = fresh_workspace(tmp_path, runs, "v1", "v2")
     _publish(runs, ws, "v1")

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.audit import read_entries
+from flows.io.audit import read_entries
 from flows.release import release_flow
-from flows.release_store import check_file, read_manifest, resolve_ref
-from flows.signing import new_private_key, write_key_pair
+from flows.io.release_store import check_file, read_manifest, resolve_ref
+from flows.io.signing import new_private_key, write_key_pair
 from tests.flows._release_helpers import curated_runs, fresh_workspace
 
 
@@ -28,7 +28,7 @@ def _publish(runs, ws: Path, name: str = "v1", key: Path | None = None) -> dict:
 
 
 def _cli(*args: str):
-    from flows.cli import app
+    from flows.cli.main import app
 
     return CliRunner().invoke(app, list(args))
 

@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from flows.release_store import CHECKSUMS, MANIFEST, RELEASE_FORMAT, SIGNATURE, IntegrityError, verify_release
-from flows.signing import load_private_key, signature_record
-from flows.store import file_sha256
+from flows.io.release_store import CHECKSUMS, MANIFEST, RELEASE_FORMAT, SIGNATURE, IntegrityError, verify_release
+from flows.io.signing import load_private_key, signature_record
+from flows.io.store import file_sha256
 
 
 def make_release(root: Path) -> Path:
@@ -37,13 +37,13 @@ def make_release(root: Path) -> Path:
 def test_a_clean_release_verifies(tmp_path):
     rel = make_release(tmp_path / "v1")
     assert len(verify_release(rel)) == 3
-    res = CliRunner().invoke(__import__("flows.cli", fromlist=["app"]).app, ["verify", str(rel)])
+    res = CliRunner().invoke(__import__("flows.cli.main", fromlist=["app"]).app, ["verify", str(rel)])
     assert res.exit_code == 0, res.output
 
 
 @pytest.mark.parametrize("extra", ["data/extra.parquet", "data/sub/more.jsonl", "_dropped/stray.parquet", "notes.txt"])
 def test_an_extra_file_fails_verify_naming_it(tmp_path, extra):
-    from flows.cli import app
+    from flows.cli.main import app
 
     rel = make_release(tmp_path / "v1")
     (rel / extra).parent.mkdir(parents=True, exist_ok=True)

@@ -287,7 +287,7 @@ def test_differences_sees_a_change_in_any_column(matrix, tmp_path):
 
 
 def test_owner_record_tells_a_dead_process_from_a_live_one(tmp_path):
-    from flows import flow_runs
+    from flows.server import flow_runs
 
     run_dir = tmp_path / "runs" / "r"
     run_dir.mkdir(parents=True)

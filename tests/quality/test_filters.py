@@ -179,7 +179,7 @@ def _write_run(tmp_path: Path, table: pa.Table) -> Path:
 
 
 def test_suggest_thresholds_cli_on_a_run(tmp_path, sohu):
-    from flows.cli import app
+    from flows.cli.main import app
 
     out, _ = run_ops(docs(sohu[:80], "zh"), preset_ops("zh_web"))
     run = _write_run(tmp_path, out)
@@ -193,7 +193,7 @@ def test_suggest_thresholds_cli_on_a_run(tmp_path, sohu):
 
 
 def test_suggest_thresholds_cli_errors_and_compute(tmp_path, sohu):
-    from flows.cli import app
+    from flows.cli.main import app
 
     res = CliRunner().invoke(app, ["suggest-thresholds", str(tmp_path / "nope")])
     assert res.exit_code == 2

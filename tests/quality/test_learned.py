@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from flows.quality_model import bind_op_resources, load_quality_model, model_versions, resolve_model_dir
+from flows.io.quality_model import bind_op_resources, load_quality_model, model_versions, resolve_model_dir
 from quality.learned import (
     ScoreQuality,
     binary_labels,
@@ -36,7 +36,7 @@ TARGET_PRECISION = 0.95
 @pytest.fixture(scope="module")
 def trained(corpora, tmp_path_factory) -> dict:
     """Build the export, train through the CLI (`yuliao quality train`), return paths and the card."""
-    from flows.cli import app
+    from flows.cli.main import app
 
     root = tmp_path_factory.mktemp("quality")
     ann, docs, counts = build_annotation_export(corpora, root / "export")
@@ -124,7 +124,7 @@ def test_score_quality_op_is_bound_by_the_flow_adapter(trained):
 
 
 def test_versions_increase_and_unknown_refs_fail(trained):
-    from flows.quality_model import train_from_files
+    from flows.io.quality_model import train_from_files
 
     path, model = train_from_files(trained["ann"], trained["docs"], trained["ws"], group_column="group", seed=1)
     assert path.name == "v2" and model_versions(trained["ws"]) == [1, 2]

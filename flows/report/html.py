@@ -1,0 +1,892 @@
+"""Run and release reports: one self-contained HTML file with inline SVG charts that opens offline.
+
+`collect_report_data` streams the Parquet parts of a run directory (`kept/`, `dropped/`,
+`quarantine/`, `run.json`) or of a release (`data/`, `_dropped/`, `_quarantine/`,
+`manifest.json`), reading only the columns each figure needs, into small aggregates: the funnel,
+drop reasons, language and script mix, text-length histograms, `score_*` distributions, dedup
+cluster sizes, annotation progress/agreement (when an annotations table is found) and example
+records on both sides of every filter's boundary. `render_report` turns those into HTML with
+matplotlib's SVG backend; no JavaScript, no CDN, no network.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from flows.io.annotation_layout import (
+    AGREEMENT_FILE,
+    ANNOTATION_DIR,
+    ANNOTATIONS_FILE,
+    LABELS_FILE,
+    PROJECT_PREFIX,
+    PUSHES_DIR,
+    project_dirs,
+)
+from transforms.schema import DROP_REASON, DROPPED_BY, DUPLICATE_OF
+
+REPORT_NAME = "report.html"
+LENGTH_BINS = np.unique(np.round(np.logspace(0, 7, 57)).astype(np.int64))  # 1 .. 10M chars, log spaced
+SCORE_SAMPLE = 200_000  # values kept per score column and side (kept/dropped) for the histograms
+EXAMPLES_PER_SIDE = 3
+EXCERPT_CHARS = 280
+TOP_CATEGORIES = 15
+PALETTE = {"kept": "#2b8a3e", "dropped": "#c92a2a", "quarantined": "#e67700", "neutral": "#1c7ed6", "grey": "#868e96"}
+
+
+@dataclass
+class Layout:
+    """Where a run's or a release's files are."""
+
+    kind: str  # "run" or "release"
+    root: Path
+    kept: list[Path]
+    dropped: list[Path]
+    quarantine: list[Path]
+    record: dict
+
+
+def find_layout(path: Path) -> Layout:
+    """Recognise a run directory (run.json) or a release directory (manifest.json)."""
+    if (path / "run.json").exists():
+        record = json.loads((path / "run.json").read_text(encoding="utf-8"))
+        return Layout("run", path, sorted((path / "kept").glob("part-*.parquet")),
+                      sorted((path / "dropped").glob("part-*.parquet")),
+                      sorted((path / "quarantine").glob("part-*.parquet")), record)
+    if (path / "manifest.json").exists():
+        record = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        return Layout("release", path, sorted((path / "data").glob("*.parquet")),
+                      sorted((path / "_dropped").glob("*.parquet")),
+                      sorted((path / "_quarantine").glob("*.parquet")), record)
+    raise FileNotFoundError(f"{path}: neither a run directory (run.json) nor a release (manifest.json)")
+
+
+# ---------------------------------------------------------------- aggregates
+
+
+@dataclass
+class Example:
+    """One record shown in the report."""
+
+    id: str
+    text: str
+    metric: float | None = None
+    note: str = ""
+
+
+@dataclass
+class Boundary:
+    """Records on both sides of one filter decision (one op and one drop reason)."""
+
+    op: str
+    reason: str
+    dropped_rows: int
+    metric: str | None  # the column (or "length") the decision is read on
+    threshold: tuple[str, float] | None = None  # (parameter, value) when the op names one for this reason
+    dropped_low: bool = True  # dropped rows lie below the kept ones on the metric
+    just_dropped: list[Example] = field(default_factory=list)
+    just_kept: list[Example] = field(default_factory=list)
+    dropped_values: np.ndarray = field(default_factory=lambda: np.array([]))
+    kept_values: np.ndarray = field(default_factory=lambda: np.array([]))
+
+
+@dataclass
+class ReportData:
+    """Everything the report draws, small enough to keep in memory for any corpus size."""
+
+    kind: str
+    title: str
+    record: dict
+    funnel: list[tuple[str, int]]
+    quarantined: int
+    drops_by_reason: dict[str, int]
+    drops_by_op: dict[str, int]
+    per_source: dict[str, dict[str, int]]
+    lang: Counter
+    script: Counter
+    length_hist: dict[str, np.ndarray]
+    scores: dict[str, dict[str, np.ndarray]]
+    cluster_sizes: Counter
+    op_seconds: list[tuple[str, float]]
+    boundaries: list[Boundary]
+    quarantine_examples: list[dict]
+    annotations: dict | None
+
+
+def _read_part(path: Path, columns: list[str]) -> pa.Table:
+    have = set(pq.read_schema(path).names)
+    return pq.read_table(path, columns=[c for c in columns if c in have])
+
+
+def _lengths(table: pa.Table) -> np.ndarray:
+    return pc.utf8_length(pc.fill_null(table.column("text"), "")).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _hist(lengths: np.ndarray) -> np.ndarray:
+    return np.histogram(np.clip(lengths, 1, LENGTH_BINS[-1] - 1), bins=LENGTH_BINS)[0]
+
+
+def _stride_sample(values: np.ndarray, budget: int) -> np.ndarray:
+    """Every k-th value, so a part contributes at most `budget` values (deterministic, order-spread)."""
+    if len(values) <= budget:
+        return values
+    return values[:: math.ceil(len(values) / budget)]
+
+
+def _score_columns(files: list[Path]) -> list[str]:
+    cols: set[str] = set()
+    for f in files:
+        cols.update(n for n in pq.read_schema(f).names if n.startswith("score_"))
+    return sorted(cols)
+
+
+def _counter_of(table: pa.Table, column: str) -> Counter:
+    out: Counter = Counter()
+    if column in table.column_names:
+        for item in pc.value_counts(table.column(column)).to_pylist():
+            out[str(item["values"]) if item["values"] is not None else "(none)"] += item["counts"]
+    return out
+
+
+def _funnel_from_run(record: dict) -> list[tuple[str, int]]:
+    totals = record.get("totals", {})
+    read = int(totals.get("read", 0))
+    steps = [("read", read), ("parsed", read - int(totals.get("quarantined", 0)))]
+    for op in record.get("ops", []):
+        if op.get("dropped"):
+            steps.append((f"after {op['op']}", int(op["rows_out"])))
+    steps.append(("kept", int(totals.get("kept", 0))))
+    return steps
+
+
+def _excerpt(text: str | None) -> str:
+    text = text or ""
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + " …"
+
+
+_GENERIC = {"too", "few", "many", "low", "high", "heavy", "share", "min", "max", "repetition", "ratio"}
+_LOW_HINTS = {"few", "low", "too_few", "short", "little", "missing"}
+
+
+def _tokens(name: str) -> set[str]:
+    """Words of a reason or parameter name, singular, without the generic ones."""
+    words = {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in re.split(r"[^a-z0-9]+", name.lower()) if w}
+    return words - _GENERIC
+
+
+def _reason_metric(reason: str, params: dict, columns: set[str]) -> tuple[str, str, float, bool] | None:
+    """Match a drop reason to the min_/max_ parameter and signal/score column it was decided on.
+
+    Returns (column, parameter, threshold, dropped_low) or None; e.g. reason `low_cjk_share` ->
+    (`signal_cjk_share`, `min_cjk_share`, 0.3, True).
+    """
+    want = _tokens(reason)
+    low_hint = bool(set(reason.lower().split("_")) & _LOW_HINTS)
+    best: tuple[int, int, str, str, float, bool] | None = None
+    for name, value in params.items():
+        m = re.fullmatch(r"(min|max)_(.+)", name)
+        if not m or value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        stem = m.group(2)
+        col = next((c for c in (f"signal_{stem}", f"score_{stem}", stem) if c in columns), None)
+        if col is None:
+            continue
+        overlap = len(want & _tokens(stem))
+        agrees = int((m.group(1) == "min") == low_hint)  # breaks min_chars/max_chars ties by the reason's wording
+        cand = (overlap, agrees, col, name, float(value), m.group(1) == "min")
+        if overlap and (best is None or cand[:2] > best[:2]):
+            best = cand
+    return None if best is None else best[2:]
+
+
+def _boundary_metric(op_id: str, params: dict, score_cols: list[str]) -> str | None:
+    """Fallback when no parameter matches the reason: a score column the op names, else length for length filters."""
+    for value in params.values():
+        if isinstance(value, str) and value in score_cols:
+            return value
+    stem = op_id.split("@")[0]
+    for col in score_cols:  # a filter named after its signal, e.g. score_quality <- filter_quality_score
+        if col.removeprefix("score_") in stem:
+            return col
+    if any(w in stem for w in ("short", "long", "length", "chars")) or any("chars" in k or "length" in k for k in params):
+        return "length"
+    return None
+
+
+def _metric_values(table: pa.Table, metric: str) -> np.ndarray:
+    if metric == "length":
+        return _lengths(table).astype(float)
+    return pc.cast(table.column(metric), pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def _pick(table: pa.Table, values: np.ndarray, k: int, largest: bool) -> list[Example]:
+    ok = ~np.isnan(values)
+    idx = np.nonzero(ok)[0]
+    if len(idx) == 0:
+        return []
+    order = idx[np.argsort(values[idx], kind="stable")]
+    chosen = order[::-1][:k] if largest else order[:k]
+    picked = table.select(["id", "text"]).take(pa.array(chosen, pa.int64()))  # only k rows leave Arrow
+    ids, texts = picked.column("id").to_pylist(), picked.column("text").to_pylist()
+    return [Example(i, _excerpt(t), float(values[c])) for i, t, c in zip(ids, texts, chosen)]
+
+
+def _merge_examples(current: list[Example], new: list[Example], largest: bool) -> list[Example]:
+    both = sorted(current + new, key=lambda e: (e.metric if e.metric is not None else 0.0, e.id), reverse=largest)
+    return both[:EXAMPLES_PER_SIDE]
+
+
+def _rows_of(t: pa.Table, op_id: str, reason: str) -> pa.Table:
+    if DROPPED_BY not in t.column_names or DROP_REASON not in t.column_names:
+        return t.slice(0, 0)
+    return t.filter(pc.and_(pc.equal(t.column(DROPPED_BY), op_id), pc.equal(t.column(DROP_REASON), reason)))
+
+
+def _columns(files: list[Path]) -> set[str]:
+    cols: set[str] = set()
+    for f in files:
+        cols.update(pq.read_schema(f).names)
+    return cols
+
+
+def _boundaries(layout: Layout, score_cols: list[str], drops: dict[tuple[str, str], int]) -> list[Boundary]:
+    """For every (op, reason) that dropped rows: the dropped rows nearest the kept side, the kept rows nearest
+    the dropped side (on the signal the op's threshold names, else a score or length), and the metric's values
+    on both sides; dedup shows each duplicate beside its kept original."""
+    params = {op["op"]: op.get("params", {}) for op in layout.record.get("ops", [])}
+    numeric = {c for c in _columns(layout.kept + layout.dropped) if c.startswith(("signal_", "score_"))}
+    # Every (op, reason) looks at the same parts: read each once (text and numeric columns; the
+    # numeric ones are small), not once or twice per reason.
+    every = ["id", "text", DROPPED_BY, DROP_REASON, DUPLICATE_OF, *sorted(numeric)]
+    tables: dict[Path, pa.Table] = {}
+
+    def read_cached(path: Path, columns: list[str]) -> pa.Table:
+        if path not in tables:
+            tables[path] = _read_part(path, every)
+        t = tables[path]
+        return t.select([c for c in columns if c in t.column_names])
+
+    out: list[Boundary] = []
+    for (op_id, reason), n in sorted(drops.items(), key=lambda kv: -kv[1]):
+        matched = _reason_metric(reason, params.get(op_id, {}), numeric)
+        metric = matched[0] if matched else _boundary_metric(op_id, params.get(op_id, {}), score_cols)
+        b = Boundary(op_id, reason, n, metric, (matched[1], matched[2]) if matched else None,
+                     matched[3] if matched else True)
+        extra = [metric] if metric and metric != "length" else []
+        cols = ["id", "text", DROPPED_BY, DROP_REASON, DUPLICATE_OF, *extra]
+        dropped_tables = []
+        for f in layout.dropped:
+            t = _rows_of(read_cached(f, cols), op_id, reason)
+            if t.num_rows:
+                dropped_tables.append(t)
+        if metric and (metric == "length" or all(metric in t.column_names for t in dropped_tables)) and dropped_tables:
+            vals = [_metric_values(t, metric) for t in dropped_tables]
+            b.dropped_values = _stride_sample(np.concatenate(vals), SCORE_SAMPLE)
+            kept_vals = []
+            for f in layout.kept:
+                t = read_cached(f, ["id", "text", *extra])
+                if metric == "length" or metric in t.column_names:
+                    kept_vals.append(_stride_sample(_metric_values(t, metric), SCORE_SAMPLE))
+            b.kept_values = np.concatenate(kept_vals) if kept_vals else np.array([])
+            if not matched and len(b.kept_values):  # no threshold to read the side from: compare medians
+                b.dropped_low = float(np.nanmedian(b.dropped_values)) <= float(np.nanmedian(b.kept_values))
+            for t, v in zip(dropped_tables, vals):
+                b.just_dropped = _merge_examples(b.just_dropped, _pick(t, v, EXAMPLES_PER_SIDE, b.dropped_low), b.dropped_low)
+            for f in layout.kept:
+                t = read_cached(f, ["id", "text", *extra])
+                if metric == "length" or metric in t.column_names:
+                    b.just_kept = _merge_examples(b.just_kept, _pick(t, _metric_values(t, metric), EXAMPLES_PER_SIDE, not b.dropped_low),
+                                                  not b.dropped_low)
+        else:
+            b.metric = None
+            for t in dropped_tables:
+                take = t.slice(0, EXAMPLES_PER_SIDE - len(b.just_dropped))
+                dup = take.column(DUPLICATE_OF).to_pylist() if DUPLICATE_OF in take.column_names else [None] * take.num_rows
+                b.just_dropped += [Example(i, _excerpt(x), None, f"duplicate of {d}" if d else "")
+                                   for i, x, d in zip(take.column("id").to_pylist(), take.column("text").to_pylist(), dup)]
+                if len(b.just_dropped) >= EXAMPLES_PER_SIDE:
+                    break
+        originals = {e.note.removeprefix("duplicate of ") for e in b.just_dropped if e.note.startswith("duplicate of ")}
+        if originals:
+            b.just_kept = _lookup(layout.kept, originals, read_cached)
+        out.append(b)
+    return out
+
+
+def _lookup(files: list[Path], ids: set[str], read: Callable[[Path, list[str]], pa.Table]) -> list[Example]:
+    found: list[Example] = []
+    wanted = pa.array(sorted(ids), pa.string())
+    for f in files:
+        t = read(f, ["id", "text"])
+        t = t.filter(pc.is_in(t.column("id"), value_set=wanted))
+        found += [Example(i, _excerpt(x), None, "kept original") for i, x in zip(t.column("id").to_pylist(), t.column("text").to_pylist())]
+    return sorted(found, key=lambda e: e.id)
+
+
+def find_annotations(layout: Layout) -> Path | None:
+    """Look for a hand-made annotations table (item, annotator, label) next to the run/release."""
+    root = layout.root
+    for c in (root / "annotations.parquet", root / "annotations"):
+        if c.is_file() or (c.is_dir() and any(c.glob("*.parquet"))):
+            return c
+    return None
+
+
+def _workspace_of(layout: Layout) -> Path:
+    """Return the workspace a run (<ws>/runs/<id>) or a release (<ws>/releases/<dataset>/v<N>) lives in."""
+    return layout.root.parents[1] if layout.kind == "run" else layout.root.parents[2]
+
+
+def _annotated_runs(layout: Layout, workspace: Path) -> tuple[set[str], set[int]]:
+    """Return (run ids whose pushes count for this run/release, project ids its labels came from)."""
+    record = layout.record
+    run_id = record.get("run_id") if layout.kind == "run" else (record.get("run") or {}).get("run_id")
+    runs = {str(run_id)} if run_id else set()
+    if layout.kind == "release" and run_id and (workspace / "runs" / str(run_id) / "run.json").is_file():
+        record = json.loads((workspace / "runs" / str(run_id) / "run.json").read_text(encoding="utf-8"))
+    parent = (record.get("derived_from") or {}).get("run_id")  # a run made by 'yuliao annotate apply'
+    runs |= {str(parent)} if parent else set()
+    sources = (record.get("annotation") or {}).get("label_sources") or []
+    return runs, {int(s["project_id"]) for s in sources if isinstance(s, dict) and s.get("project_id") is not None}
+
+
+def find_collected_projects(layout: Layout) -> list[Path]:
+    """Return the collect output directories (<workspace>/annotation/project-<id>) of projects pushed from this run."""
+    workspace = _workspace_of(layout)
+    runs, projects = _annotated_runs(layout, workspace)
+    found = []
+    for d in project_dirs(workspace):
+        pushed_from = {json.loads(p.read_text(encoding="utf-8")).get("run_id") for p in sorted((d / PUSHES_DIR).glob("*.json"))}
+        if (pushed_from & runs or d.name in {f"{PROJECT_PREFIX}{p}" for p in projects}) and (d / ANNOTATIONS_FILE).is_file():
+            found.append(d)
+    return found
+
+
+def collected_project_summary(d: Path) -> dict:
+    """Labels, agreement (kappa/alpha), gold accuracy and progress of one project from collect's files."""
+    from quality.aggregate import control_labels, is_label_value_column
+
+    report = json.loads((d / AGREEMENT_FILE).read_text(encoding="utf-8")) if (d / AGREEMENT_FILE).is_file() else {}
+    ann = pq.read_table(d / ANNOTATIONS_FILE, columns=["record_id", "annotator", "result", "was_cancelled"])
+    done = ann.filter(pc.invert(pc.fill_null(ann.column("was_cancelled"), False)))
+    per_item = Counter(done.column("record_id").to_pylist())
+    judged = pa.table({"item": pc.cast(done.column("record_id"), pa.string()), "annotator": done.column("annotator"),
+                       "result": done.column("result")})
+    control = report.get("control")
+    given = _counter_of(control_labels(judged, control), "label") if control else Counter()
+    aggregated: dict[str, Counter] = {}
+    if (d / LABELS_FILE).is_file():
+        labels = pq.read_table(d / LABELS_FILE)
+        for col in labels.column_names:
+            if is_label_value_column(col) and pa.types.is_string(labels.schema.field(col).type):
+                aggregated[col] = _counter_of(labels.filter(pc.is_valid(labels.column(col))), col)
+    return {"path": str(d), "project_id": d.name[len(PROJECT_PREFIX):], "config": report.get("config"), "control": control,
+            "method": report.get("method"), "collected_at": report.get("collected_at"), "judgements": done.num_rows,
+            "skipped": ann.num_rows - done.num_rows, "items": len(per_item), "judgements_per_item": Counter(per_item.values()),
+            "labels": given, "aggregated": aggregated, "agreement": report.get("summary") or {},
+            "annotators": report.get("annotators") or [], "gold_accuracy": report.get("gold_accuracy"),
+            "gold_majority_vote_accuracy": report.get("gold_majority_vote_accuracy"),
+            "gold_items_answered": report.get("gold_items_answered"), "flagged": report.get("flagged_for_adjudication"),
+            "min_confidence": report.get("min_confidence"), "controls": report.get("controls") or {}}
+
+
+def _collected_dirs(path: Path) -> list[Path] | None:
+    """Return the collect project dirs `path` names (a project dir, its annotations.parquet, or annotation/), else None."""
+    if path.is_file() and path.name == ANNOTATIONS_FILE and (path.parent / AGREEMENT_FILE).is_file():
+        return [path.parent]
+    if path.is_dir() and (path / ANNOTATIONS_FILE).is_file() and (path / AGREEMENT_FILE).is_file():
+        return [path]
+    if path.is_dir() and path.name == ANNOTATION_DIR:
+        return [d for d in project_dirs(path.parent) if (d / ANNOTATIONS_FILE).is_file()] or None
+    return None
+
+
+def annotation_summary(path: Path) -> dict:
+    """Progress and agreement over collect's output for `path`, or over a plain table (columns item|record_id, annotator, label)."""
+    from quality.agreement import summarize_agreement
+
+    collected = _collected_dirs(path)
+    if collected:
+        return collected_summary(collected)
+
+    files = [path] if path.is_file() else sorted(path.glob("*.parquet"))
+    t = pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
+    if "item" not in t.column_names:
+        for alt in ("record_id", "task_id", "id"):
+            if alt in t.column_names:
+                t = t.append_column("item", pc.cast(t.column(alt), pa.string()))
+                break
+    labels = t.select([c for c in ("item", "annotator", "label") if c in t.column_names])
+    per_item = Counter(labels.column("item").to_pylist()) if "item" in labels.column_names else Counter()
+    summary: dict = {"path": str(path), "judgements": labels.num_rows, "items": len(per_item),
+                     "judgements_per_item": Counter(per_item.values()),
+                     "labels": _counter_of(labels, "label") if "label" in labels.column_names else Counter()}
+    if {"item", "annotator", "label"} <= set(labels.column_names) and labels.num_rows:
+        try:
+            summary["agreement"] = summarize_agreement(pc_cast_strings(labels)).as_dict()
+        except ValueError as exc:  # too few overlapping judgements for a statistic
+            summary["agreement_error"] = str(exc)
+    return summary
+
+
+def collected_summary(dirs: list[Path]) -> dict:
+    """Summaries of collected projects, with the judgement and item totals the report leads with."""
+    projects = [collected_project_summary(d) for d in dirs]
+    return {"path": str(dirs[0].parent if len(dirs) > 1 else dirs[0]), "projects": projects,
+            "judgements": sum(p["judgements"] for p in projects), "items": sum(p["items"] for p in projects),
+            "judgements_per_item": sum((p["judgements_per_item"] for p in projects), Counter()),
+            "labels": sum((p["labels"] for p in projects), Counter())}
+
+
+def pc_cast_strings(t: pa.Table) -> pa.Table:
+    """Cast every column to string (agreement works on string labels)."""
+    return pa.table({n: pc.cast(t.column(n), pa.string()) for n in t.column_names})
+
+
+def collect_report_data(path: Path, annotations: Path | None = None) -> ReportData:
+    """Stream a run's or release's files into the aggregates the report draws."""
+    layout = find_layout(path)
+    rec = layout.record
+    score_cols = _score_columns(layout.kept + layout.dropped)
+    lang: Counter = Counter()
+    script: Counter = Counter()
+    hist = {"kept": np.zeros(len(LENGTH_BINS) - 1, np.int64), "dropped": np.zeros(len(LENGTH_BINS) - 1, np.int64)}
+    scores: dict[str, dict[str, list[np.ndarray]]] = {c: {"kept": [], "dropped": []} for c in score_cols}
+    per_source: dict[str, Counter] = {}
+    for side, files in (("kept", layout.kept), ("dropped", layout.dropped)):
+        for f in files:
+            t = _read_part(f, ["text", "lang", "script", "source", *score_cols])
+            hist[side] += _hist(_lengths(t))
+            for src, n in _counter_of(t, "source").items():
+                per_source.setdefault(src, Counter())[side] += n
+            if side == "kept":
+                lang.update(_counter_of(t, "lang"))
+                script.update(_counter_of(t, "script"))
+            for c in score_cols:
+                if c in t.column_names:
+                    v = pc.cast(t.column(c), pa.float64()).to_numpy(zero_copy_only=False)
+                    scores[c][side].append(_stride_sample(v[~np.isnan(v)], SCORE_SAMPLE))
+    drops_by_reason: Counter = Counter()
+    drops_by_op: Counter = Counter()
+    reasons_by_op: dict[str, Counter] = {}
+    cluster_members: Counter = Counter()
+    for f in layout.dropped:
+        t = _read_part(f, [DROP_REASON, DROPPED_BY, DUPLICATE_OF])
+        drops_by_reason.update(_counter_of(t, DROP_REASON))
+        drops_by_op.update(_counter_of(t, DROPPED_BY))
+        if DROPPED_BY in t.column_names and DROP_REASON in t.column_names:
+            for item in pc.value_counts(pc.binary_join_element_wise(
+                    pc.fill_null(t.column(DROPPED_BY), "?"), pc.fill_null(t.column(DROP_REASON), "?"), "\x00")).to_pylist():
+                op, reason = item["values"].split("\x00")
+                reasons_by_op.setdefault(op, Counter())[reason] += item["counts"]
+        if DUPLICATE_OF in t.column_names:
+            dups = t.column(DUPLICATE_OF).drop_null()
+            for item in pc.value_counts(dups).to_pylist():
+                cluster_members[item["values"]] += item["counts"]
+    cluster_sizes = Counter(n + 1 for n in cluster_members.values())  # the kept original plus its duplicates
+    quarantined, q_examples = 0, []
+    for f in layout.quarantine:
+        t = _read_part(f, ["source", "source_uri", "error", "detail"])
+        quarantined += t.num_rows
+        for src, n in _counter_of(t, "source").items():
+            per_source.setdefault(src, Counter())["quarantined"] += n
+        if len(q_examples) < 10:
+            q_examples += t.slice(0, 10 - len(q_examples)).to_pylist()
+    if layout.kind == "run":
+        funnel = _funnel_from_run(rec)
+        title = f"yuliao run {rec.get('run_id', layout.root.name)} — {rec.get('recipe', {}).get('name', '')}"
+        op_seconds = [(op["op"], float(op.get("seconds", 0.0))) for op in rec.get("ops", [])]
+    else:
+        kept = sum(hist["kept"])
+        read = kept + sum(hist["dropped"]) + quarantined
+        funnel = [("read", int(read)), ("parsed", int(read - quarantined)), ("released", int(kept))]
+        title = f"yuliao release {rec.get('dataset', rec.get('name', ''))} v{rec.get('version', '?')}"
+        op_seconds = []
+    ann_path = annotations or find_annotations(layout)
+    ann_dirs = find_collected_projects(layout) if ann_path is None else []
+    return ReportData(
+        kind=layout.kind, title=title, record=rec, funnel=funnel, quarantined=quarantined,
+        drops_by_reason=dict(drops_by_reason.most_common()), drops_by_op=dict(drops_by_op),
+        per_source={k: dict(v) for k, v in sorted(per_source.items())}, lang=lang, script=script,
+        length_hist=hist,
+        scores={c: {s: (np.concatenate(v) if v else np.array([])) for s, v in d.items()} for c, d in scores.items()},
+        cluster_sizes=cluster_sizes, op_seconds=op_seconds,
+        boundaries=_boundaries(layout, score_cols, {(op, r): n for op, c in reasons_by_op.items() for r, n in c.items()}),
+        quarantine_examples=q_examples,
+        annotations=annotation_summary(ann_path) if ann_path else collected_summary(ann_dirs) if ann_dirs else None,
+    )
+
+
+# ---------------------------------------------------------------- charts (matplotlib, SVG backend)
+
+
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=96, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _svg(fig, label: str) -> str:
+    """Serialise a figure to an inline <svg> element (text kept as text, deterministic ids)."""
+    import matplotlib
+
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "yuliao"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{html.escape(label)}" class="chart" ', 1)
+
+
+def _style(ax) -> None:
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(labelsize=9)
+
+
+def chart_funnel(steps: list[tuple[str, int]], quarantined: int) -> str:
+    """Horizontal funnel: rows left after each dropping op, with quarantine as its own bar."""
+    labels = [s for s, _ in steps]
+    values = [v for _, v in steps]
+    fig, ax = _figure(7.5, 0.45 * len(steps) + 1.0)
+    colors = [PALETTE["neutral"]] * len(steps)
+    colors[-1] = PALETTE["kept"]
+    ax.barh(range(len(steps)), values, color=colors)
+    top = max(values) if values else 1
+    for i, v in enumerate(values):
+        share = f" ({v / top:.1%})" if top else ""
+        ax.text(v, i, f" {v:,}{share}", va="center", fontsize=9)
+    ax.set_yticks(range(len(steps)), labels)
+    ax.invert_yaxis()
+    ax.set_xlim(0, top * 1.3 or 1)
+    ax.set_xlabel("records")
+    ax.set_title(f"Funnel (quarantined at read: {quarantined:,})", fontsize=11)
+    _style(ax)
+    return _svg(fig, "funnel chart")
+
+
+def chart_bars(counts: dict[str, float], title: str, color: str, xlabel: str = "records", label: str = "") -> str:
+    """Horizontal bar chart of the largest categories (the rest summed as 'other')."""
+    items = sorted(counts.items(), key=lambda kv: -kv[1])
+    if len(items) > TOP_CATEGORIES:
+        items = items[: TOP_CATEGORIES - 1] + [("other", sum(v for _, v in items[TOP_CATEGORIES - 1:]))]
+    fig, ax = _figure(6.0, 0.32 * max(len(items), 1) + 1.0)
+    ax.barh(range(len(items)), [v for _, v in items], color=color)
+    total = sum(v for _, v in items) or 1
+    for i, (_, v) in enumerate(items):
+        ax.text(v, i, f" {v:,.4g} ({v / total:.1%})" if isinstance(v, float) else f" {v:,} ({v / total:.1%})", va="center", fontsize=8)
+    ax.set_yticks(range(len(items)), [k for k, _ in items])
+    ax.invert_yaxis()
+    ax.set_xlim(0, (max((v for _, v in items), default=1) or 1) * 1.35)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=11)
+    _style(ax)
+    return _svg(fig, label or title)
+
+
+def chart_per_source(per_source: dict[str, dict[str, int]]) -> str:
+    """Stacked bars per raw source: kept / dropped / quarantined."""
+    names = list(per_source)
+    fig, ax = _figure(7.0, 0.35 * max(len(names), 1) + 1.2)
+    left = np.zeros(len(names))
+    for part in ("kept", "dropped", "quarantined"):
+        vals = np.array([per_source[n].get(part, 0) for n in names], float)
+        ax.barh(range(len(names)), vals, left=left, color=PALETTE[part], label=part)
+        left += vals
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set_xlabel("records")
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_title("Outcome per source", fontsize=11)
+    _style(ax)
+    return _svg(fig, "outcome per source")
+
+
+def chart_lengths(hist: dict[str, np.ndarray]) -> str:
+    """Text length (characters, log scale) of kept and dropped records."""
+    fig, ax = _figure(7.0, 3.0)
+    for side in ("kept", "dropped"):
+        if hist[side].sum():
+            ax.stairs(hist[side], LENGTH_BINS, label=f"{side} ({int(hist[side].sum()):,})", color=PALETTE[side],
+                      fill=side == "kept", alpha=0.55 if side == "kept" else 1.0)
+    ax.set_xscale("log")
+    nz = np.nonzero(hist["kept"] + hist["dropped"])[0]
+    if len(nz):
+        ax.set_xlim(LENGTH_BINS[nz[0]], LENGTH_BINS[nz[-1] + 1])
+    ax.set_xlabel("characters per record (log scale)")
+    ax.set_ylabel("records")
+    ax.legend(fontsize=8, frameon=False)
+    ax.set_title("Length distribution", fontsize=11)
+    _style(ax)
+    return _svg(fig, "length distribution")
+
+
+def chart_score(name: str, values: dict[str, np.ndarray]) -> str:
+    """Histogram of one score column, kept against dropped."""
+    allv = np.concatenate([v for v in values.values() if len(v)]) if any(len(v) for v in values.values()) else np.array([0.0])
+    lo, hi = float(np.min(allv)), float(np.max(allv))
+    bins = np.linspace(lo, hi if hi > lo else lo + 1, 41)
+    fig, ax = _figure(5.0, 2.6)
+    for side in ("kept", "dropped"):
+        if len(values.get(side, [])):
+            ax.hist(values[side], bins=bins, histtype="stepfilled" if side == "kept" else "step",
+                    color=PALETTE[side], alpha=0.55 if side == "kept" else 1.0, label=f"{side} (n={len(values[side]):,})")
+    ax.set_xlabel(name)
+    ax.set_ylabel("records")
+    ax.legend(fontsize=8, frameon=False)
+    ax.set_title(name, fontsize=10)
+    _style(ax)
+    return _svg(fig, f"distribution of {name}")
+
+
+def chart_clusters(sizes: Counter) -> str:
+    """Number of duplicate clusters by cluster size (log count)."""
+    items = sorted(sizes.items())
+    fig, ax = _figure(6.0, 2.8)
+    ax.bar([str(k) for k, _ in items], [v for _, v in items], color=PALETTE["neutral"])
+    if max(sizes.values()) > 50 * min(sizes.values()):  # a long tail: log counts keep the big clusters visible
+        ax.set_yscale("log")
+    ax.set_xlabel("cluster size (kept original + duplicates)")
+    ax.set_ylabel("clusters")
+    ax.set_title(f"Dedup clusters ({sum(sizes.values()):,}; {sum((k - 1) * v for k, v in items):,} duplicates dropped)", fontsize=11)
+    _style(ax)
+    return _svg(fig, "dedup cluster sizes")
+
+
+def chart_boundary(b: Boundary) -> str:
+    """The decision metric of one filter: kept against rows dropped for this reason, with the threshold line."""
+    vals = [v[~np.isnan(v)] for v in (b.kept_values, b.dropped_values)]
+    allv = np.concatenate([v for v in vals if len(v)])
+    log = b.metric == "length"
+    lo, hi = float(np.min(allv)), float(np.max(allv))
+    if log:
+        bins = np.logspace(np.log10(max(lo, 1.0)), np.log10(max(hi, 2.0)), 41)
+    else:
+        bins = np.linspace(lo, hi if hi > lo else lo + 1, 41)
+    fig, ax = _figure(5.0, 2.4)
+    for side, v in (("kept", vals[0]), ("dropped", vals[1])):
+        if len(v):
+            ax.hist(np.clip(v, bins[0], bins[-1]), bins=bins, histtype="stepfilled" if side == "kept" else "step",
+                    color=PALETTE[side], alpha=0.55 if side == "kept" else 1.0,
+                    label=f"{side}{'' if side == 'kept' else ': ' + b.reason} (n={len(v):,})")
+    if b.threshold:
+        ax.axvline(b.threshold[1], color="#212529", linestyle="--", linewidth=1)
+        ax.annotate(f"{b.threshold[0]} = {b.threshold[1]:g}", (b.threshold[1], 1), xycoords=("data", "axes fraction"),
+                    fontsize=8, ha="left", va="top")
+    if log:
+        ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("characters" if log else str(b.metric))
+    ax.set_ylabel("records (log)")
+    ax.legend(fontsize=7, frameon=False, loc="upper right")
+    ax.set_title(f"{b.op}: {b.reason}", fontsize=10)
+    _style(ax)
+    return _svg(fig, f"boundary of {b.op} {b.reason}")
+
+
+# ---------------------------------------------------------------- HTML
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","Noto Sans",sans-serif;margin:2rem auto;max-width:72rem;color:#212529;padding:0 1rem}
+h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #dee2e6;padding-bottom:.2rem}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}td,th{border:1px solid #dee2e6;padding:.25rem .5rem;text-align:left;vertical-align:top}
+th{background:#f1f3f5}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.grid{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}.chart{max-width:100%;height:auto}
+.kpi{display:inline-block;margin:0 1.5rem .5rem 0}.kpi b{display:block;font-size:1.4rem}
+.ex{font-size:.85rem;white-space:pre-wrap;word-break:break-word;max-width:40rem}.muted{color:#868e96}
+.side-dropped{border-left:4px solid #c92a2a}.side-kept{border-left:4px solid #2b8a3e}
+"""
+
+
+def _e(x: object) -> str:
+    return html.escape(str(x))
+
+
+def _table(head: list[str], rows: list[list[object]], numeric: set[int] = frozenset()) -> str:
+    h = "".join(f"<th>{_e(c)}</th>" for c in head)
+    body = "".join("<tr>" + "".join(f'<td class="n">{_e(v)}</td>' if i in numeric else f"<td>{_e(v)}</td>"
+                                     for i, v in enumerate(r)) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _examples(b: Boundary) -> str:
+    def rows(exs: list[Example], side: str) -> str:
+        if not exs:
+            return f'<tr class="side-{side}"><td colspan="3" class="muted">(none)</td></tr>'
+        return "".join(f'<tr class="side-{side}"><td>{_e(side)}</td><td class="n">'
+                       f'{_e(f"{e.metric:.4g}" if e.metric is not None else e.note or "")}</td>'
+                       f'<td><code>{_e(e.id)}</code><div class="ex">{_e(e.text)}</div></td></tr>' for e in exs)
+    metric = "length (chars)" if b.metric == "length" else (b.metric or "—")
+    head = f"<tr><th>side</th><th>{_e(metric)}</th><th>record</th></tr>"
+    rule = f", threshold {_e(b.threshold[0])} = {b.threshold[1]:g}" if b.threshold else ""
+    chart = chart_boundary(b) if b.metric and len(b.dropped_values) else ""
+    return (f"<h3>{_e(b.op)} <span class='muted'>reason {_e(b.reason)}, {b.dropped_rows:,} dropped{rule}</span></h3>"
+            f'<div class="grid">{chart}<table>{head}{rows(b.just_dropped, "dropped")}{rows(b.just_kept, "kept")}</table></div>')
+
+
+def render_report(data: ReportData) -> str:
+    """Return the report as one self-contained HTML document."""
+    rec = data.record
+    kept = data.funnel[-1][1] if data.funnel else 0
+    read = data.funnel[0][1] if data.funnel else 0
+    dropped = sum(data.drops_by_reason.values())
+    parts: list[str] = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(data.title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{_e(data.title)}</h1>",
+        f'<p class="muted">generated {datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")} by yuliao; '
+        f"status {_e(rec.get('status', rec.get('format', '')))}; "
+        f"recipe sha256 {_e(str(rec.get('recipe', {}).get('sha256', ''))[:12])}; commit {_e(str(rec.get('git_commit') or rec.get('code', {}).get('git_commit', '') or '')[:10])}</p>",
+        "<div>" + "".join(f'<span class="kpi">{_e(k)}<b>{v:,}</b></span>' for k, v in
+                          (("read", read), ("kept", kept), ("dropped", dropped), ("quarantined", data.quarantined))) + "</div>",
+        "<h2 id='funnel'>Funnel</h2>", '<div class="grid">', chart_funnel(data.funnel, data.quarantined),
+    ]
+    if data.per_source:
+        parts.append(chart_per_source(data.per_source))
+    parts.append("</div>")
+    parts.append(_table(["step", "records"], [[s, f"{v:,}"] for s, v in data.funnel], {1}))
+    parts.append("<h2 id='drops'>Drop reasons</h2>")
+    if data.drops_by_reason:
+        parts.append('<div class="grid">' + chart_bars(data.drops_by_reason, "Dropped by reason", PALETTE["dropped"])
+                     + chart_bars(data.drops_by_op, "Dropped by operator", PALETTE["dropped"]) + "</div>")
+    else:
+        parts.append("<p>No record was dropped.</p>")
+    qerr = rec.get("quarantine_by_error") or {}
+    if data.quarantined:
+        parts.append("<h3>Quarantined at read</h3>" + _table(["error", "records"], [[k, v] for k, v in qerr.items()], {1})
+                     + _table(["where", "error", "detail"], [[q.get("source_uri"), q.get("error"), q.get("detail")] for q in data.quarantine_examples]))
+    parts.append("<h2 id='languages'>Language and script mix (kept)</h2>")
+    if data.lang or data.script:
+        parts.append('<div class="grid">' + chart_bars(dict(data.lang), "Language", PALETTE["neutral"])
+                     + chart_bars(dict(data.script), "Script", PALETTE["neutral"]) + "</div>")
+        if set(data.lang) == {"(none)"}:
+            parts.append('<p class="muted">No language identification op ran in this recipe (lang is empty).</p>')
+    parts.append("<h2 id='lengths'>Length distribution</h2>" + chart_lengths(data.length_hist))
+    if data.scores:
+        parts.append("<h2 id='scores'>Quality scores</h2><div class='grid'>"
+                     + "".join(chart_score(c, v) for c, v in data.scores.items()) + "</div>")
+        rows = []
+        for c, v in data.scores.items():
+            for side in ("kept", "dropped"):
+                x = v.get(side, np.array([]))
+                if len(x):
+                    q = np.quantile(x, [0.05, 0.5, 0.95])
+                    rows.append([c, side, f"{len(x):,}", f"{q[0]:.4g}", f"{q[1]:.4g}", f"{q[2]:.4g}"])
+        parts.append(_table(["score", "side", "n (sampled)", "p5", "median", "p95"], rows, {2, 3, 4, 5}))
+    parts.append("<h2 id='dedup'>Deduplication</h2>")
+    if data.cluster_sizes:
+        parts.append(chart_clusters(data.cluster_sizes))
+    else:
+        parts.append("<p>No duplicate clusters (no record was dropped as a duplicate of another).</p>")
+    if data.op_seconds:
+        parts.append("<h2 id='time'>Time per operator</h2>"
+                     + chart_bars({k: round(v, 4) for k, v in data.op_seconds}, "Seconds per operator (summed over shards)",
+                                  PALETTE["grey"], xlabel="seconds", label="time per operator"))
+        parts.append(_table(["op", "rows in", "rows out", "seconds", "params"],
+                            [[o["op"], f"{o['rows_in']:,}", f"{o['rows_out']:,}", o["seconds"], json.dumps(o.get("params", {}), ensure_ascii=False)]
+                             for o in rec.get("ops", [])], {1, 2, 3}))
+    parts.append("<h2 id='annotations'>Annotation</h2>")
+    if data.annotations and "projects" in data.annotations:
+        parts += [_collected_project_html(p) for p in data.annotations["projects"]]
+    elif data.annotations:
+        a = data.annotations
+        parts.append(f"<p>{a['judgements']:,} judgements on {a['items']:,} items from <code>{_e(a['path'])}</code>.</p>")
+        grid = []
+        if a["judgements_per_item"]:
+            grid.append(chart_bars({f"{k} judgement(s)": v for k, v in sorted(a["judgements_per_item"].items())},
+                                   "Annotation progress: items by judgements", PALETTE["neutral"], xlabel="items"))
+        if a["labels"]:
+            grid.append(chart_bars(dict(a["labels"]), "Labels given", PALETTE["neutral"], xlabel="judgements"))
+        parts.append('<div class="grid">' + "".join(grid) + "</div>")
+        if "agreement" in a:
+            parts.append(_table(["agreement", "value"], [[k, f"{v:.3f}" if isinstance(v, float) else v] for k, v in a["agreement"].items()], {1}))
+        elif "agreement_error" in a:
+            parts.append(f"<p class='muted'>agreement not computed: {_e(a['agreement_error'])}</p>")
+    else:
+        parts.append('<p class="muted">No annotations found for this run (looked for annotations.parquet or annotations/ beside it, '
+                     "and for projects pushed from it in the workspace's annotation/ directory).</p>")
+    parts.append("<h2 id='boundaries'>Examples at each filter boundary</h2>")
+    parts.append('<p class="muted">For every operator that dropped records: the dropped records closest to the kept side '
+                 "and the kept records closest to the dropped side, by the score or length the filter decides on; "
+                 "duplicates are shown with their kept original.</p>")
+    parts += [_examples(b) for b in data.boundaries] or ["<p>No filter dropped anything.</p>"]
+    if data.kind == "run":
+        parts.append("<h2 id='files'>Per input file</h2>" + _table(
+            ["source", "path", "read", "kept", "dropped", "quarantined", "balanced"],
+            [[f["source"], f["path"], f["read"], f["kept"], f["dropped"], f["quarantined"], "yes" if f["balanced"] else "NO"]
+             for f in rec.get("per_file", [])], {2, 3, 4, 5}))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _fmt(v: object) -> str:
+    return "-" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def _collected_project_html(p: dict) -> str:
+    """One collected project: progress, labels given and aggregated, kappa/alpha, gold accuracy, annotators, other questions."""
+    parts = [f"<h3>Project {_e(p['project_id'])} ({_e(p['config'])}, question <code>{_e(p['control'])}</code>)</h3>",
+             f"<p>{p['judgements']:,} judgements ({p['skipped']:,} skipped) on {p['items']:,} items, collected "
+             f"{_e(p['collected_at'] or 'never')} from <code>{_e(p['path'])}</code>; labels aggregated by {_e(p['method'])}; "
+             f"{_e(_fmt(p['flagged']))} record(s) below confidence {_e(_fmt(p['min_confidence']))} sent to adjudication.</p>"]
+    grid = []
+    if p["judgements_per_item"]:
+        grid.append(chart_bars({f"{k} judgement(s)": v for k, v in sorted(p["judgements_per_item"].items())},
+                               "Annotation progress: items by judgements", PALETTE["neutral"], xlabel="items"))
+    if p["labels"]:
+        grid.append(chart_bars(dict(p["labels"]), f"Labels given ({p['control']})", PALETTE["neutral"], xlabel="judgements"))
+    for col, counts in p["aggregated"].items():
+        if counts:
+            grid.append(chart_bars(dict(counts), f"Aggregated {col}", PALETTE["kept"], xlabel="records"))
+    parts.append('<div class="grid">' + "".join(grid) + "</div>")
+    ag = p["agreement"]
+    rows = [["Fleiss' kappa", _fmt(ag.get("fleiss_kappa"))], ["Krippendorff's alpha (nominal)", _fmt(ag.get("alpha_nominal"))],
+            ["Krippendorff's alpha (ordinal)", _fmt(ag.get("alpha_ordinal"))], ["mean Cohen's kappa", _fmt(ag.get("mean_cohen_kappa"))],
+            ["items with 2+ judgements", _fmt(ag.get("n_items_multi"))],
+            ["gold accuracy of the aggregated labels", _fmt(p["gold_accuracy"])],
+            ["gold accuracy of majority vote", _fmt(p["gold_majority_vote_accuracy"])],
+            ["gold items answered", _fmt(p["gold_items_answered"])]]
+    parts.append(_table(["agreement", "value"], rows, {1}))
+    if p["annotators"]:
+        parts.append(_table(["annotator", "annotations", "skipped", "gold accuracy", "agreement with the others' majority", "median lead time (s)"],
+                            [[a.get("annotator"), _fmt(a.get("annotations")), _fmt(a.get("skipped")), _fmt(a.get("gold_accuracy")),
+                              _fmt(a.get("consensus_agreement")), _fmt(a.get("median_lead_time_s"))] for a in p["annotators"]], {1, 2, 3, 4, 5}))
+    for name, c in p["controls"].items():
+        if c.get("kind") == "multi":
+            parts.append(f"<p>Question <code>{_e(name)}</code> (several answers allowed): {c['records_labelled']:,} records aggregated, per option:</p>")
+            parts.append(_table(["option", "ticked (judgements)", "records labelled", "alpha (nominal)"],
+                                [[o["option"], o["ticked"], o["records_labelled"], _fmt(o["alpha_nominal"])] for o in c.get("per_option", [])], {1, 2, 3}))
+        elif c.get("summary"):
+            cs = c["summary"]
+            parts.append(f"<p>Question <code>{_e(name)}</code> ({_e(c['kind'])}): {c['records_labelled']:,} records aggregated; "
+                         f"alpha (nominal) {_e(_fmt(cs.get('alpha_nominal')))}, Fleiss' kappa {_e(_fmt(cs.get('fleiss_kappa')))}.</p>")
+    return "\n".join(parts)
+
+
+def save_report(data: ReportData, target: Path) -> Path:
+    """Write the rendered report atomically (temp file, then rename); return its path."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(render_report(data), encoding="utf-8")
+    tmp.replace(target)
+    return target
+
+
+def write_report(path: Path, out: Path | None = None, annotations: Path | None = None) -> Path:
+    """Render the report of a run or release directory to `out` (default `<dir>/report.html`); return its path."""
+    return save_report(collect_report_data(path, annotations), out or path / REPORT_NAME)
