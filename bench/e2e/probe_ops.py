@@ -67,7 +67,7 @@ def main() -> None:
     args = ap.parse_args()
     rows: list[dict] = [{"pass": "-", "step": "python start", "cpu_s": T0, "wall_s": 0.0, "rss_mb": RSS0 / 1e6, "table_mb": 0.0}]
     c0 = time.process_time()
-    from flows.recipe import load_recipe  # noqa: the import cost is part of what is measured
+    from flows.io.recipe import load_recipe  # noqa: the import cost is part of what is measured
     import transforms.ops  # noqa: F401
     recipe = load_recipe(args.recipe)
     rows.append({"pass": "-", "step": "import flows.recipe + load recipe (ops' modules)", "cpu_s": time.process_time() - c0,
