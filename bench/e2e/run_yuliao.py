@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,10 @@ def main() -> None:
     ap.add_argument("--input", action="append", default=None, help="JSONL files or globs (repeatable)")
     ap.add_argument("--out", default=str(REPO / "bench" / "out" / "e2e" / "yuliao"))
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--prefect-api", choices=["per-command", "resident"], default="per-command",
+                    help="per-command (default): the run starts and stops its own Prefect API, so the measured process "
+                         "tree holds it; resident: reuse the workspace's resident API (its CPU and memory are then outside the tree)")
+    ap.add_argument("--recipe", default=str(HERE / "recipe.yaml"), help="any yuliao recipe (inputs are overridden)")
     ap.add_argument("--profile", action="store_true", help="record with py-spy (--subprocesses, 50 Hz)")
     args = ap.parse_args()
     out = Path(args.out)
@@ -30,21 +35,23 @@ def main() -> None:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     inputs = args.input or [str(REPO / "bench" / "out" / "e2e" / "corpus" / "part-*.jsonl")]
-    cmd = [str(BIN / "yuliao"), "run", str(HERE / "recipe.yaml"), "--workspace", str(out / "ws"), "--run-id", "e2e",
+    cmd = [str(BIN / "yuliao"), "run", str(Path(args.recipe).resolve()), "--workspace", str(out / "ws"), "--run-id", "e2e",
            "--runner", "process", "--workers", str(args.workers)]
     for i in inputs:
         cmd += ["--input", i]
     if args.profile:
         cmd = [str(BIN / "py-spy"), "record", "--subprocesses", "--rate", "50", "--format", "raw",
                "--output", str(out / "profile.raw.txt"), "--"] + cmd
+    env = {**os.environ, "YULIAO_PREFECT_API": args.prefect_api}
     t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=REPO, check=True)
+    subprocess.run(cmd, cwd=REPO, check=True, env=env)
     wall = time.perf_counter() - t0
     run_dir = out / "ws" / "runs" / "e2e"
     record = json.loads((run_dir / "run.json").read_text())
     stats = {"tool": "yuliao", "wall_s": wall, "command": cmd, "run_dir": str(run_dir), "inputs": inputs,
              "kept": [str(p) for p in sorted((run_dir / "kept").glob("*.parquet"))],
              "dropped": [str(p) for p in sorted((run_dir / "dropped").glob("*.parquet"))],
+             "recipe": str(Path(args.recipe).resolve()), "prefect_api": args.prefect_api,
              "run_record": {k: record[k] for k in record if k in ("totals", "ops", "stages", "seconds", "drops_by_reason")}}
     (out / "stats.json").write_text(json.dumps(stats, indent=1, ensure_ascii=False, default=str))
     if args.profile:

