@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from flows.annotate import PREDICTION_COLUMNS, build_tasks  # noqa: E402
 from flows.io.label_studio import (  # noqa: E402
-    RECORD_KEY, MappingStore, connect, ensure_project, get_config, push_tasks, server_settings,
+    RECORD_KEY, MappingStore, connect_api, ensure_project, get_config, push_tasks, server_settings,
 )
 from transforms.schema import docs_from_pylist  # noqa: E402
 
@@ -102,7 +102,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "label_studio.md")
     args = ap.parse_args()
     settings = server_settings()
-    ls = connect(settings, timeout=900)
+    ls = connect_api(settings, timeout=900)  # plain HTTP requests: the baseline is the server's own work
     tag = dt.datetime.now(dt.timezone.utc).strftime("%H%M%S")
     n = args.tasks
     rows = real_texts(n)
@@ -117,21 +117,21 @@ def main() -> None:
         config = get_config("quality_rating")
         tasks = build_tasks(pq.read_table(run / "kept"), config, PREDICTION_COLUMNS[config.name])
         base_pid, _ = ensure_project(ls, f"bench import {tag}", config.xml(), 2)
-        _, t_import = timed(lambda: ls.projects.import_tasks(id=base_pid, request=tasks, return_task_ids=True,
-                                                              request_options={"max_retries": 0, "timeout_in_seconds": 900}))
-        assert ls.projects.get(id=base_pid).task_number == n
+        _, t_import = timed(lambda: ls.import_tasks(base_pid, tasks))
+        assert ls.project(base_pid)["task_number"] == n
         title = f"bench push {tag}"
         t_push, pushed = yuliao("annotate", "push", str(run), "--k", "2", "--project", title, env=env)
         c_push = CPU["last"]
         push_pid = int(pushed.stdout.strip().splitlines()[-1].rsplit("/", 1)[1])
-        assert ls.projects.get(id=push_pid).task_number == n
+        assert ls.project(push_pid)["task_number"] == n
         t_again, again = yuliao("annotate", "push", str(run), "--k", "2", "--project", title, env=env)
         c_again = CPU["last"]
         assert "imported 0 task(s)" in " ".join(again.stderr.split()), again.stderr
         loads.append(load_average())
 
         # --- collect: n annotations on n/2 tasks by two annotators ---
-        users = [ls.users.create(username=f"bench{k}.{tag}", email=f"bench{k}.{tag}@annotators.test") for k in range(2)]
+        users = [ls.create_user(f"bench{k}.{tag}", f"bench{k}.{tag}@annotators.test")
+                 for k in range(2)]
         store = MappingStore(ws / "annotation" / "label_studio.sqlite", settings.url)
         cpid, _ = ensure_project(ls, f"bench collect {tag}", config.xml(), 2)
         store.record_project(cpid, f"bench collect {tag}", "quality_rating", 2)
@@ -142,10 +142,10 @@ def main() -> None:
                 {"result": [{"from_name": "quality", "to_name": "text", "type": "rating",
                              "value": {"rating": truth if (k == 0 or i % 4) else 1 + (truth % 5)}}]
                  + ([{"from_name": "issues", "to_name": "text", "type": "choices", "value": {"choices": ["spam"]}}] if truth == 1 else []),
-                 "completed_by": users[k].id, "lead_time": 10.0 + k} for k in range(2)]})
+                 "completed_by": users[k]["id"], "lead_time": 10.0 + k} for k in range(2)]})
         push_tasks(ls, store, cpid, annotated, {}, "bench", batch_size=1000)
         store.close()
-        _, t_export = timed(lambda: ls.projects.exports.as_json(cpid, timeout=900))
+        _, t_export = timed(lambda: ls.export_json(cpid))
         t_collect, _ = yuliao("annotate", "collect", "--workspace", str(ws), "--project", str(cpid), env=env)
         c_collect = CPU["last"]
         report = json.loads((ws / "annotation" / f"project-{cpid}" / "agreement.json").read_text(encoding="utf-8"))
@@ -157,7 +157,7 @@ def main() -> None:
         c_floor = CPU["last"]
         loads.append(load_average())
         for pid in (base_pid, push_pid, cpid):  # the local server should not grow with every run
-            ls.projects.delete(id=pid)
+            ls.delete_project(pid)
 
     def vs(seconds: float, baseline: float) -> str:
         return f"{seconds / baseline:.2f}x; {seconds - 1.2 * baseline:+.1f} s over 1.2x"

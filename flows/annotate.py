@@ -26,8 +26,6 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 import yaml
-from label_studio_sdk import LabelStudio
-from label_studio_sdk.core.api_error import ApiError
 from prefect import flow, task
 from prefect.context import FlowRunContext
 from prefect.states import Failed, State
@@ -37,9 +35,11 @@ from flows.io.label_studio import (
     LabelStudioUnavailable,
     WATERMARK_OVERLAP,
     LabelConfig,
+    LabelStudioAPI,
+    LabelStudioHTTPError,
     MappingStore,
     ServerSettings,
-    connect,
+    connect_api,
     ensure_project,
     export_annotations,
     fetch_annotations,
@@ -104,9 +104,10 @@ ANNOTATION_SCHEMA = pa.schema([
     pa.field("created_at", pa.timestamp("us", tz="UTC")),
     pa.field("updated_at", pa.timestamp("us", tz="UTC")),
 ])
-EMPTY_FLAGGED = pa.schema([("item", pa.string()), ("n_judgements", pa.int64()), ("majority_label", pa.string()),
+# A schema, not an empty table: Schema.empty_table() imports pandas, which push and status never need.
+FLAGGED_SCHEMA = pa.schema([("item", pa.string()), ("n_judgements", pa.int64()), ("majority_label", pa.string()),
                            ("majority_share", pa.float64()), ("pairwise_agreement", pa.float64()), ("aggregated_label", pa.string()),
-                           ("confidence", pa.float64()), ("reason", pa.string())]).empty_table()
+                           ("confidence", pa.float64()), ("reason", pa.string())])
 PREDICTION_COLUMNS: dict[str, str] = {"quality_rating": "score_quality", "domain_classification": "pred_domain", "pii_review": "pii_spans"}
 MODEL_VERSION_PREFIX = "yuliao"
 # Tasks per import request. Each request is one transaction on the server (it lands whole or not at
@@ -235,7 +236,7 @@ def push_records(
     source: str, config_name: str, workspace: Path, annotations_per_task: int = 3, sample_size: int | None = None,
     strategy: str = "auto", seed: int = 0, gold_path: Path | None = None, project_title: str | None = None,
     allow_unredacted: bool = False, batch_size: int = DEFAULT_BATCH_SIZE, settings: ServerSettings | None = None,
-    ls: LabelStudio | None = None, on_batch: Callable[[int, int], None] | None = None, show_predictions: bool = True,
+    ls: LabelStudioAPI | None = None, on_batch: Callable[[int, int], None] | None = None, show_predictions: bool = True,
 ) -> dict:
     """Sample records, build tasks with predictions, mix in gold, and push them idempotently; return the push record."""
     config = get_config(config_name)
@@ -248,7 +249,7 @@ def push_records(
             "Add redact_pii to the recipe, or set annotation.allow_unredacted: true in the recipe / pass --allow-unredacted"
         )
     settings = settings or server_settings()
-    ls = ls or connect(settings)
+    ls = ls or connect_api(settings)
     title = project_title or f"yuliao {config.name}"
     with label_studio_errors(settings, "pushing", RESUME_PUSH):
         return _push_to_project(ls, settings, config, title, source, files, run_dir, docs, redacted, workspace, annotations_per_task,
@@ -260,7 +261,7 @@ RESUME_PUSH = ("start it again ('bash scripts/label_studio.sh start' for the loc
 
 
 def _push_to_project(
-    ls: LabelStudio, settings: ServerSettings, config: LabelConfig, title: str, source: str, files: list[Path], run_dir: Path | None,
+    ls: LabelStudioAPI, settings: ServerSettings, config: LabelConfig, title: str, source: str, files: list[Path], run_dir: Path | None,
     docs: pa.Table, redacted: bool, workspace: Path, annotations_per_task: int, sample_size: int | None, strategy: str, seed: int,
     gold_path: Path | None, batch_size: int, on_batch: Callable[[int, int], None] | None, show_predictions: bool = True,
 ) -> dict:
@@ -451,7 +452,7 @@ def quality_report(annotations: pa.Table, config: LabelConfig, gold: dict[str, s
     aggregated = aggregated_all.filter(pc.invert(is_gold))
     record_labels = _without_items(labels, set(gold))
     flagged = (flag_low_confidence(aggregated, item_agreement(record_labels), min_confidence)
-               if record_labels.num_rows else EMPTY_FLAGGED)
+               if record_labels.num_rows else FLAGGED_SCHEMA.empty_table())
     spans = None
     if config.spans_control is not None:  # PII review: how well annotators agree on the spans themselves
         done = judgements.to_pylist()
@@ -488,18 +489,18 @@ def _gold_accuracy(aggregated: pa.Table, gold: dict[str, str]) -> float | None:
 
 
 def collect_project(
-    workspace: Path, project_id: int, settings: ServerSettings | None = None, ls: LabelStudio | None = None,
+    workspace: Path, project_id: int, settings: ServerSettings | None = None, ls: LabelStudioAPI | None = None,
     min_confidence: float = MIN_CONFIDENCE, method: str = "dawid_skene", send_back: bool = False,
     overlap_seconds: float = WATERMARK_OVERLAP.total_seconds(),
 ) -> dict:
     """Fetch annotations changed since the last collect, upsert them, recompute agreement, labels and adjudication."""
     settings = settings or server_settings()
-    ls = ls or connect(settings)
+    ls = ls or connect_api(settings)
     with label_studio_errors(settings, f"collecting project {project_id}", "start it again and rerun collect: it picks up where the last one stopped"):
         return _collect_into(ls, settings, workspace, project_id, min_confidence, method, send_back, overlap_seconds)
 
 
-def _collect_into(ls: LabelStudio, settings: ServerSettings, workspace: Path, project_id: int, min_confidence: float, method: str,
+def _collect_into(ls: LabelStudioAPI, settings: ServerSettings, workspace: Path, project_id: int, min_confidence: float, method: str,
                   send_back: bool, overlap_seconds: float) -> dict:
     """Fetch, upsert and score one project's annotations; write its files; return the report."""
     out_dir = project_dir(workspace, project_id)
@@ -512,7 +513,7 @@ def _collect_into(ls: LabelStudio, settings: ServerSettings, workspace: Path, pr
         warm_statistics()
         try:
             rows, newest = export_annotations(ls, project_id)
-        except ApiError as exc:
+        except LabelStudioHTTPError as exc:
             if exc.status_code != 404:
                 raise
             # A server without the one-request export (Enterprise): page through the tasks changed since the last collect.
@@ -648,22 +649,22 @@ def apply_labels(run_dir: Path, workspace: Path, project_ids: list[int], new_run
 # --- status -------------------------------------------------------------------------------------
 
 
-def project_status(workspace: Path, project_id: int, settings: ServerSettings | None = None, ls: LabelStudio | None = None) -> dict:
+def project_status(workspace: Path, project_id: int, settings: ServerSettings | None = None, ls: LabelStudioAPI | None = None) -> dict:
     """Return progress of one project: tasks, annotations done/needed from the server; per annotator and agreement from the last collect."""
     settings = settings or server_settings()
-    ls = ls or connect(settings)
-    p = ls.projects.get(id=project_id)
+    ls = ls or connect_api(settings)
+    p = ls.project(project_id)
     with open_store(workspace, settings) as store:
         info = store.project_info(project_id) or {}
         mapping = store.tasks(project_id)
         watermark = store.watermark(project_id)
-    k = int(p.maximum_annotations or info.get("annotations_per_task") or 1)
-    tasks = int(p.task_number or 0)
+    k = int(p.get("maximum_annotations") or info.get("annotations_per_task") or 1)
+    tasks = int(p.get("task_number") or 0)
     status = {
-        "project_id": project_id, "title": p.title, "config": info.get("config"), "url": f"{settings.url}/projects/{project_id}",
+        "project_id": project_id, "title": p.get("title"), "config": info.get("config"), "url": f"{settings.url}/projects/{project_id}",
         "tasks": tasks, "gold_tasks": sum(1 for _, kind in mapping.values() if kind == "gold"), "tasks_mapped": len(mapping),
-        "tasks_finished": int(p.finished_task_number or 0), "annotations_done": int(p.total_annotations_number or 0),
-        "annotations_skipped": int(p.skipped_annotations_number or 0), "annotations_needed": tasks * k,
+        "tasks_finished": int(p.get("finished_task_number") or 0), "annotations_done": int(p.get("total_annotations_number") or 0),
+        "annotations_skipped": int(p.get("skipped_annotations_number") or 0), "annotations_needed": tasks * k,
         "annotations_per_task": k, "last_collect": watermark.isoformat() if watermark else None,
     }
     agreement_file = project_dir(workspace, project_id) / AGREEMENT_FILE
@@ -680,7 +681,7 @@ def status_flow(workspace: str, project_id: int | None = None) -> list[dict]:
     """Report progress of one project or of every project pushed from this workspace."""
     try:
         settings = server_settings()
-        ls = connect(settings)
+        ls = connect_api(settings)
         ids = [project_id] if project_id is not None else [p["project_id"] for p in known_projects(Path(workspace), settings)]
         with label_studio_errors(settings, "reading progress", "start it again and rerun status"):
             return [project_status(Path(workspace), pid, settings, ls) for pid in ids]
