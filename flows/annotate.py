@@ -153,11 +153,17 @@ def run_id_of(run_dir: Path | None) -> str | None:
     return str(run.get("run_id") or run_dir.name)
 
 
+def read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """Read one Parquet file whole (ParquetFile, not pq.read_table: that imports pyarrow.dataset and with it pandas)."""
+    with pq.ParquetFile(path) as parquet:
+        return parquet.read(columns=columns)
+
+
 def read_records(files: list[Path]) -> pa.Table:
     """Read and concatenate the Parquet files to push."""
     if not files:
         raise AnnotateError("no Parquet files to push (is the run's kept/ directory empty?)")
-    table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
+    table = pa.concat_tables([read_parquet(f) for f in files], promote_options="permissive")
     for col in ("id", "text"):
         if col not in table.column_names:
             raise AnnotateError(f"{files[0]}: no {col!r} column; push needs yuliao document Parquet")
@@ -185,7 +191,7 @@ def redaction_status(docs: pa.Table, run_dir: Path | None) -> tuple[bool, bool]:
 
 def read_gold(path: Path) -> pa.Table:
     """Read gold records (Parquet or JSON lines) with columns id, text, answer."""
-    table = pq.read_table(path) if path.suffix == ".parquet" else pajson.read_json(path)
+    table = read_parquet(path) if path.suffix == ".parquet" else pajson.read_json(path)
     missing = [c for c in ("id", "text", "answer") if c not in table.column_names]
     if missing:
         raise AnnotateError(f"{path}: gold file lacks column(s) {missing}; it needs id, text and answer (the known label)")
@@ -299,6 +305,7 @@ def _push_to_project(
         "batches": report.batches, "tasks_in_project": mapped,
         "gold_tasks": sum(1 for k in kinds.values() if k == "gold"),
         "reconcile": report.reconcile.__dict__, "redacted": redacted, "url": f"{settings.url}/projects/{project_id}",
+        "label_studio_requests": ls.requests_sent,  # by this push's client, the whoami check included
     }
     write_json_atomic(project_dir(workspace, project_id) / PUSHES_DIR / f"{push_id}.json", record)
     return record
@@ -365,7 +372,7 @@ def count_changed(path: Path, rows: list[dict]) -> int:
     """Return how many of the rows are new or differ (result, skip, update time) from the project's stored table."""
     if not path.exists():
         return len(rows)
-    old = pq.read_table(path, columns=["annotation_id", "result", "was_cancelled", "updated_at"]).to_pylist()
+    old = read_parquet(path, columns=["annotation_id", "result", "was_cancelled", "updated_at"]).to_pylist()
     seen = {r["annotation_id"]: (r["result"], r["was_cancelled"], r["updated_at"]) for r in old}
     return sum(seen.get(r["annotation_id"]) != (r["result"], r["was_cancelled"], r["updated_at"]) for r in rows)
 
@@ -374,7 +381,7 @@ def upsert_annotations(path: Path, rows: list[dict]) -> pa.Table:
     """Merge new/updated annotation rows into the project's Parquet table (by annotation id) and write it atomically."""
     new = pa.Table.from_pylist(rows, schema=ANNOTATION_SCHEMA)
     if path.exists():
-        old = pq.read_table(path, schema=ANNOTATION_SCHEMA)
+        old = read_parquet(path).select(ANNOTATION_SCHEMA.names).cast(ANNOTATION_SCHEMA)
         old = old.filter(pc.invert(pc.is_in(old.column("annotation_id"), value_set=new.column("annotation_id"))))
         new = pa.concat_tables([old, new])
     new = new.sort_by([("task_id", "ascending"), ("annotation_id", "ascending")])
@@ -524,8 +531,8 @@ def _collect_into(ls: LabelStudioAPI, settings: ServerSettings, workspace: Path,
         previous = _previous_report(out_dir, inputs) if changed == 0 else None
         if previous is not None:
             # Nothing changed since the last collect: its figures stand (and the statistics stack is never imported).
-            table = pq.read_table(out_dir / ANNOTATIONS_FILE)
-            report, flagged = previous, pq.read_table(out_dir / ADJUDICATION_FILE)
+            table = read_parquet(out_dir / ANNOTATIONS_FILE)
+            report, flagged = previous, read_parquet(out_dir / ADJUDICATION_FILE)
         else:
             table = upsert_annotations(out_dir / ANNOTATIONS_FILE, rows)
             report, labels, flagged = quality_report(table, config, gold, min_confidence, method)
@@ -542,7 +549,7 @@ def _collect_into(ls: LabelStudioAPI, settings: ServerSettings, workspace: Path,
         store.set_watermark(project_id, newest)
     report.update({"project_id": project_id, "fetched": changed, "read": len(rows), "annotations_total": table.num_rows,
                    "since": since.isoformat() if since else None, "watermark": newest.isoformat() if newest else None,
-                   "sent_back_for_adjudication": sent_back, "collected_at": datetime.now(timezone.utc).isoformat(),
+                   "sent_back_for_adjudication": sent_back, "label_studio_requests": ls.requests_sent, "collected_at": datetime.now(timezone.utc).isoformat(),
                    "files": {"annotations": str(out_dir / ANNOTATIONS_FILE), "labels": str(out_dir / LABELS_FILE),
                              "adjudication": str(out_dir / ADJUDICATION_FILE)}})
     write_json_atomic(out_dir / AGREEMENT_FILE, report)
@@ -588,7 +595,7 @@ def merged_labels(workspace: Path, project_ids: list[int]) -> pa.Table:
         path = project_dir(workspace, pid) / LABELS_FILE
         if not path.exists():
             raise AnnotateError(f"project {pid} has no {path.name}; run 'yuliao annotate collect --project {pid}' first")
-        table = pq.read_table(path)
+        table = read_parquet(path)
         clash = [c for c in table.column_names if c != "id" and merged is not None and c in merged.column_names]
         if clash:
             raise AnnotateError(f"projects label the same column(s) {clash}; apply them to separate runs or pick one project")
@@ -619,7 +626,7 @@ def apply_labels(run_dir: Path, workspace: Path, project_ids: list[int], new_run
     (tmp / "kept").mkdir(parents=True)
     labelled = 0
     for part in sorted((run_dir / "kept").glob("part-*.parquet")):
-        table = attach_labels(pq.read_table(part), labels)
+        table = attach_labels(read_parquet(part), labels)
         label_cols = [c for c in labels.column_names if is_label_value_column(c)]
         any_label = pa.array([False] * table.num_rows)
         for col in label_cols:
