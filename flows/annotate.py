@@ -49,6 +49,7 @@ from flows.io.label_studio import (
     request_more_annotations,
     server_settings,
     span_prediction_regions,
+    tasks_updated_since,
 )
 from flows.io.annotation_layout import (
     ADJUDICATION_FILE,
@@ -517,7 +518,8 @@ def _collect_into(ls: LabelStudioAPI, settings: ServerSettings, workspace: Path,
             raise AnnotateError(f"project {project_id} on {settings.url} was not created by a yuliao push in {workspace}")
         config = get_config(info["config"])
         since = store.watermark(project_id)
-        warm_statistics()
+        if tasks_updated_since(ls, project_id, since) != 0:  # something may need recomputing: import statistics meanwhile
+            warm_statistics()
         try:
             rows, newest = export_annotations(ls, project_id)
         except LabelStudioHTTPError as exc:

@@ -216,6 +216,11 @@ class LabelStudioAPI:
                 return
             page += 1
 
+    def count_tasks(self, project_id: int, query: str) -> int:
+        """Return how many of the project's tasks a data-manager query selects (one request for one task id)."""
+        body = self._call("GET", "/api/tasks/", params={"project": project_id, "include": "id", "page_size": 1, "query": query})
+        return int(body.get("total") or 0)  # type: ignore[union-attr]
+
     def delete_task(self, task_id: int) -> None:
         """Delete one task."""
         self._call("DELETE", f"/api/tasks/{task_id}/")
@@ -710,15 +715,28 @@ def export_annotations(ls: LabelStudioAPI, project_id: int, timeout_s: float = 9
     return annotation_rows(ls.export_json(project_id, timeout=timeout_s), project_id, users)
 
 
+def updated_after_query(after: datetime) -> str:
+    """Return a data-manager query selecting the tasks updated after `after`."""
+    value = after.astimezone(timezone.utc).strftime(LS_TIME_FORMAT)
+    return json.dumps({"filters": {"conjunction": "and", "items": [
+        {"filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime", "value": value}]}})
+
+
+def tasks_updated_since(ls: LabelStudioAPI, project_id: int, since: datetime | None, overlap: timedelta = WATERMARK_OVERLAP) -> int | None:
+    """Return how many of the project's tasks changed after `since` minus `overlap` (one small request), None without a `since`.
+
+    Saving an annotation updates its task, so 0 means no annotation was added or edited since then.
+    """
+    if since is None:
+        return None
+    return ls.count_tasks(project_id, updated_after_query(since - overlap))
+
+
 def fetch_annotations(
     ls: LabelStudioAPI, project_id: int, since: datetime | None, page_size: int = 500, overlap: timedelta = WATERMARK_OVERLAP,
 ) -> tuple[list[dict], datetime | None]:
     """Return (annotation rows of tasks updated after `since` minus `overlap`, newest task update seen)."""
-    query = None
-    if since is not None:
-        after = (since - overlap).astimezone(timezone.utc).strftime(LS_TIME_FORMAT)
-        query = json.dumps({"filters": {"conjunction": "and", "items": [
-            {"filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime", "value": after}]}})
+    query = updated_after_query(since - overlap) if since is not None else None
     users = users_by_id(ls)
     # Trimming the task serializer to what we read is ~3-10x faster than the full payload.
     tasks = ls.tasks(project_id, include=TASK_FETCH_FIELDS, query=query, page_size=page_size, fields="all")
