@@ -518,7 +518,9 @@ def _collect_into(ls: LabelStudioAPI, settings: ServerSettings, workspace: Path,
             raise AnnotateError(f"project {project_id} on {settings.url} was not created by a yuliao push in {workspace}")
         config = get_config(info["config"])
         since = store.watermark(project_id)
-        if tasks_updated_since(ls, project_id, since) != 0:  # something may need recomputing: import statistics meanwhile
+        # A hint, not the truth (that is count_changed below): the watermark is the newest task update the
+        # last export saw, so no overlap here; if something changed, import the statistics during the export.
+        if tasks_updated_since(ls, project_id, since, overlap=timedelta(0)) != 0:
             warm_statistics()
         try:
             rows, newest = export_annotations(ls, project_id)
