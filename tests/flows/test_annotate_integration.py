@@ -84,6 +84,8 @@ def test_push_annotate_collect_agree_aggregate(tmp_path: Path, corpora: Path, ls
                          seed=1, gold_path=gold_file, project_title=f"test quality loop {run_tag}", batch_size=8)
     assert first["project_created"] and first["imported"] == 36 and first["gold_tasks"] == 6
     assert first["batches"] == 5 and first["tasks_in_project"] == 36
+    # No request per task: token check, find by title, create, task count, then one import per batch.
+    assert first["label_studio_requests"] == 4 + first["batches"]
     ls = connect(ls_settings)
     pid = first["project_id"]
     project = ls.projects.get(id=pid)
@@ -118,6 +120,7 @@ def test_push_annotate_collect_agree_aggregate(tmp_path: Path, corpora: Path, ls
 
     report = collect_project(ws, pid)
     assert report["fetched"] == 108 and report["annotations_total"] == 108
+    assert report["label_studio_requests"] == 3  # token check, user emails, one export of every annotation
     annotations = pq.read_table(ws / "annotation" / f"project-{pid}" / "annotations.parquet")
     assert annotations.num_rows == 108
     assert set(annotations.column("annotator").to_pylist()) == {email["ann_a"], email["ann_b"], email["ann_c"]}
@@ -158,6 +161,7 @@ def test_push_annotate_collect_agree_aggregate(tmp_path: Path, corpora: Path, ls
     ls.annotations.create(id=mapping["gold-0"][0], result=rating_result(4), completed_by=extra_user.id, lead_time=9.0)
     again = collect_project(ws, pid, overlap_seconds=0)
     assert again["fetched"] == 2
+    assert again["label_studio_requests"] == 4  # and one small "tasks changed since the last collect?" question
     assert datetime.fromisoformat(again["since"]) == datetime.fromisoformat(report["watermark"])
     assert again["annotations_total"] == 109
     after = pq.read_table(ws / "annotation" / f"project-{pid}" / "annotations.parquet")
