@@ -112,27 +112,49 @@ def annotated_tasks(rows: list[tuple[str, str, str]], users: list[dict]) -> list
     return tasks
 
 
-def cli_steps(code: Path, label: str, run: Path, ws: Path, collect_pid: int, tag: str, env: dict[str, str], n: int) -> dict:
-    """Time push, push again, collect, collect again and the floor with checkout `code`; return wall/CPU seconds per step."""
-    out: dict = {"label": label}
+def push_step(code: Path, label: str, run: Path, ws: Path, tag: str, env: dict[str, str], out: dict, again: bool) -> None:
+    """Time `yuliao annotate push` of the run (the second time: nothing to import); record its wall/CPU s and requests."""
     title = f"bench push {label} {tag}"[:50]
-    out["push"] = yuliao(code, "annotate", "push", str(run), "--k", "2", "--project", title, "--workspace", str(ws), env=env)[:2]
-    pushed = yuliao(code, "annotate", "push", str(run), "--k", "2", "--project", title, "--workspace", str(ws), env=env)
-    out["push_again"] = pushed[:2]
-    assert "imported 0 task(s)" in " ".join(pushed[2].stderr.split()), pushed[2].stderr
-    out["push_pid"] = int(pushed[2].stdout.strip().splitlines()[-1].rsplit("/", 1)[1])
-    records = sorted((ws / "annotation" / f"project-{out['push_pid']}" / "pushes").glob("*.json"))
-    out["push_requests"] = [json.loads(r.read_text(encoding="utf-8")).get("label_studio_requests") for r in records]
-    out["load_after_push"] = load_average()
-    out["collect"] = yuliao(code, "annotate", "collect", "--workspace", str(ws), "--project", str(collect_pid), env=env)[:2]
+    seconds, cpu, pushed = yuliao(code, "annotate", "push", str(run), "--k", "2", "--project", title, "--workspace", str(ws), env=env)
+    out["push_again" if again else "push"] = (seconds, cpu)
+    out["push_pid"] = int(pushed.stdout.strip().splitlines()[-1].rsplit("/", 1)[1])
+    if again:
+        assert "imported 0 task(s)" in " ".join(pushed.stderr.split()), pushed.stderr
+        records = sorted((ws / "annotation" / f"project-{out['push_pid']}" / "pushes").glob("*.json"))
+        out["push_requests"] = [json.loads(r.read_text(encoding="utf-8")).get("label_studio_requests") for r in records]
+
+
+def collect_step(code: Path, ws: Path, collect_pid: int, env: dict[str, str], out: dict, n: int, again: bool) -> None:
+    """Time `yuliao annotate collect` of the annotated project (the second time: nothing new); record its figures."""
+    out["collect_again" if again else "collect"] = yuliao(code, "annotate", "collect", "--workspace", str(ws), "--project",
+                                                          str(collect_pid), env=env)[:2]
     report = json.loads((ws / "annotation" / f"project-{collect_pid}" / "agreement.json").read_text(encoding="utf-8"))
     assert report["annotations_total"] == n, report["annotations_total"]
-    out["collect_requests"] = report.get("label_studio_requests")
+    out.setdefault("collect_requests", []).append(report.get("label_studio_requests"))
     out["summary"] = report["summary"]
-    out["collect_again"] = yuliao(code, "annotate", "collect", "--workspace", str(ws), "--project", str(collect_pid), env=env)[:2]
-    # The floor: a command that imports what push/collect import, runs a flow and asks the server one question.
-    out["floor"] = yuliao(code, "annotate", "status", "--workspace", str(ws.parent / f"empty-{label}"), env=env)[:2]
-    out["load_after_collect"] = load_average()
+
+
+def cli_steps(codes: list[tuple[Path, str]], run: Path, wss: dict[str, Path], collect_pid: int, tag: str, env: dict[str, str],
+              n: int, loads: list[str]) -> dict[str, dict]:
+    """Time push, push again, collect, collect again and the floor for every checkout, step by step.
+
+    The checkouts take turns within each step, and which goes first alternates from step to step, so
+    that a change of load from other jobs during the run does not favour one of them.
+    """
+    out: dict[str, dict] = {label: {"label": label} for _, label in codes}
+    steps = [
+        ("push", lambda c, l: push_step(c, l, run, wss[l], tag, env, out[l], again=False)),
+        ("push again", lambda c, l: push_step(c, l, run, wss[l], tag, env, out[l], again=True)),
+        ("collect", lambda c, l: collect_step(c, wss[l], collect_pid, env, out[l], n, again=False)),
+        ("collect again", lambda c, l: collect_step(c, wss[l], collect_pid, env, out[l], n, again=True)),
+        # The floor: a command that imports what push/collect import, runs a flow and asks the server one question.
+        ("floor", lambda c, l: out[l].__setitem__("floor", yuliao(c, "annotate", "status", "--workspace",
+                                                                  str(wss[l].parent / f"empty-{l}"), env=env)[:2])),
+    ]
+    for i, (name, step) in enumerate(steps):
+        for code, label in (codes if i % 2 == 0 else codes[::-1]):
+            step(code, label)
+        loads.append(f"after {name} {load_average()}")
     return out
 
 
@@ -187,16 +209,22 @@ def main() -> None:
         _, t_export = timed(lambda: ls.export_json(cpid))
         loads.append(load_average())
 
-        results = []
-        pids = [base_pid, cpid, warm_pid, warm_push_pid]
-        for code, label in codes:
-            ws = Path(tmp) / f"ws-{label}"
+        wss = {label: Path(tmp) / f"ws-{label}" for _, label in codes}
+        for ws in wss.values():
             with MappingStore(ws / "annotation" / "label_studio.sqlite", settings.url) as store:
                 store.record_project(cpid, f"bench collect {tag}", "quality_rating", 2)
-            results.append(cli_steps(code, label, run, ws, cpid, tag, env, n))
-            pids.append(results[-1]["push_pid"])
+        by_label = cli_steps(codes, run, wss, cpid, tag, env, n, loads)
+        results = [by_label[label] for _, label in codes]
+        # The baselines once more, after the yuliao steps: the ratios use the mean of both measurements.
+        base2_pid, _ = ensure_project(ls, f"bench import 2 {tag}", config.xml(), 2)
+        _, t_import2 = timed(lambda: ls.import_tasks(base2_pid, tasks))
+        _, t_export2 = timed(lambda: ls.export_json(cpid))
+        loads.append(f"after the second baselines {load_average()}")
+        pids = [base_pid, base2_pid, cpid, warm_pid, warm_push_pid, *(r["push_pid"] for r in results)]
         for pid in pids:  # the local server should not grow with every run
             ls.delete_project(pid)
+
+    t_import_mean, t_export_mean = (t_import + t_import2) / 2, (t_export + t_export2) / 2
 
     def vs(seconds: float, baseline: float) -> str:
         return f"{seconds / baseline:.2f}x; {seconds - 1.2 * baseline:+.1f} s over 1.2x"
@@ -204,16 +232,17 @@ def main() -> None:
     table = [
         "| code | step | what | items | wall s | CPU s of the yuliao process | Label Studio requests | vs Label Studio's own request (wall) |",
         "|---|---|---|---:|---:|---:|---:|---:|",
-        f"| - | push | Label Studio: one import request with all tasks and predictions | {n:,} tasks | {t_import:.1f} | - | 1 | 1.00x |",
-        f"| - | collect | Label Studio: one JSON export request | {n:,} annotations | {t_export:.1f} | - | 1 | 1.00x |",
+        f"| - | push | Label Studio: one import request with all tasks and predictions (before / after the yuliao steps) | {n:,} tasks | {t_import:.1f} / {t_import2:.1f} | - | 1 | 1.00x (mean) |",
+        f"| - | collect | Label Studio: one JSON export request (before / after the yuliao steps) | {n:,} annotations | {t_export:.1f} / {t_export2:.1f} | - | 1 | 1.00x (mean) |",
     ]
     for r in results:
         first, again = (r["push_requests"] + [None, None])[:2]
+        c_first, c_again = (r["collect_requests"] + [None, None])[:2]
         table += [
-            f"| {r['label']} | push | `yuliao annotate push --k 2` (new process) | {n:,} tasks | {r['push'][0]:.1f} | {r['push'][1]:.1f} | {first or '-'} | {vs(r['push'][0], t_import)} |",
+            f"| {r['label']} | push | `yuliao annotate push --k 2` (new process) | {n:,} tasks | {r['push'][0]:.1f} | {r['push'][1]:.1f} | {first or '-'} | {vs(r['push'][0], t_import_mean)} |",
             f"| {r['label']} | push | the same push again (imports 0) | {n:,} checked | {r['push_again'][0]:.1f} | {r['push_again'][1]:.1f} | {again or '-'} | - |",
-            f"| {r['label']} | collect | `yuliao annotate collect` (export, upsert, agreement, Dawid-Skene per question) | {n:,} annotations | {r['collect'][0]:.1f} | {r['collect'][1]:.1f} | {r['collect_requests'] or '-'} | {vs(r['collect'][0], t_export)} |",
-            f"| {r['label']} | collect | the same collect again (nothing new) | {n:,} annotations | {r['collect_again'][0]:.1f} | {r['collect_again'][1]:.1f} | - | - |",
+            f"| {r['label']} | collect | `yuliao annotate collect` (export, upsert, agreement, Dawid-Skene per question) | {n:,} annotations | {r['collect'][0]:.1f} | {r['collect'][1]:.1f} | {c_first or '-'} | {vs(r['collect'][0], t_export_mean)} |",
+            f"| {r['label']} | collect | the same collect again (nothing new) | {n:,} annotations | {r['collect_again'][0]:.1f} | {r['collect_again'][1]:.1f} | {c_again or '-'} | - |",
             f"| {r['label']} | floor | `yuliao annotate status` on an empty workspace (start, imports, a flow run, one request) | - | {r['floor'][0]:.1f} | {r['floor'][1]:.1f} | 1 | - |",
         ]
     cmd = "python bench/bench_label_studio.py " + " ".join(sys.argv[1:])
@@ -222,8 +251,8 @@ def main() -> None:
         f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; label-studio 1.23.2 (SQLite, local, 127.0.0.1)",
         f"- load average (1/5/15 min): start {loads[0]} | after warm-up {loads[1]} | after the baselines {loads[2]} | "
-        + " | ".join(f"{r['label']}: after push {r['load_after_push']}, after collect {r['load_after_collect']}" for r in results)
-        + " (2 cores shared with other jobs)",
+        + " | ".join(loads[3:]) + " (2 cores shared with other jobs)",
+        "- yuliao steps: each step runs for every checkout in turn, the first alternating from step to step",
         f"- command: `{cmd}`; each yuliao step is a fresh `python -m flows.cli.main` process (wall time, as a user waits) "
         "against a resident Prefect API (flow runs recorded), bytecode cached as in an installed package",
         f"- agreement on the collect project: {json.dumps(results[0]['summary'], ensure_ascii=False)}",
