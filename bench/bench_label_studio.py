@@ -7,12 +7,18 @@ Side by side in the same run, against the same local server:
            (imports nothing).
 * collect  `yuliao annotate collect` on N/2 tasks x 2 annotations (fetch, Parquet upsert, agreement,
            Dawid-Skene for every control, adjudication) vs. one JSON export request of the project
-           (``exports.as_json``); plus a second collect with nothing new.
+           (``GET /api/projects/<id>/export?exportType=JSON``); plus a second collect with nothing new.
+* floor    `yuliao annotate status` on an empty workspace: what any such command costs before its work.
+
+Both baselines are plain HTTP requests (no SDK, no client-side work). With --before <checkout>, that
+checkout's CLI runs the same steps in the same run (same server, same load), for a before/after.
+The yuliao commands share one resident Prefect API (started by an untimed warm-up), so every
+command is a recorded flow run, as for a user.
 
 The target (issue 21): each yuliao command within 1.2x the Label Studio request plus a few seconds
 of fixed process cost. Text: real sentences (Leipzig Simplified Chinese + Common Voice written
 Cantonese) from ../shared/corpora, cycled to the task count. Bounded by --tasks (default 2,000).
-Usage: .venv/bin/python bench/bench_label_studio.py [--tasks 2000] [--out bench/results/label_studio.md]
+Usage: .venv/bin/python bench/bench_label_studio.py [--tasks 2000] [--before ../old-checkout] [--out bench/results/label_studio.md]
 Server: YULIAO_LS_URL / YULIAO_LS_TOKEN, or the local one ('bash scripts/label_studio.sh start').
 """
 
@@ -37,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from flows.annotate import PREDICTION_COLUMNS, build_tasks  # noqa: E402
 from flows.io.label_studio import (  # noqa: E402
-    RECORD_KEY, MappingStore, connect, ensure_project, get_config, push_tasks, server_settings,
+    RECORD_KEY, MappingStore, connect_api, ensure_project, get_config, server_settings,
 )
 from transforms.schema import docs_from_pylist  # noqa: E402
 
@@ -67,23 +73,20 @@ def write_run(ws: Path, rows: list[tuple[str, str, str]]) -> Path:
     return run
 
 
-CPU: dict[str, float] = {}  # CLI step -> CPU seconds (user + system) of its process and children
-
-
-def yuliao(*args: str, env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess]:
-    """Run the yuliao CLI in a fresh process (as a user does); return (wall seconds, result); record its CPU seconds."""
+def yuliao(code: Path, *args: str, env: dict[str, str]) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Run the yuliao CLI of checkout `code` in a fresh process (as a user does); return (wall s, CPU s of it and its children, result)."""
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "flows.cli.main", *args], env=env, capture_output=True, text=True, timeout=1800)
+    out = subprocess.run([sys.executable, "-m", "flows.cli.main", *args], env={**env, "PYTHONPATH": str(code)}, cwd=code,
+                         capture_output=True, text=True, timeout=1800)
     seconds = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    CPU[" ".join(args[:2])] = CPU.get(" ".join(args[:2]), 0.0) + (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    CPU["last"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if out.returncode != 0:
-        raise SystemExit(f"yuliao {' '.join(args)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
-    return seconds, out
+        raise SystemExit(f"yuliao {' '.join(args)} ({code}) failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+    return seconds, cpu, out
 
 
 def timed(fn):
@@ -96,91 +99,163 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def annotated_tasks(rows: list[tuple[str, str, str]], users: list[dict]) -> list[dict]:
+    """Return one task per row with two annotators' ratings (they disagree on every fourth) and an "issues" answer on rating 1."""
+    tasks = []
+    for i, (_, _, t) in enumerate(rows):
+        truth = 1 + i % 5
+        tasks.append({"data": {"text": t, RECORD_KEY: f"ann-{i:06d}"}, "annotations": [
+            {"result": [{"from_name": "quality", "to_name": "text", "type": "rating",
+                         "value": {"rating": truth if (k == 0 or i % 4) else 1 + (truth % 5)}}]
+             + ([{"from_name": "issues", "to_name": "text", "type": "choices", "value": {"choices": ["spam"]}}] if truth == 1 else []),
+             "completed_by": users[k]["id"], "lead_time": 10.0 + k} for k in range(2)]})
+    return tasks
+
+
+def push_step(code: Path, label: str, run: Path, ws: Path, tag: str, env: dict[str, str], out: dict, again: bool) -> None:
+    """Time `yuliao annotate push` of the run (the second time: nothing to import); record its wall/CPU s and requests."""
+    title = f"bench push {label} {tag}"[:50]
+    seconds, cpu, pushed = yuliao(code, "annotate", "push", str(run), "--k", "2", "--project", title, "--workspace", str(ws), env=env)
+    out["push_again" if again else "push"] = (seconds, cpu)
+    out["push_pid"] = int(pushed.stdout.strip().splitlines()[-1].rsplit("/", 1)[1])
+    if again:
+        assert "imported 0 task(s)" in " ".join(pushed.stderr.split()), pushed.stderr
+        records = sorted((ws / "annotation" / f"project-{out['push_pid']}" / "pushes").glob("*.json"))
+        out["push_requests"] = [json.loads(r.read_text(encoding="utf-8")).get("label_studio_requests") for r in records]
+
+
+def collect_step(code: Path, ws: Path, collect_pid: int, env: dict[str, str], out: dict, n: int, again: bool) -> None:
+    """Time `yuliao annotate collect` of the annotated project (the second time: nothing new); record its figures."""
+    out["collect_again" if again else "collect"] = yuliao(code, "annotate", "collect", "--workspace", str(ws), "--project",
+                                                          str(collect_pid), env=env)[:2]
+    report = json.loads((ws / "annotation" / f"project-{collect_pid}" / "agreement.json").read_text(encoding="utf-8"))
+    assert report["annotations_total"] == n, report["annotations_total"]
+    out.setdefault("collect_requests", []).append(report.get("label_studio_requests"))
+    out["summary"] = report["summary"]
+
+
+def cli_steps(codes: list[tuple[Path, str]], run: Path, wss: dict[str, Path], collect_pid: int, tag: str, env: dict[str, str],
+              n: int, loads: list[str]) -> dict[str, dict]:
+    """Time push, push again, collect, collect again and the floor for every checkout, step by step.
+
+    The checkouts take turns within each step, and which goes first alternates from step to step, so
+    that a change of load from other jobs during the run does not favour one of them.
+    """
+    out: dict[str, dict] = {label: {"label": label} for _, label in codes}
+    steps = [
+        ("push", lambda c, l: push_step(c, l, run, wss[l], tag, env, out[l], again=False)),
+        ("push again", lambda c, l: push_step(c, l, run, wss[l], tag, env, out[l], again=True)),
+        ("collect", lambda c, l: collect_step(c, wss[l], collect_pid, env, out[l], n, again=False)),
+        ("collect again", lambda c, l: collect_step(c, wss[l], collect_pid, env, out[l], n, again=True)),
+        # The floor: a command that imports what push/collect import, runs a flow and asks the server one question.
+        ("floor", lambda c, l: out[l].__setitem__("floor", yuliao(c, "annotate", "status", "--workspace",
+                                                                  str(wss[l].parent / f"empty-{l}"), env=env)[:2])),
+    ]
+    for i, (name, step) in enumerate(steps):
+        for code, label in (codes if i % 2 == 0 else codes[::-1]):
+            step(code, label)
+        loads.append(f"after {name} {load_average()}")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tasks", type=int, default=2_000)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "label_studio.md")
+    ap.add_argument("--before", type=Path, help="a checkout of the previous code: its CLI runs the same steps in the same run")
     args = ap.parse_args()
     settings = server_settings()
-    ls = connect(settings, timeout=900)
+    ls = connect_api(settings, timeout=900)  # plain HTTP requests: the baseline is the server's own work
     tag = dt.datetime.now(dt.timezone.utc).strftime("%H%M%S")
     n = args.tasks
     rows = real_texts(n)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "YULIAO_LS_URL": settings.url, "YULIAO_LS_TOKEN": settings.token}
+    home = ROOT / ".yuliao" / "bench-home"  # a user's steady state: Prefect's database already made
+    env = {**os.environ, "YULIAO_LS_URL": settings.url, "YULIAO_LS_TOKEN": settings.token, "YULIAO_HOME": str(home),
+           "YULIAO_SERVER_IDLE_SECONDS": "600",  # the resident Prefect API the commands share stops itself after the bench
+           # An installed yuliao has its bytecode cached (pip compiles it; Python writes it on first import). With
+           # PYTHONDONTWRITEBYTECODE=1 every process would compile ~1,100 modules again (~3 CPU s): not what a user waits for.
+           "PYTHONPYCACHEPREFIX": str(home / "pycache")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    codes = [(ROOT, "after")] + ([(args.before.resolve(), "before")] if args.before else [])
     loads = [load_average()]
+    config = get_config("quality_rating")
     with tempfile.TemporaryDirectory() as tmp:
-        ws = Path(tmp) / "ws"
-        run = write_run(ws, rows)
-        env["YULIAO_HOME"] = str(ROOT / ".yuliao" / "bench-home")  # a user's steady state: Prefect's database already made
+        run = write_run(Path(tmp) / "data", rows)
+        # Warm-up (not timed), a small push and collect per checkout: the resident Prefect API started and the
+        # bytecode of every module push and collect import written, so no timed step pays for another's first run.
+        users = [ls.create_user(f"bench{k}.{tag}", f"bench{k}.{tag}@annotators.test") for k in range(2)]
+        warm_run = write_run(Path(tmp) / "warm-data", rows[:20])
+        warm_pid, _ = ensure_project(ls, f"bench warm-up {tag}", config.xml(), 2)
+        ls.import_tasks(warm_pid, annotated_tasks(rows[:10], users))
+        for code, label in codes:
+            warm_ws = Path(tmp) / f"warm-{label}"
+            with MappingStore(warm_ws / "annotation" / "label_studio.sqlite", settings.url) as store:
+                store.record_project(warm_pid, f"bench warm-up {tag}", "quality_rating", 2)
+            warm = yuliao(code, "annotate", "push", str(warm_run), "--k", "2", "--project", f"bench warm-up push {tag}",
+                          "--workspace", str(warm_ws), env=env)[2]
+            warm_push_pid = int(warm.stdout.strip().splitlines()[-1].rsplit("/", 1)[1])
+            yuliao(code, "annotate", "collect", "--workspace", str(warm_ws), "--project", str(warm_pid), env=env)
+        loads.append(load_average())
 
-        # --- push: Label Studio's own one-request import of the same tasks, then the yuliao command ---
-        config = get_config("quality_rating")
-        tasks = build_tasks(pq.read_table(run / "kept"), config, PREDICTION_COLUMNS[config.name])
+        # --- push baseline: Label Studio's own one-request import of the same tasks ---
+        tasks = build_tasks(pq.ParquetFile(run / "kept" / "part-00000.parquet").read(), config, PREDICTION_COLUMNS[config.name])
         base_pid, _ = ensure_project(ls, f"bench import {tag}", config.xml(), 2)
-        _, t_import = timed(lambda: ls.projects.import_tasks(id=base_pid, request=tasks, return_task_ids=True,
-                                                              request_options={"max_retries": 0, "timeout_in_seconds": 900}))
-        assert ls.projects.get(id=base_pid).task_number == n
-        title = f"bench push {tag}"
-        t_push, pushed = yuliao("annotate", "push", str(run), "--k", "2", "--project", title, env=env)
-        c_push = CPU["last"]
-        push_pid = int(pushed.stdout.strip().splitlines()[-1].rsplit("/", 1)[1])
-        assert ls.projects.get(id=push_pid).task_number == n
-        t_again, again = yuliao("annotate", "push", str(run), "--k", "2", "--project", title, env=env)
-        c_again = CPU["last"]
-        assert "imported 0 task(s)" in " ".join(again.stderr.split()), again.stderr
+        _, t_import = timed(lambda: ls.import_tasks(base_pid, tasks))
+        assert ls.project(base_pid)["task_number"] == n
+
+        # --- collect baseline: n annotations on n/2 tasks by two annotators, one JSON export request ---
+        cpid, _ = ensure_project(ls, f"bench collect {tag}", config.xml(), 2)
+        ls.import_tasks(cpid, annotated_tasks(rows[: n // 2], users))
+        _, t_export = timed(lambda: ls.export_json(cpid))
         loads.append(load_average())
 
-        # --- collect: n annotations on n/2 tasks by two annotators ---
-        users = [ls.users.create(username=f"bench{k}.{tag}", email=f"bench{k}.{tag}@annotators.test") for k in range(2)]
-        store = MappingStore(ws / "annotation" / "label_studio.sqlite", settings.url)
-        cpid, _ = ensure_project(ls, f"bench collect {tag}", config.xml(), 2)
-        store.record_project(cpid, f"bench collect {tag}", "quality_rating", 2)
-        annotated = []
-        for i, (_, _, t) in enumerate(rows[: n // 2]):
-            truth = 1 + i % 5
-            annotated.append({"data": {"text": t, RECORD_KEY: f"ann-{i:06d}"}, "annotations": [
-                {"result": [{"from_name": "quality", "to_name": "text", "type": "rating",
-                             "value": {"rating": truth if (k == 0 or i % 4) else 1 + (truth % 5)}}]
-                 + ([{"from_name": "issues", "to_name": "text", "type": "choices", "value": {"choices": ["spam"]}}] if truth == 1 else []),
-                 "completed_by": users[k].id, "lead_time": 10.0 + k} for k in range(2)]})
-        push_tasks(ls, store, cpid, annotated, {}, "bench", batch_size=1000)
-        store.close()
-        _, t_export = timed(lambda: ls.projects.exports.as_json(cpid, timeout=900))
-        t_collect, _ = yuliao("annotate", "collect", "--workspace", str(ws), "--project", str(cpid), env=env)
-        c_collect = CPU["last"]
-        report = json.loads((ws / "annotation" / f"project-{cpid}" / "agreement.json").read_text(encoding="utf-8"))
-        assert report["annotations_total"] == n, report["annotations_total"]
-        t_collect2, _ = yuliao("annotate", "collect", "--workspace", str(ws), "--project", str(cpid), env=env)
-        c_collect2 = CPU["last"]
-        # The floor: a command that imports what push/collect import and asks the server one question.
-        t_floor, _ = yuliao("annotate", "status", "--workspace", str(Path(tmp) / "empty"), env=env)
-        c_floor = CPU["last"]
-        loads.append(load_average())
-        for pid in (base_pid, push_pid, cpid):  # the local server should not grow with every run
-            ls.projects.delete(id=pid)
+        wss = {label: Path(tmp) / f"ws-{label}" for _, label in codes}
+        for ws in wss.values():
+            with MappingStore(ws / "annotation" / "label_studio.sqlite", settings.url) as store:
+                store.record_project(cpid, f"bench collect {tag}", "quality_rating", 2)
+        by_label = cli_steps(codes, run, wss, cpid, tag, env, n, loads)
+        results = [by_label[label] for _, label in codes]
+        # The baselines once more, after the yuliao steps: the ratios use the mean of both measurements.
+        base2_pid, _ = ensure_project(ls, f"bench import 2 {tag}", config.xml(), 2)
+        _, t_import2 = timed(lambda: ls.import_tasks(base2_pid, tasks))
+        _, t_export2 = timed(lambda: ls.export_json(cpid))
+        loads.append(f"after the second baselines {load_average()}")
+        pids = [base_pid, base2_pid, cpid, warm_pid, warm_push_pid, *(r["push_pid"] for r in results)]
+        for pid in pids:  # the local server should not grow with every run
+            ls.delete_project(pid)
+
+    t_import_mean, t_export_mean = (t_import + t_import2) / 2, (t_export + t_export2) / 2
 
     def vs(seconds: float, baseline: float) -> str:
         return f"{seconds / baseline:.2f}x; {seconds - 1.2 * baseline:+.1f} s over 1.2x"
 
     table = [
-        "| step | what | items | wall s | CPU s of the yuliao process | vs Label Studio's own request (wall) |",
-        "|---|---|---:|---:|---:|---:|",
-        f"| push | Label Studio: one import_tasks request with all tasks and predictions | {n:,} tasks | {t_import:.1f} | - | 1.00x |",
-        f"| push | `yuliao annotate push --k 2` (new process: sampling, predictions, map, reconcile) | {n:,} tasks | {t_push:.1f} | {c_push:.1f} | {vs(t_push, t_import)} |",
-        f"| push | the same push again (imports 0) | {n:,} checked | {t_again:.1f} | {c_again:.1f} | - |",
-        f"| collect | Label Studio: one JSON export request (`exports.as_json`) | {n:,} annotations | {t_export:.1f} | - | 1.00x |",
-        f"| collect | `yuliao annotate collect` (export, upsert, agreement, Dawid-Skene per question) | {n:,} annotations | {t_collect:.1f} | {c_collect:.1f} | {vs(t_collect, t_export)} |",
-        f"| collect | the same collect again (nothing new) | {n:,} annotations | {t_collect2:.1f} | {c_collect2:.1f} | - |",
-        f"| floor | `yuliao annotate status` on an empty workspace (start, imports, one request) | - | {t_floor:.1f} | {c_floor:.1f} | - |",
+        "| code | step | what | items | wall s | CPU s of the yuliao process | Label Studio requests | vs Label Studio's own request (wall) |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+        f"| - | push | Label Studio: one import request with all tasks and predictions (before / after the yuliao steps) | {n:,} tasks | {t_import:.1f} / {t_import2:.1f} | - | 1 | 1.00x (mean) |",
+        f"| - | collect | Label Studio: one JSON export request (before / after the yuliao steps) | {n:,} annotations | {t_export:.1f} / {t_export2:.1f} | - | 1 | 1.00x (mean) |",
     ]
+    for r in results:
+        first, again = (r["push_requests"] + [None, None])[:2]
+        c_first, c_again = (r["collect_requests"] + [None, None])[:2]
+        table += [
+            f"| {r['label']} | push | `yuliao annotate push --k 2` (new process) | {n:,} tasks | {r['push'][0]:.1f} | {r['push'][1]:.1f} | {first or '-'} | {vs(r['push'][0], t_import_mean)} |",
+            f"| {r['label']} | push | the same push again (imports 0) | {n:,} checked | {r['push_again'][0]:.1f} | {r['push_again'][1]:.1f} | {again or '-'} | - |",
+            f"| {r['label']} | collect | `yuliao annotate collect` (export, upsert, agreement, Dawid-Skene per question) | {n:,} annotations | {r['collect'][0]:.1f} | {r['collect'][1]:.1f} | {c_first or '-'} | {vs(r['collect'][0], t_export_mean)} |",
+            f"| {r['label']} | collect | the same collect again (nothing new) | {n:,} annotations | {r['collect_again'][0]:.1f} | {r['collect_again'][1]:.1f} | {c_again or '-'} | - |",
+            f"| {r['label']} | floor | `yuliao annotate status` on an empty workspace (start, imports, a flow run, one request) | - | {r['floor'][0]:.1f} | {r['floor'][1]:.1f} | 1 | - |",
+        ]
     cmd = "python bench/bench_label_studio.py " + " ".join(sys.argv[1:])
     text = "\n".join([
         "# Label Studio push / collect benchmark, through the CLI", "",
         f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; label-studio 1.23.2 (SQLite, local, 127.0.0.1); label-studio-sdk 2.x",
-        f"- load average (1/5/15 min) at start, after push, after collect: {' | '.join(loads)} (2 cores shared with other jobs)",
-        f"- command: `{cmd}`; each yuliao step is a fresh `python -m flows.cli.main` process (wall time, as a user waits)",
-        f"- agreement on the collect project: {json.dumps(report['summary'], ensure_ascii=False)}",
+        f"Python {platform.python_version()}; label-studio 1.23.2 (SQLite, local, 127.0.0.1)",
+        f"- load average (1/5/15 min): start {loads[0]} | after warm-up {loads[1]} | after the baselines {loads[2]} | "
+        + " | ".join(loads[3:]) + " (2 cores shared with other jobs)",
+        "- yuliao steps: each step runs for every checkout in turn, the first alternating from step to step",
+        f"- command: `{cmd}`; each yuliao step is a fresh `python -m flows.cli.main` process (wall time, as a user waits) "
+        "against a resident Prefect API (flow runs recorded), bytecode cached as in an installed package",
+        f"- agreement on the collect project: {json.dumps(results[0]['summary'], ensure_ascii=False)}",
         "", *table, "",
     ])
     print(text)

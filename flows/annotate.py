@@ -26,8 +26,6 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 import yaml
-from label_studio_sdk import LabelStudio
-from label_studio_sdk.core.api_error import ApiError
 from prefect import flow, task
 from prefect.context import FlowRunContext
 from prefect.states import Failed, State
@@ -37,9 +35,11 @@ from flows.io.label_studio import (
     LabelStudioUnavailable,
     WATERMARK_OVERLAP,
     LabelConfig,
+    LabelStudioAPI,
+    LabelStudioHTTPError,
     MappingStore,
     ServerSettings,
-    connect,
+    connect_api,
     ensure_project,
     export_annotations,
     fetch_annotations,
@@ -49,6 +49,7 @@ from flows.io.label_studio import (
     request_more_annotations,
     server_settings,
     span_prediction_regions,
+    tasks_updated_since,
 )
 from flows.io.annotation_layout import (
     ADJUDICATION_FILE,
@@ -104,9 +105,10 @@ ANNOTATION_SCHEMA = pa.schema([
     pa.field("created_at", pa.timestamp("us", tz="UTC")),
     pa.field("updated_at", pa.timestamp("us", tz="UTC")),
 ])
-EMPTY_FLAGGED = pa.schema([("item", pa.string()), ("n_judgements", pa.int64()), ("majority_label", pa.string()),
+# A schema, not an empty table: Schema.empty_table() imports pandas, which push and status never need.
+FLAGGED_SCHEMA = pa.schema([("item", pa.string()), ("n_judgements", pa.int64()), ("majority_label", pa.string()),
                            ("majority_share", pa.float64()), ("pairwise_agreement", pa.float64()), ("aggregated_label", pa.string()),
-                           ("confidence", pa.float64()), ("reason", pa.string())]).empty_table()
+                           ("confidence", pa.float64()), ("reason", pa.string())])
 PREDICTION_COLUMNS: dict[str, str] = {"quality_rating": "score_quality", "domain_classification": "pred_domain", "pii_review": "pii_spans"}
 MODEL_VERSION_PREFIX = "yuliao"
 # Tasks per import request. Each request is one transaction on the server (it lands whole or not at
@@ -152,11 +154,17 @@ def run_id_of(run_dir: Path | None) -> str | None:
     return str(run.get("run_id") or run_dir.name)
 
 
+def read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """Read one Parquet file whole (ParquetFile, not pq.read_table: that imports pyarrow.dataset and with it pandas)."""
+    with pq.ParquetFile(path) as parquet:
+        return parquet.read(columns=columns)
+
+
 def read_records(files: list[Path]) -> pa.Table:
     """Read and concatenate the Parquet files to push."""
     if not files:
         raise AnnotateError("no Parquet files to push (is the run's kept/ directory empty?)")
-    table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
+    table = pa.concat_tables([read_parquet(f) for f in files], promote_options="permissive")
     for col in ("id", "text"):
         if col not in table.column_names:
             raise AnnotateError(f"{files[0]}: no {col!r} column; push needs yuliao document Parquet")
@@ -184,7 +192,7 @@ def redaction_status(docs: pa.Table, run_dir: Path | None) -> tuple[bool, bool]:
 
 def read_gold(path: Path) -> pa.Table:
     """Read gold records (Parquet or JSON lines) with columns id, text, answer."""
-    table = pq.read_table(path) if path.suffix == ".parquet" else pajson.read_json(path)
+    table = read_parquet(path) if path.suffix == ".parquet" else pajson.read_json(path)
     missing = [c for c in ("id", "text", "answer") if c not in table.column_names]
     if missing:
         raise AnnotateError(f"{path}: gold file lacks column(s) {missing}; it needs id, text and answer (the known label)")
@@ -235,7 +243,7 @@ def push_records(
     source: str, config_name: str, workspace: Path, annotations_per_task: int = 3, sample_size: int | None = None,
     strategy: str = "auto", seed: int = 0, gold_path: Path | None = None, project_title: str | None = None,
     allow_unredacted: bool = False, batch_size: int = DEFAULT_BATCH_SIZE, settings: ServerSettings | None = None,
-    ls: LabelStudio | None = None, on_batch: Callable[[int, int], None] | None = None, show_predictions: bool = True,
+    ls: LabelStudioAPI | None = None, on_batch: Callable[[int, int], None] | None = None, show_predictions: bool = True,
 ) -> dict:
     """Sample records, build tasks with predictions, mix in gold, and push them idempotently; return the push record."""
     config = get_config(config_name)
@@ -248,7 +256,7 @@ def push_records(
             "Add redact_pii to the recipe, or set annotation.allow_unredacted: true in the recipe / pass --allow-unredacted"
         )
     settings = settings or server_settings()
-    ls = ls or connect(settings)
+    ls = ls or connect_api(settings)
     title = project_title or f"yuliao {config.name}"
     with label_studio_errors(settings, "pushing", RESUME_PUSH):
         return _push_to_project(ls, settings, config, title, source, files, run_dir, docs, redacted, workspace, annotations_per_task,
@@ -260,7 +268,7 @@ RESUME_PUSH = ("start it again ('bash scripts/label_studio.sh start' for the loc
 
 
 def _push_to_project(
-    ls: LabelStudio, settings: ServerSettings, config: LabelConfig, title: str, source: str, files: list[Path], run_dir: Path | None,
+    ls: LabelStudioAPI, settings: ServerSettings, config: LabelConfig, title: str, source: str, files: list[Path], run_dir: Path | None,
     docs: pa.Table, redacted: bool, workspace: Path, annotations_per_task: int, sample_size: int | None, strategy: str, seed: int,
     gold_path: Path | None, batch_size: int, on_batch: Callable[[int, int], None] | None, show_predictions: bool = True,
 ) -> dict:
@@ -298,6 +306,7 @@ def _push_to_project(
         "batches": report.batches, "tasks_in_project": mapped,
         "gold_tasks": sum(1 for k in kinds.values() if k == "gold"),
         "reconcile": report.reconcile.__dict__, "redacted": redacted, "url": f"{settings.url}/projects/{project_id}",
+        "label_studio_requests": ls.requests_sent,  # by this push's client, the whoami check included
     }
     write_json_atomic(project_dir(workspace, project_id) / PUSHES_DIR / f"{push_id}.json", record)
     return record
@@ -363,7 +372,7 @@ def count_changed(path: Path, rows: list[dict]) -> int:
     """Return how many of the rows are new or differ (result, skip, update time) from the project's stored table."""
     if not path.exists():
         return len(rows)
-    old = pq.read_table(path, columns=["annotation_id", "result", "was_cancelled", "updated_at"]).to_pylist()
+    old = read_parquet(path, columns=["annotation_id", "result", "was_cancelled", "updated_at"]).to_pylist()
     seen = {r["annotation_id"]: (r["result"], r["was_cancelled"], r["updated_at"]) for r in old}
     return sum(seen.get(r["annotation_id"]) != (r["result"], r["was_cancelled"], r["updated_at"]) for r in rows)
 
@@ -372,7 +381,7 @@ def upsert_annotations(path: Path, rows: list[dict]) -> pa.Table:
     """Merge new/updated annotation rows into the project's Parquet table (by annotation id) and write it atomically."""
     new = pa.Table.from_pylist(rows, schema=ANNOTATION_SCHEMA)
     if path.exists():
-        old = pq.read_table(path, schema=ANNOTATION_SCHEMA)
+        old = read_parquet(path).select(ANNOTATION_SCHEMA.names).cast(ANNOTATION_SCHEMA)
         old = old.filter(pc.invert(pc.is_in(old.column("annotation_id"), value_set=new.column("annotation_id"))))
         new = pa.concat_tables([old, new])
     new = new.sort_by([("task_id", "ascending"), ("annotation_id", "ascending")])
@@ -450,7 +459,7 @@ def quality_report(annotations: pa.Table, config: LabelConfig, gold: dict[str, s
     aggregated = aggregated_all.filter(pc.invert(is_gold))
     record_labels = _without_items(labels, set(gold))
     flagged = (flag_low_confidence(aggregated, item_agreement(record_labels), min_confidence)
-               if record_labels.num_rows else EMPTY_FLAGGED)
+               if record_labels.num_rows else FLAGGED_SCHEMA.empty_table())
     spans = None
     if config.spans_control is not None:  # PII review: how well annotators agree on the spans themselves
         done = judgements.to_pylist()
@@ -487,18 +496,18 @@ def _gold_accuracy(aggregated: pa.Table, gold: dict[str, str]) -> float | None:
 
 
 def collect_project(
-    workspace: Path, project_id: int, settings: ServerSettings | None = None, ls: LabelStudio | None = None,
+    workspace: Path, project_id: int, settings: ServerSettings | None = None, ls: LabelStudioAPI | None = None,
     min_confidence: float = MIN_CONFIDENCE, method: str = "dawid_skene", send_back: bool = False,
     overlap_seconds: float = WATERMARK_OVERLAP.total_seconds(),
 ) -> dict:
     """Fetch annotations changed since the last collect, upsert them, recompute agreement, labels and adjudication."""
     settings = settings or server_settings()
-    ls = ls or connect(settings)
+    ls = ls or connect_api(settings)
     with label_studio_errors(settings, f"collecting project {project_id}", "start it again and rerun collect: it picks up where the last one stopped"):
         return _collect_into(ls, settings, workspace, project_id, min_confidence, method, send_back, overlap_seconds)
 
 
-def _collect_into(ls: LabelStudio, settings: ServerSettings, workspace: Path, project_id: int, min_confidence: float, method: str,
+def _collect_into(ls: LabelStudioAPI, settings: ServerSettings, workspace: Path, project_id: int, min_confidence: float, method: str,
                   send_back: bool, overlap_seconds: float) -> dict:
     """Fetch, upsert and score one project's annotations; write its files; return the report."""
     out_dir = project_dir(workspace, project_id)
@@ -508,10 +517,13 @@ def _collect_into(ls: LabelStudio, settings: ServerSettings, workspace: Path, pr
             raise AnnotateError(f"project {project_id} on {settings.url} was not created by a yuliao push in {workspace}")
         config = get_config(info["config"])
         since = store.watermark(project_id)
-        warm_statistics()
+        # A hint, not the truth (that is count_changed below): the watermark is the newest task update the
+        # last export saw, so no overlap here; if something changed, import the statistics during the export.
+        if tasks_updated_since(ls, project_id, since, overlap=timedelta(0)) != 0:
+            warm_statistics()
         try:
             rows, newest = export_annotations(ls, project_id)
-        except ApiError as exc:
+        except LabelStudioHTTPError as exc:
             if exc.status_code != 404:
                 raise
             # A server without the one-request export (Enterprise): page through the tasks changed since the last collect.
@@ -522,8 +534,8 @@ def _collect_into(ls: LabelStudio, settings: ServerSettings, workspace: Path, pr
         previous = _previous_report(out_dir, inputs) if changed == 0 else None
         if previous is not None:
             # Nothing changed since the last collect: its figures stand (and the statistics stack is never imported).
-            table = pq.read_table(out_dir / ANNOTATIONS_FILE)
-            report, flagged = previous, pq.read_table(out_dir / ADJUDICATION_FILE)
+            table = read_parquet(out_dir / ANNOTATIONS_FILE)
+            report, flagged = previous, read_parquet(out_dir / ADJUDICATION_FILE)
         else:
             table = upsert_annotations(out_dir / ANNOTATIONS_FILE, rows)
             report, labels, flagged = quality_report(table, config, gold, min_confidence, method)
@@ -540,7 +552,7 @@ def _collect_into(ls: LabelStudio, settings: ServerSettings, workspace: Path, pr
         store.set_watermark(project_id, newest)
     report.update({"project_id": project_id, "fetched": changed, "read": len(rows), "annotations_total": table.num_rows,
                    "since": since.isoformat() if since else None, "watermark": newest.isoformat() if newest else None,
-                   "sent_back_for_adjudication": sent_back, "collected_at": datetime.now(timezone.utc).isoformat(),
+                   "sent_back_for_adjudication": sent_back, "label_studio_requests": ls.requests_sent, "collected_at": datetime.now(timezone.utc).isoformat(),
                    "files": {"annotations": str(out_dir / ANNOTATIONS_FILE), "labels": str(out_dir / LABELS_FILE),
                              "adjudication": str(out_dir / ADJUDICATION_FILE)}})
     write_json_atomic(out_dir / AGREEMENT_FILE, report)
@@ -586,7 +598,7 @@ def merged_labels(workspace: Path, project_ids: list[int]) -> pa.Table:
         path = project_dir(workspace, pid) / LABELS_FILE
         if not path.exists():
             raise AnnotateError(f"project {pid} has no {path.name}; run 'yuliao annotate collect --project {pid}' first")
-        table = pq.read_table(path)
+        table = read_parquet(path)
         clash = [c for c in table.column_names if c != "id" and merged is not None and c in merged.column_names]
         if clash:
             raise AnnotateError(f"projects label the same column(s) {clash}; apply them to separate runs or pick one project")
@@ -617,7 +629,7 @@ def apply_labels(run_dir: Path, workspace: Path, project_ids: list[int], new_run
     (tmp / "kept").mkdir(parents=True)
     labelled = 0
     for part in sorted((run_dir / "kept").glob("part-*.parquet")):
-        table = attach_labels(pq.read_table(part), labels)
+        table = attach_labels(read_parquet(part), labels)
         label_cols = [c for c in labels.column_names if is_label_value_column(c)]
         any_label = pa.array([False] * table.num_rows)
         for col in label_cols:
@@ -647,22 +659,22 @@ def apply_labels(run_dir: Path, workspace: Path, project_ids: list[int], new_run
 # --- status -------------------------------------------------------------------------------------
 
 
-def project_status(workspace: Path, project_id: int, settings: ServerSettings | None = None, ls: LabelStudio | None = None) -> dict:
+def project_status(workspace: Path, project_id: int, settings: ServerSettings | None = None, ls: LabelStudioAPI | None = None) -> dict:
     """Return progress of one project: tasks, annotations done/needed from the server; per annotator and agreement from the last collect."""
     settings = settings or server_settings()
-    ls = ls or connect(settings)
-    p = ls.projects.get(id=project_id)
+    ls = ls or connect_api(settings)
+    p = ls.project(project_id)
     with open_store(workspace, settings) as store:
         info = store.project_info(project_id) or {}
         mapping = store.tasks(project_id)
         watermark = store.watermark(project_id)
-    k = int(p.maximum_annotations or info.get("annotations_per_task") or 1)
-    tasks = int(p.task_number or 0)
+    k = int(p.get("maximum_annotations") or info.get("annotations_per_task") or 1)
+    tasks = int(p.get("task_number") or 0)
     status = {
-        "project_id": project_id, "title": p.title, "config": info.get("config"), "url": f"{settings.url}/projects/{project_id}",
+        "project_id": project_id, "title": p.get("title"), "config": info.get("config"), "url": f"{settings.url}/projects/{project_id}",
         "tasks": tasks, "gold_tasks": sum(1 for _, kind in mapping.values() if kind == "gold"), "tasks_mapped": len(mapping),
-        "tasks_finished": int(p.finished_task_number or 0), "annotations_done": int(p.total_annotations_number or 0),
-        "annotations_skipped": int(p.skipped_annotations_number or 0), "annotations_needed": tasks * k,
+        "tasks_finished": int(p.get("finished_task_number") or 0), "annotations_done": int(p.get("total_annotations_number") or 0),
+        "annotations_skipped": int(p.get("skipped_annotations_number") or 0), "annotations_needed": tasks * k,
         "annotations_per_task": k, "last_collect": watermark.isoformat() if watermark else None,
     }
     agreement_file = project_dir(workspace, project_id) / AGREEMENT_FILE
@@ -679,7 +691,7 @@ def status_flow(workspace: str, project_id: int | None = None) -> list[dict]:
     """Report progress of one project or of every project pushed from this workspace."""
     try:
         settings = server_settings()
-        ls = connect(settings)
+        ls = connect_api(settings)
         ids = [project_id] if project_id is not None else [p["project_id"] for p in known_projects(Path(workspace), settings)]
         with label_studio_errors(settings, "reading progress", "start it again and rerun status"):
             return [project_status(Path(workspace), pid, settings, ls) for pid in ids]

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+if TYPE_CHECKING:  # pandas is imported by the functions that use it: push and status never pay for it
+    import pandas as pd
 
 from quality.agreement import labels_frame
 
@@ -32,6 +34,8 @@ def _crowdkit_frame(labels: pa.Table) -> pd.DataFrame:
 
 def _from_proba(proba: pd.DataFrame, counts: pd.Series) -> pa.Table:
     """Turn a (task x label) probability frame into item, label, confidence, n_judgements."""
+    import pandas as pd
+
     proba = proba.fillna(0.0)
     # Sort columns so that ties resolve the same way on every run (idxmax takes the first).
     proba = proba[sorted(proba.columns, key=str)]

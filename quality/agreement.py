@@ -13,11 +13,13 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+
+if TYPE_CHECKING:  # pandas is imported by the functions that use it: push and status never pay for it
+    import pandas as pd
 
 LABEL_COLUMNS = ("item", "annotator", "label")
 Level = Literal["nominal", "ordinal"]
@@ -25,6 +27,8 @@ Level = Literal["nominal", "ordinal"]
 
 def labels_frame(labels: pa.Table) -> pd.DataFrame:
     """Return the labels as a pandas frame of strings, one judgement per (item, annotator), nulls out."""
+    import pandas as pd
+
     missing = [c for c in LABEL_COLUMNS if c not in labels.column_names]
     if missing:
         raise ValueError(f"labels table lacks column(s) {missing}; expected {list(LABEL_COLUMNS)}")
@@ -152,6 +156,8 @@ def _label_counts(df: pd.DataFrame) -> pd.DataFrame:
 
 def item_agreement(labels: pa.Table) -> pa.Table:
     """Score each item: judgements, majority label (null on a tie), its share, and observed pairwise agreement."""
+    import pandas as pd
+
     counts = _label_counts(labels_frame(labels))
     counts["pairs"] = counts["n"] * (counts["n"] - 1)
     per_item = counts.groupby("item", sort=True).agg(n_judgements=("total", "first"), top=("top", "first"),

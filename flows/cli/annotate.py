@@ -77,13 +77,13 @@ def push_cmd(
 ) -> None:
     """Push sampled records (with predictions and gold tasks) to a Label Studio project; safe to repeat or resume."""
     from flows.annotate import AnnotateError, push_flow, resolve_source
-    from flows.io.label_studio import LabelStudioUnavailable, connect, get_config, server_settings
+    from flows.io.label_studio import LabelStudioUnavailable, connect_api, get_config, server_settings
 
     ws = _workspace_for(source, workspace)
     try:  # check the cheap things before a flow run starts
         get_config(config)
         resolve_source(source)
-        connect(server_settings())
+        connect_api(server_settings())
     except (AnnotateError, ValueError) as exc:
         _say("push refused", exc)
         raise typer.Exit(ExitCode.BAD_INPUT) from None
@@ -124,10 +124,10 @@ def collect_cmd(
     from flows.annotate import AnnotateError, collect_flow
     from flows.io.label_studio import LabelStudioUnavailable
 
-    from flows.io.label_studio import connect, server_settings
+    from flows.io.label_studio import connect_api, server_settings
 
     try:
-        connect(server_settings())
+        connect_api(server_settings())
         from flows.server.resident_api import flow_api
 
         with flow_api():
@@ -176,11 +176,11 @@ def add_annotator_cmd(
     out: Path = typer.Option(Path(".yuliao/annotators"), "--out", "-o", help="directory for each one's password and API token (0700, files 0600)"),
 ) -> None:
     """Create annotator accounts through the organisation's invite link; print where each one's token and password are."""
-    from flows.io.label_studio import LabelStudioUnavailable, add_annotator, connect, label_studio_errors, server_settings
+    from flows.io.label_studio import LabelStudioUnavailable, add_annotator, connect_api, label_studio_errors, server_settings
 
     try:
         settings = server_settings()
-        ls = connect(settings)
+        ls = connect_api(settings)
     except LabelStudioUnavailable as exc:
         _fail_unavailable(exc)
     failed = 0
@@ -218,10 +218,10 @@ def status_cmd(
     from flows.annotate import status_flow
     from flows.io.label_studio import LabelStudioUnavailable
 
-    from flows.io.label_studio import connect, server_settings
+    from flows.io.label_studio import connect_api, server_settings
 
     try:
-        connect(server_settings())
+        connect_api(server_settings())
         from flows.server.resident_api import flow_api
 
         with flow_api():

@@ -21,8 +21,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
-from label_studio_sdk import LabelStudio
-from label_studio_sdk.core.api_error import ApiError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO_ROOT / "configs" / "label_studio"
@@ -90,6 +88,148 @@ class ServerSettings:
     token: str = field(repr=False)
 
 
+class LabelStudioHTTPError(RuntimeError):
+    """Label Studio answered a request with an error status; `status_code` says which."""
+
+    def __init__(self, status_code: int, method: str, path: str, body: str) -> None:
+        super().__init__(f"{method} {path} answered HTTP {status_code}: {body[:300]}")
+        self.status_code = status_code
+
+
+def _is_jwt(token: str) -> bool:
+    return token.count(".") == 2
+
+
+class LabelStudioAPI:
+    """The few Label Studio REST calls yuliao makes, as plain httpx requests returning JSON.
+
+    yuliao's commands use this instead of label_studio_sdk: importing the SDK (it pulls pandas, jsf,
+    faker) cost more CPU than a whole push of 2,000 tasks. Legacy tokens go as ``Token``; a personal
+    access token (a JWT refresh token) is exchanged once for an access token sent as ``Bearer``.
+    No request is retried: a retried import whose first attempt landed would duplicate tasks.
+    """
+
+    def __init__(self, settings: ServerSettings, timeout: float = 300.0) -> None:
+        self.settings = settings
+        self.requests_sent = 0  # how many requests this client made (push and collect records report it)
+        self._http = httpx.Client(base_url=settings.url, timeout=timeout, headers={"Accept": "application/json"})
+        self._http.headers["Authorization"] = self._authorization(settings.token)
+
+    def _authorization(self, token: str) -> str:
+        if not _is_jwt(token):
+            return f"Token {token}"
+        access = self._call("POST", "/api/token/refresh/", json={"refresh": token}, auth=False)
+        return f"Bearer {access['access']}"
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def _call(self, method: str, path: str, auth: bool = True, **kwargs: object) -> object:
+        """Send one request; return its JSON (None for an empty body); raise LabelStudioHTTPError on a 4xx/5xx."""
+        request = self._http.build_request(method, path, **kwargs)  # type: ignore[arg-type]
+        if not auth:
+            request.headers.pop("Authorization", None)
+        response = self._http.send(request)
+        self.requests_sent += 1
+        if response.status_code >= 400:
+            raise LabelStudioHTTPError(response.status_code, method, path, response.text)
+        return response.json() if response.content else None
+
+    def whoami(self) -> dict:
+        """Return the token's user."""
+        return self._call("GET", "/api/current-user/whoami")  # type: ignore[return-value]
+
+    def users(self) -> list[dict]:
+        """Return every user the token can see."""
+        return self._call("GET", "/api/users/")  # type: ignore[return-value]
+
+    def create_user(self, username: str, email: str) -> dict:
+        """Create a user without a log-in (for scripted annotations); return it."""
+        return self._call("POST", "/api/users/", json={"username": username, "email": email})  # type: ignore[return-value]
+
+    def invite_token(self) -> str:
+        """Return the organisation's invite-link token."""
+        return self._call("GET", "/api/invite")["token"]  # type: ignore[index]
+
+    def projects_titled(self, title: str) -> list[dict]:
+        """Return the projects whose title matches `title` (Label Studio filters by substring; pages followed)."""
+        found: list[dict] = []
+        page = 1
+        while True:
+            body = self._call("GET", "/api/projects/", params={"title": title, "page": page, "page_size": 100})
+            results = body["results"] if isinstance(body, dict) else body  # type: ignore[index]
+            found += results
+            if not isinstance(body, dict) or not body.get("next"):
+                return found
+            page += 1
+
+    def project(self, project_id: int) -> dict:
+        """Return one project with its task and annotation counts."""
+        return self._call("GET", f"/api/projects/{project_id}/")  # type: ignore[return-value]
+
+    def create_project(self, **fields: object) -> dict:
+        """Create a project; return it."""
+        return self._call("POST", "/api/projects/", json=fields)  # type: ignore[return-value]
+
+    def update_project(self, project_id: int, **fields: object) -> dict:
+        """Change a project's settings; return it."""
+        return self._call("PATCH", f"/api/projects/{project_id}/", json=fields)  # type: ignore[return-value]
+
+    def delete_project(self, project_id: int) -> None:
+        """Delete a project and its tasks."""
+        self._call("DELETE", f"/api/projects/{project_id}/")
+
+    def import_tasks(self, project_id: int, tasks: list[dict]) -> list[int]:
+        """Import tasks in one request (one transaction on the server); return their ids in order."""
+        body = self._call("POST", f"/api/projects/{project_id}/import", params={"return_task_ids": "true"},
+                          content=json.dumps(tasks, ensure_ascii=False).encode("utf-8"),
+                          headers={"Content-Type": "application/json"})
+        return [int(t) for t in (body or {}).get("task_ids") or []]  # type: ignore[union-attr]
+
+    def export_json(self, project_id: int, timeout: float = 900.0) -> list[dict]:
+        """Return the project's tasks with their annotations from one JSON export request (annotated tasks only)."""
+        return self._call("GET", f"/api/projects/{project_id}/export",  # type: ignore[return-value]
+                          params={"exportType": "JSON", "download_all_tasks": "false"}, timeout=timeout)
+
+    def tasks(self, project_id: int, include: str, query: str | None = None, page_size: int = 1000,
+              fields: str | None = None) -> Iterator[dict]:
+        """Yield the project's tasks (trimmed to the `include` fields), page by page."""
+        params: dict[str, object] = {"project": project_id, "include": include, "page_size": page_size}
+        if query is not None:
+            params["query"] = query
+        if fields is not None:
+            params["fields"] = fields
+        seen, page = 0, 1
+        while True:
+            try:
+                body = self._call("GET", "/api/tasks/", params={**params, "page": page})
+            except LabelStudioHTTPError as exc:
+                if exc.status_code == 404 and page > 1:  # Label Studio answers 404 past the last page
+                    return
+                raise
+            batch = body.get("tasks") or []  # type: ignore[union-attr]
+            yield from batch
+            seen += len(batch)
+            total = body.get("total")  # type: ignore[union-attr]
+            if not batch or len(batch) < page_size or (total is not None and seen >= total):
+                return
+            page += 1
+
+    def count_tasks(self, project_id: int, query: str) -> int:
+        """Return how many of the project's tasks a data-manager query selects (one request for one task id)."""
+        body = self._call("GET", "/api/tasks/", params={"project": project_id, "include": "id", "page_size": 1, "query": query})
+        return int(body.get("total") or 0)  # type: ignore[union-attr]
+
+    def delete_task(self, task_id: int) -> None:
+        """Delete one task."""
+        self._call("DELETE", f"/api/tasks/{task_id}/")
+
+    def update_task(self, task_id: int, **fields: object) -> dict:
+        """Change one task (e.g. its overlap)."""
+        return self._call("PATCH", f"/api/tasks/{task_id}/", json=fields)  # type: ignore[return-value]
+
+
 def _token_file_candidates() -> list[Path]:
     data_dir = os.environ.get("YULIAO_LS_DATA_DIR")
     dirs = [Path(data_dir)] if data_dir else []
@@ -114,21 +254,33 @@ def server_settings(url: str | None = None, token: str | None = None) -> ServerS
     return ServerSettings(url=url.rstrip("/"), token=token)
 
 
-def connect(settings: ServerSettings, timeout: float = 300.0) -> LabelStudio:
-    """Return a client after checking that the server answers and accepts the token."""
-    ls = LabelStudio(base_url=settings.url, api_key=settings.token, timeout=timeout)
+def connect_api(settings: ServerSettings, timeout: float = 300.0) -> LabelStudioAPI:
+    """Return yuliao's REST client after checking that the server answers and accepts the token."""
     try:
-        ls.users.whoami()
+        api = LabelStudioAPI(settings, timeout=timeout)
+        api.whoami()
     except httpx.TransportError as exc:
         raise LabelStudioUnavailable(
             f"Label Studio at {settings.url} does not answer ({exc.__class__.__name__}); "
             "start it with 'bash scripts/label_studio.sh start' or set YULIAO_LS_URL"
         ) from None
-    except ApiError as exc:
-        if exc.status_code == 401:
-            raise LabelStudioUnavailable(f"Label Studio at {settings.url} rejected the API token (401); check YULIAO_LS_TOKEN") from None
+    except LabelStudioHTTPError as exc:
+        if exc.status_code in (401, 403):
+            raise LabelStudioUnavailable(f"Label Studio at {settings.url} rejected the API token ({exc.status_code}); "
+                                         "check YULIAO_LS_TOKEN") from None
         raise
-    return ls
+    return api
+
+
+def connect(settings: ServerSettings, timeout: float = 300.0):  # noqa: ANN201 - label_studio_sdk.LabelStudio, imported lazily
+    """Return a label_studio_sdk client (for scripts and tests that need the whole SDK) after checking the server.
+
+    yuliao's own commands use `connect_api` (no SDK import).
+    """
+    from label_studio_sdk import LabelStudio
+
+    connect_api(settings, timeout).close()
+    return LabelStudio(base_url=settings.url, api_key=settings.token, timeout=timeout)
 
 
 @contextmanager
@@ -139,24 +291,26 @@ def label_studio_errors(settings: ServerSettings, doing: str, then: str) -> Iter
     except httpx.TransportError as exc:
         raise LabelStudioUnavailable(
             f"Label Studio at {settings.url} stopped answering while {doing} ({exc.__class__.__name__}); {then}") from None
-    except ApiError as exc:
-        if exc.status_code in (401, 403) or (exc.status_code or 0) >= 500:
+    except LabelStudioHTTPError as exc:
+        if exc.status_code in (401, 403) or exc.status_code >= 500:
             raise LabelStudioUnavailable(
                 f"Label Studio at {settings.url} answered HTTP {exc.status_code} while {doing}; {then}") from None
         raise
 
 
-def sign_up_annotator(ls: LabelStudio, settings: ServerSettings, email: str, password: str) -> str:
+def sign_up_annotator(ls: object, settings: ServerSettings, email: str, password: str) -> str:
     """Create a real log-in account through the organisation's invite link and return its personal access token.
 
     What an annotator does in the browser (sign-up form, then "Access token"), scripted for
     onboarding many annotators and for tests. A personal access token can be minted once per user.
+    `ls` may be a LabelStudioAPI or an SDK client; the invite link is read with `settings`' token either way.
     """
-    invite = ls.organizations.invites.get_invite_link()
+    api = ls if isinstance(ls, LabelStudioAPI) else LabelStudioAPI(settings)
+    invite_token = api.invite_token()
     with httpx.Client(base_url=settings.url, follow_redirects=False, timeout=60) as web:
-        web.get(f"/user/signup/?token={invite.token}")
+        web.get(f"/user/signup/?token={invite_token}")
         form = {"email": email, "password": password, "csrfmiddlewaretoken": web.cookies.get("csrftoken", "")}
-        signup = web.post(f"/user/signup/?token={invite.token}", data=form, headers={"Referer": f"{settings.url}/user/signup/"})
+        signup = web.post(f"/user/signup/?token={invite_token}", data=form, headers={"Referer": f"{settings.url}/user/signup/"})
         if signup.status_code != 302:
             raise RuntimeError(f"sign-up of {email} failed ({signup.status_code}): the form answered instead of redirecting")
         minted = web.post("/api/token/", headers={"X-CSRFToken": web.cookies.get("csrftoken", ""), "Referer": f"{settings.url}/"})
@@ -185,7 +339,7 @@ def _write_secret(path: Path, value: str) -> None:
         f.write(value + "\n")
 
 
-def add_annotator(ls: LabelStudio, settings: ServerSettings, email: str, out_dir: Path = DEFAULT_ANNOTATOR_DIR) -> AnnotatorAccount:
+def add_annotator(ls: LabelStudioAPI, settings: ServerSettings, email: str, out_dir: Path = DEFAULT_ANNOTATOR_DIR) -> AnnotatorAccount:
     """Sign an annotator up through the invite link with a generated password; keep password and token in `out_dir`.
 
     Idempotent: an email whose token file exists is left alone. An email the server already knows
@@ -210,9 +364,9 @@ def add_annotator(ls: LabelStudio, settings: ServerSettings, email: str, out_dir
     return AnnotatorAccount(email, True, token_path, password_path)
 
 
-def find_project(ls: LabelStudio, title: str) -> int | None:
+def find_project(ls: LabelStudioAPI, title: str) -> int | None:
     """Return the id of the project with exactly this title (lowest id if several), or None."""
-    ids = [p.id for p in ls.projects.list(title=title) if p.title == title]
+    ids = [int(p["id"]) for p in ls.projects_titled(title) if p["title"] == title]
     return min(ids) if ids else None
 
 
@@ -245,7 +399,7 @@ def project_settings(label_config: str, annotations_per_task: int, show_predicti
             "show_collab_predictions": show_predictions}
 
 
-def ensure_project(ls: LabelStudio, title: str, label_config: str, annotations_per_task: int, description: str = "",
+def ensure_project(ls: LabelStudioAPI, title: str, label_config: str, annotations_per_task: int, description: str = "",
                    show_predictions: bool = True) -> tuple[int, bool]:
     """Return (project id, created): find the project by title or create it; either way (re)apply yuliao's settings."""
     if len(title) > TITLE_MAX_CHARS:
@@ -254,10 +408,10 @@ def ensure_project(ls: LabelStudio, title: str, label_config: str, annotations_p
     existing = find_project(ls, title)
     if existing is not None:
         # One cheap request; keeps projects made before a settings change (or edited in the UI) honest.
-        ls.projects.update(id=existing, **settings)
+        ls.update_project(existing, **settings)
         return existing, False
-    project = ls.projects.create(title=title, description=description, label_config=label_config, **settings)
-    return project.id, True
+    project = ls.create_project(title=title, description=description, label_config=label_config, **settings)
+    return int(project["id"]), True
 
 
 # --- the durable mapping ----------------------------------------------------------------------
@@ -402,18 +556,18 @@ class PushReport:
     task_ids: list[int] = field(default_factory=list)
 
 
-def list_server_tasks(ls: LabelStudio, project_id: int, page_size: int = 1000) -> Iterator[tuple[int, str | None, int]]:
+def list_server_tasks(ls: LabelStudioAPI, project_id: int, page_size: int = 1000) -> Iterator[tuple[int, str | None, int]]:
     """Yield (task id, record id from data, number of annotations) for every task of the project."""
-    for task in ls.tasks.list(project=project_id, include="id,data,total_annotations", page_size=page_size):
-        data = task.data or {}
-        yield int(task.id), (str(data[RECORD_KEY]) if RECORD_KEY in data else None), int(getattr(task, "total_annotations", 0) or 0)
+    for task in ls.tasks(project_id, include="id,data,total_annotations", page_size=page_size):
+        data = task.get("data") or {}
+        yield int(task["id"]), (str(data[RECORD_KEY]) if RECORD_KEY in data else None), int(task.get("total_annotations") or 0)
 
 
-def reconcile(ls: LabelStudio, store: MappingStore, project_id: int, force: bool = False) -> ReconcileReport:
+def reconcile(ls: LabelStudioAPI, store: MappingStore, project_id: int, force: bool = False) -> ReconcileReport:
     """Make the local map equal the server's tasks (cheap no-op when the counts already agree, unless `force`)."""
     report = ReconcileReport()
     local = store.tasks(project_id)
-    server_count = ls.projects.get(id=project_id).task_number or 0
+    server_count = int(ls.project(project_id).get("task_number") or 0)
     report.server_tasks = server_count
     if not force and server_count == len(local):
         return report
@@ -437,7 +591,7 @@ def reconcile(ls: LabelStudio, store: MappingStore, project_id: int, force: bool
             if task_id == keep:
                 continue
             if n_annotations == 0:
-                ls.tasks.delete(id=str(task_id))
+                ls.delete_task(task_id)
                 report.duplicates_deleted += 1
             else:
                 report.duplicates_kept += 1
@@ -447,7 +601,7 @@ def reconcile(ls: LabelStudio, store: MappingStore, project_id: int, force: bool
 
 
 def push_tasks(
-    ls: LabelStudio, store: MappingStore, project_id: int, tasks: list[dict], kinds: dict[str, str], push_id: str,
+    ls: LabelStudioAPI, store: MappingStore, project_id: int, tasks: list[dict], kinds: dict[str, str], push_id: str,
     batch_size: int = 5000, on_batch: Callable[[int, int], None] | None = None,
 ) -> PushReport:
     """Import the tasks whose record is not in the project yet, in batches; each batch is mapped as soon as it lands.
@@ -470,8 +624,7 @@ def push_tasks(
         batch = todo[start : start + batch_size]
         # No blind client retries: a retried POST whose first attempt landed would duplicate the
         # batch. A failed batch surfaces; the next push reconciles and resumes.
-        response = ls.projects.import_tasks(id=project_id, request=batch, return_task_ids=True, request_options={"max_retries": 0})
-        ids = list(response.task_ids or [])
+        ids = ls.import_tasks(project_id, batch)
         if len(ids) != len(batch):
             raise RuntimeError(f"Label Studio returned {len(ids)} task ids for a batch of {len(batch)}; rerun push to reconcile")
         store.add_tasks(project_id, [(tid, str(t["data"][RECORD_KEY]), kinds.get(str(t["data"][RECORD_KEY]), "record"))
@@ -518,9 +671,9 @@ def _as_datetime(value: object) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
-def users_by_id(ls: LabelStudio) -> dict[int, str]:
+def users_by_id(ls: LabelStudioAPI) -> dict[int, str]:
     """Return user id -> email for everyone the token can see."""
-    return {int(u.id): (u.email or u.username or str(u.id)) for u in ls.users.list()}
+    return {int(u["id"]): (u.get("email") or u.get("username") or str(u["id"])) for u in ls.users()}
 
 
 def annotation_rows(tasks: Iterable[dict], project_id: int, users: dict[int, str]) -> tuple[list[dict], datetime | None]:
@@ -533,7 +686,6 @@ def annotation_rows(tasks: Iterable[dict], project_id: int, users: dict[int, str
             newest = updated
         record_id = (task.get("data") or {}).get(RECORD_KEY)
         for ann in task.get("annotations") or []:
-            ann = ann if isinstance(ann, dict) else ann.model_dump()
             completed_by = ann.get("completed_by")
             annotator_id = int(completed_by["id"] if isinstance(completed_by, dict) else completed_by) if completed_by is not None else None
             rows.append({
@@ -553,40 +705,50 @@ def annotation_rows(tasks: Iterable[dict], project_id: int, users: dict[int, str
     return rows, newest
 
 
-def export_annotations(ls: LabelStudio, project_id: int, timeout_s: float = 900.0) -> tuple[list[dict], datetime | None]:
+def export_annotations(ls: LabelStudioAPI, project_id: int, timeout_s: float = 900.0) -> tuple[list[dict], datetime | None]:
     """Return (every annotation of the project, newest task update) from one JSON export request (Label Studio's own, fastest path).
 
     Community's synchronous export; where a server refuses it (Enterprise answers 404) the caller
     falls back to `fetch_annotations`.
     """
     users = users_by_id(ls)
-    raw = b"".join(ls.projects.exports.download_sync(id=project_id, export_type="JSON", download_all_tasks=False,
-                                                     request_options={"timeout_in_seconds": int(timeout_s), "max_retries": 0}))
-    return annotation_rows(json.loads(raw), project_id, users)
+    return annotation_rows(ls.export_json(project_id, timeout=timeout_s), project_id, users)
+
+
+def updated_after_query(after: datetime) -> str:
+    """Return a data-manager query selecting the tasks updated after `after`."""
+    value = after.astimezone(timezone.utc).strftime(LS_TIME_FORMAT)
+    return json.dumps({"filters": {"conjunction": "and", "items": [
+        {"filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime", "value": value}]}})
+
+
+def tasks_updated_since(ls: LabelStudioAPI, project_id: int, since: datetime | None, overlap: timedelta = WATERMARK_OVERLAP) -> int | None:
+    """Return how many of the project's tasks changed after `since` minus `overlap` (one small request), None without a `since`.
+
+    Saving an annotation updates its task, so 0 means no annotation was added or edited since then.
+    """
+    if since is None:
+        return None
+    return ls.count_tasks(project_id, updated_after_query(since - overlap))
 
 
 def fetch_annotations(
-    ls: LabelStudio, project_id: int, since: datetime | None, page_size: int = 500, overlap: timedelta = WATERMARK_OVERLAP,
+    ls: LabelStudioAPI, project_id: int, since: datetime | None, page_size: int = 500, overlap: timedelta = WATERMARK_OVERLAP,
 ) -> tuple[list[dict], datetime | None]:
     """Return (annotation rows of tasks updated after `since` minus `overlap`, newest task update seen)."""
-    query = None
-    if since is not None:
-        after = (since - overlap).astimezone(timezone.utc).strftime(LS_TIME_FORMAT)
-        query = json.dumps({"filters": {"conjunction": "and", "items": [
-            {"filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime", "value": after}]}})
+    query = updated_after_query(since - overlap) if since is not None else None
     users = users_by_id(ls)
     # Trimming the task serializer to what we read is ~3-10x faster than the full payload.
-    tasks = ls.tasks.list(project=project_id, fields="all", include=TASK_FETCH_FIELDS, query=query, page_size=page_size)
-    rows, newest = annotation_rows(({"id": t.id, "data": t.data, "updated_at": t.updated_at, "annotations": t.annotations}
-                                    for t in tasks), project_id, users)
+    tasks = ls.tasks(project_id, include=TASK_FETCH_FIELDS, query=query, page_size=page_size, fields="all")
+    rows, newest = annotation_rows(tasks, project_id, users)
     newest = max((x for x in (newest, since) if x is not None), default=None)
     return rows, newest
 
 
-def request_more_annotations(ls: LabelStudio, task_ids: Iterable[int], current: dict[int, int], extra: int = 1) -> int:
+def request_more_annotations(ls: LabelStudioAPI, task_ids: Iterable[int], current: dict[int, int], extra: int = 1) -> int:
     """Send tasks back for adjudication: raise each task's overlap so Label Studio hands it to `extra` more annotators."""
     n = 0
     for task_id in task_ids:
-        ls.tasks.update(id=str(task_id), overlap=int(current.get(int(task_id), 0)) + extra)
+        ls.update_task(int(task_id), overlap=int(current.get(int(task_id), 0)) + extra)
         n += 1
     return n

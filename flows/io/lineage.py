@@ -191,7 +191,10 @@ def find_annotations(workspace: Path, record_id: str) -> list[dict[str, Any]]:
             rows.append({"file": str(f), "error": f"unreadable: {exc}"})
             continue
         for _f, row in found:
-            answers = {"answers": answers_from_result(row["result"])} if row.get("result") is not None else {}
+            # The raw result is left out: a span's text may be personal data an annotator marked (redact_pii
+            # can miss it); the answers carry every control's answer, spans as TYPE@start-end. The file has the rest.
+            result = row.pop("result", None)
+            answers = {"answers": answers_from_result(result)} if result is not None else {}
             rows.append({"file": str(f), **row, **answers})
     return rows
 

@@ -16,7 +16,7 @@ from label_studio_sdk import LabelStudio
 
 from flows.annotate import AnnotateError, apply_labels, collect_project, project_status, push_records
 from flows.io.label_studio import (
-    RECORD_KEY, MappingStore, ServerSettings, connect, ensure_project, get_config, list_server_tasks, push_tasks,
+    RECORD_KEY, MappingStore, ServerSettings, connect, connect_api, ensure_project, get_config, list_server_tasks, push_tasks,
     sign_up_annotator,
 )
 from transforms.schema import docs_from_pylist
@@ -84,6 +84,8 @@ def test_push_annotate_collect_agree_aggregate(tmp_path: Path, corpora: Path, ls
                          seed=1, gold_path=gold_file, project_title=f"test quality loop {run_tag}", batch_size=8)
     assert first["project_created"] and first["imported"] == 36 and first["gold_tasks"] == 6
     assert first["batches"] == 5 and first["tasks_in_project"] == 36
+    # No request per task: token check, find by title, create, task count, then one import per batch.
+    assert first["label_studio_requests"] == 4 + first["batches"]
     ls = connect(ls_settings)
     pid = first["project_id"]
     project = ls.projects.get(id=pid)
@@ -92,7 +94,7 @@ def test_push_annotate_collect_agree_aggregate(tmp_path: Path, corpora: Path, ls
     with MappingStore(ws / "annotation" / "label_studio.sqlite", ls_settings.url) as store:
         mapping = store.tasks(pid)
         assert store.gold(pid) == dict(zip(gold_ids, gold_answers))
-    server = {tid: rec for tid, rec, _ in list_server_tasks(ls, pid)}
+    server = {tid: rec for tid, rec, _ in list_server_tasks(connect_api(ls_settings), pid)}
     assert {rec: tid for tid, rec in server.items()} == {rec: tid for rec, (tid, _) in mapping.items()}
     assert sum(kind == "gold" for _, kind in mapping.values()) == 6
     # Stratified sample: every source present; the gold answers never reach the server.
@@ -118,6 +120,7 @@ def test_push_annotate_collect_agree_aggregate(tmp_path: Path, corpora: Path, ls
 
     report = collect_project(ws, pid)
     assert report["fetched"] == 108 and report["annotations_total"] == 108
+    assert report["label_studio_requests"] == 3  # token check, user emails, one export of every annotation
     annotations = pq.read_table(ws / "annotation" / f"project-{pid}" / "annotations.parquet")
     assert annotations.num_rows == 108
     assert set(annotations.column("annotator").to_pylist()) == {email["ann_a"], email["ann_b"], email["ann_c"]}
@@ -158,6 +161,7 @@ def test_push_annotate_collect_agree_aggregate(tmp_path: Path, corpora: Path, ls
     ls.annotations.create(id=mapping["gold-0"][0], result=rating_result(4), completed_by=extra_user.id, lead_time=9.0)
     again = collect_project(ws, pid, overlap_seconds=0)
     assert again["fetched"] == 2
+    assert again["label_studio_requests"] == 4  # and one small "tasks changed since the last collect?" question
     assert datetime.fromisoformat(again["since"]) == datetime.fromisoformat(report["watermark"])
     assert again["annotations_total"] == 109
     after = pq.read_table(ws / "annotation" / f"project-{pid}" / "annotations.parquet")
@@ -203,7 +207,7 @@ def test_pii_spans_become_span_pre_annotations(tmp_path: Path, ls_settings: Serv
     pq.write_table(docs, path)
     out = push_records(str(path), "pii_review", tmp_path / "ws", annotations_per_task=1, project_title=f"test pii review {run_tag}")
     ls = connect(ls_settings)
-    tid = next(t for t, _, _ in list_server_tasks(ls, out["project_id"]))
+    tid = next(t for t, _, _ in list_server_tasks(connect_api(ls_settings), out["project_id"]))
     regions = ls.tasks.get(id=str(tid)).predictions[0].result
     assert [(r["value"]["labels"][0], r["value"]["text"]) for r in regions] == [("PHONE", "<PHONE>"), ("EMAIL", "<EMAIL>")]
     assert regions[0]["value"]["start"] == start_phone + 1  # shifted by the astral character before it
@@ -225,9 +229,9 @@ def test_pii_spans_become_span_pre_annotations(tmp_path: Path, ls_settings: Serv
 
 
 def test_push_resumes_after_the_server_is_killed_mid_push(tmp_path: Path, label_studio, ls_settings: ServerSettings, monkeypatch, run_tag: str):
-    ls = connect(ls_settings)
+    ls, api = connect(ls_settings), connect_api(ls_settings)  # the SDK for what a person does, yuliao's client for push
     store = MappingStore(tmp_path / "map.sqlite", ls_settings.url)
-    pid, _ = ensure_project(ls, f"test kill mid push {run_tag}", get_config("quality_rating").xml(), 1)
+    pid, _ = ensure_project(api, f"test kill mid push {run_tag}", get_config("quality_rating").xml(), 1)
     tasks = [{"data": {"text": f"第{i}条记录。", RECORD_KEY: f"rec-{i:04d}"}} for i in range(600)]
     kinds = {t["data"][RECORD_KEY]: "record" for t in tasks}
 
@@ -237,7 +241,7 @@ def test_push_resumes_after_the_server_is_killed_mid_push(tmp_path: Path, label_
             label_studio.kill_hard()
 
     with pytest.raises(httpx.TransportError):
-        push_tasks(ls, store, pid, tasks, kinds, "p1", batch_size=100, on_batch=kill_after_two)
+        push_tasks(api, store, pid, tasks, kinds, "p1", batch_size=100, on_batch=kill_after_two)
     assert len(store.tasks(pid)) == 200
     label_studio.start()
 
@@ -253,23 +257,23 @@ def test_push_resumes_after_the_server_is_killed_mid_push(tmp_path: Path, label_
 
     monkeypatch.setattr(MappingStore, "add_tasks", crash_once)
     with pytest.raises(KeyboardInterrupt):
-        push_tasks(ls, store, pid, tasks, kinds, "p2", batch_size=100)
+        push_tasks(api, store, pid, tasks, kinds, "p2", batch_size=100)
     monkeypatch.setattr(MappingStore, "add_tasks", real_add)
     assert len(store.tasks(pid)) == 200 and ls.projects.get(id=pid).task_number == 300
 
     # 3. Resume: the orphaned batch is adopted, the rest imported; no duplicates, nothing lost.
-    report = push_tasks(ls, store, pid, tasks, kinds, "p3", batch_size=100)
+    report = push_tasks(api, store, pid, tasks, kinds, "p3", batch_size=100)
     assert report.reconcile.adopted == 100 and report.imported == 300
-    server = list(list_server_tasks(ls, pid))
+    server = list(list_server_tasks(connect_api(ls_settings), pid))
     records = [rec for _, rec, _ in server]
     assert len(records) == 600 and sorted(set(records)) == sorted(kinds)
     assert {rec: tid for tid, rec, _ in server} == {rec: tid for rec, (tid, _) in store.tasks(pid).items()}
-    again = push_tasks(ls, store, pid, tasks, kinds, "p4", batch_size=100)
+    again = push_tasks(api, store, pid, tasks, kinds, "p4", batch_size=100)
     assert again.imported == 0 and ls.projects.get(id=pid).task_number == 600
 
     # 4. A duplicate created behind yuliao's back (e.g. a retried import) is found and removed.
     ls.projects.import_tasks(id=pid, request=[tasks[0]], return_task_ids=True)
-    fixed = push_tasks(ls, store, pid, tasks, kinds, "p5", batch_size=100)
+    fixed = push_tasks(api, store, pid, tasks, kinds, "p5", batch_size=100)
     assert fixed.reconcile.duplicates_deleted == 1 and fixed.imported == 0
     assert ls.projects.get(id=pid).task_number == 600
     store.close()
