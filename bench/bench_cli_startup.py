@@ -23,7 +23,9 @@ MinHash, Parquet) runs the same 1,000 documents in that interpreter, and the rat
 warm 1,000-document wall and CPU to datatrove's is printed.
 Wall is the command's; CPU is the whole process tree: the command and every child it waited for
 (workers, a per-command API) from RUSAGE_CHILDREN, plus the CPU the resident API server (a
-detached process) used during the command, read from /proc through psutil. The 1-minute load
+detached process) used during the command, plus, with `--worker NAME` (YULIAO_WORKER=resident), the
+CPU of the resident yuliao worker and of the command it forked (its reaped children), all read from
+/proc through psutil. The 1-minute load
 average is printed before every command.
 """
 
@@ -69,6 +71,16 @@ def resident_cpu(home: Path) -> float:
         return 0.0
 
 
+def worker_cpu(home: Path) -> float:
+    """Return the CPU seconds used so far by the resident yuliao worker of `home` and the commands it forked and reaped."""
+    try:
+        pid = json.loads((home / "worker" / "worker.json").read_text())["pid"]
+        t = psutil.Process(pid).cpu_times()
+        return t.user + t.system + t.children_user + t.children_system
+    except (OSError, ValueError, KeyError, psutil.Error):
+        return 0.0
+
+
 def command_env(tree: Path, home: Path, pyc: Path | None) -> dict[str, str]:
     """Return the environment of a measured command: no PREFECT_API_URL, the tree first on the path, its home."""
     env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PYTHONPYCACHEPREFIX")}
@@ -84,11 +96,14 @@ def bytecode_cached(env: dict[str, str]) -> bool:
     return bool(env.get("PYTHONPYCACHEPREFIX")) or not env.get("PYTHONDONTWRITEBYTECODE")
 
 
-def measure(tree: Path, home: Path, args: list[str], pyc: Path | None = None) -> dict:
+def measure(tree: Path, home: Path, args: list[str], pyc: Path | None = None, worker: bool = False) -> dict:
     """Run `yuliao ARGS` from `tree`; return wall, process-tree CPU, load before and the exit status."""
     env = command_env(tree, home, pyc)
+    if worker:
+        env["YULIAO_WORKER"] = "resident"
     load = os.getloadavg()[0]
     server0 = resident_cpu(home)
+    worker0 = worker_cpu(home)
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     p = subprocess.run([sys.executable, "-c", "from flows.cli.main import main; main()", *args], cwd=tree, env=env,
@@ -96,11 +111,12 @@ def measure(tree: Path, home: Path, args: list[str], pyc: Path | None = None) ->
     wall = time.perf_counter() - t0
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     server = max(0.0, resident_cpu(home) - server0)
-    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime) + server
+    in_worker = max(0.0, worker_cpu(home) - worker0)  # a worker started by this command: its warm-up counts too
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime) + server + in_worker
     if p.returncode != 0:
         print(f"  ! {' '.join(args[:2])}: exit {p.returncode}: {p.stderr[-800:]}", file=sys.stderr)
-    return {"wall": round(wall, 2), "cpu": round(cpu, 2), "server_cpu": round(server, 2), "load": round(load, 2),
-            "rc": p.returncode, "bytecode": bytecode_cached(env)}
+    return {"wall": round(wall, 2), "cpu": round(cpu, 2), "server_cpu": round(server, 2), "worker_cpu": round(in_worker, 2),
+            "load": round(load, 2), "rc": p.returncode, "bytecode": bytecode_cached(env)}
 
 
 def steps(tree: Path, ws: Path, thousand: Path, one: Path, rounds: int, sample: bool = True) -> list[tuple[str, list[str]]]:
@@ -132,7 +148,7 @@ def warm_bytecode(tree: Path, work: Path, pyc: Path, thousand: Path) -> None:
 
 
 def bench_trees(trees: dict[str, Path], work: Path, thousand: Path, one: Path, rounds: int, pyc_trees: set[str],
-                sample: bool = True) -> list[dict]:
+                sample: bool = True, worker_trees: set[str] = frozenset()) -> list[dict]:
     """Run every step on every checkout, interleaved (the order alternates per step); return one row per command."""
     plans = {}
     for name, tree in trees.items():
@@ -151,7 +167,7 @@ def bench_trees(trees: dict[str, Path], work: Path, thousand: Path, one: Path, r
         for name in (names if i % 2 == 0 else names[::-1]):
             tree, home, pyc, plan = plans[name]
             label, args = plan[i]
-            result = measure(tree, home, args, pyc)
+            result = measure(tree, home, args, pyc, worker=name in worker_trees)
             if label == "server down":
                 continue
             rows.append({"tree": name, "command": label, **result})
@@ -205,6 +221,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="warm 1,000-document runs per tree")
     ap.add_argument("--work", type=Path, default=Path("/tmp/yuliao-cli-startup"))
     ap.add_argument("--pyc", action="append", default=[], help="NAME of a tree to run with a bytecode cache")
+    ap.add_argument("--worker", action="append", default=[], help="NAME of a tree to run with YULIAO_WORKER=resident")
     ap.add_argument("--no-sample", action="store_true", help="skip the 6,172-line sample run (release the 1,000-doc run)")
     ap.add_argument("--datatrove", default=None, help="python of a datatrove venv (bench/e2e/setup_datatrove.sh)")
     ap.add_argument("--out", type=Path, default=None, help="markdown table to write")
@@ -213,7 +230,7 @@ def main() -> None:
     thousand, one = build_inputs(args.work / "inputs")
     started = time.strftime("%Y-%m-%d %H:%M")
     rows = bench_trees({k: Path(v).resolve() for k, v in trees.items()}, args.work, thousand, one, args.rounds,
-                       set(args.pyc), sample=not args.no_sample)
+                       set(args.pyc), sample=not args.no_sample, worker_trees=set(args.worker))
     ratios = []
     if args.datatrove:
         rows.append(bench_datatrove(args.datatrove, thousand, args.work))
@@ -221,12 +238,12 @@ def main() -> None:
         ratios = datatrove_ratios(rows, rows[-1])
         print("\n".join(ratios))
     if args.out:
-        lines = ["| tree | command | wall s | CPU s (tree) | of which resident API | load before | bytecode cached | exit |",
-                 "|---|---|---|---|---|---|---|---|"]
-        lines += [f"| {r['tree']} | {r['command']} | {r['wall']} | {r['cpu']} | {r['server_cpu']} | {r['load']} | "
-                  f"{'yes' if r['bytecode'] else 'no'} | {r['rc']} |" for r in rows]
+        lines = ["| tree | command | wall s | CPU s (tree) | of which resident API | of which worker | load before | bytecode cached | exit |",
+                 "|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['tree']} | {r['command']} | {r['wall']} | {r['cpu']} | {r['server_cpu']} | {r.get('worker_cpu', 0.0)} | "
+                  f"{r['load']} | {'yes' if r['bytecode'] else 'no'} | {r['rc']} |" for r in rows]
         args.out.write_text(f"# Whole-command cost, cold and warm ({started})\n\n`python bench/bench_cli_startup.py "
-                            + " ".join(f"--tree {k}=…" for k in trees) + "".join(f" --pyc {n}" for n in args.pyc)
+                            + " ".join(f"--tree {k}=…" for k in trees) + "".join(f" --pyc {n}" for n in args.pyc) + "".join(f" --worker {n}" for n in args.worker)
                             + f" --rounds {args.rounds}`\n\n" + "\n".join(lines) + "\n\n"
                             + "".join(f"- {r}\n" for r in ratios), encoding="utf-8")
 
