@@ -206,7 +206,17 @@ _register_subcommands()
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: flow commands go to the resident worker when YULIAO_WORKER=resident."""
+    argv = sys.argv[1:]
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command is not None and runs_a_flow(command, argv[argv.index(command) + 1:]):
+        from flows.server.worker import run_in_worker, worker_mode
+
+        if worker_mode():
+            configure_environment("-v" in argv[:argv.index(command)] or "--verbose" in argv[:argv.index(command)])
+            code = run_in_worker(argv)
+            if code is not None:
+                sys.exit(code)
     app()
 
 

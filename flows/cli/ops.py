@@ -245,8 +245,12 @@ def register(app: typer.Typer) -> None:
     def down_cmd() -> None:
         """Stop the worker and server that `yuliao server up` started, and the resident Prefect API."""
         from flows.server.resident_api import stop_resident
+        from flows.server.worker import stop_worker
 
         stopped = server_down()
+        worker = stop_worker()  # before the API: its running commands report to it
+        if worker:
+            stopped.append(f"resident yuliao worker (pid {worker['pid']})")
         resident = stop_resident()
         if resident:
             stopped.append(f"resident Prefect API {resident['url']} (pid {resident['pid']})")
@@ -264,6 +268,12 @@ def register(app: typer.Typer) -> None:
                        f"(pid {resident['pid']}, stops after {resident['idle_seconds']:.0f} s unused; UI {ui})")
         else:
             typer.echo("resident api: not running (the next command that runs a flow starts it)")
+        from flows.server.worker import read_state as worker_state
+        from flows.server.worker import worker_dir
+
+        worker = worker_state(worker_dir())
+        if worker and process_alive(worker["pid"], worker.get("pid_started")):
+            typer.echo(f"resident worker: pid {worker['pid']}, {'ready' if worker.get('ready') else 'warming up'}")
         api = f"http://{host}:{port}/api"
         typer.echo(f"api {api}: {'healthy' if _healthy(api) else 'not answering'}")
         for name, pid in _pids().items():

@@ -1,16 +1,18 @@
 """Run and release reports: one self-contained HTML file with inline SVG charts that opens offline.
 
 `render_report` draws the aggregates `flows.report.data.collect_report_data` read from a run or
-release directory with matplotlib's SVG backend; no JavaScript, no CDN, no network.
+release directory as inline SVG charts built from plain elements (no matplotlib); no JavaScript,
+no CDN, no network.
 `write_report` does both and writes `<dir>/report.html`.
 """
 
 from __future__ import annotations
 
 import html
-import io
 import json
+import math
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,53 +25,189 @@ TOP_CATEGORIES = 15
 PALETTE = {"kept": "#2b8a3e", "dropped": "#c92a2a", "quarantined": "#e67700", "neutral": "#1c7ed6", "grey": "#868e96"}
 
 
-# ---------------------------------------------------------------- charts (matplotlib, SVG backend)
+# ---------------------------------------------------------------- charts (plain SVG)
+# Drawn as plain SVG elements: the charts are bars, step histograms, lines and text, and matplotlib's
+# import and layout engine cost ~1.7 CPU-s of every run's fixed cost (issue 20, bench/results/cli_startup.md).
+
+FONT_PX = 11
+FONT_STACK = 'system-ui,-apple-system,&quot;Segoe UI&quot;,&quot;Noto Sans CJK SC&quot;,&quot;Noto Sans&quot;,sans-serif'
+LATIN_ADVANCE = 0.62  # average glyph advance of a sans font, in ems, for label widths
+WIDE_ADVANCE = 1.0  # CJK and other East Asian wide characters
 
 
-def _figure(width: float, height: float):
-    from matplotlib.figure import Figure
+@dataclass(frozen=True)
+class _Axis:
+    """A linear or log scale from data values [lo, hi] to pixels [px0, px1]."""
 
-    fig = Figure(figsize=(width, height), dpi=96, layout="constrained")
-    return fig, fig.add_subplot()
+    lo: float
+    hi: float
+    px0: float
+    px1: float
+    log: bool = False
+
+    def _t(self, v: float) -> float:
+        return math.log10(max(v, self.lo)) if self.log else v
+
+    def __call__(self, v: float) -> float:
+        lo, hi = self._t(self.lo), self._t(self.hi)
+        return self.px0 + (self._t(min(max(v, self.lo), self.hi)) - lo) / ((hi - lo) or 1.0) * (self.px1 - self.px0)
+
+    def ticks(self) -> list[float]:
+        """Round tick values inside [lo, hi]: powers of ten on a log scale, 1/2/2.5/5 steps otherwise."""
+        if self.log:
+            return [10.0 ** k for k in range(math.ceil(math.log10(self.lo) - 1e-9), math.floor(math.log10(self.hi) + 1e-9) + 1)]
+        span = self.hi - self.lo
+        if span <= 0:
+            return [self.lo]
+        raw = span / 5
+        mag = 10.0 ** math.floor(math.log10(raw))
+        step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw * 0.999)
+        first = math.ceil(self.lo / step - 1e-9)
+        return [round((first + i) * step, 12) for i in range(int((self.hi - first * step) / step + 1e-9) + 1)]
 
 
-def _svg(fig, label: str) -> str:
-    """Serialise a figure to an inline <svg> element (text kept as text, deterministic ids)."""
-    import matplotlib
+def _text_px(text: str, size: float = FONT_PX) -> float:
+    """Estimate the width of `text` in pixels (wide East Asian characters count one em, others 0.62)."""
+    import unicodedata
 
-    buf = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "yuliao"}):
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
-    svg = buf.getvalue()
-    svg = svg[svg.index("<svg"):]
-    return svg.replace("<svg ", f'<svg role="img" aria-label="{html.escape(label)}" class="chart" ', 1)
+    return sum(WIDE_ADVANCE if unicodedata.east_asian_width(c) in "WF" else LATIN_ADVANCE for c in text) * size
 
 
-def _style(ax) -> None:
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    ax.tick_params(labelsize=9)
+def _clip_label(text: str, max_px: float) -> str:
+    """Shorten `text` with an ellipsis until it fits `max_px`."""
+    while len(text) > 1 and _text_px(text) > max_px:
+        text = text[:-2] + "…"
+    return text
+
+
+def _tick_label(v: float) -> str:
+    if v == 0:
+        return "0"
+    if abs(v) >= 1e5 or abs(v) < 1e-3:
+        mantissa, exp = f"{v:.0e}".split("e")
+        return f"{mantissa}e{int(exp)}"
+    return f"{v:,.6g}" if abs(v) >= 1000 else f"{v:.6g}"
+
+
+def _text(x: float, y: float, text: str, anchor: str = "start", size: float = FONT_PX, extra: str = "") -> str:
+    return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size:g}"{extra}>{html.escape(text)}</text>'
+
+
+def _rect(x: float, y: float, w: float, h: float, color: str, extra: str = "") -> str:
+    return f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(w, 0.0):.1f}" height="{max(h, 0.0):.1f}" fill="{color}"{extra}/>'
+
+
+def _svg_chart(width: float, height: float, label: str, title: str, body: list[str]) -> str:
+    """Wrap chart elements in an inline <svg> with its accessible label and a centred title."""
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{html.escape(label)}" class="chart" '
+            f'width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
+            f'font-family="{FONT_STACK}" fill="#212529">'
+            f"<title>{html.escape(title)}</title>" + _text(width / 2, 17, title, "middle", 13) + "".join(body) + "</svg>")
+
+
+def _x_axis(x: _Axis, y: float, label: str) -> list[str]:
+    """A horizontal axis line at `y` with its ticks, tick labels and axis label."""
+    out = [f'<path d="M{x.px0:.1f},{y:.1f}H{x.px1:.1f}" stroke="#495057" fill="none"/>']
+    for t in x.ticks():
+        px = x(t)
+        out.append(f'<path d="M{px:.1f},{y:.1f}v4" stroke="#495057"/>')
+        out.append(_text(px, y + 15, _tick_label(t), "middle", 9))
+    out.append(_text((x.px0 + x.px1) / 2, y + 31, label, "middle", 10))
+    return out
+
+
+def _y_axis(yax: _Axis, x: float, label: str) -> list[str]:
+    """A vertical axis line at `x` with its ticks, tick labels and (rotated) axis label."""
+    out = [f'<path d="M{x:.1f},{yax.px0:.1f}V{yax.px1:.1f}" stroke="#495057" fill="none"/>']
+    for t in yax.ticks():
+        py = yax(t)
+        out.append(f'<path d="M{x:.1f},{py:.1f}h-4" stroke="#495057"/>')
+        out.append(_text(x - 6, py + 3, _tick_label(t), "end", 9))
+    mid = (yax.px0 + yax.px1) / 2
+    out.append(_text(12, mid, label, "middle", 10, f' transform="rotate(-90 12 {mid:.1f})"'))
+    return out
+
+
+def _legend(x: float, y: float, entries: list[tuple[str, str]]) -> list[str]:
+    """Colour swatches with their names, one per line from (x, y)."""
+    out = []
+    for i, (name, color) in enumerate(entries):
+        out.append(_rect(x, y + i * 15 - 8, 10, 10, color))
+        out.append(_text(x + 14, y + i * 15 + 1, name, size=9))
+    return out
+
+
+def _hbar_chart(rows: list[tuple[str, list[tuple[float, str]], str]], title: str, xlabel: str, label: str,
+                xmax: float, legend: list[tuple[str, str]] = ()) -> str:
+    """Horizontal (optionally stacked) bars: one row per (name, [(value, colour)…], note after the bar)."""
+    names = [_clip_label(name, 220) for name, _, _ in rows]
+    left = max((_text_px(n) for n in names), default=0) + 10
+    plot_w, bar_h, top = 360.0, 18.0, 28.0
+    notes_w = max((_text_px(note, 9) for _, _, note in rows), default=0)
+    legend_w = max((_text_px(n, 9) + 24 for n, _ in legend), default=0)
+    width = left + plot_w + 16 + legend_w
+    bottom = top + bar_h * max(len(rows), 1)
+    x = _Axis(0.0, xmax if xmax > 0 else 1.0, left, left + plot_w)
+    body = []
+    for i, (name, (_, segments, note)) in enumerate(zip(names, rows)):
+        y = top + i * bar_h
+        body.append(_text(left - 5, y + bar_h * 0.68, name, "end"))
+        start = 0.0
+        for value, color in segments:
+            body.append(_rect(x(start), y + 2, x(start + value) - x(start), bar_h - 4, color))
+            start += value
+        if note:
+            body.append(_text(min(x(start) + 3, left + plot_w + 16 - min(notes_w, 120)), y + bar_h * 0.68, note, size=9))
+    body += _x_axis(x, bottom + 2, xlabel)
+    body += _legend(left + plot_w + 20, top + 8, list(legend))
+    return _svg_chart(width, bottom + 42, label, title, body)
+
+
+def _step_path(counts: np.ndarray, edges: np.ndarray, x: _Axis, y: _Axis, base: float) -> str:
+    """An outline of a histogram: up and across each bin, back to the baseline at the end."""
+    d = [f"M{x(float(edges[0])):.1f},{y(base):.1f}"]
+    for c, e0, e1 in zip(counts, edges[:-1], edges[1:]):
+        level = y(float(c)) if c > 0 else y(base)
+        d.append(f"V{level:.1f}H{x(float(e1)):.1f}")
+    d.append(f"V{y(base):.1f}")
+    return "".join(d)
+
+
+def _hist_chart(series: list[tuple[str, np.ndarray, np.ndarray, str, bool]], title: str, xlabel: str, ylabel: str,
+                label: str, xlog: bool = False, ylog: bool = False, vline: tuple[str, float] | None = None,
+                width: float = 480.0, height: float = 250.0) -> str:
+    """Step histograms (name, counts, bin edges, colour, filled) on shared axes, with an optional threshold line."""
+    left, right, top, bottom = 58.0, width - 12, 30.0, height - 44
+    lo = min(float(e[0]) for _, _, e, _, _ in series)
+    hi = max(float(e[-1]) for _, _, e, _, _ in series)
+    if xlog:
+        lo = max(lo, 1e-9)
+    peak = max((float(c.max()) for _, c, _, _, _ in series if len(c)), default=1.0) or 1.0
+    x = _Axis(lo, hi if hi > lo else lo + 1, left, right, xlog)
+    y = _Axis(0.8, peak * 2, bottom, top, True) if ylog else _Axis(0.0, peak * 1.1, bottom, top)
+    base = y.lo
+    body = []
+    for _, counts, edges, color, filled in series:
+        d = _step_path(counts, edges, x, y, base)
+        style = f'fill="{color}" fill-opacity="0.55" stroke="none"' if filled else f'fill="none" stroke="{color}" stroke-width="1.5"'
+        body.append(f'<path d="{d}" {style}/>')
+    if vline is not None:
+        px = x(vline[1])
+        body.append(f'<path d="M{px:.1f},{bottom:.1f}V{top:.1f}" stroke="#212529" stroke-dasharray="4 3" fill="none"/>')
+        body.append(_text(px + 3, top + 10, f"{vline[0]} = {vline[1]:g}", size=9))
+    body += _x_axis(x, bottom, xlabel)
+    body += _y_axis(y, left, ylabel)
+    body += _legend(right - max(_text_px(n, 9) for n, *_ in series) - 16, top + 26 if vline else top + 8,
+                    [(n, c) for n, _, _, c, _ in series])
+    return _svg_chart(width, height, label, title, body)
 
 
 def chart_funnel(steps: list[tuple[str, int]], quarantined: int) -> str:
     """Horizontal funnel: rows left after each dropping op, with quarantine as its own bar."""
-    labels = [s for s, _ in steps]
-    values = [v for _, v in steps]
-    fig, ax = _figure(7.5, 0.45 * len(steps) + 1.0)
-    colors = [PALETTE["neutral"]] * len(steps)
-    colors[-1] = PALETTE["kept"]
-    ax.barh(range(len(steps)), values, color=colors)
-    top = max(values) if values else 1
-    for i, v in enumerate(values):
-        share = f" ({v / top:.1%})" if top else ""
-        ax.text(v, i, f" {v:,}{share}", va="center", fontsize=9)
-    ax.set_yticks(range(len(steps)), labels)
-    ax.invert_yaxis()
-    ax.set_xlim(0, top * 1.3 or 1)
-    ax.set_xlabel("records")
-    ax.set_title(f"Funnel (quarantined at read: {quarantined:,})", fontsize=11)
-    _style(ax)
-    return _svg(fig, "funnel chart")
+    top = max((v for _, v in steps), default=0)
+    rows = [(s, [(float(v), PALETTE["kept"] if i == len(steps) - 1 else PALETTE["neutral"])],
+             f"{v:,}" + (f" ({v / top:.1%})" if top else "")) for i, (s, v) in enumerate(steps)]
+    return _hbar_chart(rows, f"Funnel (quarantined at read: {quarantined:,})", "records", "funnel chart", top * 1.3)
 
 
 def chart_bars(counts: dict[str, float], title: str, color: str, xlabel: str = "records", label: str = "") -> str:
@@ -77,118 +215,83 @@ def chart_bars(counts: dict[str, float], title: str, color: str, xlabel: str = "
     items = sorted(counts.items(), key=lambda kv: -kv[1])
     if len(items) > TOP_CATEGORIES:
         items = items[: TOP_CATEGORIES - 1] + [("other", sum(v for _, v in items[TOP_CATEGORIES - 1:]))]
-    fig, ax = _figure(6.0, 0.32 * max(len(items), 1) + 1.0)
-    ax.barh(range(len(items)), [v for _, v in items], color=color)
     total = sum(v for _, v in items) or 1
-    for i, (_, v) in enumerate(items):
-        ax.text(v, i, f" {v:,.4g} ({v / total:.1%})" if isinstance(v, float) else f" {v:,} ({v / total:.1%})", va="center", fontsize=8)
-    ax.set_yticks(range(len(items)), [k for k, _ in items])
-    ax.invert_yaxis()
-    ax.set_xlim(0, (max((v for _, v in items), default=1) or 1) * 1.35)
-    ax.set_xlabel(xlabel)
-    ax.set_title(title, fontsize=11)
-    _style(ax)
-    return _svg(fig, label or title)
+    rows = [(str(k), [(float(v), color)], (f"{v:,.4g}" if isinstance(v, float) else f"{v:,}") + f" ({v / total:.1%})")
+            for k, v in items]
+    return _hbar_chart(rows, title, xlabel, label or title, (max((v for _, v in items), default=1) or 1) * 1.35)
 
 
 def chart_per_source(per_source: dict[str, dict[str, int]]) -> str:
     """Stacked bars per raw source: kept / dropped / quarantined."""
-    names = list(per_source)
-    fig, ax = _figure(7.0, 0.35 * max(len(names), 1) + 1.2)
-    left = np.zeros(len(names))
-    for part in ("kept", "dropped", "quarantined"):
-        vals = np.array([per_source[n].get(part, 0) for n in names], float)
-        ax.barh(range(len(names)), vals, left=left, color=PALETTE[part], label=part)
-        left += vals
-    ax.set_yticks(range(len(names)), names)
-    ax.invert_yaxis()
-    ax.set_xlabel("records")
-    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.set_title("Outcome per source", fontsize=11)
-    _style(ax)
-    return _svg(fig, "outcome per source")
+    parts = ("kept", "dropped", "quarantined")
+    rows = [(name, [(float(per_source[name].get(p, 0)), PALETTE[p]) for p in parts], "") for name in per_source]
+    widest = max((sum(v for v, _ in segs) for _, segs, _ in rows), default=1) or 1
+    return _hbar_chart(rows, "Outcome per source", "records", "outcome per source", widest * 1.05,
+                       legend=[(p, PALETTE[p]) for p in parts])
 
 
 def chart_lengths(hist: dict[str, np.ndarray]) -> str:
     """Text length (characters, log scale) of kept and dropped records."""
-    fig, ax = _figure(7.0, 3.0)
-    for side in ("kept", "dropped"):
-        if hist[side].sum():
-            ax.stairs(hist[side], LENGTH_BINS, label=f"{side} ({int(hist[side].sum()):,})", color=PALETTE[side],
-                      fill=side == "kept", alpha=0.55 if side == "kept" else 1.0)
-    ax.set_xscale("log")
     nz = np.nonzero(hist["kept"] + hist["dropped"])[0]
-    if len(nz):
-        ax.set_xlim(LENGTH_BINS[nz[0]], LENGTH_BINS[nz[-1] + 1])
-    ax.set_xlabel("characters per record (log scale)")
-    ax.set_ylabel("records")
-    ax.legend(fontsize=8, frameon=False)
-    ax.set_title("Length distribution", fontsize=11)
-    _style(ax)
-    return _svg(fig, "length distribution")
+    a, b = (int(nz[0]), int(nz[-1]) + 1) if len(nz) else (0, len(LENGTH_BINS) - 1)
+    edges = LENGTH_BINS[a: b + 1].astype(float)
+    series = [(f"{side} ({int(hist[side].sum()):,})", hist[side][a:b], edges, PALETTE[side], side == "kept")
+              for side in ("kept", "dropped") if hist[side].sum()]
+    if not series:
+        series = [("kept (0)", np.zeros(len(edges) - 1), edges, PALETTE["kept"], True)]
+    return _hist_chart(series, "Length distribution", "characters per record (log scale)", "records",
+                       "length distribution", xlog=True, width=560)
 
 
 def chart_score(name: str, values: dict[str, np.ndarray]) -> str:
     """Histogram of one score column, kept against dropped."""
-    allv = np.concatenate([v for v in values.values() if len(v)]) if any(len(v) for v in values.values()) else np.array([0.0])
+    present = [v for v in values.values() if len(v)]
+    allv = np.concatenate(present) if present else np.array([0.0])
     lo, hi = float(np.min(allv)), float(np.max(allv))
     bins = np.linspace(lo, hi if hi > lo else lo + 1, 41)
-    fig, ax = _figure(5.0, 2.6)
-    for side in ("kept", "dropped"):
-        if len(values.get(side, [])):
-            ax.hist(values[side], bins=bins, histtype="stepfilled" if side == "kept" else "step",
-                    color=PALETTE[side], alpha=0.55 if side == "kept" else 1.0, label=f"{side} (n={len(values[side]):,})")
-    ax.set_xlabel(name)
-    ax.set_ylabel("records")
-    ax.legend(fontsize=8, frameon=False)
-    ax.set_title(name, fontsize=10)
-    _style(ax)
-    return _svg(fig, f"distribution of {name}")
+    series = [(f"{side} (n={len(values[side]):,})", np.histogram(values[side], bins=bins)[0], bins, PALETTE[side], side == "kept")
+              for side in ("kept", "dropped") if len(values.get(side, []))]
+    if not series:
+        series = [("no values", np.zeros(len(bins) - 1), bins, PALETTE["grey"], True)]
+    return _hist_chart(series, name, name, "records", f"distribution of {name}", width=400, height=220)
 
 
 def chart_clusters(sizes: Counter) -> str:
-    """Number of duplicate clusters by cluster size (log count)."""
+    """Number of duplicate clusters by cluster size (log count when the tail is long)."""
     items = sorted(sizes.items())
-    fig, ax = _figure(6.0, 2.8)
-    ax.bar([str(k) for k, _ in items], [v for _, v in items], color=PALETTE["neutral"])
-    if max(sizes.values()) > 50 * min(sizes.values()):  # a long tail: log counts keep the big clusters visible
-        ax.set_yscale("log")
-    ax.set_xlabel("cluster size (kept original + duplicates)")
-    ax.set_ylabel("clusters")
-    ax.set_title(f"Dedup clusters ({sum(sizes.values()):,}; {sum((k - 1) * v for k, v in items):,} duplicates dropped)", fontsize=11)
-    _style(ax)
-    return _svg(fig, "dedup cluster sizes")
+    log = max(sizes.values()) > 50 * min(sizes.values())  # a long tail: log counts keep the big clusters visible
+    width, left, top, bottom = max(300.0, 60 + 34 * len(items)), 58.0, 30.0, 180.0
+    peak = max(v for _, v in items)
+    y = _Axis(0.8, peak * 2, bottom, top, True) if log else _Axis(0.0, peak * 1.1, bottom, top)
+    slot = (width - left - 12) / len(items)
+    body = []
+    for i, (k, v) in enumerate(items):
+        x0 = left + i * slot
+        body.append(_rect(x0 + slot * 0.15, y(v), slot * 0.7, y(y.lo) - y(v), PALETTE["neutral"]))
+        body.append(_text(x0 + slot / 2, bottom + 15, str(k), "middle", 9))
+    body.append(f'<path d="M{left:.1f},{bottom:.1f}H{width - 12:.1f}" stroke="#495057" fill="none"/>')
+    body.append(_text((left + width - 12) / 2, bottom + 31, "cluster size (kept original + duplicates)", "middle", 10))
+    body += _y_axis(y, left, "clusters")
+    title = f"Dedup clusters ({sum(sizes.values()):,}; {sum((k - 1) * v for k, v in items):,} duplicates dropped)"
+    return _svg_chart(max(width, _text_px(title, 13) + 20), bottom + 42, "dedup cluster sizes", title, body)
 
 
 def chart_boundary(b: Boundary) -> str:
     """The decision metric of one filter: kept against rows dropped for this reason, with the threshold line."""
     vals = [v[~np.isnan(v)] for v in (b.kept_values, b.dropped_values)]
     allv = np.concatenate([v for v in vals if len(v)])
-    log = b.log_scale
+    log = b.metric == "length"
     lo, hi = float(np.min(allv)), float(np.max(allv))
     if log:
         bins = np.logspace(np.log10(max(lo, 1.0)), np.log10(max(hi, 2.0)), 41)
     else:
         bins = np.linspace(lo, hi if hi > lo else lo + 1, 41)
-    fig, ax = _figure(5.0, 2.4)
-    for side, v in (("kept", vals[0]), ("dropped", vals[1])):
-        if len(v):
-            ax.hist(np.clip(v, bins[0], bins[-1]), bins=bins, histtype="stepfilled" if side == "kept" else "step",
-                    color=PALETTE[side], alpha=0.55 if side == "kept" else 1.0,
-                    label=f"{side}{'' if side == 'kept' else ': ' + b.reason} (n={len(v):,})")
-    if b.threshold and _is_number(b.threshold[1]):
-        ax.axvline(b.threshold[1], color="#212529", linestyle="--", linewidth=1)
-        ax.annotate(f"{b.threshold[0]} = {b.threshold[1]:g}", (b.threshold[1], 1), xycoords=("data", "axes fraction"),
-                    fontsize=8, ha="left", va="top")
-    if log:
-        ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(str(b.metric))
-    ax.set_ylabel("records (log)")
-    ax.legend(fontsize=7, frameon=False, loc="upper right")
-    ax.set_title(f"{b.op}: {b.reason}", fontsize=10)
-    _style(ax)
-    return _svg(fig, f"boundary of {b.op} {b.reason}")
+    series = [(f"{side}{'' if side == 'kept' else ': ' + b.reason} (n={len(v):,})",
+               np.histogram(np.clip(v, bins[0], bins[-1]), bins=bins)[0], bins, PALETTE[side], side == "kept")
+              for side, v in (("kept", vals[0]), ("dropped", vals[1])) if len(v)]
+    vline = (b.threshold[0], float(b.threshold[1])) if b.threshold else None
+    return _hist_chart(series, f"{b.op}: {b.reason}", "characters" if log else str(b.metric), "records (log)",
+                       f"boundary of {b.op} {b.reason}", xlog=log, ylog=True, vline=vline, width=400, height=220)
 
 
 # ---------------------------------------------------------------- HTML

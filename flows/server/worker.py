@@ -1,0 +1,433 @@
+"""The resident yuliao worker (opt-in: YULIAO_WORKER=resident): flow commands run as forks of one warm process.
+
+Most of a small `yuliao run`'s cost is fixed: importing Prefect, pyarrow and the operators (scipy,
+numba, ftfy, phonenumbers…) and building per-process tables, before a document is read
+(bench/results/cli_startup.md). The worker does that once. For each command it forks a child that
+becomes the command: the child takes the client's stdin/stdout/stderr (passed over a Unix socket
+with SCM_RIGHTS), its working directory, environment and arguments, and runs the `yuliao` app as
+usual, so the run reports to the same Prefect API and shows in its UI. The client (`yuliao` itself)
+only forwards signals and exits with the child's status (dying of the same signal when the child
+was killed, so callers see what they would have seen).
+
+Nothing outlives a killed client: each child leads its own process group, and a thread in it
+SIGKILLs that group as soon as the client's end of the socket closes. The worker is one per
+YULIAO_HOME ($YULIAO_HOME/worker/: worker.json, worker.sock, worker.log, start.lock). The first flow
+command that finds none starts it in the background and runs in-process itself (it pays its imports
+either way); later commands use it. It stops after $YULIAO_SERVER_IDLE_SECONDS (default 1800) with
+no command running, or at `yuliao server down`. Fork safety: the worker starts no thread before it
+forks (checked after its imports; a warm-up that would start one is skipped).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+WORKER_ENV = "YULIAO_WORKER"  # "resident" turns the worker on; anything else (the default) runs in-process
+STATE_FILE = "worker.json"
+SOCKET_FILE = "worker.sock"
+START_LOCK = "start.lock"
+CONNECT_TIMEOUT_SECONDS = 2.0
+MAX_UNIX_PATH = 100  # sockaddr_un holds 104-108 bytes; a longer home runs in-process
+WORKER_CODE = [""]  # the code stamp of the source this worker imported
+
+
+def worker_mode() -> bool:
+    """True when flow commands should run in the resident worker."""
+    return os.environ.get(WORKER_ENV, "") == "resident"
+
+
+def worker_dir() -> Path:
+    """Return the worker's state directory ($YULIAO_HOME/worker)."""
+    return Path(os.environ.get("YULIAO_HOME", ".yuliao")).resolve() / "worker"
+
+
+def _idle_seconds() -> float:
+    from flows.server.resident_api import idle_seconds
+
+    return idle_seconds()
+
+
+def _send(conn: socket.socket, message: dict) -> None:
+    data = json.dumps(message).encode()
+    conn.sendall(struct.pack("!I", len(data)) + data)
+
+
+def _recv_exact(conn: socket.socket, n: int) -> bytes | None:
+    buf = b""
+    while len(buf) < n:
+        chunk = conn.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+def _recv(conn: socket.socket) -> dict | None:
+    """Return the next length-prefixed JSON message, or None at end of stream."""
+    head = _recv_exact(conn, 4)
+    if head is None:
+        return None
+    body = _recv_exact(conn, struct.unpack("!I", head)[0])
+    return None if body is None else json.loads(body)
+
+
+def code_stamp() -> str:
+    """Return a digest of the yuliao source files' paths and mtimes: a worker serves only the code it imported."""
+    import hashlib
+
+    root = Path(__file__).resolve().parents[2]
+    h = hashlib.sha256(sys.executable.encode())
+    for package in ("flows", "transforms", "quality"):
+        for f in sorted((root / package).rglob("*.py")):
+            h.update(f"{f}\0{f.stat().st_mtime_ns}\0".encode())
+    return h.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- client side (the `yuliao` command)
+
+
+def read_state(directory: Path) -> dict | None:
+    """Return worker.json, or None when there is none (or it is torn)."""
+    try:
+        return json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def spawn_worker(directory: Path) -> None:
+    """Start a worker in its own session (output to worker.log), unless a live one is recorded; do not wait for it."""
+    from flows.server.resident_api import _locked, process_alive
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with _locked(directory / START_LOCK, fcntl.LOCK_EX):
+        state = read_state(directory)
+        if state and process_alive(state["pid"], state.get("pid_started")):
+            return
+        cmd = [sys.executable, "-m", "flows.server.worker", "--serve", str(directory), "--idle-seconds", str(_idle_seconds())]
+        with open(directory / "worker.log", "ab") as log:
+            proc = subprocess.Popen(cmd, env=dict(os.environ), stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        import psutil
+
+        _write_state(directory, {"pid": proc.pid, "pid_started": psutil.Process(proc.pid).create_time(),
+                                 "socket": str(directory / SOCKET_FILE), "ready": False})
+
+
+def _write_state(directory: Path, state: dict) -> None:
+    tmp = directory / f".{STATE_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(state), encoding="utf-8")
+    os.replace(tmp, directory / STATE_FILE)
+
+
+def connect_worker() -> socket.socket | None:
+    """Return a connection to a ready worker of this YULIAO_HOME, or None (starting one for the next command)."""
+    directory = worker_dir()
+    path = directory / SOCKET_FILE
+    if len(str(path)) > MAX_UNIX_PATH:
+        return None
+    state = read_state(directory)
+    if state and state.get("ready"):
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.settimeout(CONNECT_TIMEOUT_SECONDS)
+        try:
+            conn.connect(str(path))
+            conn.settimeout(None)
+            return conn
+        except OSError:
+            conn.close()
+    spawn_worker(directory)
+    return None
+
+
+def run_in_worker(argv: list[str]) -> int | None:
+    """Run `yuliao ARGV` in the resident worker and return its exit status; None when it ran nowhere (run it here)."""
+    conn = connect_worker()
+    if conn is None:
+        return None
+    header = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "code": code_stamp()}).encode()
+    try:
+        socket.send_fds(conn, [struct.pack("!I", len(header))], [0, 1, 2])
+        conn.sendall(header)
+        started = _recv(conn)
+    except OSError:
+        started = None
+    if not started or "started" not in started:
+        conn.close()
+        return None  # the worker was stopping: nothing ran, so run the command here
+
+    def forward(signum: int, _frame) -> None:
+        try:
+            _send(conn, {"signal": signum})
+        except OSError:
+            pass
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, forward)
+    result = _recv(conn)
+    conn.close()
+    if result is None:  # the worker itself died: the child's group was killed with it
+        return 1
+    if result.get("signal"):
+        if result["signal"] not in (signal.SIGKILL, signal.SIGSTOP):  # those two have no handler to reset
+            signal.signal(result["signal"], signal.SIG_DFL)
+        os.kill(os.getpid(), result["signal"])  # die as the command died (a test's SIGKILL checkpoint, Ctrl-C)
+        time.sleep(1)
+    return int(result.get("exit", 1))
+
+
+def stop_worker(timeout: float = 10.0) -> dict | None:
+    """Stop the resident worker and its running commands (SIGTERM, SIGKILL after `timeout`); return its state or None."""
+    from flows.server.resident_api import _locked, process_alive
+
+    directory = worker_dir()
+    state = read_state(directory)
+    if not state:
+        return None
+    if process_alive(state["pid"], state.get("pid_started")):
+        os.kill(state["pid"], signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while process_alive(state["pid"], state.get("pid_started")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if process_alive(state["pid"], state.get("pid_started")):
+            os.kill(state["pid"], signal.SIGKILL)
+    with _locked(directory / START_LOCK, fcntl.LOCK_EX):
+        current = read_state(directory)
+        if current and current.get("pid") == state["pid"]:
+            (directory / STATE_FILE).unlink(missing_ok=True)
+            (directory / SOCKET_FILE).unlink(missing_ok=True)
+    return state
+
+
+# ---------------------------------------------------------------- worker side
+
+
+def preload() -> list[str]:
+    """Import what flow commands import and build the tables every run builds; return what was warmed."""
+    import threading
+
+    warmed = []
+    import prefect  # noqa: F401
+
+    import flows.cli.main  # noqa: F401  (registers every command group)
+    import flows.curate  # noqa: F401
+    import flows.release  # noqa: F401
+    from transforms.registry import known_ops
+
+    known_ops()  # every operator module: scipy, numba, ftfy, phonenumbers…
+    warmed.append("imports")
+    try:  # the text-statistics class table (~1 CPU-s per process): pure numpy/pyarrow, no thread left behind
+        from quality.signals import char_class_table
+
+        char_class_table()
+        warmed.append("char_class_table")
+    except (ImportError, AttributeError):
+        pass
+    if threading.active_count() != 1:
+        raise RuntimeError(f"the worker started threads while warming up ({threading.enumerate()}); forking is unsafe")
+    return warmed
+
+
+def _reopen_std_streams() -> None:
+    """Point sys.stdin/stdout/stderr at fds 0-2 afresh (they were the worker's log until dup2)."""
+    import io
+
+    sys.stdin = io.TextIOWrapper(open(0, "rb", closefd=False), encoding="utf-8", errors="replace")
+    sys.stdout = io.TextIOWrapper(open(1, "wb", closefd=False), encoding="utf-8", line_buffering=os.isatty(1),
+                                  write_through=False)
+    sys.stderr = io.TextIOWrapper(open(2, "wb", closefd=False), encoding="utf-8", errors="backslashreplace",
+                                  line_buffering=True)
+
+
+def _watch_client(conn: socket.socket) -> None:
+    """In the command: deliver the client's forwarded signals; kill the whole group when the client goes away."""
+    import threading
+
+    def run() -> None:
+        while True:
+            try:
+                msg = _recv(conn)
+            except OSError:
+                msg = None
+            if msg is None:
+                os.killpg(os.getpgid(0), signal.SIGKILL)  # the client died: nothing may outlive it
+                return
+            if msg.get("signal"):
+                os.kill(os.getpid(), int(msg["signal"]))
+
+    threading.Thread(target=run, name="yuliao-client-watch", daemon=True).start()
+
+
+def become_command(conn: socket.socket, header: dict, fds: list[int]) -> None:
+    """In the forked child: take the client's streams, directory, environment and arguments, run `yuliao`, exit."""
+    if header.get("code") != WORKER_CODE[0]:  # another checkout, or the code changed since the worker imported it
+        os.kill(os.getppid(), signal.SIGTERM)  # a stale worker stops; the client runs the command itself
+        os._exit(75)
+    os.setpgid(0, 0)
+    for target, fd in zip((0, 1, 2), fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    _reopen_std_streams()
+    os.chdir(header["cwd"])
+    os.environ.clear()
+    os.environ.update(header["env"])
+    argv = header["argv"]
+    sys.argv = ["yuliao", *argv]
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    from prefect.context import refresh_global_settings_context
+    from prefect.logging.configuration import setup_logging
+
+    from flows.cli.main import app, configure_environment
+
+    configure_environment("-v" in argv or "--verbose" in argv)  # as the in-process command would, before Prefect
+    refresh_global_settings_context()  # Prefect read its settings when the worker imported it: read them again
+    setup_logging(incremental=False)  # and its log level and handlers (on the client's stderr now)
+    _watch_client(conn)
+    _send(conn, {"started": os.getpid()})
+    code = 0
+    try:
+        app(argv, prog_name="yuliao")
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # the app's own handlers print the user-facing errors; anything else is a crash
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:
+            pass
+    os._exit(code)
+
+
+def commands_running() -> bool:
+    """True while a yuliao command of this home holds the resident API's clients lock (e.g. one running in-process)."""
+    from flows.server.resident_api import CLIENTS_LOCK, state_dir
+
+    path = state_dir() / CLIENTS_LOCK
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases the lock if we took it
+
+
+def serve(directory: Path, idle: float) -> None:
+    """Warm up, then fork one child per connection until idle for `idle` seconds with no child running."""
+    import select
+
+    WORKER_CODE[0] = code_stamp()  # before the imports: an edit made while warming up makes the worker stale
+    warmed = preload()
+    path = directory / SOCKET_FILE
+    path.unlink(missing_ok=True)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(16)
+    state = read_state(directory) or {}
+    if state.get("pid") != os.getpid():  # started by hand, or another worker took over: do not serve
+        import psutil
+
+        state = {"pid": os.getpid(), "pid_started": psutil.Process().create_time(), "socket": str(path)}
+    _write_state(directory, state | {"ready": True, "warmed": warmed})
+    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} yuliao worker {os.getpid()}: ready ({', '.join(warmed)})", flush=True)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    children: dict[int, socket.socket] = {}
+    last_busy = time.monotonic()
+    while not stopping:
+        try:
+            ready, _, _ = select.select([server], [], [], 0.2)
+        except InterruptedError:
+            ready = []
+        if ready:
+            conn, _ = server.accept()
+            try:
+                head, fds, _, _ = socket.recv_fds(conn, 4, 3)
+            except OSError:
+                conn.close()
+                continue
+            if len(head) != 4 or len(fds) != 3:
+                for fd in fds:
+                    os.close(fd)
+                conn.close()
+                continue
+            sys.stdout.flush()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    server.close()
+                    for c in children.values():
+                        c.close()
+                    become_command(conn, read_header(conn, struct.unpack("!I", head)[0]), fds)
+                finally:
+                    os._exit(70)  # become_command never returns; a failure before the app ran ends here
+            for fd in fds:
+                os.close(fd)
+            children[pid] = conn
+            print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} yuliao worker: command pid {pid}", flush=True)
+        for pid in list(children):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                conn = children.pop(pid)
+                result = {"signal": os.WTERMSIG(status)} if os.WIFSIGNALED(status) else {"exit": os.WEXITSTATUS(status)}
+                try:
+                    _send(conn, result)
+                except OSError:
+                    pass
+                conn.close()
+                last_busy = time.monotonic()
+        if children or (time.monotonic() - last_busy > idle and commands_running()):
+            last_busy = time.monotonic()
+        elif time.monotonic() - last_busy > idle:
+            break
+    server.close()
+    for pid in children:  # `server down` while commands run: they end with the worker
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    from flows.server.resident_api import _locked
+
+    with _locked(directory / START_LOCK, fcntl.LOCK_EX):
+        if (read_state(directory) or {}).get("pid") == os.getpid():
+            (directory / STATE_FILE).unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
+    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} yuliao worker {os.getpid()}: stopped", flush=True)
+
+
+def read_header(conn: socket.socket, size: int) -> dict:
+    """Read the client's header (argv, cwd, env) that follows its file descriptors."""
+    body = _recv_exact(conn, size)
+    if body is None:
+        raise ConnectionError("the client went away before sending its command")
+    return json.loads(body)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--serve", type=Path, required=True, help="the worker's state directory")
+    ap.add_argument("--idle-seconds", type=float, default=1800.0)
+    args = ap.parse_args(sys.argv[1:] if argv is None else argv)
+    serve(args.serve, args.idle_seconds)
+
+
+if __name__ == "__main__":
+    main()

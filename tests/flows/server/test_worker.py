@@ -1,0 +1,133 @@
+"""The resident yuliao worker (YULIAO_WORKER=resident): flow commands run as forks of one warm process.
+
+Real processes only: a private YULIAO_HOME, the real resident Prefect API and the real worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pyarrow.parquet as pq
+import pytest
+
+from tests.flows.server.test_resident_api import RECIPE, ROOT, SAMPLE, _cli_env
+
+CLI = [sys.executable, "-c", "from flows.cli.main import main; main()"]
+
+
+def _worker_state(home: Path) -> dict | None:
+    try:
+        return json.loads((home / "worker" / "worker.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _wait_ready(home: Path, timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = _worker_state(home)
+        if state and state.get("ready"):
+            return state
+        time.sleep(0.2)
+    raise AssertionError(f"the worker never became ready: {(home / 'worker' / 'worker.log').read_text()[-2000:]}")
+
+
+def _yuliao(home: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], cwd=ROOT, env=_cli_env(home, YULIAO_WORKER="resident", **extra),
+                          capture_output=True, text=True, timeout=400)
+
+
+def _kept_ids(run_dir: Path) -> list[str]:
+    return sorted(i for f in sorted((run_dir / "kept").glob("part-*.parquet")) for i in pq.read_table(f, columns=["id"]).column("id").to_pylist())
+
+
+@pytest.mark.timeout(900)
+def test_second_flow_command_runs_in_the_warm_worker_and_server_down_stops_it(tmp_path):
+    home, ws = tmp_path / "home", tmp_path / "ws"
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(RECIPE.format(ws=ws, a=SAMPLE / "tang_poems.jsonl"), encoding="utf-8")
+    first = _yuliao(home, "run", str(recipe), "--run-id", "one")
+    assert first.returncode == 0, first.stderr[-3000:]
+    state = _wait_ready(home)  # the first command ran in-process and started the worker for the next ones
+    assert "command pid" not in (home / "worker" / "worker.log").read_text()
+
+    second = _yuliao(home, "run", str(recipe), "--run-id", "two")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert f"kept: {ws / 'runs' / 'two' / 'kept'}" in second.stdout  # the command's stdout reached the client
+    owner = json.loads((ws / "runs" / "two" / "_flow_run.json").read_text())
+    log = (home / "worker" / "worker.log").read_text()
+    assert f"command pid {owner['pid']}" in log, "the flow did not run in a fork of the worker"
+    assert _kept_ids(ws / "runs" / "two") == _kept_ids(ws / "runs" / "one")
+    import sqlite3
+
+    with sqlite3.connect(home / "prefect" / "prefect.db") as db:  # both runs are in the Prefect UI's database
+        assert db.execute("SELECT count(*) FROM flow_run WHERE state_type = 'COMPLETED'").fetchone() == (2,)
+
+    check = _yuliao(home, "check", str(recipe))  # file-only commands never go through the worker
+    assert check.returncode == 0 and (home / "worker" / "worker.log").read_text() == log
+
+    bad = _yuliao(home, "run", str(tmp_path / "missing.yaml"))  # exit statuses come back unchanged
+    assert bad.returncode == 2, bad.stderr[-2000:]
+
+    down = _yuliao(home, "server", "down")
+    assert down.returncode == 0 and "resident yuliao worker" in down.stderr, down.stderr
+    assert not psutil.pid_exists(state["pid"]) or psutil.Process(state["pid"]).status() == psutil.STATUS_ZOMBIE
+    assert _worker_state(home) is None
+
+
+@pytest.mark.timeout(900)
+def test_killed_client_leaves_no_command_behind(tmp_path):
+    home, ws = tmp_path / "home", tmp_path / "ws"
+    warm = tmp_path / "warm.yaml"
+    warm.write_text(RECIPE.format(ws=ws, a=SAMPLE / "song_ci.jsonl"), encoding="utf-8")
+    assert _yuliao(home, "run", str(warm), "--run-id", "warm").returncode == 0
+    worker = _wait_ready(home)
+
+    # A kill checkpoint inside the forked command kills its group; the client dies of the same signal.
+    died = _yuliao(home, "run", str(warm), "--run-id", "cp", YULIAO_TEST_KILL_AT="run:started")
+    assert died.returncode == -signal.SIGKILL, (died.returncode, died.stderr[-2000:])
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(RECIPE.format(ws=ws, a=SAMPLE / "tang_poems.jsonl")
+                      + "  - op: score_text_stats\n  - op: identify_language\nrun:\n  runner: process\n  workers: 2\n",
+                      encoding="utf-8")
+    log_before = (home / "worker" / "worker.log").read_text()
+    cli = subprocess.Popen([*CLI, "run", str(recipe), "--run-id", "k"], cwd=ROOT,
+                           env=_cli_env(home, YULIAO_WORKER="resident"), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
+    run_dir = ws / "runs" / "k"
+    try:
+        deadline = time.monotonic() + 240
+        while not (run_dir / "_flow_run.json").exists():
+            assert cli.poll() is None and time.monotonic() < deadline, "the run never started"
+            time.sleep(0.05)
+        command_pid = json.loads((run_dir / "_flow_run.json").read_text())["pid"]
+        assert f"command pid {command_pid}" in (home / "worker" / "worker.log").read_text()[len(log_before):]
+        group = [p for p in psutil.process_iter() if _pgid(p.pid) == command_pid]
+        assert group, "the forked command is not running"
+        os.killpg(cli.pid, signal.SIGKILL)  # the client only: the command runs in the worker's session
+        cli.wait()
+        assert not (run_dir / "run.json").exists(), "the run finished before the kill: the test proves nothing"
+        _, alive = psutil.wait_procs(group, timeout=20)
+        assert alive == [], f"processes of the killed command still running: {[p.cmdline() for p in alive]}"
+        assert psutil.Process(worker["pid"]).is_running(), "the worker died with the command"
+    finally:
+        try:
+            os.killpg(cli.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _yuliao(home, "server", "down")
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
