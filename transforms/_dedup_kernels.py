@@ -281,3 +281,25 @@ def replace_phrases(
             k += 1
         pos += key_len[found]
     return out[:k]
+
+
+@numba.njit(cache=True, nogil=True)
+def star_centres(order: np.ndarray, rank: np.ndarray, indptr: np.ndarray, nbrs: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Return per row the kept row it duplicates (-1: kept), deciding rows in `order` (best rank first).
+
+    A row is removed only when it has an edge to a row already kept (a better-ranked one); it names
+    the most similar such row (ties: the better rank). Edges of row u are nbrs[indptr[u]:indptr[u+1]].
+    """
+    dup = np.full(rank.shape[0], -1, np.int64)
+    for i in range(order.shape[0]):
+        u = order[i]
+        best, best_score = -1, -1.0
+        for e in range(indptr[u], indptr[u + 1]):
+            v = nbrs[e]
+            if rank[v] >= rank[u] or dup[v] != -1:
+                continue
+            s = scores[e]
+            if s > best_score or (s == best_score and rank[v] < rank[best]):
+                best, best_score = v, s
+        dup[u] = best
+    return dup

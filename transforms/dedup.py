@@ -12,8 +12,10 @@ every hash comes from `transforms.hashing`:
   ``word_ngram`` otherwise; a document shorter than n is one shingle, never skipped) -> MinHash
   signature (one-permutation hashing with optimal densification, or classic permutations that are
   bit-identical to datasketch's ``affine32`` scheme) -> LSH band hashes with bands/rows chosen from a
-  target Jaccard threshold -> candidate pairs -> optional verification -> connected components ->
-  keep policy -> decisions (``cluster_id``, ``duplicate_of``, ``drop_reason``) keyed by id.
+  target Jaccard threshold -> candidate pairs -> verification -> star clusters (a document is removed
+  only as a near-duplicate of a document that is kept, which it names in ``duplicate_of``; connected
+  components, which chain, are an option) -> decisions (``cluster_id``, ``duplicate_of``,
+  ``drop_reason``) keyed by id.
 
 The reduce works on the small signature table only; `flows/dedup.py` stages the same functions
 through Parquet files for runs that do not fit in memory and for incremental dedup.
@@ -25,7 +27,7 @@ import re
 import unicodedata
 import zlib
 from types import ModuleType
-from typing import ClassVar, Literal, NamedTuple
+from typing import Callable, ClassVar, Literal, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -45,6 +47,7 @@ ScriptConversion = Literal["none", "t2s", "tw2s", "tw2sp", "hk2s", "fold"]
 Hashing = Literal["oph", "permutations"]
 KeepPolicy = Literal["first", "longest", "quality"]
 Verify = Literal["none", "signature", "exact"]
+Clustering = Literal["star", "components"]
 
 _U64 = np.uint64
 _MASK32 = _U64(0xFFFFFFFF)
@@ -495,11 +498,16 @@ def band_hashes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return acc.view(np.int64)
 
 
-def candidate_pairs(band_matrix: np.ndarray, active: np.ndarray) -> np.ndarray:
-    """Return unique (i, j) pairs, i < j, of active rows sharing a band bucket (star + chain edges).
+BUCKET_WINDOW = 4  # each bucket member is paired with this many predecessors (and the bucket's first member)
 
-    Rows are global positions; in each bucket every member is linked to the bucket's first member
-    and to its predecessor, which keeps every bucket connected with 2(k-1) edges instead of k^2/2.
+
+def candidate_pairs(band_matrix: np.ndarray, active: np.ndarray, window: int = BUCKET_WINDOW) -> np.ndarray:
+    """Return unique (i, j) pairs, i < j, of active rows sharing a band bucket (star + window edges).
+
+    Rows are global positions; in each bucket every member is paired with the bucket's first member
+    and its `window` predecessors: buckets of up to window + 2 rows are fully paired, larger ones with
+    (window + 1)(k - 1) edges instead of k^2/2. Star clustering removes a row only next to a kept row
+    it is paired with, so it needs more than the 2(k - 1) edges that keep a bucket connected.
     """
     idx_all = np.flatnonzero(active)
     pairs = []
@@ -514,7 +522,9 @@ def candidate_pairs(band_matrix: np.ndarray, active: np.ndarray) -> np.ndarray:
         head = np.maximum.accumulate(np.where(same, 0, pos))
         m = np.flatnonzero(same)
         pairs.append(np.stack([idx[head[m]], idx[m]], axis=1))
-        pairs.append(np.stack([idx[m - 1], idx[m]], axis=1))
+        for lag in range(1, window + 1):
+            mm = m[m - lag >= head[m]]
+            pairs.append(np.stack([idx[mm - lag], idx[mm]], axis=1))
     if not pairs:
         return np.zeros((0, 2), np.int64)
     p = np.concatenate(pairs)
@@ -591,6 +601,96 @@ def cluster_decisions(ids: pa.Array, labels: np.ndarray, rank: np.ndarray, reaso
             "drop_reason": pc.if_else(pa.array(is_winner), pa.scalar(None, pa.string()), pa.scalar(reason)),
         }
     )
+
+
+PairScorer = Callable[[np.ndarray], np.ndarray]
+
+
+def star_duplicate_of(
+    n: int, pairs: np.ndarray, scores: np.ndarray, rank: np.ndarray, rescore: PairScorer | None = None, threshold: float = 0.0,
+    settled: np.ndarray | None = None,
+) -> np.ndarray:
+    """Return per row the kept row it is removed as a near-duplicate of (-1: kept), from verified pairs.
+
+    Rows are decided best rank first: a row is removed only when it is paired with a row already
+    kept, and names the most similar one (ties: the better rank). Every removal is therefore within
+    the threshold of its kept document, so clusters cannot chain A~B~C into A~C as connected
+    components do (issue 24: chains reached pairs with Jaccard 0.02). With `rescore`, a kept row
+    paired only with removed rows is also compared with the rows those name (one more verified
+    hop: recall the chain gave, without its unverified pairs), and the rows are decided again.
+    """
+    dup = _star_pass(n, pairs, scores, rank)
+    if rescore is None or len(pairs) == 0:
+        return dup
+    hops = second_hop_pairs(pairs, dup)
+    if settled is not None:  # two rows of an earlier release were settled then
+        hops = hops[~(settled[hops[:, 0]] & settled[hops[:, 1]])]
+    hop_scores = rescore(hops)
+    ok = hop_scores >= threshold
+    if not ok.any():
+        return dup
+    return _star_pass(n, np.concatenate([pairs, hops[ok]]), np.concatenate([scores, hop_scores[ok]]), rank)
+
+
+def second_hop_pairs(pairs: np.ndarray, dup: np.ndarray) -> np.ndarray:
+    """Return unique (kept row, row named by a removed partner) pairs not already among `pairs`, i < j."""
+    a, b = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
+    hop = (dup[a] < 0) & (dup[b] >= 0)
+    p = np.stack([a[hop], dup[b[hop]]], axis=1)
+    p = np.sort(p[p[:, 0] != p[:, 1]], axis=1)
+    if len(p) == 0:
+        return np.zeros((0, 2), np.int64)
+    p = np.unique(p, axis=0)
+    n = int(max(p.max(), pairs.max())) + 1
+    known = np.isin(p[:, 0] * n + p[:, 1], pairs[:, 0].astype(np.int64) * n + pairs[:, 1])
+    return p[~known]
+
+
+def _star_pass(n: int, pairs: np.ndarray, scores: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Return `star_duplicate_of` of verified pairs (the numba kernel over both directions of every pair)."""
+    if len(pairs) == 0:
+        return np.full(n, -1, np.int64)
+    src = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    dst = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    both = np.concatenate([scores, scores]).astype(np.float64)
+    by_src = np.argsort(src, kind="stable")
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    touched = np.unique(src)
+    order = touched[np.argsort(rank[touched], kind="stable")]
+    return _kernels().star_centres(order, rank.astype(np.int64), indptr, dst[by_src], both[by_src])
+
+
+def star_decisions(ids: pa.Array, dup_of: np.ndarray, reason: str, emit: np.ndarray) -> pa.Table:
+    """Return decisions for removed rows (cluster_id = duplicate_of = the kept row they match) and for the kept rows they name."""
+    removed = np.flatnonzero((dup_of >= 0) & emit)
+    centres = np.unique(dup_of[removed])
+    centres = centres[emit[centres]]
+    rows = np.concatenate([removed, centres])
+    is_removed = np.arange(len(rows)) < len(removed)
+    cluster = ids.take(pa.array(np.concatenate([dup_of[removed], centres])))
+    return pa.table(
+        {
+            "id": ids.take(pa.array(rows, pa.int64())),
+            CLUSTER_ID: cluster,
+            DUPLICATE_OF: pc.if_else(pa.array(is_removed), cluster, pa.scalar(None, pa.string())),
+            "drop_reason": pc.if_else(pa.array(is_removed), pa.scalar(reason), pa.scalar(None, pa.string())),
+        }
+    )
+
+
+def near_decisions(
+    ids: pa.Array, pairs: np.ndarray, scores: np.ndarray, rank: np.ndarray, clustering: Clustering, reason: str, emit: np.ndarray,
+    rescore: PairScorer | None = None, threshold: float = 0.0,
+) -> pa.Table:
+    """Return the decisions of verified pairs under `clustering` (star: removed rows name the kept row they match).
+
+    `rescore(pairs)` scores new pairs for the star's second hop (None: no second hop, e.g. verify=none).
+    """
+    n = len(rank)
+    if clustering == "components":
+        return cluster_decisions(ids, component_labels(n, pairs), rank, reason, emit)
+    return star_decisions(ids, star_duplicate_of(n, pairs, scores, rank, rescore, threshold, ~emit), reason, emit)
 
 
 def empty_decisions() -> pa.Table:
@@ -708,7 +808,8 @@ class DedupNear(CorpusOp):
 
     name: ClassVar[str] = "dedup_near"
     # 2: script folding (tw2sp + regional vocabulary) and the cross-script stage on by default.
-    version: ClassVar[int] = 2
+    # 3: star clustering by default: duplicate_of names the kept document actually matched, no chains.
+    version: ClassVar[int] = 3
     summary: ClassVar[str] = "near-duplicate removal: CJK char / word n-gram MinHash LSH, cross-script stage, components, keep policy"
 
     threshold: float = Field(0.7, gt=0.0, lt=1.0, description="target Jaccard similarity of a near-duplicate pair")
@@ -733,6 +834,11 @@ class DedupNear(CorpusOp):
     )
     cross_script_length_ratio: float = Field(
         0.6, ge=0.0, le=1.0, description="cross-script pairs: minimum ratio of the smaller to the larger shingle count"
+    )
+    clustering: Clustering = Field(
+        "star",
+        description="star: a document is removed only as a near-duplicate of a kept one, which duplicate_of names; "
+        "components: every connected component of pairs keeps one document (chains: A~B, B~C removes C for A)",
     )
     hashing: Hashing = Field("oph", description="one-permutation hashing (fast) or classic permutations (datasketch-identical)")
     verify: Verify = Field("signature", description="drop candidate pairs whose signature / exact Jaccard is below threshold")
@@ -822,7 +928,7 @@ class DedupNear(CorpusOp):
         return CrossScript(self.cross_script_threshold, self.cross_script_latin, self.cross_script_length_ratio)
 
     def reduce(self, signatures: pa.Table) -> pa.Table:
-        return reduce_near(signatures, self.threshold, self.verify, self.keep, cross=self.cross_script())
+        return reduce_near(signatures, self.threshold, self.verify, self.keep, cross=self.cross_script(), clustering=self.clustering)
 
     def apply_decisions(self, live: pa.Table, decisions: pa.Table, stats: OpStats) -> pa.Table:
         return apply_duplicate_decisions(live, decisions, self.op_id, stats)
@@ -853,9 +959,9 @@ def sort_signatures(signatures: pa.Table) -> pa.Table:
 
 def reduce_near(
     signatures: pa.Table, threshold: float, verify: Verify, keep: KeepPolicy, reason: str = "near_duplicate",
-    cross: CrossScript | None = None,
+    cross: CrossScript | None = None, clustering: Clustering = "star",
 ) -> pa.Table:
-    """Reduce: bands -> candidate pairs -> verification (+ the cross-script stage) -> components -> keep policy -> decisions.
+    """Reduce: bands -> candidate pairs -> verification (+ the cross-script stage) -> clusters -> keep policy -> decisions.
 
     Rows with ``existing = true`` (an earlier release, for incremental dedup) always win their
     cluster and get no decision row of their own.
@@ -872,20 +978,18 @@ def reduce_near(
         pairs = pairs[~(existing[pairs[:, 0]] & existing[pairs[:, 1]])]  # old pairs were settled then
     else:
         existing = np.zeros(n, bool)
-    pairs = verify_pairs(sigs, pairs, threshold, verify)
+    scores = pair_similarity(sigs, pairs, verify)
+    keep_pair = scores >= threshold if verify != "none" else np.ones(len(pairs), bool)
+    pairs, scores = pairs[keep_pair], scores[keep_pair]
     if cross is not None and "xbands" in sigs.column_names:
         xpairs = cross_candidate_pairs(fixed_matrix(sigs.column("xbands"), n), sigs.column("han_script").to_numpy(), active)
         xpairs = xpairs[~(existing[xpairs[:, 0]] & existing[xpairs[:, 1]])]
         xpairs = xpairs[cross_verified_mask(sigs, xpairs, cross)]
-        pairs = np.concatenate([pairs, xpairs]) if len(xpairs) else pairs
-    labels = component_labels(n, pairs)
-    rank = keep_rank(sigs, keep)
-    return cluster_decisions(sigs.column("id").combine_chunks(), labels, rank, reason, ~existing)
-
-
-def verify_pairs(sigs: pa.Table, pairs: np.ndarray, threshold: float, verify: Verify) -> np.ndarray:
-    """Return the candidate pairs whose signature or exact Jaccard reaches the threshold."""
-    return pairs[verified_mask(sigs, pairs, threshold, verify)]
+        pairs = np.concatenate([pairs, xpairs])
+        scores = np.concatenate([scores, pair_similarity(sigs, xpairs, "signature")])
+    rescore = None if verify == "none" else (lambda p: pair_similarity(sigs, p, verify))
+    return near_decisions(sigs.column("id").combine_chunks(), pairs, scores, keep_rank(sigs, keep), clustering, reason, ~existing,
+                          rescore, threshold)
 
 
 def fixed_matrix(col: pa.ChunkedArray | pa.Array, n: int) -> np.ndarray:
@@ -897,20 +1001,25 @@ def fixed_matrix(col: pa.ChunkedArray | pa.Array, n: int) -> np.ndarray:
 
 def verified_mask(sigs: pa.Table, pairs: np.ndarray, threshold: float, verify: Verify) -> np.ndarray:
     """Return True for each (i, j) row pair of `sigs` whose signature or exact Jaccard reaches the threshold."""
-    if verify == "none" or len(pairs) == 0:
+    if verify == "none":
         return np.ones(len(pairs), bool)
-    if verify == "signature":
-        sig = fixed_matrix(sigs.column("sig"), sigs.num_rows)
-        return signature_similarity(sig, pairs) >= threshold
+    return pair_similarity(sigs, pairs, verify) >= threshold
+
+
+def pair_similarity(sigs: pa.Table, pairs: np.ndarray, verify: Verify) -> np.ndarray:
+    """Return each (i, j) row pair's exact shingle Jaccard (verify=exact) or MinHash estimate (otherwise)."""
+    if len(pairs) == 0:
+        return np.zeros(0, np.float64)
+    if verify != "exact":
+        return signature_similarity(fixed_matrix(sigs.column("sig"), sigs.num_rows), pairs)
     if "shingles" not in sigs.column_names:
         raise ValueError("verify=exact needs the shingles column in the signatures (computed when verify=exact)")
     col = sigs.column("shingles").combine_chunks()
     flat, off = col.values.to_numpy(), col.offsets.to_numpy()
-    touched = np.unique(pairs)
     sets: list[np.ndarray] = [np.zeros(0, _U64)] * sigs.num_rows
-    for i in touched:
+    for i in np.unique(pairs):
         sets[i] = flat[off[i] : off[i + 1]]
-    return exact_jaccard(sets, pairs) >= threshold
+    return exact_jaccard(sets, pairs)
 
 
 # --- exact line / paragraph dedup across documents (CCNet style) -----------------------------
