@@ -10,7 +10,7 @@ implementation then signs the *same* shingle hashes with 128 permutations:
 * rensa CMinHash (C-MinHash: one permutation plus circulant shifts, k values per shingle): per
   document ``CMinHash(128).update([8-byte shingle hashes])`` and its batch
   ``CMinHash.digests64_from_token_hash_sets`` (one list of 64-bit hashes per document);
-* yuliao: ``oph_signatures`` (numba kernels, and ``compiled=False``: the numpy reference) and
+* yuliao: ``oph_signatures`` (numba kernels, and the numpy reference in tests/transforms/dedup_reference.py) and
   ``permutation_signatures`` over the whole batch; shingling and end to end both ways too.
 
 numba's import and JIT compile time is measured in fresh processes (empty cache, then cached) and
@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 SHARED = Path(os.environ.get("YULIAO_SHARED", ROOT.parent / "shared")) / "corpora"
 
 from transforms import dedup as d  # noqa: E402
+from tests.transforms import dedup_reference as ref_impl  # noqa: E402
 
 
 def chinese_docs(n: int, size: int = 2000) -> list[str]:
@@ -101,7 +102,7 @@ def jit_seconds() -> dict[str, float]:
     # paths) and the module imports are not counted as JIT time.
     code = (
         "import time; from transforms import dedup as d; "
-        "h, o, _ = d.shingle_hashes(['春眠不觉晓 hello world'], 5, 5, compiled=False); d.oph_signatures(h, o, 128, 1, compiled=False); "
+        "h, o, _ = from tests.transforms import dedup_reference as r; h, o, _ = r.shingle_hashes_reference(['春眠不觉晓 hello world'], 5, 5); r.oph_signatures_reference(h, o, 128, 1); "
         "t0, c0 = time.perf_counter(), time.process_time(); import numba; t1, c1 = time.perf_counter(), time.process_time(); "
         "d.shingle_hashes(['春眠不觉晓 hello world'], 5, 5); d.oph_signatures(h, o, 128, 1); d.oph_signatures(h, o, 100, 1); "
         "print(t1 - t0, time.perf_counter() - t1, time.process_time() - c1)"
@@ -122,9 +123,9 @@ def bench(texts: list[str], num_perm: int, rounds: int, ds_docs: int) -> tuple[l
     from datasketch import MinHash
 
     hashes, offsets, _ = d.shingle_hashes(texts, 5, 5)
-    ref = d.shingle_hashes(texts, 5, 5, compiled=False)
+    ref = ref_impl.shingle_hashes_reference(texts, 5, 5)
     assert all(np.array_equal(a, b) for a, b in zip(ref, (hashes, offsets, _)))  # same shingles both ways
-    assert np.array_equal(d.oph_signatures(hashes, offsets, num_perm, 1), d.oph_signatures(hashes, offsets, num_perm, 1, compiled=False))
+    assert np.array_equal(d.oph_signatures(hashes, offsets, num_perm, 1), ref_impl.oph_signatures_reference(hashes, offsets, num_perm, 1))
     h32 = (hashes >> np.uint64(32)).astype(np.uint32)
     n = len(texts)
     flat = np.ascontiguousarray(hashes)
@@ -157,9 +158,9 @@ def bench(texts: list[str], num_perm: int, rounds: int, ds_docs: int) -> tuple[l
     old_op = d.DedupNear(num_perm=num_perm, script="none", cross_script_threshold=None)
     new_op = d.DedupNear(num_perm=num_perm)
     runs = [
-        ("yuliao shingling only, numpy (text -> shingle hashes)", lambda: d.shingle_hashes(texts, 5, 5, compiled=False), n),
+        ("yuliao shingling only, numpy (text -> shingle hashes)", lambda: ref_impl.shingle_hashes_reference(texts, 5, 5), n),
         ("yuliao shingling only, numba", lambda: d.shingle_hashes(texts, 5, 5), n),
-        ("yuliao OPH signatures, numpy", lambda: d.oph_signatures(hashes, offsets, num_perm, 1, compiled=False), n),
+        ("yuliao OPH signatures, numpy", lambda: ref_impl.oph_signatures_reference(hashes, offsets, num_perm, 1), n),
         ("yuliao OPH signatures, numba", lambda: d.oph_signatures(hashes, offsets, num_perm, 1), n),
         ("yuliao permutation signatures (= datasketch affine32)", lambda: d.permutation_signatures(h32, offsets, num_perm, 1), n),
         (RENSA_BATCH, lambda: rensa.RMinHash.digest_matrix_from_flat_token_hashes(flat, off64, num_perm, 1), n),
@@ -168,7 +169,7 @@ def bench(texts: list[str], num_perm: int, rounds: int, ds_docs: int) -> tuple[l
         (CMINHASH_PER_DOC, cminhash_per_doc, n),
         (DATASKETCH, datasketch_per_doc, ds_docs),
         ("yuliao end to end, numpy (text -> OPH signature)",
-         lambda: d.oph_signatures(*d.shingle_hashes(texts, 5, 5, compiled=False)[:2], num_perm, 1, compiled=False), n),
+         lambda: ref_impl.oph_signatures_reference(*ref_impl.shingle_hashes_reference(texts, 5, 5)[:2], num_perm, 1), n),
         ("yuliao end to end, numba (text -> OPH signature)", lambda: d.oph_signatures(*d.shingle_hashes(texts, 5, 5)[:2], num_perm, 1), n),
         ("yuliao end to end, numba, script fold (tw2sp + regional vocabulary)",
          lambda: d.oph_signatures(*d.shingle_hashes(texts, 5, 5, "fold")[:2], num_perm, 1), n),

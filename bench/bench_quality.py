@@ -10,7 +10,7 @@ same documents in the same process, pinned to one thread (pyarrow cpu_count=1).
 * yuliao: quality.signals, all six scorer ops (score_all_signals) over Arrow batches, on their
   default (numba-compiled where available) paths; bench/bench_signals_speed.py compares those to
   the pyarrow/numpy reference paths.
-* naive baseline: quality.signals_reference.reference_signals, one document at a time in
+* naive baseline: tests/quality/signals_naive_reference.reference_signals, one document at a time in
   pure Python (Counter over n-gram tuples, str/re/unicodedata), the way datatrove-style
   filters are commonly written. It computes the same definitions for 27 of the 38 signals (the
   tests check they agree); it skips CJK share, stop-word share, PII density and a few duplicates
@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from quality.signals import ALL_SIGNAL_OPS, ScoreStopwords  # noqa: E402
-from quality.signals_reference import reference_signals  # noqa: E402
+from tests.quality.signals_naive_reference import reference_signals  # noqa: E402
 from transforms.ops import OpStats  # noqa: E402
 from transforms.schema import docs_from_pylist  # noqa: E402
 
@@ -131,7 +131,7 @@ def main() -> None:
         "",
         "| implementation | signals | CPU s | wall s | docs/s per core | MB/s per core | ratio |",
         "|---|---:|---:|---:|---:|---:|---:|",
-        f"| naive per-document Python (`signals_reference`) | 27 | {naive:.2f} | {naive_wall:.2f} | {n_docs / naive:,.0f} | {mb / naive:.2f} | 1.0x |",
+        f"| naive per-document Python (`tests/quality/signals_naive_reference`) | 27 | {naive:.2f} | {naive_wall:.2f} | {n_docs / naive:,.0f} | {mb / naive:.2f} | 1.0x |",
         f"| yuliao `quality.signals` (6 scorer ops, Arrow batches of {args.batch_rows}) | 38 | {vec:.2f} | {vec_wall:.2f} | {n_docs / vec:,.0f} | "
         f"{mb / vec:.2f} | {naive / vec:.1f}x |",
         "",

@@ -11,7 +11,7 @@ For each of score_text_stats, score_line_stats and score_repetition the two path
 interleaved in one process, pinned to one thread (pyarrow cpu_count=1), and every round checks
 the compiled columns equal the reference columns (Arrow equality, bit for bit):
 
-* reference: the pyarrow/numpy code the ops ran before the compiled kernels (compiled=False, and for
+* reference: the pyarrow/numpy code the ops ran before the compiled kernels (tests/quality/signals_numpy_reference.py; for
   text stats without the ftfy window prefilter: ftfy on every MOJIBAKE_TRIGGER_RE row).
 * compiled: the default path.
 
@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from quality import signals  # noqa: E402
+from tests.quality import signals_numpy_reference as ref_impl  # noqa: E402
 
 E2E_CORPUS = ROOT / "bench" / "out" / "e2e" / "corpus"
 
@@ -75,16 +76,16 @@ def reference_text_stats(text: pa.Array) -> dict[str, pa.Array]:
     window = signals.mojibake_window_re
     signals.mojibake_window_re = lambda: None  # type: ignore[assignment]
     try:
-        return signals.text_stat_columns(text, 0.3, compiled=False)
+        return ref_impl.text_stat_columns_reference(text, 0.3)
     finally:
         signals.mojibake_window_re = window
 
 
 OPS: dict[str, tuple[Callable[[pa.Array], dict], Callable[[pa.Array], dict]]] = {
     "score_text_stats": (reference_text_stats, lambda t: signals.text_stat_columns(t, 0.3)),
-    "score_line_stats": (lambda t: signals.line_stat_columns(t, 30, compiled=False), lambda t: signals.line_stat_columns(t, 30)),
+    "score_line_stats": (lambda t: ref_impl.line_stat_columns_reference(t, 30), lambda t: signals.line_stat_columns(t, 30)),
     "score_repetition": (
-        lambda t: signals.repetition_columns(t, "auto", 0.3, compiled=False),
+        lambda t: ref_impl.repetition_columns_reference(t, "auto", 0.3),
         lambda t: signals.repetition_columns(t, "auto", 0.3),
     ),
 }

@@ -4,12 +4,12 @@ Every stage reads and writes Parquet, so the stages run as separate Prefect task
 cluster (``task_runner="dask"`` uses prefect-dask), or as plain functions:
 
     sign_shard(op, docs_path, shard, sig_dir)            # map, one per shard -> sig_dir/part-NNNNN.parquet
-    reduce_from_files(op, sig_paths, existing=[...])      # bucket + verify + components -> decisions table
+    reduce_from_files(op, sig_paths, existing=[...])      # bucket + verify + clusters -> decisions table
     apply_shard(op, docs_path, decisions_path, out_path)  # per shard: cluster_id / duplicate_of / drop
 
 ``reduce_from_files`` is the scalable twin of ``DedupNear.reduce``: the band buckets are formed by
 DuckDB over the Parquet files (it spills to disk), only the (few) documents in a candidate pair
-have their signatures loaded for verification, and the components/keep policy are the same pure
+have their signatures loaded for verification, and the clustering/keep policy are the same pure
 functions as the in-memory reduce, so both give identical decisions.
 
 Incremental dedup: pass the signature files of an existing release as ``existing``; only the
@@ -30,13 +30,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from transforms.dedup import (
+    BUCKET_WINDOW,
     DedupNear,
-    cluster_decisions,
-    component_labels,
     cross_verified_mask,
     empty_decisions,
     keep_rank,
-    verified_mask,
+    near_decisions,
+    pair_similarity,
 )
 from transforms.ops import OpStats, live_mask
 from transforms.schema import ensure_decision_columns
@@ -151,30 +151,34 @@ def reduce_from_files(
     existing_mask = meta.column("existing").to_numpy(zero_copy_only=False).astype(bool)
     if len(pairs):
         pairs = pairs[~(existing_mask[pairs[:, 0]] & existing_mask[pairs[:, 1]])]
-    if len(pairs) and op.verify != "none":
-        pairs = _verify_from_db(con, op, pairs)
+    scores = _similarity_from_db(con, op, pairs, op.verify)
+    if op.verify != "none":
+        pairs, scores = pairs[scores >= op.threshold], scores[scores >= op.threshold]
     if op.cross_script() is not None and "xbands" in con.sql("SELECT * FROM sigs LIMIT 0").columns:
         xpairs = cross_bucket_pairs(con)
         if len(xpairs):
             xpairs = xpairs[~(existing_mask[xpairs[:, 0]] & existing_mask[xpairs[:, 1]])]
         if len(xpairs):
-            xpairs = _verify_cross_from_db(con, op, xpairs)
-            pairs = np.concatenate([pairs, xpairs]) if len(pairs) else xpairs
-    con.close()
-    labels = component_labels(n, pairs)
+            xpairs, xscores = _verify_cross_from_db(con, op, xpairs)
+            pairs, scores = np.concatenate([pairs, xpairs]), np.concatenate([scores, xscores])
     rank = keep_rank(meta.drop_columns(["g"]), op.keep)
-    return cluster_decisions(meta.column("id").combine_chunks(), labels, rank, "near_duplicate", ~existing_mask)
+    rescore = None if op.verify == "none" else (lambda p: _similarity_from_db(con, op, p, op.verify))
+    try:
+        return near_decisions(meta.column("id").combine_chunks(), pairs, scores, rank, op.clustering, "near_duplicate",
+                              ~existing_mask, rescore, op.threshold)
+    finally:
+        con.close()
 
 
-def bucket_pairs(con: duckdb.DuckDBPyConnection) -> np.ndarray:
-    """Return candidate pairs (g_i < g_j) from the ``sigs`` table's band buckets: star + chain edges per bucket."""
+def bucket_pairs(con: duckdb.DuckDBPyConnection, window: int = BUCKET_WINDOW) -> np.ndarray:
+    """Return candidate pairs (g_i < g_j) from the ``sigs`` table's band buckets: the edges of ``transforms.dedup.candidate_pairs``
+    (each member with the bucket's first member and its `window` predecessors)."""
+    lags = ", ".join(f"lag(g, {k}) OVER (PARTITION BY band, h ORDER BY g) AS p{k}" for k in range(1, window + 1))
+    lag_edges = "".join(f" UNION ALL SELECT p{k} AS a, g AS c FROM w WHERE p{k} IS NOT NULL" for k in range(1, window + 1))
     edges = con.execute(
-        """WITH b AS (SELECT g, generate_subscripts(bands, 1) AS band, unnest(bands) AS h FROM sigs WHERE n_shingles > 0),
-                w AS (SELECT g, first_value(g) OVER (PARTITION BY band, h ORDER BY g) AS head,
-                             lag(g) OVER (PARTITION BY band, h ORDER BY g) AS prev
-                      FROM b)
-           SELECT DISTINCT a, c FROM (SELECT head AS a, g AS c FROM w WHERE g <> head
-                                      UNION ALL SELECT prev AS a, g AS c FROM w WHERE prev IS NOT NULL AND prev <> head)
+        f"""WITH b AS (SELECT g, generate_subscripts(bands, 1) AS band, unnest(bands) AS h FROM sigs WHERE n_shingles > 0),
+                w AS (SELECT g, first_value(g) OVER (PARTITION BY band, h ORDER BY g) AS head, {lags} FROM b)
+           SELECT DISTINCT a, c FROM (SELECT head AS a, g AS c FROM w WHERE g <> head{lag_edges})
            ORDER BY a, c"""
     ).fetchnumpy()
     return np.stack([edges["a"].astype(np.int64), edges["c"].astype(np.int64)], axis=1) if len(edges["a"]) else np.zeros((0, 2), np.int64)
@@ -199,23 +203,25 @@ def cross_bucket_pairs(con: duckdb.DuckDBPyConnection) -> np.ndarray:
     return np.stack([edges["a"].astype(np.int64), edges["c"].astype(np.int64)], axis=1) if len(edges["a"]) else np.zeros((0, 2), np.int64)
 
 
-def _verify_cross_from_db(con: duckdb.DuckDBPyConnection, op: DedupNear, pairs: np.ndarray) -> np.ndarray:
-    """Verify cross-script pairs, loading signatures, shingle counts and Latin sketches only for the rows involved."""
+def _verify_cross_from_db(con: duckdb.DuckDBPyConnection, op: DedupNear, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the cross-script pairs that pass and their signature similarity, loading only the rows involved."""
     touched = np.unique(pairs)
     con.register("xtouched", pa.table({"g": pa.array(touched)}))
     sub = con.sql("SELECT g, sig, n_shingles, latin FROM sigs WHERE g IN (SELECT g FROM xtouched) ORDER BY g").to_arrow_table()
     local = np.searchsorted(sub.column("g").to_numpy(), pairs)
-    return pairs[cross_verified_mask(sub, local, op.cross_script())]
+    ok = cross_verified_mask(sub, local, op.cross_script())
+    return pairs[ok], pair_similarity(sub, local[ok], "signature")
 
 
-def _verify_from_db(con: duckdb.DuckDBPyConnection, op: DedupNear, pairs: np.ndarray) -> np.ndarray:
-    """Verify candidate pairs, loading signatures (or shingle sets) only for the documents involved."""
-    touched = np.unique(pairs)
-    con.register("touched", pa.table({"g": pa.array(touched)}))
-    cols = "g, sig" + (", shingles" if op.verify == "exact" else "")
+def _similarity_from_db(con: duckdb.DuckDBPyConnection, op: DedupNear, pairs: np.ndarray, verify: str) -> np.ndarray:
+    """Return each pair's similarity (`pair_similarity`), loading signatures (or shingle sets) only for the rows involved."""
+    if len(pairs) == 0:
+        return np.zeros(0, np.float64)
+    con.register("touched", pa.table({"g": pa.array(np.unique(pairs))}))
+    cols = "g, sig" + (", shingles" if verify == "exact" else "")
     sub = con.sql(f"SELECT {cols} FROM sigs WHERE g IN (SELECT g FROM touched) ORDER BY g").to_arrow_table()
-    local = np.searchsorted(sub.column("g").to_numpy(), pairs)
-    return pairs[verified_mask(sub, local, op.threshold, op.verify)]
+    con.unregister("touched")
+    return pair_similarity(sub, np.searchsorted(sub.column("g").to_numpy(), pairs), verify)
 
 
 def apply_shard(op: DedupNear, docs_path: str | Path, decisions: pa.Table | str | Path, out_path: str | Path) -> dict:

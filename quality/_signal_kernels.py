@@ -1,6 +1,6 @@
-"""Compiled (numba) kernels for the hot quality signals; the numpy references live in `quality.signals`.
+"""Compiled (numba) kernels for the hot quality signals: the production path of `quality.signals`.
 
-Every kernel returns exactly what its reference returns (tests compare them on real text and on
+Every kernel returns exactly what its numpy reference (tests/quality/signals_numpy_reference.py) returns (tests compare them on real text and on
 edge cases): the n-gram keys are the reference's own splitmix64 chain salted per document, only
 counted one document at a time in a small open-addressing table instead of through pandas hash
 tables over the whole batch (so the two could differ only if two keys of different documents
@@ -15,20 +15,22 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from transforms.hashing import FNV_PRIME64, GOLDEN64, SPLITMIX64_M1, SPLITMIX64_M2
+
 # uint64-typed module globals: numba freezes them into the machine code, and mixing uint64 with
 # int64 literals would make numba compute in float64.
 _S27 = np.uint64(27)
 _S30 = np.uint64(30)
 _S31 = np.uint64(31)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_FNV = np.uint64(0x100000001B3)
+_M1 = np.uint64(SPLITMIX64_M1)
+_M2 = np.uint64(SPLITMIX64_M2)
+_GOLDEN = np.uint64(GOLDEN64)
+_FNV = np.uint64(FNV_PRIME64)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _mix64(x: np.uint64) -> np.uint64:
-    """splitmix64 finaliser of one value (= quality.signals._mix64)."""
+    """splitmix64 finaliser of one value (= transforms.hashing.splitmix64)."""
     x ^= x >> _S30
     x *= _M1
     x ^= x >> _S27
@@ -54,7 +56,7 @@ def _table_slots(keys: np.ndarray, m: int, table_keys: np.ndarray, table_count: 
 def ngram_repetition_kernel(
     units: np.ndarray, weights: np.ndarray, offsets: np.ndarray, top_ns: np.ndarray, dup_ns: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (top-n chars [doc, len(top_ns)], dup-n chars [doc, len(dup_ns)], total chars [doc]) (= signals.ngram_repetition).
+    """Return (top-n chars [doc, len(top_ns)], dup-n chars [doc, len(dup_ns)], total chars [doc]) (= tests/quality/signals_numpy_reference.ngram_repetition_reference).
 
     Document d owns units[offsets[d]:offsets[d + 1]]. top: occurrences x characters of the most
     frequent n-gram (ties: first seen), 0 unless it occurs twice; dup: characters covered by every

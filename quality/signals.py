@@ -3,9 +3,10 @@
 Every signal is computed over a whole Arrow batch at once (pyarrow.compute kernels for per-row
 counts, numpy over flattened lines / n-gram units for the per-document aggregates); only
 mojibake detection (ftfy) and the PII-count decoding fall back to Python per row. The hot
-character-class counts, line widths, duplicate lines and n-gram repetition also have numba
-kernels (quality._signal_kernels, the default path); the pyarrow/numpy code stays as their
-reference (``compiled=False``) and tests check both give identical columns. Shares are
+character-class counts, line widths, duplicate lines and n-gram repetition run as numba kernels
+(quality._signal_kernels), the one production path (the fastest measured, bench/results/signals_speed.md);
+the pyarrow/numpy versions they replaced live in tests/quality/signals_numpy_reference.py, which
+the tests and bench/bench_signals_speed.py compare them against, bit for bit. Shares are
 float32 in [0, 1] and null where the denominator is zero (an empty document has no line share).
 Deciding is left to ``quality.filters``.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 from transforms.lazy import build_once
 import json
 from importlib import resources
-from typing import ClassVar, Literal
+from typing import Callable, ClassVar, Literal, NamedTuple
 
 import ftfy.badness
 import numpy as np
@@ -255,35 +256,6 @@ def _per_doc_sum(parents: np.ndarray, values: np.ndarray, n_docs: int) -> np.nda
     return np.bincount(parents, weights=values.astype(np.float64), minlength=n_docs)
 
 
-def _repeat_mask(keys: np.ndarray) -> np.ndarray:
-    """Return True for each element whose key already occurred earlier in the array."""
-    if keys.size == 0:
-        return np.zeros(0, dtype=bool)
-    import pandas as pd  # lazily: only the reference path needs it, and it costs ~0.7 s per worker import
-
-    # pandas' hash table: O(n), ~3x faster than a stable argsort on 1M uint64 keys (measured)
-    return pd.Series(keys, copy=False).duplicated(keep="first").to_numpy()
-
-
-def _occurrences(keys: np.ndarray) -> np.ndarray:
-    """Return, for each element, how many times its key occurs in the array."""
-    import pandas as pd  # lazily, as in _repeat_mask
-
-    codes, _ = pd.factorize(keys)
-    return np.bincount(codes)[codes]
-
-
-def _mix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: spreads ids/hashes over 64 bits (wrapping uint64 arithmetic)."""
-    x = x.astype(np.uint64, copy=True)
-    x ^= x >> np.uint64(30)
-    x *= np.uint64(0xBF58476D1CE4E5B9)
-    x ^= x >> np.uint64(27)
-    x *= np.uint64(0x94D049BB133111EB)
-    x ^= x >> np.uint64(31)
-    return x
-
-
 def split_words(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """Return the whitespace-separated pieces of every text, flattened, and each piece's row index.
 
@@ -310,40 +282,19 @@ def _dominant_share(num: np.ndarray, nonspace: np.ndarray, min_share: float) -> 
         return np.where(nonspace > 0, num / np.maximum(nonspace, 1), 0.0) >= min_share
 
 
-def cjk_dominant(text: pa.Array, min_share: float, compiled: bool = True) -> np.ndarray:
+def cjk_dominant(text: pa.Array, min_share: float) -> np.ndarray:
     """Return True where Han+kana characters are at least `min_share` of the non-space characters."""
-    if compiled:
-        counts = char_class_counts(text)
-        return _dominant_share(counts["han_kana"], counts["nonspace"], min_share)
-    nonspace = _np(count_text_chars(text))
-    hk = _count(text, HAN_KANA_RE)
-    return _dominant_share(hk, nonspace, min_share)
+    counts = char_class_counts(text)
+    return _dominant_share(counts["han_kana"], counts["nonspace"], min_share)
 
 
 # ---------------------------------------------------------------------------------------------
 # Text statistics
 
 
-def char_class_counts_reference(text: pa.Array) -> dict[str, np.ndarray]:
-    """Return per-document character-class counts, one pyarrow regex pass per class (reference)."""
-    n = len(text)
-    pieces, parents = split_words(text)
-    nonempty = _np(pc.utf8_length(pieces)) > 0
-    return {
-        "nonspace": _np(count_text_chars(text)).astype(np.int64),
-        "words": np.bincount(parents[nonempty], minlength=n).astype(np.int64),
-        "han_kana": _count(text, HAN_KANA_RE),
-        "cjk": _count(text, CJK_RE),
-        "symbol": _count(text, SYMBOL_RE),
-        "digit": _count(text, DIGIT_RE),
-        "replacement": _count(text, REPLACEMENT_RE),
-        "garbled": _count(text, GARBLED_RE),
-        "mojibake_suspect": _np(pc.match_substring_regex(text, pattern=MOJIBAKE_TRIGGER_RE)).astype(bool),
-    }
-
-
 def char_class_counts(text: pa.Array) -> dict[str, np.ndarray]:
-    """Return exactly what char_class_counts_reference returns, from one compiled UTF-8 pass."""
+    """Return per-document character-class counts (non-space, words, Han/kana, CJK, symbol, digit, replacement,
+    garbled, mojibake suspect) from one compiled UTF-8 pass (classes as the RE2 patterns above define them)."""
     from quality import _signal_kernels as K
 
     offsets, data = _utf8_buffers(text)
@@ -366,10 +317,14 @@ def char_class_counts(text: pa.Array) -> dict[str, np.ndarray]:
     }
 
 
-def text_stat_columns(text: pa.Array, cjk_unit_share: float, compiled: bool = True) -> dict[str, pa.Array]:
+def text_stat_columns(text: pa.Array, cjk_unit_share: float) -> dict[str, pa.Array]:
     """Return per-document length, script and character-class signals for a string array."""
+    return text_stats_from_counts(text, char_class_counts(text), cjk_unit_share)
+
+
+def text_stats_from_counts(text: pa.Array, counts: dict[str, np.ndarray], cjk_unit_share: float) -> dict[str, pa.Array]:
+    """Return the text-stat signal columns from `char_class_counts` of `text` (ftfy runs here on the suspects)."""
     n = len(text)
-    counts = char_class_counts(text) if compiled else char_class_counts_reference(text)
     nonspace, n_words = counts["nonspace"], counts["words"]
     word_chars = nonspace  # whitespace-split words cover exactly the non-space characters
     spaced = ~_dominant_share(counts["han_kana"], nonspace, cjk_unit_share)
@@ -428,22 +383,30 @@ def _split_flat(text: pa.Array, pattern: str) -> tuple[pa.Array, np.ndarray]:
     return pieces, parents
 
 
-def _duplicate_pieces(
-    pieces: pa.Array, parents: np.ndarray, n_docs: int, compiled: bool = True
+def split_lines(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Return the trimmed lines of every text and their parent row indices (a literal split: ~4x a regex one)."""
+    lists = pc.split_pattern(text, pattern="\n")
+    parents = _np(pc.list_parent_indices(lists)).astype(np.int64)
+    return pc.utf8_trim_whitespace(pc.list_flatten(lists)), parents
+
+
+PARAGRAPH_SPLIT_RE = r"\n[ \t\x{3000}]*\n\s*"
+
+
+def repeated_piece_mask(pieces: pa.Array, parents: np.ndarray) -> np.ndarray:
+    """Return True for each piece equal, byte for byte, to an earlier piece of the same document (False when empty)."""
+    from quality._signal_kernels import repeated_pieces
+
+    return repeated_pieces(*_utf8_buffers(pieces), parents)
+
+
+def duplicate_piece_counts(
+    pieces: pa.Array, parents: np.ndarray, repeated: np.ndarray, n_docs: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Return per-doc (pieces, duplicate pieces, chars, duplicate chars) over non-empty pieces."""
     lengths = _np(pc.utf8_length(pieces)).astype(np.int64)
     keep = lengths > 0
-    if compiled:
-        from quality._signal_kernels import repeated_pieces
-
-        rep_all = repeated_pieces(*_utf8_buffers(pieces), parents)  # exact byte equality, False for empty pieces
-        parents, lengths, rep = parents[keep], lengths[keep], rep_all[keep]
-    else:
-        pieces = pieces.filter(pa.array(keep))
-        parents, lengths = parents[keep], lengths[keep]
-        codes = _np(pc.dictionary_encode(pieces).indices).astype(np.uint64)
-        rep = _repeat_mask((parents.astype(np.uint64) << np.uint64(32)) | codes)
+    parents, lengths, rep = parents[keep], lengths[keep], repeated[keep]
     total = np.bincount(parents, minlength=n_docs)
     dup = np.bincount(parents[rep], minlength=n_docs)
     chars = _per_doc_sum(parents, lengths, n_docs)
@@ -451,40 +414,55 @@ def _duplicate_pieces(
     return total, dup, chars, dup_chars
 
 
-def _line_widths(lines: pa.Array, compiled: bool) -> tuple[np.ndarray, np.ndarray]:
+def line_widths(lines: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Return (characters, display columns: WIDE_RE characters count 2) of every line."""
-    if compiled:
-        from quality._signal_kernels import char_and_class_lengths
+    from quality._signal_kernels import char_and_class_lengths
 
-        chars, wide = char_and_class_lengths(*_utf8_buffers(lines), char_class_table(), CLASS_BITS["wide"])
-        return chars, chars + wide
-    chars = _np(pc.utf8_length(lines))
-    return chars, chars + _np(pc.count_substring_regex(lines, pattern=WIDE_RE))
+    chars, wide = char_and_class_lengths(*_utf8_buffers(lines), char_class_table(), CLASS_BITS["wide"])
+    return chars, chars + wide
 
 
-def line_stat_columns(text: pa.Array, short_line_width: int, compiled: bool = True) -> dict[str, pa.Array]:
+class LinePieces(NamedTuple):
+    """What the line signals are computed from: lines and paragraphs, their parents, widths and repeats."""
+
+    lines: pa.Array
+    parents: np.ndarray
+    chars: np.ndarray
+    width: np.ndarray
+    line_repeated: np.ndarray
+    paras: pa.Array
+    para_parents: np.ndarray
+    para_repeated: np.ndarray
+
+
+def line_pieces(text: pa.Array) -> LinePieces:
+    """Return the lines and paragraphs of every text with their widths and repeat flags (compiled kernels)."""
+    lines, parents = split_lines(text)
+    chars, width = line_widths(lines)
+    paras, p_parents = _split_flat(text, PARAGRAPH_SPLIT_RE)
+    return LinePieces(lines, parents, chars, width, repeated_piece_mask(lines, parents), paras, p_parents,
+                      repeated_piece_mask(paras, p_parents))
+
+
+def line_stat_columns(text: pa.Array, short_line_width: int) -> dict[str, pa.Array]:
     """Return per-document line/paragraph signals: terminal punctuation, short, bullet, ellipsis, duplicates."""
-    n = len(text)
-    if compiled:  # a literal split gives the same pieces as the regex r"\n", ~4x faster
-        lists = pc.split_pattern(text, pattern="\n")
-        parents = _np(pc.list_parent_indices(lists)).astype(np.int64)
-        lines = pc.utf8_trim_whitespace(pc.list_flatten(lists))
-    else:
-        lines, parents = _split_flat(text, r"\n")
-    chars, width = _line_widths(lines, compiled)
-    nonempty = chars > 0
+    return line_stats_from_pieces(line_pieces(text), len(text), short_line_width)
+
+
+def line_stats_from_pieces(p: LinePieces, n: int, short_line_width: int) -> dict[str, pa.Array]:
+    """Return the line signal columns of `n` documents from their `line_pieces`."""
+    nonempty = p.chars > 0
 
     def per_doc(mask: np.ndarray) -> np.ndarray:
-        return np.bincount(parents[mask & nonempty], minlength=n)
+        return np.bincount(p.parents[mask & nonempty], minlength=n)
 
-    n_lines = per_doc(np.ones(len(lines), dtype=bool))
-    punct = per_doc(_np(pc.match_substring_regex(lines, pattern=TERMINAL_PUNCT_RE)).astype(bool))
-    short = per_doc(width < short_line_width)
-    bullet = per_doc(_np(pc.match_substring_regex(lines, pattern=BULLET_RE)).astype(bool))
-    ellipsis = per_doc(_np(pc.match_substring_regex(lines, pattern=ELLIPSIS_RE)).astype(bool))
-    l_total, l_dup, l_chars, l_dup_chars = _duplicate_pieces(lines, parents, n, compiled)
-    paras, p_parents = _split_flat(text, r"\n[ \t\x{3000}]*\n\s*")
-    p_total, p_dup, p_chars, p_dup_chars = _duplicate_pieces(paras, p_parents, n, compiled)
+    n_lines = per_doc(np.ones(len(p.lines), dtype=bool))
+    punct = per_doc(_np(pc.match_substring_regex(p.lines, pattern=TERMINAL_PUNCT_RE)).astype(bool))
+    short = per_doc(p.width < short_line_width)
+    bullet = per_doc(_np(pc.match_substring_regex(p.lines, pattern=BULLET_RE)).astype(bool))
+    ellipsis = per_doc(_np(pc.match_substring_regex(p.lines, pattern=ELLIPSIS_RE)).astype(bool))
+    l_total, l_dup, l_chars, l_dup_chars = duplicate_piece_counts(p.lines, p.parents, p.line_repeated, n)
+    p_total, p_dup, p_chars, p_dup_chars = duplicate_piece_counts(p.paras, p.para_parents, p.para_repeated, n)
     return {
         "signal_lines": pa.array(n_lines, pa.int64()),
         "signal_punct_end_line_share": share(punct, n_lines),
@@ -523,17 +501,7 @@ class ScoreLineStats(Scorer):
 # N-gram repetition (Gopher), over characters for CJK and words for spaced scripts
 
 
-def _char_units(text: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (code points, weights=1, doc index) of every non-space, non-punctuation character."""
-    stripped = pc.replace_substring_regex(text, pattern=NGRAM_STRIP_RE, replacement="")
-    lengths = _np(pc.utf8_length(stripped)).astype(np.int64)
-    joined = "".join(stripped.to_pylist())
-    units = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    docs = np.repeat(np.arange(len(text), dtype=np.int64), lengths)
-    return units, np.ones(units.size, dtype=np.int64), docs
-
-
-def _word_units(text: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def word_units(text: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (word ids, word lengths, doc index) of lower-cased, punctuation-stripped words."""
     pieces, docs = split_words(text)
     words = pc.replace_substring_regex(pc.utf8_lower(pieces), pattern=r"\p{P}+", replacement="")
@@ -544,60 +512,28 @@ def _word_units(text: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ids, lengths[keep], docs[keep]
 
 
-def _top_ngram_chars(keys: np.ndarray, pos: np.ndarray, docs: np.ndarray, cum_w: np.ndarray, n: int, n_docs: int) -> np.ndarray:
-    """Per doc: count x characters of the most frequent n-gram (ties: first seen), 0 unless it repeats."""
-    top = np.zeros(n_docs)
-    if pos.size == 0:
-        return top
-    occ = _occurrences(keys)  # occurrences of each position's n-gram in its document
-    best = np.zeros(n_docs, dtype=np.int64)
-    np.maximum.at(best, docs[pos], occ)
-    cand = np.nonzero((occ == best[docs[pos]]) & (occ >= 2))[0]  # ascending, so first seen comes first
-    cand_docs, first = np.unique(docs[pos[cand]], return_index=True)
-    chosen = pos[cand[first]]
-    top[cand_docs] = occ[cand[first]] * (cum_w[chosen + n] - cum_w[chosen])
-    return top
+def char_units(text: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (code points, per-row offsets into them) of every non-space, non-punctuation character of text[rows]."""
+    from quality._signal_kernels import kept_codepoints
+
+    offsets, data = _utf8_buffers(text)
+    return kept_codepoints(offsets, data, rows.astype(np.int64), char_class_table(), CLASS_BITS["ngram_strip"])
 
 
-def ngram_repetition(units: np.ndarray, weights: np.ndarray, docs: np.ndarray, n_docs: int) -> dict[str, np.ndarray]:
-    """Return Gopher repetition shares per doc from flattened units (docs contiguous, in order).
+def doc_offsets(docs: np.ndarray, n_docs: int) -> np.ndarray:
+    """Return offsets[d]..offsets[d+1] = the positions of document d in a doc-index array sorted by document."""
+    offsets = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(docs, minlength=n_docs), out=offsets[1:])
+    return offsets
 
-    top_{n}gram: characters in the most frequent n-gram (only if it occurs at least twice) over all
-    characters; dup_{n}gram: characters covered by repeated occurrences of n-grams (every
-    occurrence after the first) over all characters.
+
+def ngram_repetition(units: np.ndarray, weights: np.ndarray, offsets: np.ndarray) -> dict[str, np.ndarray]:
+    """Return Gopher repetition numerators per doc (and ``_total``) from units, document d owning units[offsets[d]:offsets[d+1]].
+
+    top_{n}gram: characters in the most frequent n-gram (only if it occurs at least twice; ties:
+    first seen); dup_{n}gram: characters covered by repeated occurrences of n-grams (every
+    occurrence after the first). N-grams are keyed by a salted splitmix64 chain (transforms.hashing).
     """
-    total = _per_doc_sum(docs, weights, n_docs)
-    out: dict[str, np.ndarray] = {}
-    cum_w = np.concatenate([[0], np.cumsum(weights)])
-    doc_salt = _mix64(docs.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15))
-    base = _mix64(units)
-    h = base.copy()
-    for n in range(1, max(DUP_NGRAM_NS) + 1):
-        if n > 1:
-            if h.size < 2:
-                h = h[:0]
-            else:
-                h = _mix64(h[:-1] * np.uint64(0x100000001B3) + base[n - 1 :])
-        m = h.size
-        if n not in TOP_NGRAM_NS and n not in DUP_NGRAM_NS:
-            continue
-        valid = docs[: m] == docs[n - 1 : n - 1 + m] if m else np.zeros(0, dtype=bool)
-        pos = np.nonzero(valid)[0]
-        keys = h[pos] ^ doc_salt[pos]
-        if n in TOP_NGRAM_NS:
-            out[f"top_{n}gram"] = _top_ngram_chars(keys, pos, docs, cum_w, n, n_docs)
-        if n in DUP_NGRAM_NS:
-            covered_w = np.zeros(n_docs)
-            if pos.size:
-                starts = pos[_repeat_mask(keys)]
-                diff = np.bincount(starts, minlength=units.size + 1) - np.bincount(starts + n, minlength=units.size + 1)
-                covered = np.cumsum(diff)[: units.size] > 0
-                covered_w = _per_doc_sum(docs[covered], weights[covered], n_docs)
-            out[f"dup_{n}gram"] = covered_w
-    return {k: v for k, v in out.items()} | {"_total": total}
-
-
-def _ngram_repetition_by_offsets(units: np.ndarray, weights: np.ndarray, offsets: np.ndarray) -> dict[str, np.ndarray]:
     from quality._signal_kernels import ngram_repetition_kernel
 
     top, dup, total = ngram_repetition_kernel(
@@ -609,28 +545,27 @@ def _ngram_repetition_by_offsets(units: np.ndarray, weights: np.ndarray, offsets
     return out | {"_total": total}
 
 
-def ngram_repetition_compiled(units: np.ndarray, weights: np.ndarray, docs: np.ndarray, n_docs: int) -> dict[str, np.ndarray]:
-    """Return exactly what ngram_repetition returns (same salted splitmix64 keys), counted by a numba kernel per document."""
-    offsets = np.zeros(n_docs + 1, dtype=np.int64)
-    np.cumsum(np.bincount(docs, minlength=n_docs), out=offsets[1:])
-    return _ngram_repetition_by_offsets(units, weights, offsets)
+def repetition_of_rows(text: pa.Array, rows: np.ndarray, by_char: bool) -> dict[str, np.ndarray]:
+    """Return `ngram_repetition` of text[rows] over characters (`by_char`) or words."""
+    if by_char:
+        units, offsets = char_units(text, rows)
+        return ngram_repetition(units, np.ones(units.size, dtype=np.int64), offsets)
+    units, weights, docs = word_units(text.take(pa.array(rows)))
+    return ngram_repetition(units, weights, doc_offsets(docs, rows.size))
 
 
-def _char_repetition_compiled(text: pa.Array, rows: np.ndarray) -> dict[str, np.ndarray]:
-    """Return ngram_repetition over _char_units of text[rows], decoding the UTF-8 buffers in the kernel."""
-    from quality._signal_kernels import kept_codepoints
-
-    offsets, data = _utf8_buffers(text)
-    units, unit_offsets = kept_codepoints(offsets, data, rows.astype(np.int64), char_class_table(), CLASS_BITS["ngram_strip"])
-    return _ngram_repetition_by_offsets(units, np.ones(units.size, dtype=np.int64), unit_offsets)
+RepetitionMeasure = Callable[[pa.Array, np.ndarray, bool], dict[str, np.ndarray]]
 
 
 def repetition_columns(
-    text: pa.Array, unit: Literal["auto", "char", "word"], cjk_unit_share: float, compiled: bool = True
+    text: pa.Array, unit: Literal["auto", "char", "word"], cjk_unit_share: float, measure: RepetitionMeasure = repetition_of_rows
 ) -> dict[str, pa.Array]:
-    """Return the Gopher n-gram repetition signals and the unit (char/word) each document used."""
+    """Return the Gopher n-gram repetition signals and the unit (char/word) each document used.
+
+    `measure` computes the numerators of the chosen rows (tests pass the numpy reference).
+    """
     n = len(text)
-    use_char = np.full(n, unit == "char") if unit != "auto" else cjk_dominant(text, cjk_unit_share, compiled)
+    use_char = np.full(n, unit == "char") if unit != "auto" else cjk_dominant(text, cjk_unit_share)
     names = [f"top_{k}gram" for k in TOP_NGRAM_NS] + [f"dup_{k}gram" for k in DUP_NGRAM_NS]
     num = {k: np.zeros(n) for k in names}
     den = np.zeros(n)
@@ -638,12 +573,7 @@ def repetition_columns(
         rows = np.nonzero(use_char == is_char)[0]
         if rows.size == 0:
             continue
-        if is_char and compiled:
-            res = _char_repetition_compiled(text, rows)
-        else:
-            sub = text.take(pa.array(rows))
-            units, weights, docs = _char_units(sub) if is_char else _word_units(sub)
-            res = (ngram_repetition_compiled if compiled else ngram_repetition)(units, weights, docs, rows.size)
+        res = measure(text, rows, is_char)
         den[rows] = res["_total"]
         for k in names:
             num[k][rows] = res[k]

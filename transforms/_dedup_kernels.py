@@ -1,6 +1,7 @@
-"""Compiled (numba) kernels for near-dup shingling and OPH signatures; numpy references live in `transforms.dedup`.
+"""Compiled (numba) kernels for near-dup shingling and OPH signatures: the production path of `transforms.dedup`.
 
-Every kernel returns exactly what its reference returns (tests compare them bit for bit): the
+Every kernel returns exactly what its numpy reference (tests/transforms/dedup_reference.py) returns
+(tests compare them bit for bit): the
 hashes are the same ring arithmetic modulo 2^64, only evaluated in one pass instead of through
 prefix sums, gathers and ``np.minimum.at``. Imported lazily by `transforms.dedup`, so a process
 that never signs documents does not pay numba's import.
@@ -11,24 +12,26 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from transforms.hashing import FMIX64_M1, FMIX64_M2, FNV_PRIME64
+
 # Constants are module globals so numba freezes them into the machine code (uint64-typed: mixing
 # uint64 with int64 literals would make numba compute in float64).
 _ONE = np.uint64(1)
 _S32 = np.uint64(32)
 _S33 = np.uint64(33)
-_M1 = np.uint64(0xFF51AFD7ED558CCD)
-_M2 = np.uint64(0xC4CEB9FE1A85EC53)
+_M1 = np.uint64(FMIX64_M1)
+_M2 = np.uint64(FMIX64_M2)
 _MASK32 = np.uint64(0xFFFFFFFF)
 _CAP = np.uint64(0xFFFFFFFE)  # real OPH values are capped one below the empty marker
 _EMPTY = np.uint32(0xFFFFFFFF)
-_CP_MUL = np.uint64(0x100000001B3)
+_CP_MUL = np.uint64(FNV_PRIME64)
 _SEP, _WORD, _CJK, _DOCB = 0, 1, 2, 3  # codepoint classes, as in transforms.dedup
 _DOC_SEP = 0xE000  # joins documents, as in transforms.dedup
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _fmix64(h: np.uint64) -> np.uint64:
-    """MurmurHash3 64-bit finaliser of one value (= transforms.dedup.fmix64)."""
+    """MurmurHash3 64-bit finaliser of one value (= transforms.hashing.fmix64)."""
     h ^= h >> _S33
     h *= _M1
     h ^= h >> _S33
@@ -41,7 +44,7 @@ def shingle_codepoints(
     cps: np.ndarray, classes: np.ndarray, n_docs: int, char_ngram: int, word_ngram: int, cjk_share: float,
     cp_base: np.uint64, tok_base: np.uint64, tok_base_inv: np.uint64,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (shingle hashes, offsets, is-CJK flags) of U+E000-joined normalised codepoints (= dedup._shingle_chunk)."""
+    """Return (shingle hashes, offsets, is-CJK flags) of U+E000-joined normalised codepoints (= tests/transforms/dedup_reference.shingle_hashes_reference)."""
     n = cps.shape[0]
     tok_hash = np.empty(n, np.uint64)
     n_tok = np.zeros(n_docs, np.int64)
@@ -150,7 +153,7 @@ def oph_bins(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed_mix: n
 
 @numba.njit(cache=True, nogil=True)
 def densify_rows(sig: np.ndarray, candidates: np.ndarray) -> None:
-    """Fill empty bins in place from filled bins of the same row (= transforms.dedup.densify)."""
+    """Fill empty bins in place from filled bins of the same row (= tests/transforms/dedup_reference.densify_reference)."""
     num_perm = sig.shape[1]
     attempts = candidates.shape[0]
     empty = np.empty(num_perm, np.bool_)
@@ -278,3 +281,25 @@ def replace_phrases(
             k += 1
         pos += key_len[found]
     return out[:k]
+
+
+@numba.njit(cache=True, nogil=True)
+def star_centres(order: np.ndarray, rank: np.ndarray, indptr: np.ndarray, nbrs: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Return per row the kept row it duplicates (-1: kept), deciding rows in `order` (best rank first).
+
+    A row is removed only when it has an edge to a row already kept (a better-ranked one); it names
+    the most similar such row (ties: the better rank). Edges of row u are nbrs[indptr[u]:indptr[u+1]].
+    """
+    dup = np.full(rank.shape[0], -1, np.int64)
+    for i in range(order.shape[0]):
+        u = order[i]
+        best, best_score = -1, -1.0
+        for e in range(indptr[u], indptr[u + 1]):
+            v = nbrs[e]
+            if rank[v] >= rank[u] or dup[v] != -1:
+                continue
+            s = scores[e]
+            if s > best_score or (s == best_score and rank[v] < rank[best]):
+                best, best_score = v, s
+        dup[u] = best
+    return dup

@@ -10,9 +10,9 @@ import opencc
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import xxhash
 from pydantic import Field
 
+from transforms.hashing import text_hash64
 from transforms.ops import CorpusOp, Filter, Mapper, Measure, OpStats, Rule, add_trace, mark_dropped, reasons_where, set_column
 from transforms.registry import register_op
 from transforms.schema import CLUSTER_ID, DUPLICATE_OF, ensure_decision_columns
@@ -111,11 +111,6 @@ def normalize_for_dedup(text: str, steps: tuple[str, ...], script: str = "t2s") 
     if "whitespace" in steps:
         text = "".join(text.split())
     return text
-
-
-def text_hash64(text: str) -> int:
-    """Return a stable signed 64-bit hash of a text (xxh3)."""
-    return xxhash.xxh3_64_intdigest(text.encode("utf-8")) - (1 << 63)
 
 
 @register_op

@@ -1,8 +1,9 @@
 """Near-duplicate (MinHash LSH) and repeated-line dedup, right on Chinese: pure, vectorised, shardable.
 
-The pipeline per batch of texts, over one codepoint array (no per-document Python loop); shingling
-and OPH signing run as numba kernels (`transforms._dedup_kernels`) with this module's numpy code as
-their bit-identical reference (``compiled=False``):
+The pipeline per batch of texts, over one codepoint array (no per-document Python loop); case
+folding, shingling and OPH signing run as numba kernels (`transforms._dedup_kernels`), the one
+production path (their numpy references, bit-identical, live in tests/transforms/dedup_reference.py);
+every hash comes from `transforms.hashing`:
 
   normalise (NFKC, casefold, optional OpenCC t2s/tw2sp/hk2s so a Traditional copy of a Simplified
   document gets the same key) -> tokens (a CJK character is one token, a run of letters/digits in a
@@ -11,8 +12,10 @@ their bit-identical reference (``compiled=False``):
   ``word_ngram`` otherwise; a document shorter than n is one shingle, never skipped) -> MinHash
   signature (one-permutation hashing with optimal densification, or classic permutations that are
   bit-identical to datasketch's ``affine32`` scheme) -> LSH band hashes with bands/rows chosen from a
-  target Jaccard threshold -> candidate pairs -> optional verification -> connected components ->
-  keep policy -> decisions (``cluster_id``, ``duplicate_of``, ``drop_reason``) keyed by id.
+  target Jaccard threshold -> candidate pairs -> verification -> star clusters (a document is removed
+  only as a near-duplicate of a document that is kept, which it names in ``duplicate_of``; connected
+  components, which chain, are an option) -> decisions (``cluster_id``, ``duplicate_of``,
+  ``drop_reason``) keyed by id.
 
 The reduce works on the small signature table only; `flows/dedup.py` stages the same functions
 through Parquet files for runs that do not fit in memory and for incremental dedup.
@@ -24,7 +27,7 @@ import re
 import unicodedata
 import zlib
 from types import ModuleType
-from typing import ClassVar, Literal, NamedTuple
+from typing import Callable, ClassVar, Literal, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -33,7 +36,8 @@ from pydantic import Field, model_validator
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from transforms.basic import apply_duplicate_decisions, opencc_converter, text_hash64
+from transforms.basic import apply_duplicate_decisions, opencc_converter
+from transforms.hashing import BAND_BASE, CP_BASE, GOLDEN64, TOK_BASE, fmix32, fmix64, power_table, text_hash64
 from transforms.lazy import build_once
 from transforms.ops import CorpusOp, OpStats, add_trace, mark_dropped, set_column
 from transforms.registry import register_op
@@ -43,16 +47,13 @@ ScriptConversion = Literal["none", "t2s", "tw2s", "tw2sp", "hk2s", "fold"]
 Hashing = Literal["oph", "permutations"]
 KeepPolicy = Literal["first", "longest", "quality"]
 Verify = Literal["none", "signature", "exact"]
+Clustering = Literal["star", "components"]
 
 _U64 = np.uint64
 _MASK32 = _U64(0xFFFFFFFF)
 _EMPTY = np.uint32(0xFFFFFFFF)  # empty OPH bin; real values are capped one below
 _DOC_SEP = "\ue000"  # private-use char joining documents; survives NFKC, casefold and OpenCC
-# Odd multipliers for the polynomial (rolling) hashes; odd => invertible modulo 2^64.
-_CP_BASE = 0x9E3779B97F4A7C15
-_TOK_BASE = 0xC2B2AE3D27D4EB4F
-_BAND_BASE = 0x165667B19E3779F9
-_TOK_BASE_INV = pow(_TOK_BASE, -1, 1 << 64)  # lets the compiled shingler roll its n-gram hash
+_TOK_BASE_INV = pow(TOK_BASE, -1, 1 << 64)  # lets the shingler roll its n-gram hash
 
 # Codepoint classes for tokenisation.
 _SEP, _WORD, _CJK, _DOCB = 0, 1, 2, 3
@@ -80,23 +81,10 @@ def codepoint_classes() -> np.ndarray:
     return table
 
 
-def fmix64(h: np.ndarray) -> np.ndarray:
-    """Return the MurmurHash3 64-bit finaliser of a uint64 array (an avalanching bijection)."""
-    h = h ^ (h >> _U64(33))
-    h = h * _U64(0xFF51AFD7ED558CCD)
-    h = h ^ (h >> _U64(33))
-    h = h * _U64(0xC4CEB9FE1A85EC53)
-    return h ^ (h >> _U64(33))
-
-
 @build_once
 def _power_tables(base: int, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Return base^i and base^-i modulo 2^64 for i in [0, size] (built once per (base, size))."""
-    inv = pow(base, -1, 1 << 64)
-    p = np.full(size + 1, base, _U64)
-    q = np.full(size + 1, inv, _U64)
-    p[0] = q[0] = 1
-    return np.cumprod(p, dtype=_U64), np.cumprod(q, dtype=_U64)
+    return power_table(base, size)
 
 
 def _powers(base: int, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -105,14 +93,6 @@ def _powers(base: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     # module dict so threads that grow the table together build it once and see it finished.
     pw, inv = _power_tables(base, max(1 << 16, 1 << int(n).bit_length()))
     return pw[: n + 1], inv[: n + 1]
-
-
-def _range_hash(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray, base: int) -> np.ndarray:
-    """Return a polynomial hash of values[s:s+l] for every (s, l), via prefix sums mod 2^64."""
-    pw, inv = _powers(base, len(values))
-    prefix = np.zeros(len(values) + 1, _U64)
-    np.cumsum(values * pw[:-1], dtype=_U64, out=prefix[1:])
-    return (prefix[starts + lengths] - prefix[starts]) * inv[starts]
 
 
 @build_once
@@ -141,36 +121,30 @@ def _fold_tables() -> tuple[np.ndarray, np.ndarray]:
     return fold, slow
 
 
-def normalized_codepoints(texts: list[str], script: ScriptConversion, compiled: bool = True) -> np.ndarray:
+def normalized_codepoints(texts: list[str], script: ScriptConversion) -> np.ndarray:
     """Return NFKC-casefolded (optionally OpenCC-converted) codepoints of all texts joined by U+E000.
 
-    `compiled` folds with one numba pass instead of numpy gathers and a cumsum (same result).
+    One numba pass folds by table; only documents with a character whose NFKC expands or composes
+    take the exact string path.
     """
     fold, slow = _fold_tables()
     texts = [t.replace(_DOC_SEP, " ") for t in texts]
     cps = np.frombuffer(_DOC_SEP.join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
-    if compiled:
-        folded, needs_string_path = _kernels().fold_codepoints(cps, fold, slow, len(texts))
-        if needs_string_path.any():  # e.g. "…" (NFKC "..."): common in Chinese text, so most chunks have one
-            for i in np.flatnonzero(needs_string_path).tolist():
-                texts[i] = unicodedata.normalize("NFKC", texts[i]).casefold()
-            cps = np.frombuffer(_DOC_SEP.join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
-            folded, _ = _kernels().fold_codepoints(cps, fold, slow, len(texts))
-        return _convert_script(folded, script)
-    if slow[cps].any():  # redo only the documents that need full string normalisation
-        doc_of_cp = np.cumsum(cps == ord(_DOC_SEP))
-        for i in np.unique(doc_of_cp[slow[cps]]).tolist():
+    folded, needs_string_path = _kernels().fold_codepoints(cps, fold, slow, len(texts))
+    if needs_string_path.any():  # e.g. "…" (NFKC "..."): common in Chinese text, so most chunks have one
+        for i in np.flatnonzero(needs_string_path).tolist():
             texts[i] = unicodedata.normalize("NFKC", texts[i]).casefold()
         cps = np.frombuffer(_DOC_SEP.join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
-    return _convert_script(fold[cps], script, compiled=False)
+        folded, _ = _kernels().fold_codepoints(cps, fold, slow, len(texts))
+    return convert_script_codepoints(folded, script)
 
 
-def _convert_script(cps: np.ndarray, script: ScriptConversion, compiled: bool = True) -> np.ndarray:
-    """Return codepoints after the OpenCC conversion `script` (unchanged for "none"; "fold": tw2sp + regional vocabulary)."""
+def convert_script_codepoints(cps: np.ndarray, script: ScriptConversion) -> np.ndarray:
+    """Return U+E000-joined codepoints after the OpenCC conversion `script` (unchanged for "none"; "fold": tw2sp + regional vocabulary)."""
     if script == "none":
         return cps
     if script == "fold":
-        return fold_codepoints(cps, int(np.count_nonzero(cps == ord(_DOC_SEP))) + 1, compiled)
+        return fold_codepoints(cps, int(np.count_nonzero(cps == ord(_DOC_SEP))) + 1)
     joined = opencc_converter(script).convert(cps.tobytes().decode("utf-32-le"))
     return np.frombuffer(joined.encode("utf-32-le"), np.uint32)
 
@@ -193,39 +167,43 @@ def fold_script_texts(texts: list[str]) -> list[str]:
     return cps.tobytes().decode("utf-32-le", "surrogatepass").split(_DOC_SEP)
 
 
-def fold_codepoints(cps: np.ndarray, n_docs: int, compiled: bool = True) -> np.ndarray:
+def fold_codepoints(cps: np.ndarray, n_docs: int) -> np.ndarray:
     """Return U+E000-joined documents folded to one Simplified, mainland-vocabulary key each.
+
+    `simplify_traditional_codepoints`, then every document's REGIONAL_FOLDS phrases replaced by
+    their key in one compiled pass (REGIONAL_FOLDS also holds tw2sp's mappings of words both
+    scripts spell alike, 支援 -> 支持, so a Simplified and a Traditional copy meet on one key).
+    """
+    return _kernels().replace_phrases(simplify_traditional_codepoints(cps, n_docs), *_regional_fold_arrays())
+
+
+def simplify_traditional_codepoints(cps: np.ndarray, n_docs: int) -> np.ndarray:
+    """Return U+E000-joined documents with Traditional text made Simplified, by the cheapest route per document.
 
     A document with at least as many Traditional-only as Simplified-only characters (and some)
     goes through OpenCC tw2sp (Taiwan phrases and variants -> mainland Simplified); a mostly
     Simplified one with a few Traditional-only characters has just those converted, character by
-    character; then every document goes through REGIONAL_FOLDS, which also holds tw2sp's mappings
-    of words both scripts spell alike (支援 -> 支持), so both routes give one key. OpenCC costs
-    ~100-200 ns per character, so only Traditional text pays it; the routing, the character
-    table and the phrase table are compiled passes (`compiled=False`: the phrase table by the
-    `fold_regional_vocabulary` regex, the reference).
+    character; others are unchanged. OpenCC costs ~100-200 ns per character, so only Traditional
+    text pays it; the routing counts are one compiled pass.
     """
-    k = _kernels()
-    simp, trad, _ = k.han_counts(cps, _han_flags(), n_docs).T
+    simp, trad, _ = _kernels().han_counts(cps, _han_flags(), n_docs).T
     opencc_docs = np.flatnonzero((trad > 0) & (trad >= simp))
     mixed_docs = np.flatnonzero((trad > 0) & (trad < simp))
-    if len(opencc_docs) or len(mixed_docs):
-        sep = np.flatnonzero(cps == ord(_DOC_SEP))
-        starts, ends = np.concatenate(([0], sep + 1)), np.concatenate((sep, [len(cps)]))
-        cps = cps.copy()
-        lut = _traditional_char_lut()
-        for i in mixed_docs.tolist():
-            cps[starts[i] : ends[i]] = lut[cps[starts[i] : ends[i]]]
-        if len(opencc_docs):  # one OpenCC call for all of them: the per-call overhead is larger than a short text's conversion
-            texts = cps.tobytes().decode("utf-32-le", "surrogatepass").split(_DOC_SEP)
-            converted = opencc_converter("tw2sp").convert(_DOC_SEP.join(texts[i] for i in opencc_docs.tolist()))
-            for i, t in zip(opencc_docs.tolist(), converted.split(_DOC_SEP)):
-                texts[i] = t
-            cps = np.frombuffer(_DOC_SEP.join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
-    if not compiled:
-        folded = fold_regional_vocabulary(cps.tobytes().decode("utf-32-le", "surrogatepass"))
-        return np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), np.uint32)
-    return k.replace_phrases(cps, *_regional_fold_arrays())
+    if not len(opencc_docs) and not len(mixed_docs):
+        return cps
+    sep = np.flatnonzero(cps == ord(_DOC_SEP))
+    starts, ends = np.concatenate(([0], sep + 1)), np.concatenate((sep, [len(cps)]))
+    cps = cps.copy()
+    lut = _traditional_char_lut()
+    for i in mixed_docs.tolist():
+        cps[starts[i] : ends[i]] = lut[cps[starts[i] : ends[i]]]
+    if len(opencc_docs):  # one OpenCC call for all of them: the per-call overhead is larger than a short text's conversion
+        texts = cps.tobytes().decode("utf-32-le", "surrogatepass").split(_DOC_SEP)
+        converted = opencc_converter("tw2sp").convert(_DOC_SEP.join(texts[i] for i in opencc_docs.tolist()))
+        for i, t in zip(opencc_docs.tolist(), converted.split(_DOC_SEP)):
+            texts[i] = t
+        cps = np.frombuffer(_DOC_SEP.join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
+    return cps
 
 
 @build_once
@@ -326,17 +304,6 @@ REGIONAL_FOLDS: dict[str, str] = {
 }
 
 
-@build_once
-def _regional_fold_pattern() -> re.Pattern:
-    """Return one alternation of the REGIONAL_FOLDS keys, longest first (软件包 before 软件)."""
-    return re.compile("|".join(map(re.escape, sorted(REGIONAL_FOLDS, key=len, reverse=True))))
-
-
-def fold_regional_vocabulary(simplified: str) -> str:
-    """Return Simplified text with each regional variant word of REGIONAL_FOLDS replaced by its one key."""
-    return _regional_fold_pattern().sub(lambda m: REGIONAL_FOLDS[m.group(0)], simplified)
-
-
 # Han script of a document, from characters only one script uses (the tables transforms.langid
 # ships, built from OpenCC's dictionaries): decides which pairs the cross-script stage compares.
 HAN_OTHER, HAN_SIMPLIFIED, HAN_TRADITIONAL = 0, 1, 2
@@ -399,15 +366,14 @@ _SIGN_BATCH = 4096  # documents signed at once: bounds the shingle arrays of a l
 
 def shingle_hashes(
     texts: list[str], char_ngram: int, word_ngram: int, script: ScriptConversion = "none", cjk_share: float = 0.5,
-    compiled: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (64-bit shingle hashes, per-document offsets into them, per-document is-CJK flags).
 
     A document whose tokens are at least `cjk_share` CJK characters is shingled by `char_ngram`
     characters, any other by `word_ngram` words; shorter documents give one shingle of all tokens.
-    `compiled` uses the numba kernel (bit-identical); False runs the numpy reference.
+    Texts are shingled in chunks of about a million codepoints, which bounds the temporaries.
     """
-    chunk_fn = _shingle_chunk_compiled if compiled else _shingle_chunk
+    chunk_fn = _shingle_chunk
     parts, start, size = [], 0, 0
     for i, t in enumerate(texts):
         size += len(t) + 1
@@ -427,50 +393,13 @@ def shingle_hashes(
 def _shingle_chunk(
     texts: list[str], char_ngram: int, word_ngram: int, script: ScriptConversion, cjk_share: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Shingle one chunk of texts (see `shingle_hashes`): the numpy reference of the compiled kernel."""
-    n_docs = len(texts)
-    if n_docs == 0:
-        return np.zeros(0, _U64), np.zeros(1, np.int64), np.zeros(0, bool)
-    cps = normalized_codepoints(texts, script, compiled=False)
-    cls = codepoint_classes()[cps]
-    doc_of_cp = np.cumsum(cls == _DOCB, dtype=np.int64)
-    is_tok = (cls == _WORD) | (cls == _CJK)
-    prev = np.concatenate(([_SEP], cls[:-1]))
-    starts_mask = is_tok & ((cls == _CJK) | (prev != _WORD))
-    tok_start = np.flatnonzero(starts_mask)
-    # A token ends where the next token starts or at the first non-token codepoint after it.
-    tok_id = np.cumsum(starts_mask) - 1
-    tok_len = np.bincount(tok_id[is_tok], minlength=len(tok_start)).astype(np.int64)
-    cp_vals = (cps.astype(_U64) + _U64(1)) * _U64(0x100000001B3)
-    tok_hash = fmix64(_range_hash(cp_vals, tok_start, tok_len, _CP_BASE))
-    tok_doc = doc_of_cp[tok_start]
-    tok_cjk = cls[tok_start] == _CJK
-    n_tok = np.bincount(tok_doc, minlength=n_docs).astype(np.int64)
-    n_cjk = np.bincount(tok_doc, weights=tok_cjk, minlength=n_docs)
-    is_cjk_doc = n_cjk >= cjk_share * np.maximum(n_tok, 1)
-    is_cjk_doc &= n_tok > 0
-    n = np.where(is_cjk_doc, char_ngram, word_ngram).astype(np.int64)
-    per_doc = np.where(n_tok >= n, n_tok - n + 1, (n_tok > 0).astype(np.int64))
-    width = np.minimum(n, n_tok)
-    tok_off = np.concatenate(([0], np.cumsum(n_tok)))
-    sh_off = np.concatenate(([0], np.cumsum(per_doc)))
-    sh_doc = np.repeat(np.arange(n_docs), per_doc)
-    sh_start = tok_off[sh_doc] + (np.arange(sh_off[-1]) - sh_off[sh_doc])
-    sh_len = width[sh_doc]
-    hashes = fmix64(_range_hash(tok_hash, sh_start, sh_len, _TOK_BASE) ^ sh_len.astype(_U64))
-    return hashes, sh_off, is_cjk_doc
-
-
-def _shingle_chunk_compiled(
-    texts: list[str], char_ngram: int, word_ngram: int, script: ScriptConversion, cjk_share: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Shingle one chunk of texts with the numba kernel (identical output to `_shingle_chunk`)."""
+    """Shingle one chunk of texts (see `shingle_hashes`) with the numba kernel."""
     if not texts:
         return np.zeros(0, _U64), np.zeros(1, np.int64), np.zeros(0, bool)
     cps = normalized_codepoints(texts, script)
     return _kernels().shingle_codepoints(
         cps, codepoint_classes(), len(texts), char_ngram, word_ngram, float(cjk_share),
-        _U64(_CP_BASE), _U64(_TOK_BASE), _U64(_TOK_BASE_INV),
+        _U64(CP_BASE), _U64(TOK_BASE), _U64(_TOK_BASE_INV),
     )
 
 
@@ -483,31 +412,20 @@ def _kernels() -> ModuleType:
 
 def _oph_seed_mix(seed: int) -> np.uint64:
     """Return the 64-bit value OPH xors into every shingle hash for `seed`."""
-    return _U64(seed * 0x9E3779B97F4A7C15 % (1 << 64))
+    return _U64(seed * GOLDEN64 % (1 << 64))
 
 
-def oph_signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int, compiled: bool = True) -> np.ndarray:
+def oph_signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
     """Return one-permutation-hashing MinHash signatures (docs x num_perm uint32), optimally densified.
 
     Each shingle hash falls in one of `num_perm` bins and the minimum per bin is kept, so the cost
     is O(shingles), not O(shingles x permutations); empty bins borrow a filled bin chosen by a
-    seeded hash of (bin, attempt), the same for every document (Shrivastava 2017). `compiled`
-    uses the numba kernels (bit-identical); False runs the numpy reference.
+    seeded hash of (bin, attempt), the same for every document (Shrivastava 2017).
     """
-    if compiled:
-        k = _kernels()
-        sig = k.oph_bins(np.ascontiguousarray(hashes, _U64), np.ascontiguousarray(offsets, np.int64), num_perm, _oph_seed_mix(seed))
-        k.densify_rows(sig, _densify_candidates(num_perm, seed, 8 * num_perm))
-        return sig
-    n_docs = len(offsets) - 1
-    h = fmix64(hashes ^ _oph_seed_mix(seed))
-    bins = ((h >> _U64(32)) % _U64(num_perm)).astype(np.int64)
-    vals = np.minimum((h & _MASK32).astype(np.uint32), _EMPTY - np.uint32(1))
-    doc = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(offsets))
-    sig = np.full(n_docs * num_perm, _EMPTY, np.uint32)
-    np.minimum.at(sig, doc * num_perm + bins, vals)
-    sig = sig.reshape(n_docs, num_perm)
-    return densify(sig, seed)
+    k = _kernels()
+    sig = k.oph_bins(np.ascontiguousarray(hashes, _U64), np.ascontiguousarray(offsets, np.int64), num_perm, _oph_seed_mix(seed))
+    k.densify_rows(sig, _densify_candidates(num_perm, seed, 8 * num_perm))
+    return sig
 
 
 @build_once
@@ -515,35 +433,8 @@ def _densify_candidates(num_perm: int, seed: int, attempts: int) -> np.ndarray:
     """Return the bin each empty bin borrows from at each attempt (attempts x num_perm)."""
     j = np.arange(num_perm, dtype=_U64)[None, :]
     a = np.arange(1, attempts + 1, dtype=_U64)[:, None]
-    mixed = fmix64(j * _U64(0xD6E8FEB86659FD93) + a * _U64(0x9E3779B97F4A7C15) + _U64(seed))
+    mixed = fmix64(j * _U64(0xD6E8FEB86659FD93) + a * _U64(GOLDEN64) + _U64(seed))
     return (mixed % _U64(num_perm)).astype(np.int64)
-
-
-def densify(sig: np.ndarray, seed: int) -> np.ndarray:
-    """Fill empty OPH bins from filled ones of the same document (rows with no shingle stay empty)."""
-    empty = sig == _EMPTY
-    rows = np.flatnonzero(empty.any(axis=1) & ~empty.all(axis=1))
-    if len(rows) == 0:
-        return sig
-    num_perm = sig.shape[1]
-    attempts = 8 * num_perm
-    cand = _densify_candidates(num_perm, seed, attempts)
-    orig = sig[rows]
-    orig_empty = empty[rows]
-    out = orig.copy()
-    r, c = np.nonzero(orig_empty)
-    for a in range(attempts):
-        if len(r) == 0:
-            break
-        src = cand[a, c]
-        ok = ~orig_empty[r, src]
-        out[r[ok], c[ok]] = orig[r[ok], src[ok]]
-        r, c = r[~ok], c[~ok]
-    if len(r):  # astronomically rare: fall back to the row minimum, still deterministic
-        out[r, c] = np.where(orig_empty, _EMPTY, orig).min(axis=1)[r]
-    sig = sig.copy()
-    sig[rows] = out
-    return sig
 
 
 @build_once
@@ -553,15 +444,6 @@ def datasketch_affine32_permutations(num_perm: int, seed: int) -> tuple[np.ndarr
     a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
     b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
     return a, b
-
-
-def fmix32(h: np.ndarray) -> np.ndarray:
-    """Return the MurmurHash3 32-bit finaliser of a uint32 array."""
-    h = h ^ (h >> np.uint32(16))
-    h = h * np.uint32(0x85EBCA6B)
-    h = h ^ (h >> np.uint32(13))
-    h = h * np.uint32(0xC2B2AE35)
-    return h ^ (h >> np.uint32(16))
 
 
 def permutation_signatures(
@@ -610,17 +492,22 @@ def band_hashes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """Return one signed 64-bit hash per (document, band) over `rows` signature values each."""
     n = sig.shape[0]
     v = sig[:, : bands * rows].astype(_U64).reshape(n, bands, rows)
-    pw, _ = _powers(_BAND_BASE, rows)
+    pw, _ = _powers(BAND_BASE, rows)
     acc = (v * pw[None, None, :rows]).sum(axis=2, dtype=_U64)
-    acc = fmix64(acc + np.arange(bands, dtype=_U64)[None, :] * _U64(0x9E3779B97F4A7C15))
+    acc = fmix64(acc + np.arange(bands, dtype=_U64)[None, :] * _U64(GOLDEN64))
     return acc.view(np.int64)
 
 
-def candidate_pairs(band_matrix: np.ndarray, active: np.ndarray) -> np.ndarray:
-    """Return unique (i, j) pairs, i < j, of active rows sharing a band bucket (star + chain edges).
+BUCKET_WINDOW = 4  # each bucket member is paired with this many predecessors (and the bucket's first member)
 
-    Rows are global positions; in each bucket every member is linked to the bucket's first member
-    and to its predecessor, which keeps every bucket connected with 2(k-1) edges instead of k^2/2.
+
+def candidate_pairs(band_matrix: np.ndarray, active: np.ndarray, window: int = BUCKET_WINDOW) -> np.ndarray:
+    """Return unique (i, j) pairs, i < j, of active rows sharing a band bucket (star + window edges).
+
+    Rows are global positions; in each bucket every member is paired with the bucket's first member
+    and its `window` predecessors: buckets of up to window + 2 rows are fully paired, larger ones with
+    (window + 1)(k - 1) edges instead of k^2/2. Star clustering removes a row only next to a kept row
+    it is paired with, so it needs more than the 2(k - 1) edges that keep a bucket connected.
     """
     idx_all = np.flatnonzero(active)
     pairs = []
@@ -635,7 +522,9 @@ def candidate_pairs(band_matrix: np.ndarray, active: np.ndarray) -> np.ndarray:
         head = np.maximum.accumulate(np.where(same, 0, pos))
         m = np.flatnonzero(same)
         pairs.append(np.stack([idx[head[m]], idx[m]], axis=1))
-        pairs.append(np.stack([idx[m - 1], idx[m]], axis=1))
+        for lag in range(1, window + 1):
+            mm = m[m - lag >= head[m]]
+            pairs.append(np.stack([idx[mm - lag], idx[mm]], axis=1))
     if not pairs:
         return np.zeros((0, 2), np.int64)
     p = np.concatenate(pairs)
@@ -712,6 +601,96 @@ def cluster_decisions(ids: pa.Array, labels: np.ndarray, rank: np.ndarray, reaso
             "drop_reason": pc.if_else(pa.array(is_winner), pa.scalar(None, pa.string()), pa.scalar(reason)),
         }
     )
+
+
+PairScorer = Callable[[np.ndarray], np.ndarray]
+
+
+def star_duplicate_of(
+    n: int, pairs: np.ndarray, scores: np.ndarray, rank: np.ndarray, rescore: PairScorer | None = None, threshold: float = 0.0,
+    settled: np.ndarray | None = None,
+) -> np.ndarray:
+    """Return per row the kept row it is removed as a near-duplicate of (-1: kept), from verified pairs.
+
+    Rows are decided best rank first: a row is removed only when it is paired with a row already
+    kept, and names the most similar one (ties: the better rank). Every removal is therefore within
+    the threshold of its kept document, so clusters cannot chain A~B~C into A~C as connected
+    components do (issue 24: chains reached pairs with Jaccard 0.02). With `rescore`, a kept row
+    paired only with removed rows is also compared with the rows those name (one more verified
+    hop: recall the chain gave, without its unverified pairs), and the rows are decided again.
+    """
+    dup = _star_pass(n, pairs, scores, rank)
+    if rescore is None or len(pairs) == 0:
+        return dup
+    hops = second_hop_pairs(pairs, dup)
+    if settled is not None:  # two rows of an earlier release were settled then
+        hops = hops[~(settled[hops[:, 0]] & settled[hops[:, 1]])]
+    hop_scores = rescore(hops)
+    ok = hop_scores >= threshold
+    if not ok.any():
+        return dup
+    return _star_pass(n, np.concatenate([pairs, hops[ok]]), np.concatenate([scores, hop_scores[ok]]), rank)
+
+
+def second_hop_pairs(pairs: np.ndarray, dup: np.ndarray) -> np.ndarray:
+    """Return unique (kept row, row named by a removed partner) pairs not already among `pairs`, i < j."""
+    a, b = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
+    hop = (dup[a] < 0) & (dup[b] >= 0)
+    p = np.stack([a[hop], dup[b[hop]]], axis=1)
+    p = np.sort(p[p[:, 0] != p[:, 1]], axis=1)
+    if len(p) == 0:
+        return np.zeros((0, 2), np.int64)
+    p = np.unique(p, axis=0)
+    n = int(max(p.max(), pairs.max())) + 1
+    known = np.isin(p[:, 0] * n + p[:, 1], pairs[:, 0].astype(np.int64) * n + pairs[:, 1])
+    return p[~known]
+
+
+def _star_pass(n: int, pairs: np.ndarray, scores: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Return `star_duplicate_of` of verified pairs (the numba kernel over both directions of every pair)."""
+    if len(pairs) == 0:
+        return np.full(n, -1, np.int64)
+    src = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    dst = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    both = np.concatenate([scores, scores]).astype(np.float64)
+    by_src = np.argsort(src, kind="stable")
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    touched = np.unique(src)
+    order = touched[np.argsort(rank[touched], kind="stable")]
+    return _kernels().star_centres(order, rank.astype(np.int64), indptr, dst[by_src], both[by_src])
+
+
+def star_decisions(ids: pa.Array, dup_of: np.ndarray, reason: str, emit: np.ndarray) -> pa.Table:
+    """Return decisions for removed rows (cluster_id = duplicate_of = the kept row they match) and for the kept rows they name."""
+    removed = np.flatnonzero((dup_of >= 0) & emit)
+    centres = np.unique(dup_of[removed])
+    centres = centres[emit[centres]]
+    rows = np.concatenate([removed, centres])
+    is_removed = np.arange(len(rows)) < len(removed)
+    cluster = ids.take(pa.array(np.concatenate([dup_of[removed], centres])))
+    return pa.table(
+        {
+            "id": ids.take(pa.array(rows, pa.int64())),
+            CLUSTER_ID: cluster,
+            DUPLICATE_OF: pc.if_else(pa.array(is_removed), cluster, pa.scalar(None, pa.string())),
+            "drop_reason": pc.if_else(pa.array(is_removed), pa.scalar(reason), pa.scalar(None, pa.string())),
+        }
+    )
+
+
+def near_decisions(
+    ids: pa.Array, pairs: np.ndarray, scores: np.ndarray, rank: np.ndarray, clustering: Clustering, reason: str, emit: np.ndarray,
+    rescore: PairScorer | None = None, threshold: float = 0.0,
+) -> pa.Table:
+    """Return the decisions of verified pairs under `clustering` (star: removed rows name the kept row they match).
+
+    `rescore(pairs)` scores new pairs for the star's second hop (None: no second hop, e.g. verify=none).
+    """
+    n = len(rank)
+    if clustering == "components":
+        return cluster_decisions(ids, component_labels(n, pairs), rank, reason, emit)
+    return star_decisions(ids, star_duplicate_of(n, pairs, scores, rank, rescore, threshold, ~emit), reason, emit)
 
 
 def empty_decisions() -> pa.Table:
@@ -829,7 +808,8 @@ class DedupNear(CorpusOp):
 
     name: ClassVar[str] = "dedup_near"
     # 2: script folding (tw2sp + regional vocabulary) and the cross-script stage on by default.
-    version: ClassVar[int] = 2
+    # 3: star clustering by default: duplicate_of names the kept document actually matched, no chains.
+    version: ClassVar[int] = 3
     summary: ClassVar[str] = "near-duplicate removal: CJK char / word n-gram MinHash LSH, cross-script stage, components, keep policy"
 
     threshold: float = Field(0.7, gt=0.0, lt=1.0, description="target Jaccard similarity of a near-duplicate pair")
@@ -854,6 +834,11 @@ class DedupNear(CorpusOp):
     )
     cross_script_length_ratio: float = Field(
         0.6, ge=0.0, le=1.0, description="cross-script pairs: minimum ratio of the smaller to the larger shingle count"
+    )
+    clustering: Clustering = Field(
+        "star",
+        description="star: a document is removed only as a near-duplicate of a kept one, which duplicate_of names; "
+        "components: every connected component of pairs keeps one document (chains: A~B, B~C removes C for A)",
     )
     hashing: Hashing = Field("oph", description="one-permutation hashing (fast) or classic permutations (datasketch-identical)")
     verify: Verify = Field("signature", description="drop candidate pairs whose signature / exact Jaccard is below threshold")
@@ -943,7 +928,7 @@ class DedupNear(CorpusOp):
         return CrossScript(self.cross_script_threshold, self.cross_script_latin, self.cross_script_length_ratio)
 
     def reduce(self, signatures: pa.Table) -> pa.Table:
-        return reduce_near(signatures, self.threshold, self.verify, self.keep, cross=self.cross_script())
+        return reduce_near(signatures, self.threshold, self.verify, self.keep, cross=self.cross_script(), clustering=self.clustering)
 
     def apply_decisions(self, live: pa.Table, decisions: pa.Table, stats: OpStats) -> pa.Table:
         return apply_duplicate_decisions(live, decisions, self.op_id, stats)
@@ -974,9 +959,9 @@ def sort_signatures(signatures: pa.Table) -> pa.Table:
 
 def reduce_near(
     signatures: pa.Table, threshold: float, verify: Verify, keep: KeepPolicy, reason: str = "near_duplicate",
-    cross: CrossScript | None = None,
+    cross: CrossScript | None = None, clustering: Clustering = "star",
 ) -> pa.Table:
-    """Reduce: bands -> candidate pairs -> verification (+ the cross-script stage) -> components -> keep policy -> decisions.
+    """Reduce: bands -> candidate pairs -> verification (+ the cross-script stage) -> clusters -> keep policy -> decisions.
 
     Rows with ``existing = true`` (an earlier release, for incremental dedup) always win their
     cluster and get no decision row of their own.
@@ -993,20 +978,18 @@ def reduce_near(
         pairs = pairs[~(existing[pairs[:, 0]] & existing[pairs[:, 1]])]  # old pairs were settled then
     else:
         existing = np.zeros(n, bool)
-    pairs = verify_pairs(sigs, pairs, threshold, verify)
+    scores = pair_similarity(sigs, pairs, verify)
+    keep_pair = scores >= threshold if verify != "none" else np.ones(len(pairs), bool)
+    pairs, scores = pairs[keep_pair], scores[keep_pair]
     if cross is not None and "xbands" in sigs.column_names:
         xpairs = cross_candidate_pairs(fixed_matrix(sigs.column("xbands"), n), sigs.column("han_script").to_numpy(), active)
         xpairs = xpairs[~(existing[xpairs[:, 0]] & existing[xpairs[:, 1]])]
         xpairs = xpairs[cross_verified_mask(sigs, xpairs, cross)]
-        pairs = np.concatenate([pairs, xpairs]) if len(xpairs) else pairs
-    labels = component_labels(n, pairs)
-    rank = keep_rank(sigs, keep)
-    return cluster_decisions(sigs.column("id").combine_chunks(), labels, rank, reason, ~existing)
-
-
-def verify_pairs(sigs: pa.Table, pairs: np.ndarray, threshold: float, verify: Verify) -> np.ndarray:
-    """Return the candidate pairs whose signature or exact Jaccard reaches the threshold."""
-    return pairs[verified_mask(sigs, pairs, threshold, verify)]
+        pairs = np.concatenate([pairs, xpairs])
+        scores = np.concatenate([scores, pair_similarity(sigs, xpairs, "signature")])
+    rescore = None if verify == "none" else (lambda p: pair_similarity(sigs, p, verify))
+    return near_decisions(sigs.column("id").combine_chunks(), pairs, scores, keep_rank(sigs, keep), clustering, reason, ~existing,
+                          rescore, threshold)
 
 
 def fixed_matrix(col: pa.ChunkedArray | pa.Array, n: int) -> np.ndarray:
@@ -1018,20 +1001,25 @@ def fixed_matrix(col: pa.ChunkedArray | pa.Array, n: int) -> np.ndarray:
 
 def verified_mask(sigs: pa.Table, pairs: np.ndarray, threshold: float, verify: Verify) -> np.ndarray:
     """Return True for each (i, j) row pair of `sigs` whose signature or exact Jaccard reaches the threshold."""
-    if verify == "none" or len(pairs) == 0:
+    if verify == "none":
         return np.ones(len(pairs), bool)
-    if verify == "signature":
-        sig = fixed_matrix(sigs.column("sig"), sigs.num_rows)
-        return signature_similarity(sig, pairs) >= threshold
+    return pair_similarity(sigs, pairs, verify) >= threshold
+
+
+def pair_similarity(sigs: pa.Table, pairs: np.ndarray, verify: Verify) -> np.ndarray:
+    """Return each (i, j) row pair's exact shingle Jaccard (verify=exact) or MinHash estimate (otherwise)."""
+    if len(pairs) == 0:
+        return np.zeros(0, np.float64)
+    if verify != "exact":
+        return signature_similarity(fixed_matrix(sigs.column("sig"), sigs.num_rows), pairs)
     if "shingles" not in sigs.column_names:
         raise ValueError("verify=exact needs the shingles column in the signatures (computed when verify=exact)")
     col = sigs.column("shingles").combine_chunks()
     flat, off = col.values.to_numpy(), col.offsets.to_numpy()
-    touched = np.unique(pairs)
     sets: list[np.ndarray] = [np.zeros(0, _U64)] * sigs.num_rows
-    for i in touched:
+    for i in np.unique(pairs):
         sets[i] = flat[off[i] : off[i + 1]]
-    return exact_jaccard(sets, pairs) >= threshold
+    return exact_jaccard(sets, pairs)
 
 
 # --- exact line / paragraph dedup across documents (CCNet style) -----------------------------

@@ -6,6 +6,8 @@ import hashlib
 
 import pyarrow as pa
 
+from transforms.hashing import doc_id_digest
+
 # Core columns (DESIGN.md). Operators may add score_*/signal_*/label_*/pii_* columns; they never
 # rename or drop these.
 DOC_FIELDS: list[pa.Field] = [
@@ -57,13 +59,7 @@ def sha256_hex(raw: bytes) -> str:
 
 def make_doc_id(source: str, locator: str, raw_sha256: str) -> str:
     """Return a stable record id from source name, position inside the source, and raw hash."""
-    h = hashlib.blake2b(digest_size=12)
-    h.update(source.encode("utf-8"))
-    h.update(b"\x00")
-    h.update(locator.encode("utf-8"))
-    h.update(b"\x00")
-    h.update(raw_sha256.encode("ascii"))
-    return h.hexdigest()
+    return doc_id_digest(source, locator, raw_sha256)
 
 
 def empty_docs() -> pa.Table:

@@ -180,4 +180,4 @@ def test_recipe_run_drops_near_duplicates_with_lineage(corpora, tmp_path, prefec
     by_text = dict(zip(kept.column("text").to_pylist(), kept.column("id").to_pylist()))
     dup = {r["text"]: r for r in dropped.to_pylist()}
     for copy, original in ((rows[-2], texts[3]), (rows[-1], texts[7])):
-        assert dup[copy][DUPLICATE_OF] == by_text[original] and dup[copy]["dropped_by"] == "dedup_near@2"
+        assert dup[copy][DUPLICATE_OF] == by_text[original] and dup[copy]["dropped_by"] == "dedup_near@3"

@@ -19,7 +19,7 @@ from quality.signals import (
     count_text_chars,
     score_all_signals,
 )
-from quality.signals_reference import reference_signals
+from tests.quality.signals_naive_reference import reference_signals
 from tests.quality.quality_data import cantonese_docs, degrade, joined_sentences, sohu_passages
 from transforms.ops import OpStats
 from transforms.registry import known_ops

@@ -1,4 +1,4 @@
-"""The compiled (numba) signal paths return exactly what the pyarrow/numpy reference paths return."""
+"""The compiled (numba) signal paths return exactly what the pyarrow/numpy reference (signals_numpy_reference) returns."""
 
 from __future__ import annotations
 
@@ -11,19 +11,27 @@ import pyarrow as pa
 import pyarrow.compute
 import pytest
 
+from quality import _signal_kernels as kernels
 from quality.signals import (
     CLASS_BITS,
     char_class_counts,
-    char_class_counts_reference,
     char_class_table,
+    doc_offsets,
     line_stat_columns,
     mojibake_window_re,
     ngram_repetition,
-    ngram_repetition_compiled,
     repetition_columns,
     split_words,
     text_stat_columns,
 )
+from tests.quality.signals_numpy_reference import (
+    char_class_counts_reference,
+    line_stat_columns_reference,
+    ngram_repetition_reference,
+    repetition_columns_reference,
+    text_stat_columns_reference,
+)
+from transforms.hashing import splitmix64
 from tests.quality.quality_data import DEGRADATIONS, cantonese_docs, degrade, joined_sentences, sohu_passages
 
 EDGE_CASES: list[str] = [
@@ -85,7 +93,7 @@ def _batches(texts: list[str], with_null: bool = True) -> list[pa.Array]:
 def test_compiled_text_stats_equal_reference(real_texts, which):
     texts = real_texts if which == "real" else EDGE_CASES
     for arr in _batches(texts):
-        _assert_same_columns(text_stat_columns(arr, 0.3, compiled=False), text_stat_columns(arr, 0.3, compiled=True))
+        _assert_same_columns(text_stat_columns_reference(arr, 0.3), text_stat_columns(arr, 0.3))
         ref, fast = char_class_counts_reference(arr), char_class_counts(arr)
         for name in ref:
             assert np.array_equal(ref[name], fast[name]), name
@@ -96,14 +104,14 @@ def test_compiled_text_stats_equal_reference(real_texts, which):
 def test_compiled_repetition_equals_reference(real_texts, which, unit):
     texts = real_texts if which == "real" else EDGE_CASES
     for arr in _batches(texts, with_null=False):  # the reference char path cannot take null texts
-        _assert_same_columns(repetition_columns(arr, unit, 0.3, compiled=False), repetition_columns(arr, unit, 0.3, compiled=True))
+        _assert_same_columns(repetition_columns_reference(arr, unit, 0.3), repetition_columns(arr, unit, 0.3))
 
 
 @pytest.mark.parametrize("which", ["real", "edge"])
 def test_compiled_line_stats_equal_reference(real_texts, which):
     texts = real_texts if which == "real" else EDGE_CASES
     for arr in _batches(texts):
-        _assert_same_columns(line_stat_columns(arr, 30, compiled=False), line_stat_columns(arr, 30, compiled=True))
+        _assert_same_columns(line_stat_columns_reference(arr, 30), line_stat_columns(arr, 30))
 
 
 def test_repetition_on_real_text_is_not_trivially_zero(real_texts):
@@ -120,8 +128,8 @@ def test_ngram_kernel_equals_reference_on_raw_units():
     docs = np.repeat(np.arange(lengths.size), lengths)
     units = rng.integers(0, 2, size=docs.size).astype(np.uint64)
     weights = rng.integers(1, 9, size=docs.size).astype(np.int64)
-    ref = ngram_repetition(units, weights, docs, lengths.size)
-    fast = ngram_repetition_compiled(units, weights, docs, lengths.size)
+    ref = ngram_repetition_reference(units, weights, docs, lengths.size)
+    fast = ngram_repetition(units, weights, doc_offsets(docs, lengths.size))
     assert ref.keys() == fast.keys()
     for name in ref:
         assert np.array_equal(ref[name], fast[name]), name
@@ -168,13 +176,21 @@ def test_mojibake_prefilter_never_skips_a_document_ftfy_scores(real_texts):
 @pytest.mark.parametrize("texts", [[], [""], ["", "", None]], ids=["no rows", "one empty", "empties and null"])
 def test_compiled_paths_take_empty_batches(texts):
     arr = pa.array(texts, pa.string())
-    _assert_same_columns(text_stat_columns(arr, 0.3, compiled=False), text_stat_columns(arr, 0.3))
-    _assert_same_columns(line_stat_columns(arr, 30, compiled=False), line_stat_columns(arr, 30))
+    _assert_same_columns(text_stat_columns_reference(arr, 0.3), text_stat_columns(arr, 0.3))
+    _assert_same_columns(line_stat_columns_reference(arr, 30), line_stat_columns(arr, 30))
     if None not in texts:
-        _assert_same_columns(repetition_columns(arr, "auto", 0.3, compiled=False), repetition_columns(arr, "auto", 0.3))
+        _assert_same_columns(repetition_columns_reference(arr, "auto", 0.3), repetition_columns(arr, "auto", 0.3))
 
 
 def test_compiled_paths_take_chunked_arrays():
     chunked = pa.chunked_array([pa.array(EDGE_CASES[:8]), pa.array(EDGE_CASES[8:])])
     flat = chunked.combine_chunks()
     assert char_class_counts(chunked)["nonspace"].tolist() == char_class_counts(flat)["nonspace"].tolist()
+
+
+def test_the_kernels_splitmix64_is_the_hashing_module_s():
+    """The n-gram keys of the kernel and of the reference come from one hash (transforms.hashing)."""
+    values = np.random.default_rng(3).integers(0, 2**64, size=200, dtype=np.uint64)
+    scalar = np.array([kernels._mix64(v) for v in values], dtype=np.uint64)
+    assert np.array_equal(scalar, splitmix64(values))
+    assert not np.array_equal(scalar, values)

@@ -10,7 +10,9 @@ import pytest
 
 from transforms import _dedup_kernels as k
 from transforms import dedup as d
+from transforms.hashing import fmix64
 from transforms.schema import docs_from_pylist
+from tests.transforms import dedup_reference as ref_impl
 
 EDGE_TEXTS = [
     "",
@@ -47,8 +49,8 @@ def english_texts(corpora: Path, n: int = 600) -> list[str]:
 
 
 def assert_same_shingles(texts: list[str], char_ngram: int, word_ngram: int, script: str = "none", cjk_share: float = 0.5):
-    ref = d.shingle_hashes(texts, char_ngram, word_ngram, script, cjk_share, compiled=False)
-    fast = d.shingle_hashes(texts, char_ngram, word_ngram, script, cjk_share, compiled=True)
+    ref = ref_impl.shingle_hashes_reference(texts, char_ngram, word_ngram, script, cjk_share)
+    fast = d.shingle_hashes(texts, char_ngram, word_ngram, script, cjk_share)
     for name, a, b in zip(("hashes", "offsets", "is_cjk"), ref, fast):
         assert a.dtype == b.dtype, name
         assert np.array_equal(a, b), name
@@ -93,23 +95,23 @@ def test_compiled_normalisation_equals_reference_including_the_string_path():
     plain = ["ＡＢＣ full width", "床前明月光"]
     for texts in (plain, plain + ["Cafe\u0301"], EDGE_TEXTS):
         for script in ("none", "t2s"):
-            ref = d.normalized_codepoints(texts, script, compiled=False)
-            fast = d.normalized_codepoints(texts, script, compiled=True)
+            ref = ref_impl.normalized_codepoints_reference(texts, script)
+            fast = d.normalized_codepoints(texts, script)
             assert ref.dtype == fast.dtype and np.array_equal(ref, fast)
 
 
 def test_shingle_kernel_refuses_more_separators_than_documents():
     cps = np.array([ord("a"), 0xE000, ord("b")], np.uint32)
     with pytest.raises(ValueError, match="separators"):
-        k.shingle_codepoints(cps, d.codepoint_classes(), 1, 5, 5, 0.5, np.uint64(d._CP_BASE), np.uint64(d._TOK_BASE), np.uint64(d._TOK_BASE_INV))
+        k.shingle_codepoints(cps, d.codepoint_classes(), 1, 5, 5, 0.5, np.uint64(d.CP_BASE), np.uint64(d.TOK_BASE), np.uint64(d._TOK_BASE_INV))
 
 
 # --- OPH signatures ----------------------------------------------------------------------------
 
 
 def assert_same_signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int):
-    ref = d.oph_signatures(hashes, offsets, num_perm, seed, compiled=False)
-    fast = d.oph_signatures(hashes, offsets, num_perm, seed, compiled=True)
+    ref = ref_impl.oph_signatures_reference(hashes, offsets, num_perm, seed)
+    fast = d.oph_signatures(hashes, offsets, num_perm, seed)
     assert ref.dtype == fast.dtype == np.uint32
     assert ref.shape == fast.shape == (len(offsets) - 1, num_perm)
     assert np.array_equal(ref, fast)
@@ -176,27 +178,21 @@ def test_compiled_densify_takes_the_reference_fallback_when_no_attempt_finds_a_f
     monkeypatch.setattr(d, "_densify_candidates", lambda num_perm, seed, attempts: np.zeros((attempts, num_perm), np.int64))
     hashes = np.arange(1, 40, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     offsets = np.array([0, 1, 2, 5, 39])
-    ref = d.oph_signatures(hashes, offsets, 16, 1, compiled=False)
+    ref = ref_impl.oph_signatures_reference(hashes, offsets, 16, 1)
     bins = k.oph_bins(hashes, offsets, 16, d._oph_seed_mix(1))
     fell_back = (bins[:, 0] == 0xFFFFFFFF) & (bins != 0xFFFFFFFF).any(axis=1)
     assert fell_back.any()
-    assert np.array_equal(ref, d.oph_signatures(hashes, offsets, 16, 1, compiled=True))
+    assert np.array_equal(ref, d.oph_signatures(hashes, offsets, 16, 1))
 
 
 # --- the operator ------------------------------------------------------------------------------
 
 
-def test_dedup_near_signs_with_the_compiled_path_and_matches_the_reference(monkeypatch, corpora):
+def test_dedup_near_signs_with_the_compiled_path_and_matches_the_reference(corpora):
     texts = tang_texts(corpora, 1)[:500] + [t for t in EDGE_TEXTS if "\ud800" not in t]  # Arrow needs valid UTF-8
     op = d.DedupNear()
-    ref_hashes, ref_offsets, _ = d.shingle_hashes(texts, op.char_ngram, op.word_ngram, op.script, compiled=False)
-    ref_sig = d.oph_signatures(ref_hashes, ref_offsets, op.num_perm, op.seed, compiled=False)
-
-    def numpy_path_used(*args, **kwargs):
-        raise AssertionError("DedupNear took the numpy reference path")
-
-    monkeypatch.setattr(d, "_shingle_chunk", numpy_path_used)
-    monkeypatch.setattr(d, "densify", numpy_path_used)
+    ref_hashes, ref_offsets, _ = ref_impl.shingle_hashes_reference(texts, op.char_ngram, op.word_ngram, op.script)
+    ref_sig = ref_impl.oph_signatures_reference(ref_hashes, ref_offsets, op.num_perm, op.seed)
     sig, hashes, offsets = op.minhash(texts)
     assert np.array_equal(sig, ref_sig)
     assert np.array_equal(hashes, ref_hashes) and np.array_equal(offsets, ref_offsets)
@@ -205,6 +201,12 @@ def test_dedup_near_signs_with_the_compiled_path_and_matches_the_reference(monke
     )
     signed = op.signatures(table, 0)
     assert np.array_equal(d.fixed_matrix(signed.column("sig"), len(texts)), ref_sig)
+
+
+def test_the_kernels_fmix64_is_the_hashing_module_s():
+    values = np.random.default_rng(3).integers(0, 2**64, size=200, dtype=np.uint64)
+    scalar = np.array([k._fmix64(v) for v in values], dtype=np.uint64)
+    assert np.array_equal(scalar, fmix64(values)) and not np.array_equal(scalar, values)
 
 
 def test_kernel_constants_match_the_reference_module():

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.transforms import dedup_reference as ref_impl
 from transforms import dedup as d
 from transforms.ops import OpStats
 from transforms.schema import CLUSTER_ID, DROP_REASON, DUPLICATE_OF, docs_from_pylist
@@ -134,8 +135,8 @@ def test_han_script_classes():
 
 def test_compiled_shingling_matches_the_reference_with_folding():
     texts = [CN_INSTALL, TW_INSTALL, TW_SIBLING, "Ｆｕｌｌ－ｗｉｄｔｈ 軟體…", ""]
-    a = d.shingle_hashes(texts, 5, 5, "fold", compiled=True)
-    b = d.shingle_hashes(texts, 5, 5, "fold", compiled=False)
+    a = d.shingle_hashes(texts, 5, 5, "fold")
+    b = ref_impl.shingle_hashes_reference(texts, 5, 5, "fold")
     for x, y in zip(a, b):
         assert np.array_equal(x, y)
 
@@ -167,7 +168,7 @@ def test_heldout_debian_reference_pairs_reach_f1_095_with_defaults():
 def test_compiled_phrase_folding_matches_the_regex_reference():
     texts = [CN_INSTALL, TW_INSTALL, TW_SIBLING, "埠", "", "软件包文档程式进程埠口", "hello world", UNRELATED_CN]
     cps = np.frombuffer("\ue000".join(texts).encode("utf-32-le"), np.uint32)
-    assert np.array_equal(d.fold_codepoints(cps, len(texts)), d.fold_codepoints(cps, len(texts), compiled=False))
+    assert np.array_equal(d.fold_codepoints(cps, len(texts)), ref_impl.fold_codepoints_reference(cps, len(texts)))
     assert d.fold_script_texts(["软件包文档 埠"]) == ["套件文件 端口"]
 
 
@@ -189,4 +190,4 @@ PHRASE_PIECES = st.one_of(st.sampled_from(sorted(d.REGIONAL_FOLDS)), st.sampled_
 def test_compiled_phrase_table_equals_the_regex_on_any_mix_of_key_characters(text):
     cps = np.frombuffer(text.encode("utf-32-le"), np.uint32)
     got = d._kernels().replace_phrases(cps, *d._regional_fold_arrays()).tobytes().decode("utf-32-le")
-    assert got == d.fold_regional_vocabulary(text)
+    assert got == ref_impl.fold_regional_vocabulary(text)

@@ -42,20 +42,10 @@ def reference_signals(text: str, lang: str | None = None, cjk_unit_share: float 
     nonspace = sum(1 for ch in text if not ch.isspace())
     hk = len(_HAN_KANA.findall(text))
     is_char = nonspace > 0 and hk / nonspace >= cjk_unit_share
-    lines = [ln.strip() for ln in text.split("\n")]
-    lines = [ln for ln in lines if ln]
-    seen: set[str] = set()
-    dup_lines = 0
-    for ln in lines:
-        dup_lines += ln in seen
-        seen.add(ln)
-    paras = [p.strip() for p in re.split(r"\n[ \t\u3000]*\n\s*", text)]
-    paras = [p for p in paras if p]
-    seen_p: set[str] = set()
-    dup_paras = 0
-    for p in paras:
-        dup_paras += p in seen_p
-        seen_p.add(p)
+    lines = [ln for ln in (ln.strip() for ln in text.split("\n")) if ln]
+    dup_lines = _repeats(lines)
+    paras = [p for p in (p.strip() for p in re.split(r"\n[ \t\u3000]*\n\s*", text)) if p]
+    dup_paras = _repeats(paras)
     cats = [unicodedata.category(ch) for ch in text]
     symbols = sum(1 for ch, c in zip(text, cats) if c[0] == "S" or ch == "#")
     digits = sum(1 for c in cats if c == "Nd")
@@ -112,6 +102,16 @@ def reference_signals(text: str, lang: str | None = None, cjk_unit_share: float 
         words = {w for w in STOPWORDS[code]}
         out["signal_stopwords"] = sum(w.lower().strip(".,;:!?\"'()[]") in words for w in text.split())
     return out
+
+
+def _repeats(pieces: list[str]) -> int:
+    """Return how many pieces equal an earlier piece."""
+    seen: set[str] = set()
+    count = 0
+    for piece in pieces:
+        count += piece in seen
+        seen.add(piece)
+    return count
 
 
 def _units(text: str, is_char: bool) -> tuple[list[str], list[int]]:
