@@ -210,7 +210,7 @@ def main() -> None:
     argv = sys.argv[1:]
     command = next((a for a in argv if not a.startswith("-")), None)
     if command is not None and runs_a_flow(command, argv[argv.index(command) + 1:]):
-        from flows.server.worker import run_in_worker, worker_mode
+        from flows.cli.worker import run_in_worker, worker_mode
 
         if worker_mode():
             configure_environment("-v" in argv[:argv.index(command)] or "--verbose" in argv[:argv.index(command)])

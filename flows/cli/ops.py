@@ -245,7 +245,7 @@ def register(app: typer.Typer) -> None:
     def down_cmd() -> None:
         """Stop the worker and server that `yuliao server up` started, and the resident Prefect API."""
         from flows.server.resident_api import stop_resident
-        from flows.server.worker import stop_worker
+        from flows.cli.worker import stop_worker
 
         stopped = server_down()
         worker = stop_worker()  # before the API: its running commands report to it
@@ -268,8 +268,8 @@ def register(app: typer.Typer) -> None:
                        f"(pid {resident['pid']}, stops after {resident['idle_seconds']:.0f} s unused; UI {ui})")
         else:
             typer.echo("resident api: not running (the next command that runs a flow starts it)")
-        from flows.server.worker import read_state as worker_state
-        from flows.server.worker import worker_dir
+        from flows.cli.worker import read_state as worker_state
+        from flows.cli.worker import worker_dir
 
         worker = worker_state(worker_dir())
         if worker and process_alive(worker["pid"], worker.get("pid_started")):

@@ -112,7 +112,7 @@ def spawn_worker(directory: Path) -> None:
         state = read_state(directory)
         if state and process_alive(state["pid"], state.get("pid_started")):
             return
-        cmd = [sys.executable, "-m", "flows.server.worker", "--serve", str(directory), "--idle-seconds", str(_idle_seconds())]
+        cmd = [sys.executable, "-m", "flows.cli.worker", "--serve", str(directory), "--idle-seconds", str(_idle_seconds())]
         with open(directory / "worker.log", "ab") as log:
             proc = subprocess.Popen(cmd, env=dict(os.environ), stdin=subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
