@@ -40,9 +40,12 @@ import glob
 import json
 import re
 import shutil
+import sys
 import time
-from functools import lru_cache
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this runs in the datatrove venv: the repo's stdlib-only lock
+from transforms.lazy import build_once  # noqa: E402 - one locked loader, as everywhere in the repo
 
 from datatrove.data import Document
 from datatrove.executor import LocalPipelineExecutor
@@ -144,7 +147,7 @@ def datatrove_tokenizer(lang: str) -> WordTokenizer:
         return multilingual_tokenizer()
 
 
-@lru_cache(maxsize=1)
+@build_once
 def multilingual_tokenizer() -> WordTokenizer:
     """spaCy's language-neutral "xx" tokenizer through datatrove's SpaCyTokenizer (its own fallback for unlisted languages)."""
     from datatrove.utils.word_tokenizers import SpaCyTokenizer
