@@ -1,6 +1,6 @@
 """PDF reader (PDFium through pypdfium2): running text with word spaces and paragraphs, pages as metadata.
 
-PDFium was picked by measurement (bench/bench_pdf.py, bench/results/pdf.md) over pypdf, pdfminer.six
+PDFium was picked by measurement (bench/bench_pdf.py, bench/results/pdf_extractors.md) over pypdf, pdfminer.six
 and pdfplumber: it keeps word spaces where pypdf glues words, and is the fastest. Each page gives
 lines in PDFium's reading order with their boxes; transforms.convert.layout removes running
 headers/footers/page numbers, finds paragraphs and joins lines (docs/conversion.md).
