@@ -134,7 +134,11 @@ def sm2_verify_digest(public_hex: str, signature_hex: str, digest: bytes) -> boo
     n = _sm2_n()
     if not (1 <= r < n and 1 <= s < n):  # steps B1-B2, which gmssl leaves out
         return False
-    return bool(_sm2().CryptSM2(private_key="", public_key=public_hex).verify(signature_hex, digest))
+    engine = _sm2().CryptSM2(private_key="", public_key="")
+    # gmssl strips a leading "04" (SEC1 marker) with lstrip("04"), which eats the first digits of the
+    # 1 in 256 public points whose x starts with 0x04; setting the attribute skips that parse.
+    engine.public_key = public_hex
+    return bool(engine.verify(signature_hex, digest))
 
 
 # ---------------------------------------------------------------- keys

@@ -65,6 +65,17 @@ def test_sm2_matches_gbt32918_example():
     assert not sm2_verify_digest(SM2_PUBLIC, f"{0:064x}{s:064x}", e)  # r out of [1, n-1] (step B1)
 
 
+def test_sm2_public_key_starting_with_04_verifies():
+    # d = 11 gives x = 04b3...; gmssl's constructor strips leading "04" and then fails on 1 key in 256
+    private = f"{11:064x}"
+    public = sm2_public_from_private(private)
+    assert public.startswith("04")
+    e = sm2_message_digest(public, "清单 manifest".encode())
+    signature = sm2_sign_digest(private, e)
+    assert sm2_verify_digest(public, signature, e)
+    assert not sm2_verify_digest(public, signature, sm2_message_digest(public, b"other"))
+
+
 @pytest.mark.parametrize("suite", ["ed25519", "sm2"])
 def test_key_files_round_trip_and_keep_the_secret_out_of_repr(tmp_path: Path, suite: str):
     key = new_private_key(suite, "operator")
