@@ -97,10 +97,9 @@ def code_stamp() -> str:
 
 def read_state(directory: Path) -> dict | None:
     """Return worker.json, or None when there is none (or it is torn)."""
-    try:
-        return json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    from flows.server.resident_api import read_state as read_state_file
+
+    return read_state_file(directory, STATE_FILE)
 
 
 def spawn_worker(directory: Path) -> None:
@@ -186,25 +185,9 @@ def run_in_worker(argv: list[str]) -> int | None:
 
 def stop_worker(timeout: float = 10.0) -> dict | None:
     """Stop the resident worker and its running commands (SIGTERM, SIGKILL after `timeout`); return its state or None."""
-    from flows.server.resident_api import _locked, process_alive
+    from flows.server.resident_api import stop_recorded_process
 
-    directory = worker_dir()
-    state = read_state(directory)
-    if not state:
-        return None
-    if process_alive(state["pid"], state.get("pid_started")):
-        os.kill(state["pid"], signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while process_alive(state["pid"], state.get("pid_started")) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if process_alive(state["pid"], state.get("pid_started")):
-            os.kill(state["pid"], signal.SIGKILL)
-    with _locked(directory / START_LOCK, fcntl.LOCK_EX):
-        current = read_state(directory)
-        if current and current.get("pid") == state["pid"]:
-            (directory / STATE_FILE).unlink(missing_ok=True)
-            (directory / SOCKET_FILE).unlink(missing_ok=True)
-    return state
+    return stop_recorded_process(worker_dir(), timeout, state_file=STATE_FILE, leftovers=(SOCKET_FILE,))
 
 
 # ---------------------------------------------------------------- worker side

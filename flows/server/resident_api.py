@@ -140,10 +140,10 @@ def hold_client_lock(directory: Path) -> None:
         _client_lock = fd
 
 
-def read_state(directory: Path) -> dict | None:
-    """Return server.json, or None when there is none (or it is torn)."""
+def read_state(directory: Path, state_file: str = STATE_FILE) -> dict | None:
+    """Return server.json (or another process's `state_file`), or None when there is none (or it is torn)."""
     try:
-        return json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
+        return json.loads((directory / state_file).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
 
@@ -240,23 +240,39 @@ def flow_api() -> Iterator[str | None]:
         yield url
 
 
-def stop_resident(timeout: float = 30.0) -> dict | None:
-    """Stop the resident server (SIGTERM, SIGKILL after `timeout`); return the state it had, or None."""
+def terminate_process(pid: int, started: float | None, timeout: float, poll: float = 0.05) -> None:
+    """SIGTERM `pid` (if it is still the process started at `started`); SIGKILL it after `timeout` seconds."""
     import signal
 
-    directory = state_dir()
-    state = read_state(directory)
+    if not process_alive(pid, started):
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while process_alive(pid, started) and time.monotonic() < deadline:
+        time.sleep(poll)
+    if process_alive(pid, started):
+        os.kill(pid, signal.SIGKILL)
+
+
+def stop_recorded_process(directory: Path, timeout: float, state_file: str = STATE_FILE,
+                          leftovers: tuple[str, ...] = ()) -> dict | None:
+    """Stop the process `state_file` in `directory` records (SIGTERM, SIGKILL after `timeout`); remove its files.
+
+    Returns the state it had, or None when nothing was recorded. The files go only if no new process
+    recorded itself meanwhile (checked under the start lock).
+    """
+    state = read_state(directory, state_file)
     if not state:
         return None
-    if process_alive(state["pid"], state.get("pid_started")):
-        os.kill(state["pid"], signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while process_alive(state["pid"], state.get("pid_started")) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if process_alive(state["pid"], state.get("pid_started")):
-            os.kill(state["pid"], signal.SIGKILL)
+    terminate_process(state["pid"], state.get("pid_started"), timeout)
     with _locked(directory / START_LOCK, fcntl.LOCK_EX):
-        current = read_state(directory)
+        current = read_state(directory, state_file)
         if current and current.get("pid") == state["pid"]:
-            (directory / STATE_FILE).unlink(missing_ok=True)
+            for name in (state_file, *leftovers):
+                (directory / name).unlink(missing_ok=True)
     return state
+
+
+def stop_resident(timeout: float = 30.0) -> dict | None:
+    """Stop the resident server (SIGTERM, SIGKILL after `timeout`); return the state it had, or None."""
+    return stop_recorded_process(state_dir(), timeout)
