@@ -1,22 +1,22 @@
 """Label aggregation: many judgements per record -> one label and a confidence, as ``label_*`` columns.
 
 Takes the same long *labels* table as ``quality.agreement`` (``item``, ``annotator``, ``label``).
-Majority vote and Dawid-Skene come from crowd-kit; this module shapes the data, reads Label Studio
-result JSON into plain labels, and joins the aggregated labels onto a document table.
+Majority vote and Dawid-Skene are crowd-kit's algorithms written in numpy: importing crowd-kit
+(scipy.stats, scikit-learn, attrs, pandas frames) cost ~2 CPU s of every `yuliao annotate collect`;
+tests/quality/test_aggregate.py checks these against crowd-kit's (the reference, a test dependency)
+on published crowd data and random tables. This module also reads Label Studio result JSON into
+plain labels, and joins the aggregated labels onto a document table.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-if TYPE_CHECKING:  # pandas is imported by the functions that use it: push and status never pay for it
-    import pandas as pd
 
 from quality.agreement import labels_frame
 
@@ -27,46 +27,116 @@ AGGREGATE_SCHEMA = pa.schema(
 )
 
 
-def _crowdkit_frame(labels: pa.Table) -> pd.DataFrame:
-    """Return the labels in crowd-kit's (task, worker, label) layout."""
-    return labels_frame(labels).rename(columns={"item": "task", "annotator": "worker"})
+_EPS = 1e-10  # the floor crowd-kit's Dawid-Skene puts under probabilities and confusion entries
 
 
-def _from_proba(proba: pd.DataFrame, counts: pd.Series) -> pa.Table:
-    """Turn a (task x label) probability frame into item, label, confidence, n_judgements."""
-    import pandas as pd
+@dataclass(frozen=True)
+class _Coded:
+    """Judgements as integer codes: items and labels sorted as strings, one judgement per (item, annotator)."""
 
-    proba = proba.fillna(0.0)
-    # Sort columns so that ties resolve the same way on every run (idxmax takes the first).
-    proba = proba[sorted(proba.columns, key=str)]
-    out = pd.DataFrame(
-        {"item": proba.index.astype(str), "label": proba.idxmax(axis=1).astype(str).to_numpy(),
-         "confidence": proba.max(axis=1).astype(float).to_numpy()}
-    )
-    out["n_judgements"] = counts.reindex(proba.index).fillna(0).astype("int64").to_numpy()
-    return pa.Table.from_pandas(out.sort_values("item").reset_index(drop=True), schema=AGGREGATE_SCHEMA, preserve_index=False)
+    items: np.ndarray  # item names, sorted
+    labels: list[str]  # label values, sorted (ties between labels resolve to the first)
+    item: np.ndarray  # per judgement: index into items
+    annotator: np.ndarray  # per judgement: annotator index
+    label: np.ndarray  # per judgement: index into labels
+    n_annotators: int
+
+
+def _code_judgements(labels: pa.Table) -> _Coded:
+    """Return the judgements of a labels table as codes (nulls out, an annotator's repeated answer counts once, the last)."""
+    df = labels_frame(labels)
+    items, item = np.unique(df["item"].to_numpy(dtype=object).astype(str), return_inverse=True)
+    values, label = np.unique(df["label"].to_numpy(dtype=object).astype(str), return_inverse=True)
+    _, annotator = np.unique(df["annotator"].to_numpy(dtype=object).astype(str), return_inverse=True)
+    return _Coded(items, [str(v) for v in values], item, annotator, label, int(annotator.max(initial=-1)) + 1)
+
+
+def _per_item(coded: _Coded, weights: np.ndarray) -> np.ndarray:
+    """Sum per-judgement rows (judgements x labels) into items x labels."""
+    out = np.empty((len(coded.items), weights.shape[1]))
+    for k in range(weights.shape[1]):  # a few labels: one bincount each is far faster than np.add.at
+        out[:, k] = np.bincount(coded.item, weights=weights[:, k], minlength=len(coded.items))
+    return out
+
+
+def _vote_shares(coded: _Coded) -> np.ndarray:
+    """Return items x labels: the share of each item's judgements that chose each label."""
+    counts = _per_item(coded, np.eye(len(coded.labels))[coded.label])
+    return counts / counts.sum(axis=1, keepdims=True)
+
+
+def _confusions(coded: _Coded, probas: np.ndarray) -> np.ndarray:
+    """M-step: annotators x given label x true label, P(annotator gives label | true label), floored at _EPS where seen."""
+    k = len(coded.labels)
+    cell = coded.annotator * k + coded.label
+    errors = np.zeros((coded.n_annotators * k, k))
+    for c in range(k):
+        errors[:, c] = np.bincount(cell, weights=probas[coded.item, c], minlength=coded.n_annotators * k)
+    seen = np.bincount(cell, minlength=coded.n_annotators * k) > 0
+    errors[seen] = np.maximum(errors[seen], _EPS)  # pairs never given stay 0: crowd-kit has no row for them
+    errors = errors.reshape(coded.n_annotators, k, k)
+    return errors / errors.sum(axis=1, keepdims=True)
+
+
+def _posteriors(coded: _Coded, priors: np.ndarray, errors: np.ndarray) -> np.ndarray:
+    """E-step: items x labels posterior of the true label given every judgement of the item."""
+    with np.errstate(divide="ignore"):
+        log_likelihood = np.log2(np.maximum(priors, _EPS)) + _per_item(coded, np.log2(errors[coded.annotator, coded.label]))
+    scaled = np.exp2(log_likelihood - log_likelihood.max(axis=1, keepdims=True))
+    return scaled / scaled.sum(axis=1, keepdims=True)
+
+
+def _evidence_lower_bound(coded: _Coded, probas: np.ndarray, priors: np.ndarray, errors: np.ndarray) -> float:
+    """Return crowd-kit's evidence lower bound (the convergence measure), summed over judgements."""
+    log_terms = np.log(errors[coded.annotator, coded.label]) + np.log(np.maximum(priors, _EPS))
+    joint = float(np.sum(probas[coded.item] * log_terms))
+    clipped = np.maximum(probas, _EPS)
+    return joint - float(np.sum(np.log(clipped) * clipped))
+
+
+def _from_proba(coded: _Coded, proba: np.ndarray) -> pa.Table:
+    """Turn an items x labels probability array into item, label, confidence, n_judgements (ties: first label)."""
+    best = proba.argmax(axis=1)
+    return pa.table({
+        "item": pa.array(coded.items.tolist(), pa.string()),
+        "label": pa.array([coded.labels[i] for i in best], pa.string()),
+        "confidence": pa.array(proba[np.arange(len(best)), best].astype(float), pa.float64()),
+        "n_judgements": pa.array(np.bincount(coded.item, minlength=len(coded.items)).astype(np.int64), pa.int64()),
+    }, schema=AGGREGATE_SCHEMA)
 
 
 def majority_vote(labels: pa.Table) -> pa.Table:
     """Return one label per item by majority vote; confidence is the winning share (ties: smallest label)."""
-    df = _crowdkit_frame(labels)
-    if df.empty:
+    coded = _code_judgements(labels)
+    if not len(coded.items):
         return AGGREGATE_SCHEMA.empty_table()
-    from crowdkit.aggregation import MajorityVote  # lazy: crowdkit pulls scipy.stats etc. (~2.5 s) into every process that discovers ops
+    return _from_proba(coded, _vote_shares(coded))
 
-    proba = MajorityVote().fit_predict_proba(df)
-    return _from_proba(proba, df.groupby("task").size())
+
+def dawid_skene_posteriors(coded: _Coded, n_iter: int = 100, tol: float = 1e-5) -> np.ndarray:
+    """Return items x labels Dawid-Skene posteriors by EM from majority-vote shares (crowd-kit's algorithm and stopping rule)."""
+    probas = _vote_shares(coded)
+    priors = probas.mean(axis=0)
+    errors = _confusions(coded, probas)
+    loss = -np.inf
+    for _ in range(n_iter):
+        probas = _posteriors(coded, priors, errors)
+        priors = probas.mean(axis=0)
+        errors = _confusions(coded, probas)
+        new_loss = _evidence_lower_bound(coded, probas, priors, errors) / len(coded.item)
+        probas = np.maximum(probas, _EPS)
+        if new_loss - loss < tol:
+            break
+        loss = new_loss
+    return probas
 
 
 def dawid_skene(labels: pa.Table, n_iter: int = 100, tol: float = 1e-5) -> pa.Table:
     """Return one label per item by Dawid-Skene EM; confidence is the posterior of that label."""
-    df = _crowdkit_frame(labels)
-    if df.empty:
+    coded = _code_judgements(labels)
+    if not len(coded.items):
         return AGGREGATE_SCHEMA.empty_table()
-    from crowdkit.aggregation import DawidSkene  # lazy, see majority_vote
-
-    proba = DawidSkene(n_iter=n_iter, tol=tol).fit_predict_proba(df)
-    return _from_proba(proba, df.groupby("task").size())
+    return _from_proba(coded, dawid_skene_posteriors(coded, n_iter, tol))
 
 
 def aggregate_labels(labels: pa.Table, method: Method = "dawid_skene") -> pa.Table:

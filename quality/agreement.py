@@ -4,8 +4,8 @@ Label Studio Community has no agreement metrics, gold tasks or reviewer workflow
 functions supply them. Every function takes a *labels* table with columns ``item`` (task or record
 id, string), ``annotator`` (string) and ``label`` (string; ordinal scales pass ``order``), one row
 per judgement, and returns plain values or Arrow tables. The statistics come from the libraries
-made for them (scikit-learn's Cohen's kappa, the ``krippendorff`` package); Fleiss' kappa is a few
-lines here, checked against statsmodels' in the tests. This module shapes the data and decides what to flag.
+made for them where importing them is cheap (the ``krippendorff`` package); Cohen's and Fleiss'
+kappa are a few lines here, checked against scikit-learn's and statsmodels' in the tests. This module shapes the data and decides what to flag.
 """
 
 from __future__ import annotations
@@ -49,9 +49,34 @@ def _codes(values: pd.Series, order: list[str] | None) -> tuple[pd.Series, list[
     return values.map(mapping).astype(int), categories
 
 
-def cohen_kappa_pairs(labels: pa.Table, min_overlap: int = 2, weights: Literal["linear", "quadratic"] | None = None) -> pa.Table:
-    """Return Cohen's kappa for every annotator pair sharing at least `min_overlap` items."""
-    from sklearn.metrics import cohen_kappa_score  # loaded on first use: op discovery imports this module
+def cohen_kappa_codes(a: np.ndarray, b: np.ndarray, n_classes: int, weights: Literal["linear", "quadratic"] | None = None) -> float:
+    """Return Cohen's kappa of two raters' integer codes in [0, n_classes); weighted by code distance when asked.
+
+    Cohen (1960), weighted per Cohen (1968): scikit-learn's `cohen_kappa_score` formula, written here
+    because importing scikit-learn cost ~1.5 CPU s of every `yuliao annotate collect`;
+    tests/quality/test_agreement.py compares the two.
+    """
+    confusion = np.zeros((n_classes, n_classes))
+    np.add.at(confusion, (a, b), 1.0)
+    expected = np.outer(confusion.sum(axis=1), confusion.sum(axis=0)) / confusion.sum()
+    steps = np.subtract.outer(np.arange(n_classes), np.arange(n_classes))
+    if weights is None:
+        w = (steps != 0).astype(float)
+    elif weights == "linear":
+        w = np.abs(steps).astype(float)
+    else:
+        w = (steps ** 2).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(1.0 - np.sum(w * confusion) / np.sum(w * expected))
+
+
+def cohen_kappa_pairs(labels: pa.Table, min_overlap: int = 2, weights: Literal["linear", "quadratic"] | None = None,
+                      order: list[str] | None = None) -> pa.Table:
+    """Return Cohen's kappa for every annotator pair sharing at least `min_overlap` items.
+
+    Weighted kappa measures distance in `order` (an ordinal scale's categories) when given, else
+    in the sorted labels the pair used.
+    """
     df = labels_frame(labels)
     wide = df.pivot(index="item", columns="annotator", values="label")
     wide = wide[sorted(wide.columns)]
@@ -68,7 +93,10 @@ def cohen_kappa_pairs(labels: pa.Table, min_overlap: int = 2, weights: Literal["
         if both[a].nunique() == 1 and both[b].nunique() == 1 and both[a].iloc[0] == both[b].iloc[0]:
             kappa = math.nan  # one shared constant label: chance agreement is 1, kappa undefined
         else:
-            kappa = float(cohen_kappa_score(both[a], both[b], weights=weights))
+            categories = list(order) if order is not None else sorted(set(both[a]) | set(both[b]))
+            codes_a, _ = _codes(both[a], categories)
+            codes_b, _ = _codes(both[b], categories)
+            kappa = cohen_kappa_codes(codes_a.to_numpy(), codes_b.to_numpy(), len(categories), weights)
         rows.append({"annotator_a": a, "annotator_b": b, "n_items": len(both), "observed_agreement": observed, "kappa": kappa})
     schema = pa.schema(
         [("annotator_a", pa.string()), ("annotator_b", pa.string()), ("n_items", pa.int64()),

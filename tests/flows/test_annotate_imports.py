@@ -41,3 +41,18 @@ def test_reading_and_sampling_what_to_push_loads_no_sdk_or_statistics(tmp_path: 
             f"assert len(tasks) == 3")
     # pandas may come in through pyarrow's conversions of Python values; the rest must not.
     assert modules_loaded_by(code) - {"pandas"} == set()
+
+
+def test_collect_statistics_load_no_scipy_sklearn_or_crowdkit():
+    # What collect computes when something changed: every aggregation and agreement figure of the report.
+    code = ("import pyarrow as pa\n"
+            "from quality.aggregate import aggregate_labels\n"
+            "from quality.agreement import summarize_agreement, cohen_kappa_pairs, agreement_per_label, item_agreement\n"
+            "labels = pa.table({'item': ['a', 'a', 'b', 'b', 'c', 'c'], 'annotator': ['x', 'y'] * 3,\n"
+            "                   'label': ['1', '1', '2', '3', '5', '5']})\n"
+            "for method in ('dawid_skene', 'majority_vote'):\n"
+            "    assert aggregate_labels(labels, method).num_rows == 3\n"
+            "summarize_agreement(labels, ordinal_order=['1', '2', '3', '4', '5'])\n"
+            "cohen_kappa_pairs(labels, weights='quadratic', order=['1', '2', '3', '4', '5'])\n"
+            "agreement_per_label(labels), item_agreement(labels)")
+    assert modules_loaded_by(code) - {"pandas"} == set()

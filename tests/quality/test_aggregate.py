@@ -1,10 +1,11 @@
-"""Aggregation: crowd-kit MV / Dawid-Skene against the published crowd data, label columns, LS results."""
+"""Aggregation: MV / Dawid-Skene against crowd-kit's and the published crowd data, label columns, LS results."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -57,6 +58,54 @@ def test_accuracy_on_published_crowd_data_is_within_a_point(shared_dir: Path, fo
         assert accuracy(ds, truth) >= 0.93
     confidences = ds.column("confidence").to_pylist()
     assert all(0.0 <= c <= 1.0 + 1e-9 for c in confidences)
+
+
+def crowdkit_posteriors(labels: pa.Table, method: str) -> tuple[list[str], list[str], np.ndarray]:
+    """Return (items, labels, items x labels probabilities) from crowd-kit, the reference implementation."""
+    from crowdkit.aggregation import DawidSkene, MajorityVote  # the reference; not imported by collect
+
+    from quality.agreement import labels_frame
+
+    df = labels_frame(labels).rename(columns={"item": "task", "annotator": "worker"})
+    model = DawidSkene(n_iter=100, tol=1e-5) if method == "dawid_skene" else MajorityVote()
+    proba = model.fit_predict_proba(df).fillna(0.0)
+    proba = proba[sorted(proba.columns, key=str)].sort_index()
+    return [str(i) for i in proba.index], [str(c) for c in proba.columns], proba.to_numpy()
+
+
+def assert_same_as_crowdkit(labels: pa.Table) -> None:
+    from quality.aggregate import _code_judgements, _vote_shares, dawid_skene_posteriors
+
+    coded = _code_judgements(labels)
+    for method, ours in (("dawid_skene", dawid_skene_posteriors(coded)), ("majority_vote", _vote_shares(coded))):
+        items, values, theirs = crowdkit_posteriors(labels, method)
+        assert (items, values) == (coded.items.tolist(), coded.labels)
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-9)
+        aggregated = aggregate_labels(labels, method)  # type: ignore[arg-type]
+        assert aggregated.column("label").to_pylist() == [values[i] for i in theirs.argmax(axis=1)]
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("folder", [f for f, _, _ in CROWD_FIGURES])
+def test_posteriors_equal_crowdkit_on_published_crowd_data(shared_dir: Path, folder: str):
+    labels, _ = read_crowd(shared_dir / "eval" / "crowd-truth-inference" / folder)
+    assert_same_as_crowdkit(labels)
+
+
+def test_posteriors_equal_crowdkit_on_random_annotators():
+    rng = np.random.default_rng(5)
+    for n_annotators, n_labels in [(2, 2), (3, 2), (3, 5), (6, 4)]:
+        for _ in range(5):
+            skill = rng.uniform(0.2, 0.95, size=n_annotators)
+            rows = []
+            for i in range(int(rng.integers(5, 80))):
+                truth = int(rng.integers(0, n_labels))
+                for a in range(n_annotators):
+                    if rng.random() < 0.8:  # not every annotator sees every item
+                        given = truth if rng.random() < skill[a] else int(rng.integers(0, n_labels))
+                        rows.append((f"i{i}", f"a{a}", f"L{given}"))
+            labels = pa.table({"item": [r[0] for r in rows], "annotator": [r[1] for r in rows], "label": [r[2] for r in rows]})
+            assert_same_as_crowdkit(labels)
 
 
 def test_dawid_skene_downweights_a_spammer_that_majority_vote_follows():

@@ -216,3 +216,34 @@ def test_fleiss_kappa_equals_statsmodels_on_random_tables():
             picks = rng.integers(0, n_cats, size=(int(rng.integers(2, 40)), n_raters))
             table = np.stack([np.bincount(row, minlength=n_cats) for row in picks])
             assert fleiss_kappa_table(table) == pytest.approx(fleiss_kappa(table, method="fleiss"), nan_ok=True)
+
+
+def test_cohen_kappa_equals_scikit_learn_on_random_raters():
+    from sklearn.metrics import cohen_kappa_score  # the reference; not imported by collect
+
+    from quality.agreement import cohen_kappa_codes
+
+    rng = np.random.default_rng(11)
+    for n_cats in (2, 3, 5, 11):
+        for weights in (None, "linear", "quadratic"):
+            for _ in range(15):
+                n = int(rng.integers(2, 60))
+                a = rng.integers(0, n_cats, size=n)
+                # b agrees with a on about half the items: kappa spreads over (-1, 1)
+                b = np.where(rng.random(n) < 0.5, a, rng.integers(0, n_cats, size=n))
+                expected = cohen_kappa_score(a, b, labels=list(range(n_cats)), weights=weights)
+                assert cohen_kappa_codes(a, b, n_cats, weights) == pytest.approx(expected, nan_ok=True)
+
+
+def test_weighted_kappa_measures_distance_on_the_declared_scale():
+    # Ratings 1, 2 and 5 only: by the pair's own labels "5" is one step from "2"; on the 1-5 scale it is three.
+    rows = [(f"i{i}", "A", a) for i, a in enumerate("1225512")] + [(f"i{i}", "B", b) for i, b in enumerate("1255212")]
+    labels = long_table(rows)
+    own = cohen_kappa_pairs(labels, weights="quadratic").column("kappa")[0].as_py()
+    scale = cohen_kappa_pairs(labels, weights="quadratic", order=["1", "2", "3", "4", "5"]).column("kappa")[0].as_py()
+    from sklearn.metrics import cohen_kappa_score
+
+    a, b = [int(x) for x in "1225512"], [int(x) for x in "1255212"]
+    assert scale == pytest.approx(cohen_kappa_score(a, b, labels=[1, 2, 3, 4, 5], weights="quadratic"))
+    assert own == pytest.approx(cohen_kappa_score([str(x) for x in a], [str(x) for x in b], weights="quadratic"))
+    assert own != pytest.approx(scale)
