@@ -213,7 +213,7 @@ def datatrove_ratios(rows: list[dict], dt: dict) -> list[str]:
             wall = statistics.median(r["wall"] for r in warm)
             cpu = statistics.median(r["cpu"] for r in warm)
             out.append(f"{tree}: warm run of 1,000 docs / datatrove = {wall / dt['wall']:.2f}x wall "
-                       f"({wall} s vs {dt['wall']} s), {cpu / dt['cpu']:.2f}x CPU ({cpu} s vs {dt['cpu']} s)")
+                       f"({wall:.2f} s vs {dt['wall']:.2f} s), {cpu / dt['cpu']:.2f}x CPU ({cpu:.2f} s vs {dt['cpu']:.2f} s)")
     return out
 
 

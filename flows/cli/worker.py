@@ -193,6 +193,43 @@ def stop_worker(timeout: float = 10.0) -> dict | None:
 # ---------------------------------------------------------------- worker side
 
 
+WARM_TEXTS = (  # one line per script the bundled recipes route differently, with a phone number and an e-mail for PII
+    "这是一个用于预热的中文句子，包含一些常见的词语，电话 13800138000。",
+    "這是一個用於預熱的繁體中文句子。",
+    "呢個係用嚟熱身嘅廣東話句子，你明唔明呀？",
+    "This is an English sentence used to warm up the worker; write to someone@example.org.",
+    "これはワーカーを温めるための日本語の文です。",
+    "이것은 작업자를 준비시키는 한국어 문장입니다.",
+)
+WARM_RECIPE = Path(__file__).resolve().parents[2] / "configs" / "recipes" / "demo.yaml"
+
+
+def warm_operators(recipe: Path) -> None:
+    """Run `recipe`'s operators (row ops, then each corpus op's signatures and reduce) on WARM_TEXTS in memory.
+
+    What a command's first batch would otherwise pay in every fork: numba loading its cached kernels,
+    language and PII tables, CJK codecs. Pure transforms: no file, no Prefect run, no thread.
+    """
+    import codecs
+
+    from flows.io.recipe import load_recipe
+    from flows.plan import split_segments
+    from transforms.ops import OpStats, live_mask
+    from transforms.schema import docs_from_pylist, ensure_decision_columns
+
+    for encoding in ("gb18030", "big5hkscs", "idna"):  # the readers' fallbacks import their codecs on first use
+        codecs.lookup(encoding)
+    batch = ensure_decision_columns(docs_from_pylist([
+        {"id": f"warm-{i}", "text": text, "source": "warm-up", "source_uri": f"warm-up:{i}", "raw_sha256": "0" * 64}
+        for i, text in enumerate(WARM_TEXTS)]))
+    for segment in split_segments(load_recipe(recipe).ops):
+        for op in segment.ops:
+            batch = op.apply(batch, OpStats())
+        if segment.corpus is not None:
+            live = batch.filter(live_mask(batch))
+            segment.corpus.reduce(segment.corpus.signatures(live, 0))
+
+
 def preload() -> list[str]:
     """Import what flow commands import and build the tables every run builds; return what was warmed."""
     import threading
@@ -202,7 +239,18 @@ def preload() -> list[str]:
 
     import flows.cli.main  # noqa: F401  (registers every command group)
     import flows.curate  # noqa: F401
+    import flows.entrypoints  # noqa: F401
     import flows.release  # noqa: F401
+    import flows.report.artifacts  # noqa: F401
+    # What every flow call imports late (measured in a forked `run`): Prefect serialises parameters
+    # with FastAPI's encoder, draws nothing but imports its visualisation module, runs anyio's asyncio
+    # backend; the Parquet writer's first call imports pyarrow.dataset; the resident API check psutil.
+    import anyio._backends._asyncio  # noqa: F401
+    import fastapi.encoders  # noqa: F401
+    import prefect.artifacts  # noqa: F401
+    import prefect.utilities.visualization  # noqa: F401
+    import psutil  # noqa: F401
+    import pyarrow.dataset  # noqa: F401
     from transforms.registry import known_ops
 
     known_ops()  # every operator module: scipy, numba, ftfy, phonenumbers…
@@ -214,6 +262,12 @@ def preload() -> list[str]:
         warmed.append("char_class_table")
     except (ImportError, AttributeError):
         pass
+    if WARM_RECIPE.is_file():
+        try:
+            warm_operators(WARM_RECIPE)
+            warmed.append(f"operators of {WARM_RECIPE.name}")
+        except Exception as exc:  # a warm-up that fails costs speed, never a command: the command builds what it needs
+            print(f"yuliao worker: operator warm-up skipped ({type(exc).__name__}: {exc})", flush=True)
     if threading.active_count() != 1:
         raise RuntimeError(f"the worker started threads while warming up ({threading.enumerate()}); forking is unsafe")
     return warmed
