@@ -246,7 +246,8 @@ def main() -> None:
                   f"{r['load']} | {'yes' if r['bytecode'] else 'no'} | {r['rc']} |" for r in rows]
         args.out.write_text(f"# Whole-command cost, cold and warm ({started})\n\n`python bench/bench_cli_startup.py "
                             + " ".join(f"--tree {k}=…" for k in trees) + "".join(f" --pyc {n}" for n in args.pyc) + "".join(f" --worker {n}" for n in args.worker)
-                            + f" --rounds {args.rounds}`\n\n" + "\n".join(lines) + "\n\n"
+                            + f" --rounds {args.rounds}" + (" --no-sample" if args.no_sample else "")
+                            + (f" --datatrove {args.datatrove}" if args.datatrove else "") + "`\n\n" + "\n".join(lines) + "\n\n"
                             + "".join(f"- {r}\n" for r in ratios), encoding="utf-8")
 
 

@@ -1,6 +1,10 @@
 """Kill matrix: SIGKILL `yuliao run` at every checkpoint, `yuliao resume`, compare every output column.
 
-Usage: .venv/bin/python scripts/kill_matrix.py [--lines 40] [--only CHECKPOINT ...] [--out bench/results/kill_matrix.md]
+Usage: .venv/bin/python scripts/kill_matrix.py [--lines 40] [--only CHECKPOINT ...] [--worker] [--out bench/results/kill_matrix.md]
+
+With --worker, every command runs with YULIAO_WORKER=resident: the reference run in-process starts the
+resident worker, and the killed runs and resumes are forks of it (a cell whose resume did not run in a
+fork of the worker says so in its state column and fails).
 
 One local Prefect API (flows.server.server_process, SQLite in a temporary PREFECT_HOME) serves every
 command; after each resume the killed attempt's flow run must be CRASHED in it. The reference is an
@@ -70,7 +74,7 @@ def write_markdown(args: argparse.Namespace, results: list, n_cells: int, load0:
         lines.append(f"| `{r.checkpoint}` | {r.killed} | {r.resumed_ok} | {eq} | {s} | {r.seconds} |")
     args.out.write_text(
         f"# Kill matrix\n\n`python scripts/kill_matrix.py --lines {args.lines} --batch-rows {args.batch_rows}"
-        f" --resume-runner {args.resume_runner}` ({time.strftime('%Y-%m-%d %H:%M')}, 2 cores shared with other work)\n\n"
+        f" --resume-runner {args.resume_runner}{' --worker' if args.worker else ''}` ({time.strftime('%Y-%m-%d %H:%M')}, 2 cores shared with other work)\n\n"
         f"{summarise(results, n_cells, load0, wall)}.\n\nInputs: the first {args.lines} lines of every file in data/sample/; "
         f"the demo recipe's ops; killed runs on the process runner (2 workers, batch_rows {args.batch_rows}), resumed "
         f"with `yuliao resume` on the {args.resume_runner} runner.\nCompared: kept/dropped/quarantine sorted by id "
@@ -78,6 +82,28 @@ def write_markdown(args: argparse.Namespace, results: list, n_cells: int, load0:
         f"excluded columns: {sorted(RUN_SPECIFIC_COLUMNS) or 'none'}; run.json compared without "
         f"{', '.join(RUN_SPECIFIC_RECORD_FIELDS)} and per-op seconds.\n\n" + "\n".join(lines) + "\n",
         encoding="utf-8")
+
+
+def wait_for_worker(home: Path, timeout: float = 300) -> None:
+    """Wait until the resident worker the reference run started is ready to fork commands."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if json.loads((home / "worker" / "worker.json").read_text(encoding="utf-8")).get("ready"):
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"the resident worker never became ready; see {home / 'worker' / 'worker.log'}")
+
+
+def forked_by_worker(home: Path, run_dir: Path) -> bool:
+    """True when the (last) flow process of `run_dir` was a command the resident worker forked."""
+    try:
+        pid = json.loads((run_dir / "_flow_run.json").read_text(encoding="utf-8"))["pid"]
+        return f"command pid {pid}" in (home / "worker" / "worker.log").read_text(encoding="utf-8")
+    except (OSError, ValueError, KeyError):
+        return False
 
 
 def main() -> None:
@@ -90,10 +116,12 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", help="checkpoints to run (default: all)")
     ap.add_argument("--out", type=Path, default=None, help="write a markdown table here (after every cell)")
     ap.add_argument("--resume-runner", default="process", choices=["process", "thread"])
+    ap.add_argument("--worker", action="store_true", help="run every command through the resident yuliao worker")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="yuliao-kill-matrix-"))
     proc, api = start_api(tmp / "prefect-home")
-    env = cli_env({"PREFECT_API_URL": api, "YULIAO_HOME": str(tmp / "yuliao-home"), "PREFECT_HOME": str(tmp / "prefect-home")})
+    env = cli_env({"PREFECT_API_URL": api, "YULIAO_HOME": str(tmp / "yuliao-home"), "PREFECT_HOME": str(tmp / "prefect-home"),
+                   **({"YULIAO_WORKER": "resident"} if args.worker else {})})
     load0 = os.getloadavg()
     t0 = time.perf_counter()
     results: list = []
@@ -108,11 +136,15 @@ def main() -> None:
         reference = ws / "runs" / "reference"
         rows = {k: v["_rows"] for k, v in table_digests(reference).items()}
         print(f"reference: {rows}, {len(table_digests(reference)['kept']) - 3} kept columns", flush=True)
+        if args.worker:
+            wait_for_worker(tmp / "yuliao-home")
         results = []
         cells = args.only or kill_checkpoints(N_STAGES)
         for cp in cells:
             r = kill_and_resume(cp, recipe, ws, reference, env, resume_runner=args.resume_runner)
             state = flow_run_state(api, r.killed_flow_run) if r.killed_flow_run else "no flow run recorded"
+            if args.worker and not forked_by_worker(tmp / "yuliao-home", ws / "runs" / ("k-" + cp.replace(":", "-"))):
+                state += " (not run in the worker)"
             results.append((r, state))
             print(json.dumps({"checkpoint": cp, "killed": r.killed, "resumed": r.resumed_ok, "equal": r.equal,
                               "differences": r.differences, "killed_flow_run_state": state, "seconds": r.seconds}),
@@ -122,6 +154,8 @@ def main() -> None:
             if args.out:
                 write_markdown(args, results, len(cells), load0, time.perf_counter() - t0)
     finally:
+        if args.worker:
+            run_cli(["server", "down"], env, timeout=120)  # the worker of this matrix's home
         stop_server(proc)
     ok = all(r.equal and s == "CRASHED" for r, s in results)
     print(summarise(results, len(cells), load0, time.perf_counter() - t0))
