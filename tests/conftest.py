@@ -17,6 +17,9 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")  # a loaded 2-core CI machine
 # A resident Prefect API started by a CLI subprocess without PREFECT_API_URL stops soon after the tests.
 os.environ.setdefault("YULIAO_SERVER_IDLE_SECONDS", "60")
+# Test CLI subprocesses run in-process even under `pytest -s` at a terminal (where the resident worker
+# would be on by default); tests of the worker ask for it with YULIAO_WORKER=resident.
+os.environ["YULIAO_WORKER"] = "off"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HOME", str(ROOT / ".yuliao" / "hf"))

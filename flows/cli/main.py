@@ -206,7 +206,7 @@ _register_subcommands()
 
 
 def main() -> None:
-    """Console-script entry point: flow commands go to the resident worker when YULIAO_WORKER=resident."""
+    """Console-script entry point: flow commands go to the resident worker at a terminal or with YULIAO_WORKER=resident."""
     argv = sys.argv[1:]
     command = next((a for a in argv if not a.startswith("-")), None)
     if command is not None and runs_a_flow(command, argv[argv.index(command) + 1:]):

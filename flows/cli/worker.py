@@ -1,4 +1,4 @@
-"""The resident yuliao worker (opt-in: YULIAO_WORKER=resident): flow commands run as forks of one warm process.
+"""The resident yuliao worker (at a terminal, or YULIAO_WORKER=resident): flow commands run as forks of one warm process.
 
 Most of a small `yuliao run`'s cost is fixed: importing Prefect, pyarrow and the operators (scipy,
 numba, ftfy, phonenumbers…) and building per-process tables, before a document is read
@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-WORKER_ENV = "YULIAO_WORKER"  # "resident" turns the worker on; anything else (the default) runs in-process
+WORKER_ENV = "YULIAO_WORKER"  # "resident": on; "off" (or any other value): in-process; unset: on at a terminal
 STATE_FILE = "worker.json"
 SOCKET_FILE = "worker.sock"
 START_LOCK = "start.lock"
@@ -40,9 +40,16 @@ MAX_UNIX_PATH = 100  # sockaddr_un holds 104-108 bytes; a longer home runs in-pr
 WORKER_CODE = [""]  # the code stamp of the source this worker imported
 
 
-def worker_mode() -> bool:
-    """True when flow commands should run in the resident worker."""
-    return os.environ.get(WORKER_ENV, "") == "resident"
+def worker_mode(setting: str | None = None, interactive: bool | None = None) -> bool:
+    """True when flow commands should run in the resident worker: YULIAO_WORKER=resident, or unset at a terminal.
+
+    A person at a terminal waits for every command; scripts, schedules and CI (no terminal on stdin
+    and stderr) keep one process per command unless they ask for the worker.
+    """
+    setting = (os.environ.get(WORKER_ENV, "") if setting is None else setting).strip().lower()
+    if setting:
+        return setting == "resident"
+    return (os.isatty(0) and os.isatty(2)) if interactive is None else interactive
 
 
 def worker_dir() -> Path:

@@ -142,3 +142,47 @@ def _pgid(pid: int) -> int | None:
         return os.getpgid(pid)
     except ProcessLookupError:
         return None
+
+
+def test_worker_is_on_at_a_terminal_and_for_resident_only_otherwise():
+    from flows.cli.worker import worker_mode
+
+    assert worker_mode("", interactive=True) is True  # a person at a terminal
+    assert worker_mode("", interactive=False) is False  # scripts, schedules, CI
+    assert worker_mode("resident", interactive=False) is True
+    assert worker_mode(" Resident ", interactive=False) is True
+    for setting in ("off", "in-process", "0", "no"):
+        assert worker_mode(setting, interactive=True) is False
+
+
+@pytest.mark.timeout(600)
+def test_a_command_at_a_terminal_starts_the_worker_without_being_asked(tmp_path):
+    import pty
+
+    home, ws = tmp_path / "home", tmp_path / "ws"
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(RECIPE.format(ws=ws, a=SAMPLE / "tang_poems.jsonl"), encoding="utf-8")
+    env = _cli_env(home)
+    env.pop("YULIAO_WORKER", None)  # what a user's shell has
+    primary, secondary = pty.openpty()  # stdin and stderr on a terminal, as in an operator's shell
+    import threading
+
+    def drain() -> None:  # a terminal nobody reads fills up and blocks the command's writes
+        try:
+            while os.read(primary, 4096):
+                pass
+        except OSError:
+            pass
+
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        run = subprocess.run([*CLI, "run", str(recipe), "--run-id", "tty"], cwd=ROOT, env=env, stdin=secondary,
+                             stdout=subprocess.PIPE, stderr=secondary, timeout=400)
+        assert run.returncode == 0
+        state = _wait_ready(home)  # the first command ran in-process and started the worker for the next ones
+        assert psutil.pid_exists(state["pid"])
+    finally:
+        os.close(primary)
+        os.close(secondary)
+        _yuliao(home, "server", "down")
+    assert _worker_state(home) is None
