@@ -17,3 +17,6 @@ fi
 [ -f "$ws/access-policy.yaml" ] || cp configs/access-policy.yaml "$ws/access-policy.yaml"
 .venv/bin/yuliao release "$run_dir"
 .venv/bin/yuliao verify demo@latest --workspace "$ws"
+# What stays up for the next commands: the local Prefect API (its UI lists the runs) and, from a terminal,
+# the warm yuliao worker. Both stop after 30 minutes unused.
+echo "demo: the local Prefect API and the yuliao worker stay up for your next commands; '.venv/bin/yuliao server status' shows them, '.venv/bin/yuliao server down' stops them" >&2
