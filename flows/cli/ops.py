@@ -274,6 +274,9 @@ def register(app: typer.Typer) -> None:
         worker = worker_state(worker_dir())
         if worker and process_alive(worker["pid"], worker.get("pid_started")):
             typer.echo(f"resident worker: pid {worker['pid']}, {'ready' if worker.get('ready') else 'warming up'}")
+        elif worker and worker.get("refused"):
+            typer.echo(f"resident worker: refused to serve ({worker['refused']}); commands run in-process "
+                       "(`yuliao server down` clears this, or it is retried after 10 minutes)")
         api = f"http://{host}:{port}/api"
         typer.echo(f"api {api}: {'healthy' if _healthy(api) else 'not answering'}")
         for name, pid in _pids().items():

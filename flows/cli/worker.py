@@ -37,6 +37,7 @@ SOCKET_FILE = "worker.sock"
 START_LOCK = "start.lock"
 CONNECT_TIMEOUT_SECONDS = 2.0
 MAX_UNIX_PATH = 100  # sockaddr_un holds 104-108 bytes; a longer home runs in-process
+RETRY_AFTER_REFUSAL_SECONDS = 600.0  # a worker that refused to serve is not started again sooner (same code)
 WORKER_CODE = [""]  # the code stamp of the source this worker imported
 
 
@@ -117,6 +118,8 @@ def spawn_worker(directory: Path) -> None:
     with _locked(directory / START_LOCK, fcntl.LOCK_EX):
         state = read_state(directory)
         if state and process_alive(state["pid"], state.get("pid_started")):
+            return
+        if recently_refused(state):  # it would refuse again: no warm-up in the background of every command
             return
         cmd = [sys.executable, "-m", "flows.cli.worker", "--serve", str(directory), "--idle-seconds", str(_idle_seconds())]
         with open(directory / "worker.log", "ab") as log:
@@ -372,12 +375,35 @@ def commands_running() -> bool:
         os.close(fd)  # releases the lock if we took it
 
 
+def record_refusal(directory: Path, reason: str) -> None:
+    """Record in worker.json that this worker will not serve, and why, so that commands stop starting it for a while."""
+    state = read_state(directory) or {}
+    if state.get("pid") not in (None, os.getpid()):
+        return  # another worker took over meanwhile: its record stands
+    _write_state(directory, state | {"pid": os.getpid(), "ready": False, "refused": reason, "refused_at": time.time(),
+                                     "code": WORKER_CODE[0]})
+    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} yuliao worker {os.getpid()}: not serving ({reason}); commands run "
+          f"in-process and do not start a worker for {RETRY_AFTER_REFUSAL_SECONDS:.0f} s", flush=True)
+
+
+def recently_refused(state: dict | None, now: float | None = None) -> bool:
+    """True when the recorded worker refused to serve the same code less than RETRY_AFTER_REFUSAL_SECONDS ago."""
+    if not state or "refused_at" not in state:
+        return False
+    age = (time.time() if now is None else now) - float(state["refused_at"])
+    return age < RETRY_AFTER_REFUSAL_SECONDS and state.get("code") == code_stamp()
+
+
 def serve(directory: Path, idle: float) -> None:
     """Warm up, then fork one child per connection until idle for `idle` seconds with no child running."""
     import select
 
     WORKER_CODE[0] = code_stamp()  # before the imports: an edit made while warming up makes the worker stale
-    warmed = preload()
+    try:
+        warmed = preload()
+    except Exception as exc:  # e.g. a thread started by an import: forking would be unsafe, so never serve
+        record_refusal(directory, f"{type(exc).__name__}: {exc}")
+        return
     path = directory / SOCKET_FILE
     path.unlink(missing_ok=True)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

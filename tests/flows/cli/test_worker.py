@@ -186,3 +186,32 @@ def test_a_command_at_a_terminal_starts_the_worker_without_being_asked(tmp_path)
         os.close(secondary)
         _yuliao(home, "server", "down")
     assert _worker_state(home) is None
+
+
+@pytest.mark.timeout(300)
+def test_a_worker_that_refuses_to_serve_is_not_started_again_by_every_command(tmp_path):
+    from flows.cli.worker import RETRY_AFTER_REFUSAL_SECONDS, read_state, recently_refused, spawn_worker
+    from flows.server.resident_api import stop_recorded_process
+
+    home = tmp_path / "home"
+    directory = home / "worker"
+    directory.mkdir(parents=True)
+    # A worker whose warm-up fails (as when an import starts a thread: forking would be unsafe).
+    refuse = ("from pathlib import Path\nimport flows.cli.worker as w\n"
+              "def refuse():\n    raise RuntimeError('the worker started threads while warming up')\n"
+              f"w.preload = refuse\nw.serve(Path({str(directory)!r}), 5)\n")
+    out = subprocess.run([sys.executable, "-c", refuse], cwd=ROOT, env=_cli_env(home), check=True, timeout=240,
+                         capture_output=True, text=True)
+    state = read_state(directory)
+    assert state["refused"] == "RuntimeError: the worker started threads while warming up" and not state["ready"]
+    assert "not serving" in out.stdout  # worker.log, when a command starts it
+
+    spawn_worker(directory)  # what the next command does: it must not start another worker that would refuse too
+    try:
+        assert read_state(directory) == state
+    finally:
+        if read_state(directory) != state:  # a worker was started after all: stop it
+            stop_recorded_process(directory, 10.0, state_file="worker.json", leftovers=("worker.sock",))
+    assert recently_refused(state)
+    assert not recently_refused(state, now=state["refused_at"] + RETRY_AFTER_REFUSAL_SECONDS + 1)  # tried again later
+    assert not recently_refused({**state, "code": "other"})  # or as soon as the code changes
