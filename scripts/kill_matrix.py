@@ -86,13 +86,12 @@ def write_markdown(args: argparse.Namespace, results: list, n_cells: int, load0:
 
 def wait_for_worker(home: Path, timeout: float = 300) -> None:
     """Wait until the resident worker the reference run started is ready to fork commands."""
+    from flows.cli.worker import read_state
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            if json.loads((home / "worker" / "worker.json").read_text(encoding="utf-8")).get("ready"):
-                return
-        except (OSError, ValueError):
-            pass
+        if (read_state(home / "worker") or {}).get("ready"):
+            return
         time.sleep(0.5)
     raise SystemExit(f"the resident worker never became ready; see {home / 'worker' / 'worker.log'}")
 

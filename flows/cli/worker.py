@@ -377,11 +377,14 @@ def commands_running() -> bool:
 
 def record_refusal(directory: Path, reason: str) -> None:
     """Record in worker.json that this worker will not serve, and why, so that commands stop starting it for a while."""
+    import psutil
+
     state = read_state(directory) or {}
     if state.get("pid") not in (None, os.getpid()):
         return  # another worker took over meanwhile: its record stands
-    _write_state(directory, state | {"pid": os.getpid(), "ready": False, "refused": reason, "refused_at": time.time(),
-                                     "code": WORKER_CODE[0]})
+    # pid_started too: `server down` must never signal a later process that reuses this pid.
+    _write_state(directory, state | {"pid": os.getpid(), "pid_started": psutil.Process().create_time(), "ready": False,
+                                     "refused": reason, "refused_at": time.time(), "code": WORKER_CODE[0]})
     print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} yuliao worker {os.getpid()}: not serving ({reason}); commands run "
           f"in-process and do not start a worker for {RETRY_AFTER_REFUSAL_SECONDS:.0f} s", flush=True)
 
