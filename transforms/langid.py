@@ -383,6 +383,68 @@ def yue_model() -> YueModel:
         return YueModel(z["keys"], z["weights"].astype(np.float64), float(z["intercept"]), fold)
 
 
+# ---------------------------------------------------------------------------------------------
+# Japanese vs Chinese for kanji-only text (identify_language@5): a linear model over Han characters
+# and adjacent Han pairs, not folded (削除 vs 刪除/删除 must stay apart), trained on build sources
+# only (scripts/build_kanji_model.py): kanji runs of Japanese UI catalogues and lingua ja against
+# Chinese UI catalogues, news and sentences. Score > 0 reads as Japanese.
+# ---------------------------------------------------------------------------------------------
+
+JA_KANJI_MODEL_PATH = Path(__file__).resolve().parent / "langid_data" / "ja_kanji_ngram.npz"
+
+
+@build_once
+def _punctuation_lut() -> np.ndarray:
+    """Return a bool table code point -> punctuation or symbol (Unicode P* / S*), BMP only."""
+    lut = np.zeros(0x110000, bool)
+    lut[[cp for cp in range(0x10000) if unicodedata.category(chr(cp))[0] in "PS"]] = True
+    return lut
+
+
+def kanji_feature_keys(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Return (text index, feature key) of every Han or punctuation character and adjacent pair of them.
+
+    Punctuation counts because the two languages' UI catalogues write it differently (使用法: with
+    an ASCII colon, 用法： with a full-width one); characters are not folded.
+    """
+    if not texts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    texts = [t[:YUE_MODEL_MAX_CHARS] for t in texts]
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    owner = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+    han = np.isin(_class_lut()[codes], _HAN_CLASS_IDS)
+    use = han | _punctuation_lut()[codes]
+    c = codes.astype(np.int64)
+    pair = use[:-1] & use[1:] & (han[:-1] | han[1:]) & (owner[:-1] == owner[1:])
+    rows = np.concatenate([owner[use], owner[:-1][pair]])
+    keys = np.concatenate([c[use], _BIGRAM_FLAG | (c[:-1][pair] << 21) | c[1:][pair]])
+    return rows, keys
+
+
+@dataclass(frozen=True)
+class KanjiModel(YueModel):
+    """The Japanese-vs-Chinese model: same linear scoring over `kanji_feature_keys`."""
+
+    def scores(self, texts: list[str]) -> np.ndarray:
+        rows, keys = kanji_feature_keys(texts)
+        at = np.searchsorted(self.keys, keys)
+        at[at == len(self.keys)] = 0
+        hit = self.keys[at] == keys
+        return self.intercept + np.bincount(rows[hit], weights=self.weights[at[hit]], minlength=len(texts))
+
+
+@build_once
+def ja_kanji_model() -> KanjiModel:
+    """Load the shipped Japanese-vs-Chinese kanji model (once per process)."""
+    with np.load(JA_KANJI_MODEL_PATH) as z:
+        return KanjiModel(z["keys"], z["weights"].astype(np.float64), float(z["intercept"]), np.zeros(0, np.uint32))
+
+
+JA_KANJI_MIN_SCORE = 3.5  # kanji model score above which kana-less Han text is Japanese (tuning sources)
+JA_MODEL_CONFIDENCE = 0.8  # lang_conf cap of a ja call from the kanji model alone
+
+
 def unmarked_zh_confidence(han_chars: int) -> float:
     """Return the confidence that Han text with no Cantonese or Mandarin marker is zh (0.6 -> 0.95)."""
     return min(0.95, 0.6 + 0.01 * han_chars)
@@ -845,7 +907,14 @@ def identify_texts(texts: list[str], cfg: LangIdConfig = LangIdConfig()) -> list
     if cfg.cantonese == "model":
         han_texts = [i for i, c in enumerate(counts) if c.han]
         yue_scores = dict(zip(han_texts, yue_model().scores([texts[i] for i in han_texts]).tolist()))
-    return [decide(t, c, top, general.get(i), cfg, yue_scores.get(i))
+    # Kanji-only text (no kana, no Hangul) that the Japanese-only characters do not already decide:
+    # the kanji model says whether its words are Japanese (削除, 名前) or Chinese (删除, 名字).
+    kanji_only = [i for i, c in enumerate(counts) if c.han and not c.kana and not c.hangul and not reads_as_japanese_kanji(c)]
+    ja_kanji = set()
+    if kanji_only:
+        ja_scores = ja_kanji_model().scores([texts[i] for i in kanji_only])
+        ja_kanji = {i for i, sc in zip(kanji_only, ja_scores.tolist()) if sc > JA_KANJI_MIN_SCORE}
+    return [decide(t, c, top, general.get(i), cfg, yue_scores.get(i), i in ja_kanji)
             for i, (t, c, top) in enumerate(zip(texts, counts, tops))]
 
 
@@ -860,7 +929,8 @@ KANA_DECIDES = 2  # kana characters that make a text Japanese whatever its Latin
 HANGUL_DECIDES = 2
 
 
-def decisive_cjk_block(counts: ScriptCounts, blocks: dict[str, float], total: float, han_share: float) -> str | None:
+def decisive_cjk_block(counts: ScriptCounts, blocks: dict[str, float], total: float, han_share: float,
+                       japanese_kanji: bool = False) -> str | None:
     """Return the CJK block that decides a mixed text's language ('kana', 'hangul', 'han') or None.
 
     Technical Japanese, Korean and Chinese lines carry commands, paths and product names in Latin
@@ -870,7 +940,8 @@ def decisive_cjk_block(counts: ScriptCounts, blocks: dict[str, float], total: fl
     """
     if "kana" in blocks and "han" not in blocks and counts.kana >= KANA_DECIDES:
         return "kana"
-    if "kana" in blocks and reads_as_japanese_kanji(counts) and counts.han >= 2 and blocks["kana"] >= han_share * total:
+    if "kana" in blocks and (japanese_kanji or reads_as_japanese_kanji(counts)) and counts.han >= 2 \
+            and blocks["kana"] >= han_share * total:
         return "kana"  # kanji-only Japanese decides a Latin-mixed line as Han decides Chinese
     if "hangul" in blocks and "han" not in blocks and counts.hangul >= HANGUL_DECIDES:
         return "hangul"
@@ -890,8 +961,11 @@ def reads_as_japanese_kanji(counts: ScriptCounts) -> bool:
 
 
 def decide(text: str, counts: ScriptCounts, top_other: str, general: tuple[str, float] | None,
-           cfg: LangIdConfig, yue_score: float | None = None) -> LangGuess:
-    """Combine script counts, the Chinese decision and the general detector's answer into a LangGuess."""
+           cfg: LangIdConfig, yue_score: float | None = None, ja_kanji: bool = False) -> LangGuess:
+    """Combine script counts, the Chinese decision and the general detector's answer into a LangGuess.
+
+    `ja_kanji`: the kanji model reads this kana-less Han text as Japanese words (identify_language@5).
+    """
     w = cfg.cjk_letter_weight
     # Weighted letters per language-bearing block; a CJK character carries about a word.
     blocks: dict[str, float] = {}
@@ -911,7 +985,8 @@ def decide(text: str, counts: ScriptCounts, top_other: str, general: tuple[str, 
 
     # Japanese writes Han with kana; Korean may carry Hanja: such Han belongs to the kana/Hangul block.
     # Kanji-only Japanese (検索, 実行) is told by Japanese-only kanji outnumbering script-specific Chinese ones.
-    if reads_as_japanese_kanji(counts):
+    japanese_kanji = reads_as_japanese_kanji(counts) or (ja_kanji and not counts.kana and not counts.hangul)
+    if japanese_kanji:
         blocks["kana"] = blocks.pop("kana", 0.0) + blocks.pop("han")
     elif counts.kana and counts.kana * 10 >= counts.han:
         blocks["kana"] = blocks.pop("kana") + blocks.pop("han", 0.0)
@@ -921,7 +996,8 @@ def decide(text: str, counts: ScriptCounts, top_other: str, general: tuple[str, 
     parts: dict[str, tuple[str, str, float]] = {}  # block -> (lang, script, conf)
     for block in blocks:
         if block == "kana":
-            parts[block] = ("ja", "Jpan", 1.0)
+            model_only = japanese_kanji and not reads_as_japanese_kanji(counts)
+            parts[block] = ("ja", "Jpan", JA_MODEL_CONFIDENCE if model_only else 1.0)
         elif block == "hangul":
             parts[block] = ("ko", "Kore", 1.0)
         elif block == "han":
@@ -941,7 +1017,7 @@ def decide(text: str, counts: ScriptCounts, top_other: str, general: tuple[str, 
         lang = parts[block][0]
         mix[lang] = mix.get(lang, 0.0) + weight / total
     mix = {k: round(v, 3) for k, v in sorted(mix.items(), key=lambda kv: -kv[1])}
-    decisive = decisive_cjk_block(counts, blocks, total, cfg.cjk_decides_share)
+    decisive = decisive_cjk_block(counts, blocks, total, cfg.cjk_decides_share, japanese_kanji)
     chosen = decisive or max(blocks, key=lambda b: blocks[b])
     lang, script, conf = parts[chosen]
     dominant = mix.get(lang, 0.0)
@@ -953,6 +1029,8 @@ def decide(text: str, counts: ScriptCounts, top_other: str, general: tuple[str, 
     calibrated = calibrated_confidence(raw)
     if chosen == "han" and lang == "zh" and conf == ZH_UNSURE_CONFIDENCE:
         calibrated = min(calibrated, ZH_UNSURE_CONFIDENCE)  # variety unsure stays recognisable: zh with conf <= 0.5
+    if lang == "ja" and conf == JA_MODEL_CONFIDENCE:
+        calibrated = min(calibrated, JA_MODEL_CONFIDENCE)  # ja from the kanji model alone: its precision on the tuning sources
     if chosen == "han" and lang == "yue" and conf == YUE_MODEL_CONFIDENCE:
         # the pooled calibration is dominated by script-decided ja/ko/zh; a model-only yue call is
         # right about 4 times in 5 on the tuning sources, so it says no more than that

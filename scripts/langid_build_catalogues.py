@@ -1,0 +1,72 @@
+"""UI catalogues of Debian packages used to BUILD language-id tables (identify_language@5).
+
+    .venv/bin/python scripts/langid_build_catalogues.py      # fetch + unpack into .yuliao/langid-build/
+
+These packages' gettext catalogues (.mo) are a build source: the Japanese-vs-Chinese kanji model
+(scripts/build_kanji_model.py) learns from their ja, zh_CN, zh_TW and zh_HK translations. None of
+them is a tuning or evaluation source of scripts/build_langid_eval.py (checked below, the script
+stops if one is); docs/language.md lists the roles. Nothing derived from them is committed except
+the trained model's weights.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT))
+
+from build_langid_eval import UI_EVAL, UI_TUNE, ui_rows  # noqa: E402
+
+CACHE = ROOT / ".yuliao" / "langid-build"
+BUILD_UI = (
+    "baobab", "brasero-common", "caja-common", "celluloid", "cheese-common", "cinnamon-l10n", "engrampa-common",
+    "eog", "evolution-common", "evolution-data-server-common", "gdm3", "gnome-builder", "gnome-calculator",
+    "gnome-calendar", "gnome-characters", "gnome-clocks", "gnome-contacts", "gnome-control-center-data",
+    "gnome-disk-utility", "gnome-font-viewer", "gnome-logs", "gnome-maps", "gnome-session-common",
+    "gnome-settings-daemon-common", "gnome-shell-common", "gnome-software-common", "gnome-system-monitor",
+    "gnome-weather", "gnupg-l10n", "gparted", "gvfs-common", "libc-l10n", "libgtk-4-common", "libxfce4ui-common",
+    "lightdm-gtk-greeter", "mate-control-center-common", "pavucontrol", "pluma-common", "atril-common",
+    "remmina-common", "rhythmbox-data", "ristretto", "seahorse", "shotwell-common", "simple-scan", "totem-common",
+    "transmission-common", "xfce4-power-manager-data", "xfce4-session", "xfce4-settings", "xfce4-terminal", "xfwm4",
+    "yelp",
+)
+_overlap = set(BUILD_UI) & (set(UI_TUNE) | set(UI_EVAL))
+if _overlap:
+    raise SystemExit(f"build catalogues must not be tuning or evaluation sources: {sorted(_overlap)}")
+
+
+def unpacked() -> Path:
+    """Fetch (apt-get download) and unpack the build packages once; return the folder of trees."""
+    debs, tree = CACHE / "debs", CACHE / "x"
+    debs.mkdir(parents=True, exist_ok=True)
+    for pkg in BUILD_UI:
+        if not list(debs.glob(f"{pkg}_*.deb")):
+            subprocess.run(["apt-get", "download", "-q", pkg], cwd=debs, check=True, capture_output=True)
+        if not (tree / pkg).is_dir():
+            (tree / pkg).mkdir(parents=True)
+            subprocess.run(["dpkg-deb", "-x", str(next(debs.glob(f"{pkg}_*.deb"))), str(tree / pkg)], check=True)
+    return tree
+
+
+def build_rows() -> list[dict]:
+    """Return every (text, label, source) translation and msgid of the build catalogues (deduplicated per label)."""
+    tree = unpacked()
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for pkg in BUILD_UI:
+        for r in ui_rows(tree, pkg):
+            if (r["text"], r["label"]) not in seen:
+                seen.add((r["text"], r["label"]))
+                out.append(r)
+    return out
+
+
+if __name__ == "__main__":
+    rows = build_rows()
+    from collections import Counter
+
+    print(len(rows), Counter(r["label"] for r in rows))
