@@ -32,11 +32,16 @@ import pyarrow.parquet as pq
 from transforms.dedup import (
     BUCKET_WINDOW,
     DedupNear,
+    Verification,
+    checked_similarity,
     cross_verified_mask,
     empty_decisions,
+    fixed_matrix,
     keep_rank,
     near_decisions,
     pair_similarity,
+    sample_similarity,
+    signature_similarity,
 )
 from transforms.ops import OpStats, live_mask
 from transforms.schema import ensure_decision_columns
@@ -72,11 +77,26 @@ def check_op_spec(sig_dir: Path, op: DedupNear) -> None:
     cross = op.cross_band_rows()
     if cross is not None and spec.get("cross_bands_rows") != list(cross):  # stored rows lack (or have other) cross-script bands
         diff["cross_bands_rows"] = (spec.get("cross_bands_rows"), list(cross))
-    if op.verify == "exact" and stored.get("verify") != "exact":  # stored rows carry no shingle sets to verify with
-        diff["verify"] = (stored.get("verify"), op.verify)
+    if op.stores_shingles():
+        diff.update(_shingle_sample_diff(spec, op))
     if diff:
         detail = ", ".join(f"{k}: stored {a!r} vs now {b!r}" for k, (a, b) in diff.items())
         raise ValueError(f"signatures in {sig_dir} were made with other parameters ({detail}); recompute them or match the parameters")
+
+
+def _shingle_sample_diff(spec: dict, op: DedupNear) -> dict:
+    """Return why stored signatures cannot verify by shingles for `op` ({} when they can).
+
+    They need the shingles column as dedup_near@4 stores it (sorted 32-bit hashes) and a sample at
+    least as large as the op's (a larger one is cut to the op's size when pairs are scored).
+    """
+    stored = spec["params"]
+    if stored.get("verify") not in ("borderline", "exact") or int(spec["op"].rpartition("@")[2]) < 4:
+        return {"verify": (f"{stored.get('verify')} ({spec['op']})", f"{op.verify} ({op.op_id}) needs stored shingle samples")}
+    have, need = stored.get("verify_shingles"), op.verify_shingles
+    if have is not None and (need is None or have < need):
+        return {"verify_shingles": (have, need)}
+    return {}
 
 
 def live_rows(docs: pa.Table) -> pa.Table:
@@ -151,7 +171,8 @@ def reduce_from_files(
     existing_mask = meta.column("existing").to_numpy(zero_copy_only=False).astype(bool)
     if len(pairs):
         pairs = pairs[~(existing_mask[pairs[:, 0]] & existing_mask[pairs[:, 1]])]
-    scores = _similarity_from_db(con, op, pairs, op.verify)
+    check = op.verification()
+    scores = _similarity_from_db(con, pairs, check)
     if op.verify != "none":
         pairs, scores = pairs[scores >= op.threshold], scores[scores >= op.threshold]
     if op.cross_script() is not None and "xbands" in con.sql("SELECT * FROM sigs LIMIT 0").columns:
@@ -162,7 +183,7 @@ def reduce_from_files(
             xpairs, xscores = _verify_cross_from_db(con, op, xpairs)
             pairs, scores = np.concatenate([pairs, xpairs]), np.concatenate([scores, xscores])
     rank = keep_rank(meta.drop_columns(["g"]), op.keep)
-    rescore = None if op.verify == "none" else (lambda p: _similarity_from_db(con, op, p, op.verify))
+    rescore = None if op.verify == "none" else (lambda p: _similarity_from_db(con, p, check))
     try:
         return near_decisions(meta.column("id").combine_chunks(), pairs, scores, rank, op.clustering, "near_duplicate",
                               ~existing_mask, rescore, op.threshold)
@@ -213,15 +234,22 @@ def _verify_cross_from_db(con: duckdb.DuckDBPyConnection, op: DedupNear, pairs: 
     return pairs[ok], pair_similarity(sub, local[ok], "signature")
 
 
-def _similarity_from_db(con: duckdb.DuckDBPyConnection, op: DedupNear, pairs: np.ndarray, verify: str) -> np.ndarray:
-    """Return each pair's similarity (`pair_similarity`), loading signatures (or shingle sets) only for the rows involved."""
-    if len(pairs) == 0:
-        return np.zeros(0, np.float64)
+def _similarity_from_db(con: duckdb.DuckDBPyConnection, pairs: np.ndarray, check: Verification) -> np.ndarray:
+    """Return each pair's similarity (`checked_similarity`), loading signatures only for the rows involved and
+    shingle samples only for the rows of pairs that need them (every pair for exact, borderline pairs for borderline)."""
+    return checked_similarity(
+        pairs, check,
+        lambda p: signature_similarity(*_rows_from_db(con, p, "sig", lambda t: fixed_matrix(t.column("sig"), t.num_rows))),
+        lambda p: sample_similarity(*_rows_from_db(con, p, "shingles", lambda t: t), check.sample),
+    )
+
+
+def _rows_from_db(con: duckdb.DuckDBPyConnection, pairs: np.ndarray, column: str, convert) -> tuple[object, np.ndarray]:
+    """Return (convert(table of `column` for the rows in `pairs`), the pairs renumbered into that table's rows)."""
     con.register("touched", pa.table({"g": pa.array(np.unique(pairs))}))
-    cols = "g, sig" + (", shingles" if verify == "exact" else "")
-    sub = con.sql(f"SELECT {cols} FROM sigs WHERE g IN (SELECT g FROM touched) ORDER BY g").to_arrow_table()
+    sub = con.sql(f"SELECT g, {column} FROM sigs WHERE g IN (SELECT g FROM touched) ORDER BY g").to_arrow_table()
     con.unregister("touched")
-    return pair_similarity(sub, np.searchsorted(sub.column("g").to_numpy(), pairs), verify)
+    return convert(sub), np.searchsorted(sub.column("g").to_numpy(), pairs)
 
 
 def apply_shard(op: DedupNear, docs_path: str | Path, decisions: pa.Table | str | Path, out_path: str | Path) -> dict:

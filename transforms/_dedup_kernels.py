@@ -303,3 +303,67 @@ def star_centres(order: np.ndarray, rank: np.ndarray, indptr: np.ndarray, nbrs: 
                 best, best_score = v, s
         dup[u] = best
     return dup
+
+
+_NO_CAP = np.iinfo(np.int64).max  # "keep every shingle": the cap a caller passes for None
+
+
+@numba.njit(cache=True, nogil=True)
+def shingle_samples(hashes: np.ndarray, offsets: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return (values, offsets): per document its `cap` smallest distinct 32-bit shingle hashes (the top halves), ascending.
+
+    The verification sample of near-dup dedup: all of a document's shingles when it has at most
+    `cap` distinct ones (= tests/transforms/dedup_reference.shingle_samples_reference).
+    """
+    n_docs = offsets.shape[0] - 1
+    out_off = np.zeros(n_docs + 1, np.int64)
+    out = np.empty(hashes.shape[0], np.uint32)
+    for d in range(n_docs):
+        s = offsets[d]
+        seg = np.empty(offsets[d + 1] - s, np.uint32)
+        for j in range(seg.shape[0]):
+            seg[j] = np.uint32(hashes[s + j] >> _S32)
+        seg.sort()
+        o = out_off[d]
+        m = 0
+        for j in range(seg.shape[0]):
+            if m >= cap:
+                break
+            if j > 0 and seg[j] == seg[j - 1]:
+                continue
+            out[o + m] = seg[j]
+            m += 1
+        out_off[d + 1] = o + m
+    return out[: out_off[n_docs]].copy(), out_off
+
+
+@numba.njit(cache=True, nogil=True)
+def sample_jaccard(values: np.ndarray, offsets: np.ndarray, pairs: np.ndarray, cap: int) -> np.ndarray:
+    """Return per (i, j) pair the Jaccard of two ascending distinct-value samples, over the `cap` smallest values of their union.
+
+    One merge walk per pair. When both documents' samples are whole (at most `cap` values) this is
+    their exact Jaccard; otherwise the bottom-`cap` estimate (Broder): a value among the `cap`
+    smallest of the union is in both sets exactly when it is in both samples.
+    """
+    out = np.empty(pairs.shape[0], np.float64)
+    for t in range(pairs.shape[0]):
+        i = pairs[t, 0]
+        j = pairs[t, 1]
+        a = offsets[i]
+        ae = a + min(offsets[i + 1] - a, cap)  # min first: a + cap overflows for the no-cap value
+        b = offsets[j]
+        be = b + min(offsets[j + 1] - b, cap)
+        union = 0
+        both = 0
+        while union < cap and (a < ae or b < be):
+            if b >= be or (a < ae and values[a] < values[b]):
+                a += 1
+            elif a >= ae or values[b] < values[a]:
+                b += 1
+            else:
+                both += 1
+                a += 1
+                b += 1
+            union += 1
+        out[t] = both / union if union > 0 else 1.0
+    return out

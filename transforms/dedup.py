@@ -46,7 +46,7 @@ from transforms.schema import CLUSTER_ID, DUPLICATE_OF
 ScriptConversion = Literal["none", "t2s", "tw2s", "tw2sp", "hk2s", "fold"]
 Hashing = Literal["oph", "permutations"]
 KeepPolicy = Literal["first", "longest", "quality"]
-Verify = Literal["none", "signature", "exact"]
+Verify = Literal["none", "signature", "borderline", "exact"]
 Clustering = Literal["star", "components"]
 
 _U64 = np.uint64
@@ -542,17 +542,6 @@ def signature_similarity(sig: np.ndarray, pairs: np.ndarray, chunk: int = 1 << 1
     return out
 
 
-def exact_jaccard(shingles: list[np.ndarray], pairs: np.ndarray) -> np.ndarray:
-    """Return the exact Jaccard similarity of the shingle sets of each (i, j) pair."""
-    out = np.empty(len(pairs), np.float64)
-    for k, (i, j) in enumerate(pairs):
-        a, b = shingles[i], shingles[j]
-        inter = len(np.intersect1d(a, b, assume_unique=True))
-        union = len(a) + len(b) - inter
-        out[k] = inter / union if union else 1.0
-    return out
-
-
 def component_labels(n: int, pairs: np.ndarray) -> np.ndarray:
     """Return a connected-component label per row of an n-row graph given its edges (union-find)."""
     if len(pairs) == 0:
@@ -809,7 +798,9 @@ class DedupNear(CorpusOp):
     name: ClassVar[str] = "dedup_near"
     # 2: script folding (tw2sp + regional vocabulary) and the cross-script stage on by default.
     # 3: star clustering by default: duplicate_of names the kept document actually matched, no chains.
-    version: ClassVar[int] = 3
+    # 4: verify=borderline by default (pairs near the threshold decided by shingle Jaccard); shingle
+    #    samples stored as sorted 32-bit hashes (verify=exact too).
+    version: ClassVar[int] = 4
     summary: ClassVar[str] = "near-duplicate removal: CJK char / word n-gram MinHash LSH, cross-script stage, components, keep policy"
 
     threshold: float = Field(0.7, gt=0.0, lt=1.0, description="target Jaccard similarity of a near-duplicate pair")
@@ -841,7 +832,19 @@ class DedupNear(CorpusOp):
         "components: every connected component of pairs keeps one document (chains: A~B, B~C removes C for A)",
     )
     hashing: Hashing = Field("oph", description="one-permutation hashing (fast) or classic permutations (datasketch-identical)")
-    verify: Verify = Field("signature", description="drop candidate pairs whose signature / exact Jaccard is below threshold")
+    verify: Verify = Field(
+        "borderline",
+        description="how candidate pairs are checked against threshold: none; signature (MinHash estimate); borderline "
+        "(the estimate, and shingle Jaccard for pairs whose estimate is within verify_margin of threshold); exact (shingle Jaccard for every pair)",
+    )
+    verify_margin: float = Field(
+        0.1, ge=0.0, le=1.0, description="verify=borderline: pairs whose signature estimate is this close to threshold get the shingle check"
+    )
+    verify_shingles: int | None = Field(
+        1024, ge=16,
+        description="verify=borderline/exact: shingle hashes stored per document (its smallest distinct ones: exact Jaccard when both "
+        "documents have at most this many, a bottom-k estimate beyond); None: all",
+    )
     keep: KeepPolicy = "first"
     quality_column: str = Field("score_quality", description="column ranking documents when keep=quality")
     seed: int = Field(1, ge=0)
@@ -880,28 +883,49 @@ class DedupNear(CorpusOp):
             return self.candidate_threshold
         return max(0.05, self.threshold - 0.1) if self.verify != "none" else self.threshold
 
-    def minhash(self, texts: list[str], keep_shingles: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return (signatures, shingle hashes, offsets) for texts, in batches that bound peak memory."""
-        sigs, hashes_parts, offsets_parts, base = [], [], [np.zeros(1, np.int64)], 0
+    def verification(self) -> Verification:
+        """Return how this op scores candidate pairs (mode, threshold, margin, shingle sample size)."""
+        return Verification(self.verify, self.threshold, self.verify_margin, self.verify_shingles)
+
+    def stores_shingles(self) -> bool:
+        """Return True when signatures carry a shingle sample (verify=borderline or exact)."""
+        return self.verify in ("borderline", "exact")
+
+    def sign(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, pa.Array | None]:
+        """Return (signatures, shingle counts, shingle samples or None) for texts, in batches that bound peak memory.
+
+        The samples (a list<uint32> array, see `shingle_samples`) are made per batch, so a shard's full
+        64-bit shingle hashes are never held at once.
+        """
+        sigs, counts, values, sample_offsets, base = [], [], [], [np.zeros(1, np.int64)], 0
         for s in range(0, max(len(texts), 1), _SIGN_BATCH):
             hashes, offsets, _ = shingle_hashes(texts[s : s + _SIGN_BATCH], self.char_ngram, self.word_ngram, self.script)
             if self.hashing == "oph":
                 sigs.append(oph_signatures(hashes, offsets, self.num_perm, self.seed))
             else:
                 sigs.append(permutation_signatures((hashes >> _U64(32)).astype(np.uint32), offsets, self.num_perm, self.seed))
-            if keep_shingles:
-                hashes_parts.append(hashes)
-                offsets_parts.append(offsets[1:] + base)
-                base += int(offsets[-1])
-            else:
-                offsets_parts.append(np.zeros(len(offsets) - 1, np.int64) + np.diff(offsets).cumsum() + base)
-                base += int(offsets[-1])
-        hashes = np.concatenate(hashes_parts) if hashes_parts else np.zeros(0, _U64)
-        return np.concatenate(sigs), hashes, np.concatenate(offsets_parts)
+            counts.append(np.diff(offsets).astype(np.int32))
+            if self.stores_shingles():
+                v, o = shingle_samples(hashes, offsets, self.verify_shingles)
+                values.append(v)
+                sample_offsets.append(o[1:] + base)
+                base += int(o[-1])
+        samples = None
+        if self.stores_shingles():
+            flat = np.concatenate(values) if values else np.zeros(0, np.uint32)
+            samples = pa.ListArray.from_arrays(pa.array(np.concatenate(sample_offsets).astype(np.int32)), pa.array(flat, pa.uint32()))
+        return np.concatenate(sigs), np.concatenate(counts), samples
+
+    def minhash(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (signatures, 64-bit shingle hashes, offsets) for texts (tests and benchmarks; the op signs with `sign`)."""
+        hashes, offsets, _ = shingle_hashes(texts, self.char_ngram, self.word_ngram, self.script)
+        if self.hashing == "oph":
+            return oph_signatures(hashes, offsets, self.num_perm, self.seed), hashes, offsets
+        return permutation_signatures((hashes >> _U64(32)).astype(np.uint32), offsets, self.num_perm, self.seed), hashes, offsets
 
     def signatures(self, live: pa.Table, shard: int) -> pa.Table:
         texts = live.column("text").to_pylist()
-        sig, hashes, offsets = self.minhash(texts, keep_shingles=self.verify == "exact")
+        sig, n_shingles, samples = self.sign(texts)
         b, r = self.band_rows()
         n = live.num_rows
         cols = {
@@ -909,14 +933,13 @@ class DedupNear(CorpusOp):
             "shard": pa.array(np.full(n, shard, np.int32)),
             "row": pa.array(np.arange(n, dtype=np.int64)),
             "length": pc.utf8_length(live.column("text")).cast(pa.int64()).combine_chunks() if n else pa.array([], pa.int64()),
-            "n_shingles": pa.array(np.diff(offsets).astype(np.int32)),
+            "n_shingles": pa.array(n_shingles),
             "score": _score_column(live, self.quality_column) if self.keep == "quality" else pa.nulls(n, pa.float64()),
             "sig": pa.FixedSizeListArray.from_arrays(pa.array(sig.reshape(-1)), self.num_perm),
             "bands": pa.FixedSizeListArray.from_arrays(pa.array(band_hashes(sig, b, r).reshape(-1)), b),
         }
-        if self.verify == "exact":
-            sets = [np.unique(hashes[offsets[i] : offsets[i + 1]]) for i in range(n)]
-            cols["shingles"] = pa.array(sets, pa.list_(pa.uint64()))
+        if samples is not None:
+            cols["shingles"] = samples
         if self.cross_script_threshold is not None:
             cols.update(cross_script_columns(texts, sig, *self.cross_band_rows()))
         return pa.table(cols)
@@ -928,7 +951,7 @@ class DedupNear(CorpusOp):
         return CrossScript(self.cross_script_threshold, self.cross_script_latin, self.cross_script_length_ratio)
 
     def reduce(self, signatures: pa.Table) -> pa.Table:
-        return reduce_near(signatures, self.threshold, self.verify, self.keep, cross=self.cross_script(), clustering=self.clustering)
+        return reduce_near(signatures, self.threshold, self.verification(), self.keep, cross=self.cross_script(), clustering=self.clustering)
 
     def apply_decisions(self, live: pa.Table, decisions: pa.Table, stats: OpStats) -> pa.Table:
         return apply_duplicate_decisions(live, decisions, self.op_id, stats)
@@ -958,7 +981,7 @@ def sort_signatures(signatures: pa.Table) -> pa.Table:
 
 
 def reduce_near(
-    signatures: pa.Table, threshold: float, verify: Verify, keep: KeepPolicy, reason: str = "near_duplicate",
+    signatures: pa.Table, threshold: float, verify: Verify | Verification, keep: KeepPolicy, reason: str = "near_duplicate",
     cross: CrossScript | None = None, clustering: Clustering = "star",
 ) -> pa.Table:
     """Reduce: bands -> candidate pairs -> verification (+ the cross-script stage) -> clusters -> keep policy -> decisions.
@@ -978,8 +1001,9 @@ def reduce_near(
         pairs = pairs[~(existing[pairs[:, 0]] & existing[pairs[:, 1]])]  # old pairs were settled then
     else:
         existing = np.zeros(n, bool)
-    scores = pair_similarity(sigs, pairs, verify)
-    keep_pair = scores >= threshold if verify != "none" else np.ones(len(pairs), bool)
+    check = verify if isinstance(verify, Verification) else Verification(verify, threshold)
+    scores = pair_similarity(sigs, pairs, check)
+    keep_pair = scores >= threshold if check.mode != "none" else np.ones(len(pairs), bool)
     pairs, scores = pairs[keep_pair], scores[keep_pair]
     if cross is not None and "xbands" in sigs.column_names:
         xpairs = cross_candidate_pairs(fixed_matrix(sigs.column("xbands"), n), sigs.column("han_script").to_numpy(), active)
@@ -987,7 +1011,7 @@ def reduce_near(
         xpairs = xpairs[cross_verified_mask(sigs, xpairs, cross)]
         pairs = np.concatenate([pairs, xpairs])
         scores = np.concatenate([scores, pair_similarity(sigs, xpairs, "signature")])
-    rescore = None if verify == "none" else (lambda p: pair_similarity(sigs, p, verify))
+    rescore = None if check.mode == "none" else (lambda p: pair_similarity(sigs, p, check))
     return near_decisions(sigs.column("id").combine_chunks(), pairs, scores, keep_rank(sigs, keep), clustering, reason, ~existing,
                           rescore, threshold)
 
@@ -999,27 +1023,71 @@ def fixed_matrix(col: pa.ChunkedArray | pa.Array, n: int) -> np.ndarray:
     return flat.to_numpy().reshape(n, -1)
 
 
-def verified_mask(sigs: pa.Table, pairs: np.ndarray, threshold: float, verify: Verify) -> np.ndarray:
-    """Return True for each (i, j) row pair of `sigs` whose signature or exact Jaccard reaches the threshold."""
-    if verify == "none":
-        return np.ones(len(pairs), bool)
-    return pair_similarity(sigs, pairs, verify) >= threshold
+class Verification(NamedTuple):
+    """How candidate pairs are scored before the threshold decides them (see `DedupNear.verify`)."""
+
+    mode: Verify
+    threshold: float
+    margin: float = 0.1  # borderline: pairs whose signature estimate is this close to the threshold get the shingle check
+    sample: int | None = None  # shingle hashes kept per document (its smallest distinct ones); None: all of them
 
 
-def pair_similarity(sigs: pa.Table, pairs: np.ndarray, verify: Verify) -> np.ndarray:
-    """Return each (i, j) row pair's exact shingle Jaccard (verify=exact) or MinHash estimate (otherwise)."""
+def pair_similarity(sigs: pa.Table, pairs: np.ndarray, check: Verification | Verify) -> np.ndarray:
+    """Return each (i, j) row pair's similarity under `check`: MinHash estimate, shingle Jaccard, or the estimate with borderline pairs checked."""
+    if not isinstance(check, Verification):
+        check = Verification(check, 0.0)
+    return checked_similarity(
+        pairs, check, lambda p: signature_similarity(fixed_matrix(sigs.column("sig"), sigs.num_rows), p),
+        lambda p: sample_similarity(sigs, p, check.sample),
+    )
+
+
+def checked_similarity(pairs: np.ndarray, check: Verification, estimate: PairScorer, shingle_jaccard: PairScorer) -> np.ndarray:
+    """Return per pair the score `check` asks for, calling `shingle_jaccard` only on the pairs that need it.
+
+    exact: every pair's shingle Jaccard. borderline: the signature estimate, replaced by the shingle
+    Jaccard where the estimate is within `check.margin` of the threshold (MinHash noise at 128
+    permutations is ~0.04 at J = 0.7: those pairs are the ones it can put on the wrong side).
+    """
     if len(pairs) == 0:
         return np.zeros(0, np.float64)
-    if verify != "exact":
-        return signature_similarity(fixed_matrix(sigs.column("sig"), sigs.num_rows), pairs)
+    if check.mode == "exact":
+        return shingle_jaccard(pairs)
+    est = estimate(pairs)
+    if check.mode == "borderline":
+        near = borderline_mask(est, check)
+        if near.any():
+            est[near] = shingle_jaccard(pairs[near])
+    return est
+
+
+def borderline_mask(estimates: np.ndarray, check: Verification) -> np.ndarray:
+    """Return True where a signature estimate is too close to the threshold to decide a pair by."""
+    return np.abs(estimates - check.threshold) <= check.margin
+
+
+def sample_similarity(sigs: pa.Table, pairs: np.ndarray, sample: int | None) -> np.ndarray:
+    """Return each pair's Jaccard from the `shingles` column (exact when both samples are whole; see `sample_jaccard`)."""
     if "shingles" not in sigs.column_names:
-        raise ValueError("verify=exact needs the shingles column in the signatures (computed when verify=exact)")
+        raise ValueError("verify=exact/borderline needs the shingles column in the signatures (computed when verifying by shingles)")
     col = sigs.column("shingles").combine_chunks()
-    flat, off = col.values.to_numpy(), col.offsets.to_numpy()
-    sets: list[np.ndarray] = [np.zeros(0, _U64)] * sigs.num_rows
-    for i in np.unique(pairs):
-        sets[i] = flat[off[i] : off[i + 1]]
-    return exact_jaccard(sets, pairs)
+    if col.type.value_type != pa.uint32():
+        raise ValueError(f"the shingles column holds {col.type.value_type}, not uint32 sample hashes "
+                         "(signatures made before dedup_near@4): recompute them")
+    return sample_jaccard(col.values.to_numpy(), col.offsets.to_numpy().astype(np.int64), pairs, sample)
+
+
+def sample_jaccard(values: np.ndarray, offsets: np.ndarray, pairs: np.ndarray, sample: int | None) -> np.ndarray:
+    """Return the Jaccard of each (i, j) pair of ascending shingle samples values[offsets[i]:offsets[i+1]] (one compiled merge per pair)."""
+    cap = _kernels()._NO_CAP if sample is None else int(sample)
+    return _kernels().sample_jaccard(np.ascontiguousarray(values, np.uint32), np.ascontiguousarray(offsets, np.int64),
+                                     np.ascontiguousarray(pairs, np.int64), cap)
+
+
+def shingle_samples(hashes: np.ndarray, offsets: np.ndarray, sample: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Return (values, offsets): per document its `sample` smallest distinct 32-bit shingle hashes, ascending (None: all)."""
+    cap = _kernels()._NO_CAP if sample is None else int(sample)
+    return _kernels().shingle_samples(np.ascontiguousarray(hashes, _U64), np.ascontiguousarray(offsets, np.int64), cap)
 
 
 # --- exact line / paragraph dedup across documents (CCNet style) -----------------------------

@@ -44,7 +44,7 @@ def write_shards(table: pa.Table, n: int, directory: Path) -> list[str]:
     return paths
 
 
-@pytest.mark.parametrize("verify", ["signature", "exact", "none"])
+@pytest.mark.parametrize("verify", ["signature", "borderline", "exact", "none"])
 def test_file_reduce_equals_in_memory_reduce(corpora, tmp_path, verify):
     op = DedupNear(threshold=0.7, char_ngram=3, verify=verify, keep="longest")
     table = corpus(corpora)
@@ -105,10 +105,22 @@ def test_stored_signatures_with_other_parameters_are_refused(tmp_path):
     fd.check_op_spec(tmp_path, DedupNear(char_ngram=3, keep="longest"))  # keep does not change signatures
     with pytest.raises(ValueError, match="char_ngram"):
         fd.check_op_spec(tmp_path, DedupNear(char_ngram=5))
-    with pytest.raises(ValueError, match="verify"):
-        fd.check_op_spec(tmp_path, DedupNear(char_ngram=3, verify="exact"))  # stored rows have no shingle sets
+    fd.check_op_spec(tmp_path, DedupNear(char_ngram=3, verify="exact"))  # the same shingle samples serve both
+    with pytest.raises(ValueError, match="verify_shingles"):
+        fd.check_op_spec(tmp_path, DedupNear(char_ngram=3, verify_shingles=None))  # stored samples are cut at 1024
     with pytest.raises(ValueError, match="missing"):
         fd.check_op_spec(tmp_path / "nowhere", op)
+
+
+@pytest.mark.parametrize("stored_params, op_name", [({"verify": "signature"}, "dedup_near@4"), ({"verify": "exact"}, "dedup_near@3")])
+def test_stored_signatures_without_shingle_samples_are_refused_for_shingle_verification(tmp_path, stored_params, op_name):
+    fd.save_op_spec(tmp_path, DedupNear(char_ngram=3, **stored_params))
+    spec = json.loads((tmp_path / fd.SPEC_FILE).read_text("utf-8"))
+    (tmp_path / fd.SPEC_FILE).write_text(json.dumps(spec | {"op": op_name}), "utf-8")  # @3 stored 64-bit shingle sets
+    fd.check_op_spec(tmp_path, DedupNear(char_ngram=3, verify="signature"))
+    for verify in ("borderline", "exact"):
+        with pytest.raises(ValueError, match="verify"):
+            fd.check_op_spec(tmp_path, DedupNear(char_ngram=3, verify=verify))
 
 
 def test_dask_cluster_gives_identical_clusters(corpora, tmp_path):
@@ -180,4 +192,4 @@ def test_recipe_run_drops_near_duplicates_with_lineage(corpora, tmp_path, prefec
     by_text = dict(zip(kept.column("text").to_pylist(), kept.column("id").to_pylist()))
     dup = {r["text"]: r for r in dropped.to_pylist()}
     for copy, original in ((rows[-2], texts[3]), (rows[-1], texts[7])):
-        assert dup[copy][DUPLICATE_OF] == by_text[original] and dup[copy]["dropped_by"] == "dedup_near@3"
+        assert dup[copy][DUPLICATE_OF] == by_text[original] and dup[copy]["dropped_by"] == "dedup_near@4"

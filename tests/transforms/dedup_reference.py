@@ -133,3 +133,23 @@ def oph_signatures_reference(hashes: np.ndarray, offsets: np.ndarray, num_perm: 
     sig = np.full(n_docs * num_perm, d._EMPTY, np.uint32)
     np.minimum.at(sig, doc * num_perm + bins, vals)
     return densify_reference(sig.reshape(n_docs, num_perm), seed)
+
+
+def shingle_samples_reference(hashes: np.ndarray, offsets: np.ndarray, sample: int | None) -> list[set[int]]:
+    """Return per document the set of its `sample` smallest distinct 32-bit shingle hashes (top halves; None: all), by Python sets."""
+    out = []
+    for i in range(len(offsets) - 1):
+        values = sorted({int(h) >> 32 for h in hashes[offsets[i] : offsets[i + 1]].tolist()})
+        out.append(set(values if sample is None else values[:sample]))
+    return out
+
+
+def set_jaccard(a: set, b: set) -> float:
+    """Return |a & b| / |a | b| of two Python sets (1.0 when both are empty)."""
+    return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def bottom_k_jaccard(a: set, b: set, k: int) -> float:
+    """Return the bottom-k Jaccard estimate of two sets from their k smallest values (Broder): plain Python, no arrays."""
+    union = sorted(set(sorted(a)[:k]) | set(sorted(b)[:k]))[:k]
+    return sum(1 for x in union if x in a and x in b) / len(union) if union else 1.0

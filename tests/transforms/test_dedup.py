@@ -179,7 +179,7 @@ def test_near_duplicates_of_real_poems_are_dropped_with_lineage(corpora):
     for i in dropped:
         assert exact_jaccard_texts(text[i], text[rows[i][DUPLICATE_OF]], 3, op.script) >= 0.6
     for i in dropped:
-        assert rows[i][DROP_REASON] == "near_duplicate" and rows[i][DROPPED_BY] == "dedup_near@3"
+        assert rows[i][DROP_REASON] == "near_duplicate" and rows[i][DROPPED_BY] == "dedup_near@4"
         assert rows[i][CLUSTER_ID] == rows[i][DUPLICATE_OF] and rows[rows[i][DUPLICATE_OF]][DROP_REASON] is None
     assert stats.counts["dropped:near_duplicate"] == len(dropped)
 
@@ -321,7 +321,33 @@ def test_every_star_removal_is_within_the_threshold_of_a_kept_document(corpora):
     pos = {i: k for k, i in enumerate(sigs.column("id").to_pylist())}
     sig = d.fixed_matrix(sigs.column("sig"), sigs.num_rows)
     pairs = np.array([[pos[a], pos[b]] for a, b in removed.items()])
-    assert (d.signature_similarity(sig, pairs) >= 0.7).all()
+    est = d.signature_similarity(sig, pairs)
+    shingle_j = d.pair_similarity(sigs, pairs, "exact")  # the default sample (1024) holds every shingle of these poems
+    # verify=borderline: a removal is decided by the shingle Jaccard, or by an estimate clear of the threshold
+    assert ((shingle_j >= 0.7) | (est >= 0.7 + op.verify_margin)).all()
+    assert (shingle_j >= 0.7).all()
+
+
+# 5-word shingles: Jaccard 0.6991, just below 0.7; the 128-bin OPH estimate with seed 1 is 0.711.
+BORDERLINE_BELOW = [word_doc(("a", 0, 100)), word_doc(("a", 17, 100), ("x", 0, 17))]
+
+
+def test_a_borderline_pair_below_the_threshold_is_not_removed():
+    sets = ref_impl.shingle_samples_reference(*d.shingle_hashes(BORDERLINE_BELOW, 5, 5)[:2], None)
+    assert ref_impl.set_jaccard(*sets) == pytest.approx(0.6991, abs=1e-4)
+    by_signature = decisions_by_id(d.DedupNear(verify="signature"), BORDERLINE_BELOW)
+    assert by_signature["d1"][DUPLICATE_OF] == "d0"  # the estimate (0.711) alone removes it
+    assert decisions_by_id(d.DedupNear(), BORDERLINE_BELOW) == {}  # the default checks it by its shingles
+    assert decisions_by_id(d.DedupNear(verify="exact"), BORDERLINE_BELOW) == {}
+    assert decisions_by_id(d.DedupNear(verify="borderline", verify_margin=0.0), BORDERLINE_BELOW)["d1"][DUPLICATE_OF] == "d0"
+
+
+def test_a_borderline_pair_above_the_threshold_is_removed_whatever_its_estimate():
+    pair = [word_doc(("a", 0, 100)), word_doc(("a", 15, 100), ("x", 0, 15))]  # Jaccard 0.7281
+    sets = ref_impl.shingle_samples_reference(*d.shingle_hashes(pair, 5, 5)[:2], None)
+    assert ref_impl.set_jaccard(*sets) > 0.7
+    for seed in range(1, 6):  # estimates scatter around 0.73; the shingle check decides each time
+        assert decisions_by_id(d.DedupNear(seed=seed), pair)["d1"][DUPLICATE_OF] == "d0"
 
 
 def test_incremental_batch_is_deduplicated_against_existing_signatures(corpora):

@@ -212,3 +212,62 @@ def test_the_kernels_fmix64_is_the_hashing_module_s():
 def test_kernel_constants_match_the_reference_module():
     assert (k._SEP, k._WORD, k._CJK, k._DOCB, k._DOC_SEP) == (d._SEP, d._WORD, d._CJK, d._DOCB, ord(d._DOC_SEP))
     assert int(k._EMPTY) == int(d._EMPTY) and int(k._CAP) == int(d._EMPTY) - 1
+
+
+# --- shingle samples and their Jaccard (verify=borderline / exact) -----------------------------
+
+
+def _flat(sets: list[set[int]]) -> tuple[np.ndarray, np.ndarray]:
+    values = [np.array(sorted(s), np.uint32) for s in sets]
+    offsets = np.concatenate([[0], np.cumsum([len(v) for v in values])]).astype(np.int64)
+    return (np.concatenate(values) if values else np.zeros(0, np.uint32)), offsets
+
+
+SMALL_SETS = [set(), {5}, {1, 2, 3, 4}, {3, 4, 5, 6}, {1, 2, 3, 4}, {10, 20, 30}, set(range(0, 40, 2)), set(range(0, 40, 3)),
+              {0xFFFFFFFF, 0, 7}, {0xFFFFFFFF, 7}]
+
+
+def test_sample_jaccard_kernel_equals_python_set_jaccard_on_small_inline_sets():
+    values, offsets = _flat(SMALL_SETS)
+    pairs = np.array([(i, j) for i in range(len(SMALL_SETS)) for j in range(len(SMALL_SETS))], np.int64)
+    got = d.sample_jaccard(values, offsets, pairs, None)
+    want = [ref_impl.set_jaccard(SMALL_SETS[i], SMALL_SETS[j]) for i, j in pairs.tolist()]
+    assert got.tolist() == pytest.approx(want, abs=0, rel=1e-15)
+    assert got[2 * len(SMALL_SETS) + 3] == pytest.approx(2 / 6) and got[0] == 1.0  # {1..4} vs {3..6}; two empty sets
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 16])
+def test_sample_jaccard_kernel_with_a_cap_is_the_bottom_k_estimate(k):
+    rng = np.random.default_rng(k)
+    sets = [set(rng.choice(60, size=int(rng.integers(0, 30)), replace=False).tolist()) for _ in range(25)]
+    values, offsets = _flat(sets)
+    pairs = np.array([(i, j) for i in range(25) for j in range(25)], np.int64)
+    got = d.sample_jaccard(values, offsets, pairs, k)
+    assert got.tolist() == pytest.approx([ref_impl.bottom_k_jaccard(sets[i], sets[j], k) for i, j in pairs.tolist()], abs=1e-12)
+    cut = [set(sorted(s)[:k]) for s in sets]  # samples stored already cut to k give the same answer
+    assert np.array_equal(d.sample_jaccard(*_flat(cut), pairs, k), got)
+
+
+@pytest.mark.parametrize("sample", [None, 1, 4, 1024])
+def test_shingle_samples_kernel_equals_the_python_reference(corpora, sample):
+    texts = tang_texts(corpora, 1)[:300] + english_texts(corpora, 100) + [t for t in EDGE_TEXTS]
+    hashes, offsets, _ = d.shingle_hashes(texts, 3, 5)
+    hashes = np.concatenate([hashes, hashes[:50]])  # a document with repeated shingles
+    offsets = np.append(offsets, offsets[-1] + 50)
+    values, out_off = d.shingle_samples(hashes, offsets, sample)
+    assert values.dtype == np.uint32 and out_off.dtype == np.int64
+    got = [values[out_off[i] : out_off[i + 1]].tolist() for i in range(len(offsets) - 1)]
+    want = ref_impl.shingle_samples_reference(hashes, offsets, sample)
+    assert [set(g) for g in got] == want and all(g == sorted(set(g)) for g in got)
+
+
+def test_sample_jaccard_of_real_texts_equals_python_sets_of_their_shingles(corpora):
+    texts = tang_texts(corpora, 1)[:200]
+    texts += [t[: len(t) // 2] + "春风" + t[len(t) // 2 :] for t in texts[:50]]  # near copies
+    hashes, offsets, _ = d.shingle_hashes(texts, 3, 5)
+    values, out_off = d.shingle_samples(hashes, offsets, None)
+    sets = ref_impl.shingle_samples_reference(hashes, offsets, None)
+    pairs = np.array([(i, 200 + i) for i in range(50)] + [(i, i + 1) for i in range(199)], np.int64)
+    got = d.sample_jaccard(values, out_off, pairs, None)
+    assert got.tolist() == pytest.approx([ref_impl.set_jaccard(sets[i], sets[j]) for i, j in pairs.tolist()], abs=1e-12)
+    assert (got[:50] > 0.5).all()
