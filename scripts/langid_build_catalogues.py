@@ -65,6 +65,39 @@ def build_rows() -> list[dict]:
     return out
 
 
+LATIN_LOCALES = ("ca", "cs", "da", "de", "es", "eu", "fi", "fr", "gl", "hu", "id", "it", "lt", "nb", "nl", "pl", "pt",
+                 "pt_BR", "ro", "sk", "sl", "sv", "tr", "vi")
+
+
+def latin_translations() -> list[dict]:
+    """Return the build catalogues' translations into Latin-script languages other than English (label = locale)."""
+    import gettext
+
+    tree = unpacked()
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for pkg in BUILD_UI:
+        for mo in sorted((tree / pkg).rglob("*.mo")):
+            locale = mo.parts[mo.parts.index("locale") + 1] if "locale" in mo.parts else ""
+            if locale not in LATIN_LOCALES:
+                continue
+            with mo.open("rb") as fp:
+                try:
+                    catalog = gettext.GNUTranslations(fp)._catalog  # noqa: SLF001
+                except OSError:
+                    continue
+            for key, msgstr in catalog.items():
+                msgid = key[0] if isinstance(key, tuple) else key
+                if not msgid or not msgstr or msgstr == msgid:
+                    continue
+                text = " ".join(msgstr.split())
+                label = locale[:2]
+                if (text, label) not in seen:
+                    seen.add((text, label))
+                    out.append({"text": text, "label": label, "source": pkg})
+    return out
+
+
 if __name__ == "__main__":
     rows = build_rows()
     from collections import Counter

@@ -772,6 +772,39 @@ def _langdetect_columns() -> tuple[tuple[str, ...], np.ndarray]:
     return langs, np.array([langs.index(lang) for lang in ld_langs])
 
 
+# identify_language@5: one- to few-word ASCII strings (Side Pane, unable to lock, InstSz) are where
+# both models guess (de/fr/ca/it). When every word of such a text is English UI vocabulary (words of
+# the build catalogues' English msgids that 23 other Latin-script languages' translations write at
+# most a quarter as often, scripts/build_english_ui_words.py), English gets COMBINED_VOCAB_LOG_PRIOR
+# more nats. Set on the tuning sources; a confident other language (Datei speichern) is not moved.
+ENGLISH_UI_WORDS_PATH = Path(__file__).resolve().parent / "langid_data" / "english_ui_words.txt"
+COMBINED_VOCAB_LOG_PRIOR = 4.0
+VOCAB_MAX_WORDS = 6  # longer texts carry enough n-grams of their own
+_WORD_SPLIT = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_ASCII_WORD = re.compile(r"[A-Za-z]+")
+_NON_ASCII_LETTER = re.compile(r"[^\x00-\x7f]")
+
+
+def ascii_words(text: str) -> list[str]:
+    """Return the lower-cased ASCII words of `text`, CamelCase and snake_case split (InstSz -> inst, sz)."""
+    return [w.lower() for w in _ASCII_WORD.findall(_WORD_SPLIT.sub(" ", text))]
+
+
+@build_once
+def english_ui_words() -> frozenset[str]:
+    """Load the shipped English UI vocabulary (once per process)."""
+    return frozenset(ENGLISH_UI_WORDS_PATH.read_text(encoding="utf-8").split())
+
+
+def all_english_ui_words(text: str) -> bool:
+    """Return True for a short ASCII text whose every word (2+ letters) is English UI vocabulary."""
+    if _NON_ASCII_LETTER.search(text):
+        return False
+    words = [w for w in ascii_words(text) if len(w) >= 2]
+    vocab = english_ui_words()
+    return 0 < len(words) <= VOCAB_MAX_WORDS and all(w in vocab for w in words)
+
+
 def combined_languages(texts: list[str]) -> list[tuple[str, float]]:
     """Return (lang, p) per text from langdetect's profiles x fastText lite (product of posteriors, English prior).
 
@@ -804,6 +837,10 @@ def combined_languages(texts: list[str]) -> list[tuple[str, float]]:
     ft_term[rows, cols] = logps
     candidate[rows, cols] = True
     ft_term[:, col["en"]] += COMBINED_ENGLISH_LOG_PRIOR
+    vocab_rows = [i for i, t in enumerate(texts) if all_english_ui_words(t)]
+    if vocab_rows:  # English words only: English leads by COMBINED_VOCAB_LOG_PRIOR whatever fastText guessed
+        ft_term[vocab_rows, col["en"]] = ft_term[vocab_rows].max(axis=1) + COMBINED_VOCAB_LOG_PRIOR
+        candidate[vocab_rows, col["en"]] = True
     floor = math.log(COMBINED_LANGDETECT_FLOOR)
     two_best = -np.partition(-ft_term, 1, axis=1)[:, :2] if k > 1 else np.zeros((n, 2))
     need = np.flatnonzero(two_best[:, 0] - two_best[:, 1] <= COMBINED_LANGDETECT_WEIGHT * -floor)
