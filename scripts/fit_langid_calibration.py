@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_langid import HELDOUT_SETS, _tag, heldout_correct, heldout_guesses, heldout_rows  # noqa: E402
-from transforms.langid import UND, YUE_MODEL_CONFIDENCE, ZH_UNSURE_CONFIDENCE, LangIdConfig, chinese_variety  # noqa: E402
+from transforms.langid import (  # noqa: E402
+    UND, YUE_MODEL_CONFIDENCE, ZH_UNSURE_CONFIDENCE, LangIdConfig, chinese_variety, count_scripts, reads_as_japanese_kanji)
 
 
 def main() -> None:
@@ -33,6 +34,9 @@ def main() -> None:
         if g.lang in ("zh", "yue") and chinese_variety(r["text"], g.script, "model")[1] in (
                 ZH_UNSURE_CONFIDENCE, YUE_MODEL_CONFIDENCE):
             continue  # capped at their own stated confidence
+        counts = count_scripts(r["text"])
+        if g.lang == "ja" and not counts.kana and not reads_as_japanese_kanji(counts):
+            continue  # ja from the kanji model alone (@5): capped at JA_MODEL_CONFIDENCE
         x.append(g.conf)
         y.append(float(heldout_correct(r["label"], _tag(g))))
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip").fit(x, y)

@@ -9,7 +9,8 @@ How a text is decided (cheapest evidence first):
 1. A code-point lookup table maps every character of a batch to a script class in one numpy
    pass; the class counts give the fast path: kana -> ``ja``/Jpan, Hangul -> ``ko``/Kore, other one-language scripts (Thai, Greek,
    Hebrew, Georgian, Armenian) directly; kanji-only text with more Japanese-only kanji (検 実 込)
-   than Chinese-only characters -> ``ja``/Jpan. A document is decided on its first
+   than Chinese-only characters -> ``ja``/Jpan, and (since @5) kana-less Han text whose words a
+   Japanese-vs-Chinese kanji model reads as Japanese (削除, 名前; scripts/build_kanji_model.py). A document is decided on its first
    DOCUMENT_HEAD_CHARS characters, so its cost is bounded whatever its length.
 2. Han-dominant text: the script is decided by OpenCC's character tables (characters that exist
    only in Simplified or only in Traditional, see scripts/build_han_script_tables.py), and
@@ -26,7 +27,8 @@ How a text is decided (cheapest evidence first):
    keys and scored as one sparse product, deterministic without a seed), with an English prior;
    langdetect's profiles score only the texts where they can still change fastText's winner. The
    profiles alone (``langdetect_nb``), the seeded library (``langdetect``) and fastText lite alone
-   (``fasttext_lite``) stay available.
+   (``fasttext_lite``) stay available. Since @5 a short ASCII text whose words are all English UI
+   vocabulary (scripts/build_english_ui_words.py) is English in ``combined``.
 
 Texts with too few letters, or whose dominant language holds less than ``min_dominant_share`` of
 the letters, get ``und`` with a low confidence instead of a confident wrong answer.
@@ -1077,12 +1079,12 @@ def decide(text: str, counts: ScriptCounts, top_other: str, general: tuple[str, 
 
 # Reliability map raw score -> lang_conf, an isotonic fit of "is the (lang, script) tag right" on the
 # tuning sources (scripts/fit_langid_calibration.py; zh-Hani counts as right for zh-Hans/zh-Hant;
-# und, "zh, variety unsure" and model-only yue decisions left out of the fit). The raw score (evidence x length x
+# und, "zh, variety unsure", model-only yue and (@5) model-only ja decisions left out of the fit). The raw score (evidence x length x
 # mix share) ranks decisions well but was far too modest: raw 0.15 was right 85% of the time.
-CONF_CALIBRATION: tuple[tuple[float, float], ...] = (  # identify_language@4, 23,274 tuning decisions
-    (0.0, 0.077), (0.05, 0.077), (0.1, 0.7), (0.15, 0.854), (0.2, 0.905), (0.25, 0.931), (0.3, 0.931), (0.35, 0.962),
-    (0.4, 0.962), (0.45, 0.962), (0.5, 0.983), (0.55, 0.99), (0.6, 0.99), (0.65, 0.993), (0.7, 0.993), (0.75, 0.996),
-    (0.8, 0.996), (0.85, 0.996), (0.9, 0.997), (0.95, 1.0), (1.0, 1.0))
+CONF_CALIBRATION: tuple[tuple[float, float], ...] = (  # identify_language@5, 23,264 tuning decisions
+    (0.0, 0.167), (0.05, 0.167), (0.1, 0.667), (0.15, 0.767), (0.2, 0.946), (0.25, 0.975), (0.3, 0.975),
+    (0.35, 0.978), (0.4, 0.978), (0.45, 0.978), (0.5, 0.986), (0.55, 0.992), (0.6, 0.992), (0.65, 0.993),
+    (0.7, 0.993), (0.75, 0.997), (0.8, 0.997), (0.85, 0.997), (0.9, 0.997), (0.95, 1.0), (1.0, 1.0))
 
 
 def calibrated_confidence(raw: float) -> float:
@@ -1103,7 +1105,8 @@ class IdentifyLanguage(Mapper):
     """Write `lang`, `script`, `lang_conf` (and optionally `lang_mix`) for every live document."""
 
     name: ClassVar[str] = "identify_language"
-    version: ClassVar[int] = 4  # 4: combined langdetect x fastText detector, Japanese-only kanji decide ja, bounded heads
+    version: ClassVar[int] = 5  # 5: kanji model (削除/名前 -> ja), English UI vocabulary for short ASCII strings, recalibrated
+    # 4: combined langdetect x fastText detector, Japanese-only kanji decide ja, bounded heads
     # 3: yue needs positive evidence (else "zh, variety unsure"), CJK decides Latin-mixed lines, en prior
     # 2: Cantonese n-gram model by default; long documents decided on their head
     summary: ClassVar[str] = "script fast path (kana/Hangul/Han: Hans vs Hant, yue vs zh, Japanese-only kanji) + fastText x langdetect profiles; und when unsure"

@@ -447,3 +447,75 @@ def test_short_chinese_without_any_evidence_is_variety_unsure_not_confident_zh(t
     # CantoMap utterances (tuning source): under 4 Han characters neither marker words nor the model decide
     g = identify_text(text)
     assert g.lang == "zh" and g.conf <= ZH_UNSURE_CONFIDENCE, g
+
+
+# identify_language@5 (issue 17): kanji model, English UI vocabulary. Tiny inline data written for
+# these tests, not lines of any tuning or evaluation source.
+
+
+@pytest.mark.parametrize("text", ["削除", "名前", "新規作成", "全般", "既定", "背景色", "添付", "宛先", "件名", "自動保存", "無効"])
+def test_kanji_only_japanese_ui_words_are_japanese(text):
+    # Chinese writes 删除/刪除, 名字, 新建, 常规, 默认/預設, 背景颜色, 附件, 收件人, 主题: the words are Japanese
+    g = identify_text(text)
+    assert (g.lang, g.script) == ("ja", "Jpan"), g
+    assert g.conf <= 0.8  # the kanji model alone is right about 4 times in 5 on the tuning sources
+
+
+@pytest.mark.parametrize("text", ["删除文件", "刪除檔案", "保存设置", "新建文件夹", "預設值", "默认值", "网络设置", "顯示名稱",
+                                  "下载完成", "儲存變更", "打印机", "印表機", "快捷鍵", "复制链接", "系統設定"])
+def test_short_technical_chinese_ui_strings_stay_chinese_not_japanese(text):
+    g = identify_text(text)
+    assert g.lang == "zh" and g.script in ("Hans", "Hant", "Hani"), g
+
+
+@pytest.mark.parametrize("text", ["搭巴士去旺角", "出面落緊雨", "好似好好食", "間舖頭好多人"])
+def test_cantonese_without_marker_words_is_cantonese(text):
+    assert cantonese_marker_counts(text) == (0, 0)
+    g = identify_text(text)
+    assert g.lang == "yue" and g.conf <= 0.8, g
+
+
+def test_kanji_model_does_not_fold_scripts():
+    from transforms.langid import ja_kanji_model
+
+    model = ja_kanji_model()
+    ja, hans, hant = model.scores(["削除", "删除", "刪除"]).tolist()
+    assert ja > 0 > max(hans, hant) - model.intercept  # 削除 is Japanese evidence, 删除/刪除 are not
+
+
+@pytest.mark.parametrize("text", ["Side Pane", "Restore", "unable to lock", "Close tab", "DiskUsage", "file_name"])
+def test_short_ascii_strings_of_english_ui_words_are_english(text):
+    assert identify_text(text).lang == "en"
+
+
+@pytest.mark.parametrize(("text", "lang"), [("Datei speichern", "de"), ("Speichern unter", "de"), ("Guardar como", "es"),
+                                            ("Chiudi", "it"), ("Fichier", "fr")])
+def test_short_ui_strings_of_other_languages_keep_their_language(text, lang):
+    assert identify_text(text).lang == lang
+
+
+def test_english_ui_vocabulary_splits_identifiers_and_needs_every_word():
+    from transforms.langid import all_english_ui_words, ascii_words
+
+    assert ascii_words("InstSz file_name HTTPServer") == ["inst", "sz", "file", "name", "http", "server"]
+    assert all_english_ui_words("Close tab")
+    assert not all_english_ui_words("Close Datei")  # one word not English UI vocabulary
+    assert not all_english_ui_words("Fermer l’onglet")  # non-ASCII letters: never
+    assert not all_english_ui_words("close " * 7)  # longer texts carry their own n-grams
+
+
+def test_build_catalogues_are_neither_tuning_nor_evaluation_sources():
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("langid_build_catalogues", root / "scripts" / "langid_build_catalogues.py")
+    module = importlib.util.module_from_spec(spec)
+    import sys
+
+    sys.path.insert(0, str(root / "scripts"))
+    try:
+        spec.loader.exec_module(module)  # raises SystemExit on an overlap
+    finally:
+        sys.path.remove(str(root / "scripts"))
+    assert len(module.BUILD_UI) > 40
+    assert not set(module.BUILD_UI) & (set(module.UI_TUNE) | set(module.UI_EVAL))
