@@ -229,13 +229,24 @@ def score(rows: list[dict], decisions: pa.Table, threshold: float) -> dict:
 
 # --------------------------------------------------------------------------- run
 
+ALL = {"verify_shingles": None}  # every shingle of every document: exact Jaccard
 VARIANTS: list[tuple[str, dict]] = [
     ("components, verify=none (dedup_near@2 as the e2e recipe runs it)", {"clustering": "components", "verify": "none"}),
     ("components, verify=signature (dedup_near@2 default)", {"clustering": "components", "verify": "signature"}),
-    ("components, verify=exact", {"clustering": "components", "verify": "exact"}),
+    ("components, verify=exact, all shingles", {"clustering": "components", "verify": "exact", **ALL}),
     ("star, verify=none", {"clustering": "star", "verify": "none"}),
     ("star, verify=signature (dedup_near@3 default)", {"clustering": "star", "verify": "signature"}),
-    ("star, verify=exact", {"clustering": "star", "verify": "exact"}),
+    ("star, verify=exact, all shingles", {"clustering": "star", "verify": "exact", **ALL}),
+    ("star, verify=borderline, margin 0.1, 1024 shingles (dedup_near@4 default)", {"clustering": "star", "verify": "borderline"}),
+]
+# --extra: the borderline settings the default was chosen from (run on the tuning set).
+EXTRA_VARIANTS: list[tuple[str, dict]] = [
+    ("star, verify=borderline, margin 0.05, 1024 shingles", {"verify": "borderline", "verify_margin": 0.05}),
+    ("star, verify=borderline, margin 0.15, 1024 shingles", {"verify": "borderline", "verify_margin": 0.15}),
+    ("star, verify=borderline, margin 0.1, 256 shingles", {"verify": "borderline", "verify_shingles": 256}),
+    ("star, verify=borderline, margin 0.1, 512 shingles", {"verify": "borderline", "verify_shingles": 512}),
+    ("star, verify=borderline, margin 0.1, all shingles", {"verify": "borderline", **ALL}),
+    ("star, verify=exact, 1024 shingles", {"verify": "exact"}),
 ]
 
 
@@ -247,13 +258,13 @@ def signed(op: d.DedupNear, table: pa.Table, shards: int) -> tuple[pa.Table, flo
     return sigs, time.process_time() - t0
 
 
-def run(which: str, out: Path, repeat: int, shards: int, threshold: float) -> None:
+def run(which: str, out: Path, repeat: int, shards: int, threshold: float, extra: bool = False) -> None:
     rows = [json.loads(line) for line in corpus_path(which).open(encoding="utf-8")]
     table = docs_from_pylist([{"id": r["id"], "text": r["text"], "source": "h", "source_uri": r["source"], "raw_sha256": "0"} for r in rows])
     mb = sum(len(r["text"].encode()) for r in rows) / 1e6
     load0 = os.getloadavg()
     results = []
-    for name, params in VARIANTS:
+    for name, params in VARIANTS + (EXTRA_VARIANTS if extra else []):
         op = d.DedupNear(threshold=threshold, **params)
         sign_s, reduce_s = [], []
         for _ in range(repeat):  # interleaved repeats would be fairer; the variants differ mostly in reduce
@@ -263,7 +274,8 @@ def run(which: str, out: Path, repeat: int, shards: int, threshold: float) -> No
             reduce_s.append(time.process_time() - t0)
             sign_s.append(s)
         res = score(rows, decisions, threshold)
-        res |= {"name": name, "sign_s": min(sign_s), "reduce_s": min(reduce_s)}
+        res |= {"name": name, "sign_s": min(sign_s), "reduce_s": min(reduce_s), "sig_mb": sigs.nbytes / 1e6,
+                "shingles_mb": sigs.column("shingles").nbytes / 1e6 if "shingles" in sigs.column_names else 0.0}
         results.append(res)
         print(json.dumps({k: v for k, v in res.items() if k != "wrong"}, ensure_ascii=False), flush=True)
     load1 = os.getloadavg()
@@ -273,22 +285,24 @@ def run(which: str, out: Path, repeat: int, shards: int, threshold: float) -> No
         "",
         f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, {os.cpu_count()} shared cores; "
         f"load (1/5/15 min) before {load0[0]:.1f}/{load0[1]:.1f}/{load0[2]:.1f}, after {load1[0]:.1f}/{load1[1]:.1f}/{load1[2]:.1f}",
-        f"- command: `.venv/bin/python bench/bench_dedup_precision.py run --set {which} --repeat {repeat} --shards {shards} --threshold {threshold}`",
+        f"- command: `.venv/bin/python bench/bench_dedup_precision.py run --set {which} --repeat {repeat} --shards {shards} --threshold {threshold}"
+        + (" --extra" if extra else "") + "`",
         "- " + ("TUNING set: the star clustering's candidate window and second hop were designed on its misses; upper bounds"
                 if which == "tune" else "HELD-OUT set: built and run once the design was frozen"),
         f"- corpus: {len(rows):,} documents, {mb:.1f} MB, {len(langs)} languages ({', '.join(sorted(langs))}); "
         f"{sum(1 for r in rows if r['id'].endswith(('-c1', '-c2'))):,} injected copies (packages: see the module docstring)",
         f"- threshold {threshold}, num_perm 128, 5-word / 5-character shingles; CPU seconds, best of {repeat}; "
-        "sign = signatures of every shard, reduce = bands -> pairs -> verify -> clusters -> decisions",
+        "sign = signatures of every shard, reduce = bands -> pairs -> verify -> clusters -> decisions; "
+        "signature table = Arrow bytes of all shards' signatures (what the in-memory reduce holds), of which shingle samples",
         "",
-        "| setting | removals | precision | precision, labels only | recall | recall, pairs with ref J >= t | strict recall | largest cluster | min ref J of a removal | sign s | reduce s | docs/s (sign+reduce) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| setting | removals | precision | precision, labels only | recall | recall, pairs with ref J >= t | strict recall | largest cluster | min ref J of a removal | sign s | reduce s | docs/s (sign+reduce) | signature table MB (shingles) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {r['name']} | {r['removed']:,} | {r['precision']:.4f} | {r['strict_precision']:.4f} | {r['recall']:.4f} ({r['pairs']:,}) "
             f"| {r['recall_ge_t']:.4f} ({r['pairs_ge_t']:,}) | {r['strict_recall']:.4f} | {r['largest_cluster']} | {r['min_removed_jaccard']:.3f} | {r['sign_s']:.2f} "
-            f"| {r['reduce_s']:.2f} | {len(rows) / (r['sign_s'] + r['reduce_s']):,.0f} |"
+            f"| {r['reduce_s']:.2f} | {len(rows) / (r['sign_s'] + r['reduce_s']):,.0f} | {r['sig_mb']:.1f} ({r['shingles_mb']:.1f}) |"
         )
     lines += ["", "Lowest per-language precision and wrong removals (reference Jaccard, removed id, named id) per setting:", ""]
     for r in results:
@@ -313,12 +327,13 @@ def main() -> None:
     r.add_argument("--repeat", type=int, default=2)
     r.add_argument("--shards", type=int, default=4)
     r.add_argument("--threshold", type=float, default=0.7)
+    r.add_argument("--extra", action="store_true", help="also run the borderline margins and sample sizes the default was chosen from")
     args = ap.parse_args()
     if args.cmd == "build":
         build(args.which, args.per_package, args.per_lang, args.seed)
     else:
         out = Path(args.out or ROOT / "bench" / "results" / f"dedup_precision_{args.which}.md")
-        run(args.which, out, args.repeat, args.shards, args.threshold)
+        run(args.which, out, args.repeat, args.shards, args.threshold, args.extra)
 
 
 if __name__ == "__main__":

@@ -240,7 +240,7 @@ def _similarity_from_db(con: duckdb.DuckDBPyConnection, pairs: np.ndarray, check
     return checked_similarity(
         pairs, check,
         lambda p: signature_similarity(*_rows_from_db(con, p, "sig", lambda t: fixed_matrix(t.column("sig"), t.num_rows))),
-        lambda p: sample_similarity(*_rows_from_db(con, p, "shingles", lambda t: t), check.sample),
+        lambda p: sample_similarity(*_rows_from_db(con, p, "shingles", lambda t: t.column("shingles")), check.sample),
     )
 
 

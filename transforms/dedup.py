@@ -972,12 +972,17 @@ def _score_column(live: pa.Table, column: str) -> pa.Array:
 
 def sort_signatures(signatures: pa.Table) -> pa.Table:
     """Return signatures in a canonical order (existing rows first, then shard, row) for reproducible results."""
+    return signatures.take(canonical_order(signatures))
+
+
+def canonical_order(signatures: pa.Table) -> np.ndarray:
+    """Return the row indices that put signatures in the canonical order of `sort_signatures`."""
     keys = [("shard", "ascending"), ("row", "ascending"), ("id", "ascending")]
+    table = signatures.select(["shard", "row", "id"])
     if "existing" in signatures.column_names:
-        signatures = signatures.append_column("_new", pc.invert(signatures.column("existing")))
+        table = table.append_column("_new", pc.invert(signatures.column("existing")))
         keys = [("_new", "ascending")] + keys
-    out = signatures.take(pc.sort_indices(signatures, sort_keys=keys))
-    return out.drop_columns(["_new"]) if "_new" in out.column_names else out
+    return pc.sort_indices(table, sort_keys=keys).to_numpy()
 
 
 def reduce_near(
@@ -991,7 +996,9 @@ def reduce_near(
     """
     if signatures.num_rows == 0:
         return empty_decisions()
-    sigs = sort_signatures(signatures)
+    order = canonical_order(signatures)
+    samples = signatures.column("shingles") if "shingles" in signatures.column_names else None
+    sigs = (signatures if samples is None else signatures.drop_columns(["shingles"])).take(order)  # samples: only rows that need them
     n = sigs.num_rows
     band_matrix = fixed_matrix(sigs.column("bands"), n)
     active = sigs.column("n_shingles").to_numpy() > 0
@@ -1002,7 +1009,12 @@ def reduce_near(
     else:
         existing = np.zeros(n, bool)
     check = verify if isinstance(verify, Verification) else Verification(verify, threshold)
-    scores = pair_similarity(sigs, pairs, check)
+    sig = fixed_matrix(sigs.column("sig"), n)
+
+    def score(p: np.ndarray) -> np.ndarray:
+        return checked_similarity(p, check, lambda q: signature_similarity(sig, q), lambda q: sample_similarity(samples, order[q], check.sample))
+
+    scores = score(pairs)
     keep_pair = scores >= threshold if check.mode != "none" else np.ones(len(pairs), bool)
     pairs, scores = pairs[keep_pair], scores[keep_pair]
     if cross is not None and "xbands" in sigs.column_names:
@@ -1010,8 +1022,8 @@ def reduce_near(
         xpairs = xpairs[~(existing[xpairs[:, 0]] & existing[xpairs[:, 1]])]
         xpairs = xpairs[cross_verified_mask(sigs, xpairs, cross)]
         pairs = np.concatenate([pairs, xpairs])
-        scores = np.concatenate([scores, pair_similarity(sigs, xpairs, "signature")])
-    rescore = None if check.mode == "none" else (lambda p: pair_similarity(sigs, p, check))
+        scores = np.concatenate([scores, signature_similarity(sig, xpairs)])
+    rescore = None if check.mode == "none" else score
     return near_decisions(sigs.column("id").combine_chunks(), pairs, scores, keep_rank(sigs, keep), clustering, reason, ~existing,
                           rescore, threshold)
 
@@ -1036,9 +1048,10 @@ def pair_similarity(sigs: pa.Table, pairs: np.ndarray, check: Verification | Ver
     """Return each (i, j) row pair's similarity under `check`: MinHash estimate, shingle Jaccard, or the estimate with borderline pairs checked."""
     if not isinstance(check, Verification):
         check = Verification(check, 0.0)
+    samples = sigs.column("shingles") if "shingles" in sigs.column_names else None
     return checked_similarity(
         pairs, check, lambda p: signature_similarity(fixed_matrix(sigs.column("sig"), sigs.num_rows), p),
-        lambda p: sample_similarity(sigs, p, check.sample),
+        lambda p: sample_similarity(samples, p, check.sample),
     )
 
 
@@ -1066,15 +1079,23 @@ def borderline_mask(estimates: np.ndarray, check: Verification) -> np.ndarray:
     return np.abs(estimates - check.threshold) <= check.margin
 
 
-def sample_similarity(sigs: pa.Table, pairs: np.ndarray, sample: int | None) -> np.ndarray:
-    """Return each pair's Jaccard from the `shingles` column (exact when both samples are whole; see `sample_jaccard`)."""
-    if "shingles" not in sigs.column_names:
+def sample_similarity(samples: pa.Array | pa.ChunkedArray | None, pairs: np.ndarray, sample: int | None) -> np.ndarray:
+    """Return each (i, j) pair's Jaccard from the rows i, j of the `shingles` column (exact when both samples are whole).
+
+    Only the rows in `pairs` are gathered, so the reduce never copies the whole column.
+    """
+    if samples is None:
         raise ValueError("verify=exact/borderline needs the shingles column in the signatures (computed when verifying by shingles)")
-    col = sigs.column("shingles").combine_chunks()
-    if col.type.value_type != pa.uint32():
-        raise ValueError(f"the shingles column holds {col.type.value_type}, not uint32 sample hashes "
+    if samples.type.value_type != pa.uint32():
+        raise ValueError(f"the shingles column holds {samples.type.value_type}, not uint32 sample hashes "
                          "(signatures made before dedup_near@4): recompute them")
-    return sample_jaccard(col.values.to_numpy(), col.offsets.to_numpy().astype(np.int64), pairs, sample)
+    if len(pairs) == 0:
+        return np.zeros(0, np.float64)
+    rows, local = np.unique(pairs, return_inverse=True)
+    sub = samples.take(pa.array(rows))
+    sub = sub.combine_chunks() if isinstance(sub, pa.ChunkedArray) else sub
+    offsets = sub.offsets.to_numpy().astype(np.int64)
+    return sample_jaccard(pc.list_flatten(sub).to_numpy(), offsets - offsets[0], local.reshape(pairs.shape), sample)
 
 
 def sample_jaccard(values: np.ndarray, offsets: np.ndarray, pairs: np.ndarray, sample: int | None) -> np.ndarray:
