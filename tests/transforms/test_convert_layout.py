@@ -141,8 +141,8 @@ def test_footnotes_leave_the_flow_and_follow_the_paragraph_running_at_the_page_b
         ("Short intro.", False),
         ("A long paragraph that runs to the right margin and goes on over the page break, with a note mark here¹ "
          "and even more words in this line, which ends the paragraph.", False),
-        ("¹The note explains the mark and is set in a smaller font than the body text around it.", True),
-        ("2See also the second note.", True),
+        ("¹ The note explains the mark and is set in a smaller font than the body text around it.", True),
+        ("2 See also the second note.", True),  # the raised mark set apart: `2See` is no word
         ("Next.", False),
         ("2 small-looking but body-sized line", False),
     ]
@@ -187,3 +187,36 @@ def test_furniture_removal_only_takes_edge_lines_and_keeps_the_rest_in_order(pag
         [[line.text for i, line in enumerate(page.lines) if (k, i) not in furniture] for k, page in enumerate(pages)]
     if len(pages) < 3:
         assert furniture == set()
+
+
+def test_a_line_ending_in_pdfiums_hyphen_marker_runs_on_into_an_indented_line():
+    """A term paragraph (first line outdented, the rest indented) split at `sophisti\\ufffe` stays one paragraph."""
+    page = Page(1, (boxed("The Bug Tracking System: the dispersion of the developers required sophisti\ufffe", 0),
+                    boxed("cated tools and quick communication of bugs to speed up development of the", 1, x0=LEFT + 25),
+                    boxed("system.", 2, x0=LEFT + 25, x1=LEFT + 70)), WIDTH, 842.0)
+    assert [p.text for p in paragraphs_of([page])] == [
+        "The Bug Tracking System: the dispersion of the developers required sophisticated tools and quick "
+        "communication of bugs to speed up development of the system."]
+
+
+def test_an_outdented_full_term_line_continues_into_its_hanging_indent_but_an_intro_ending_in_a_colon_does_not():
+    term = (boxed("Open development: whereas many other distributions are made by individuals, small,", 0),
+            boxed("closed groups, or commercial vendors, Debian is made by an association.", 1, x0=LEFT + 25, x1=400))
+    intro = (boxed("The file debian/control names the packages built from the source and reads as follows:", 0),
+             boxed("Source: hello and more words that fill up this indented block line", 1, x0=LEFT + 25, x1=400))
+    assert len(paragraphs_of([Page(1, term, WIDTH, 842.0)])) == 1
+    assert len(paragraphs_of([Page(1, intro, WIDTH, 842.0)])) == 2
+
+
+def test_capitalised_running_heads_of_one_page_chapters_go_by_their_numbered_prefix():
+    """`CHAPTER 9. KEEPING ...` changes title every page or two; its `CHAPTER #` part recurs."""
+    titles = ["DEFINITIONS AND OVERVIEW", "GETTING AND INSTALLING", "CHOOSING A DEBIAN DISTRIBUTION", "COMPATIBILITY ISSUES",
+              "SOFTWARE AVAILABLE", "THE DEBIAN ARCHIVES"]
+    pages = [Page(k + 1, (Line(f"CHAPTER {k + 1}. {t}", LEFT, 300.0, 30.0, 40.0),
+                          boxed(f"Body text of page {k + 1} that runs to the right margin of the text block.", 4)), WIDTH, 842.0)
+             for k, t in enumerate(titles)]
+    stripped, removed = strip_running_lines(pages)
+    assert removed == len(titles)
+    assert all(len(p.lines) == 1 and p.lines[0].text.startswith("Body text") for p in stripped)
+    mixed = [Page(k + 1, (Line(f"Step {k + 1}: {t.lower()}", LEFT, 300.0, 30.0, 40.0),), WIDTH, 842.0) for k, t in enumerate(titles)]
+    assert strip_running_lines(mixed)[1] == 0  # body text in mixed case is never furniture by its prefix

@@ -188,8 +188,26 @@ def furniture_keys(text: str, outermost: bool) -> set[str]:
     cells = [c for c in text.strip().split("\t") if c.strip()]
     if outermost and 2 <= len(cells) <= 3:
         keys.update(furniture_key(c) for c in cells)
+    if outermost and (2 <= len(cells) <= 3 or is_capitals(text)):
+        keys.add(numbered_prefix_key(text))
     keys.discard(None)
     return keys  # type: ignore[return-value]
+
+
+_NUMBERED_PREFIX = re.compile(r"^([^\W\d_]{3,}(?: [^\W\d_]+)*) \d+\b")
+
+
+def is_capitals(text: str) -> bool:
+    """True when a line has letters and all of them are capitals (a running head set in capitals)."""
+    letters = [ch for ch in text if ch.isalpha()]
+    return len(letters) >= 3 and all(ch.isupper() for ch in letters)
+
+
+def numbered_prefix_key(text: str) -> str | None:
+    """The words before a line's first number (`CHAPTER 9. KEEPING ...` -> `chapter#`): the fixed part of a running
+    head whose chapter title changes faster than a chapter spans pages (books of one- or two-page chapters)."""
+    m = _NUMBERED_PREFIX.match(_SPACE.sub(" ", text.strip()))
+    return None if m is None else "^" + m.group(1).lower().replace(" ", "") + "#"
 
 
 def outermost_lines(page: Page, edges: dict[int, str]) -> set[int]:
@@ -329,16 +347,20 @@ def breaks_paragraph(prev: Line, line: Line, right: float, pitch: float | None, 
     step = line.bottom - prev.bottom  # type: ignore[operator]
     if step <= 0.3 * height:  # went back up the page: a new column or a float
         return True
+    if prev.text.rstrip("\r\n").endswith(SOFT_HYPHENS[1:]):
+        return False  # PDFium marks a hyphen at a line end where the word goes on (a heading's too): so does the paragraph
     if pitch is not None and step > 1.4 * pitch + 0.5:
         return True
     if local_pitch is not None and step > PARAGRAPH_SKIP * local_pitch + 0.5:
         return True  # more room than between this paragraph's own lines: a small paragraph skip (dblatex: 0.4 line)
     cw = char_width(prev)
-    hanging = starts_list_item(prev.text) and line.x0 > prev.x0  # type: ignore[operator]
+    short = ends_short(prev, line, right)
+    hanging = (starts_list_item(prev.text) or (opens_group and not short and not prev.text.rstrip().endswith((":", "："))))
+    hanging = hanging and line.x0 > prev.x0  # type: ignore[operator]
     first_line_indent = opens_group and not starts_list_item(prev.text) and line.x0 < prev.x0  # type: ignore[operator]
     if abs(line.x0 - prev.x0) > 1.5 * cw and not (hanging or first_line_indent):  # type: ignore[operator]
-        return True  # indentation changed (a hanging list indent continues its item, an indented first line its paragraph)
-    return ends_short(prev, line, right)
+        return True  # indentation changed (a hanging indent continues its list item or term, an indented first line its paragraph)
+    return short
 
 
 def text_right_edge(pages: Sequence[Page]) -> float:
@@ -503,6 +525,15 @@ def clean_line(text: str) -> str:
 _FOOTNOTE_MARK = re.compile(r"^\s*(?:[\u00b9\u00b2\u00b3\u2070-\u2079]+|\d{1,3}(?=[^\d\s.,:/)\]])|\d{1,3}\s|[*†‡§])")
 
 
+_GLUED_NOTE_MARK = re.compile(r"^(\d{1,3}|[\u00b9\u00b2\u00b3\u2070-\u2079]+)(?=[^\W\d_])")
+
+
+def spaced_note_mark(text: str) -> str:
+    """A footnote's opening mark set apart from its first word (`1The document` -> `1 The document`): the raised
+    mark sits against the word in the PDF, and glued it would make a word no text has."""
+    return _GLUED_NOTE_MARK.sub(r"\1 ", text, count=1)
+
+
 def split_footnotes(page: Page) -> tuple[Page, list[list[Line]]]:
     """Return the page without its footnotes and the footnotes (lines each, in order).
 
@@ -567,7 +598,7 @@ def paragraphs_of(pages: Sequence[Page], vocabulary: set[str] | None = None, rig
         page, page_notes = split_footnotes(page)
         page_note_paras: list[Paragraph] = []
         for note in page_notes:
-            text = " ".join(clean_line(line.text).strip() for line in note[:1])
+            text = spaced_note_mark(clean_line(note[0].text).strip())
             for line in note[1:]:
                 text = join_two(text, clean_line(line.text), vocab)
             page_note_paras.append(Paragraph(text.strip(), (page.number,), ((page.number, 0),), footnote=True))

@@ -83,24 +83,31 @@ def boxed_line(textpage, text: str, start: int, height: float) -> Line:
     return Line(text, min(a[0], b[0]), max(a[2], b[2]), height - max(a[3], b[3]), height - min(a[1], b[1]), cell_x)
 
 
+def drops_a_line(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    """True when glyph box `b` sits a line below `a`: its centre lower by over half the smaller box's height (centres,
+    not bottoms or the line box's height: a URL's typewriter glyphs have shorter loose boxes than the roman ones)."""
+    return (a[1] + a[3]) / 2 - (b[1] + b[3]) / 2 > 0.5 * min(a[3] - a[1], b[3] - b[1])
+
+
 def split_visual_lines(textpage, text: str, start: int, height: float) -> list[Line]:
     """Split a PDFium line that spans several visual lines (it sometimes omits the break) where the text drops down."""
     line = boxed_line(textpage, text, start, height)
     if not line.has_box:
         return [line]
     a = textpage.get_charbox(start + len(text) - len(text.lstrip()), loose=True)
-    if line.bottom - line.top < 1.6 * (a[3] - a[1]):  # one visual line high: nothing to split
+    b = textpage.get_charbox(start + len(text.rstrip()) - 1, loose=True)
+    if not drops_a_line(a, b):  # the last glyph stands on the first one's line: nothing to split
         return [line]
     out: list[Line] = []
-    cut, prev_bottom, prev_x = 0, None, None
+    cut, prev = 0, None
     for k, ch in enumerate(text):
         if ch.isspace():
             continue
         box = textpage.get_charbox(start + k, loose=True)
-        if prev_bottom is not None and box[1] < prev_bottom - 0.6 * (box[3] - box[1]) and box[0] < prev_x:
+        if prev is not None and drops_a_line(prev, box) and box[0] < prev[0]:
             out.append(boxed_line(textpage, text[cut:k], start + cut, height))
             cut = k
-        prev_bottom, prev_x = box[1], box[0]
+        prev = box
     out.append(boxed_line(textpage, text[cut:], start + cut, height))
     return out
 
