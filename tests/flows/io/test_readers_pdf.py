@@ -273,3 +273,15 @@ def test_squeezed_word_spaces_and_overprinted_cells_come_apart(tmp_path):
     docs, bad = read_all(tmp_path / "s.pdf")
     assert bad == []
     assert docs[0]["text"].split("\n") == ["For sets such as JIS X 0213.", "exim4-daemon-heavy\tV:7, I:7\t1651\tExim4 mail transport agent"]
+
+
+def test_a_glyph_a_line_lower_is_told_by_its_centre_whatever_its_font():
+    """Loose boxes from debian-faq's PDF: a roman `T` (16.3 high) and, a line below, a typewriter `.` (10.0 high) whose
+    bottom is within 0.6 box heights of the `T`'s; on one line, a typewriter glyph's shorter box is no drop."""
+    from flows.io.readers.pdf import drops_a_line
+
+    roman = (85.0, 348.8, 91.0, 365.1)
+    assert drops_a_line(roman, (532.6, 339.3, 538.6, 349.2))  # the next line, typewriter
+    assert drops_a_line(roman, (85.0, 336.9, 88.4, 353.2))  # the next line, roman
+    assert not drops_a_line(roman, (300.0, 351.5, 306.0, 361.5))  # same line, typewriter
+    assert not drops_a_line(roman, (300.0, 346.5, 306.0, 362.8))  # same line, a descender box
