@@ -237,16 +237,16 @@ VARIANTS: list[tuple[str, dict]] = [
     ("star, verify=none", {"clustering": "star", "verify": "none"}),
     ("star, verify=signature (dedup_near@3 default)", {"clustering": "star", "verify": "signature"}),
     ("star, verify=exact, all shingles", {"clustering": "star", "verify": "exact", **ALL}),
-    ("star, verify=borderline, margin 0.1, 1024 shingles (dedup_near@4 default)", {"clustering": "star", "verify": "borderline"}),
+    ("star, verify=borderline, margin 0.1, 256 shingles (dedup_near@4 default)", {"clustering": "star", "verify": "borderline"}),
 ]
 # --extra: the borderline settings the default was chosen from (run on the tuning set).
 EXTRA_VARIANTS: list[tuple[str, dict]] = [
-    ("star, verify=borderline, margin 0.05, 1024 shingles", {"verify": "borderline", "verify_margin": 0.05}),
-    ("star, verify=borderline, margin 0.15, 1024 shingles", {"verify": "borderline", "verify_margin": 0.15}),
-    ("star, verify=borderline, margin 0.1, 256 shingles", {"verify": "borderline", "verify_shingles": 256}),
+    ("star, verify=borderline, margin 0.05, 256 shingles", {"verify": "borderline", "verify_margin": 0.05}),
+    ("star, verify=borderline, margin 0.15, 256 shingles", {"verify": "borderline", "verify_margin": 0.15}),
+    ("star, verify=borderline, margin 0.1, 1024 shingles", {"verify": "borderline", "verify_shingles": 1024}),
     ("star, verify=borderline, margin 0.1, 512 shingles", {"verify": "borderline", "verify_shingles": 512}),
     ("star, verify=borderline, margin 0.1, all shingles", {"verify": "borderline", **ALL}),
-    ("star, verify=exact, 1024 shingles", {"verify": "exact"}),
+    ("star, verify=exact, 256 shingles", {"verify": "exact"}),
 ]
 
 

@@ -841,7 +841,7 @@ class DedupNear(CorpusOp):
         0.1, ge=0.0, le=1.0, description="verify=borderline: pairs whose signature estimate is this close to threshold get the shingle check"
     )
     verify_shingles: int | None = Field(
-        1024, ge=16,
+        256, ge=16,
         description="verify=borderline/exact: shingle hashes stored per document (its smallest distinct ones: exact Jaccard when both "
         "documents have at most this many, a bottom-k estimate beyond); None: all",
     )
@@ -1045,7 +1045,10 @@ class Verification(NamedTuple):
 
 
 def pair_similarity(sigs: pa.Table, pairs: np.ndarray, check: Verification | Verify) -> np.ndarray:
-    """Return each (i, j) row pair's similarity under `check`: MinHash estimate, shingle Jaccard, or the estimate with borderline pairs checked."""
+    """Return each (i, j) row pair's similarity under `check`: MinHash estimate, shingle Jaccard, or the estimate with borderline pairs checked.
+
+    A bare mode reads stored shingle samples as whole sets: pass the op's `verification()` when they may be cut.
+    """
     if not isinstance(check, Verification):
         check = Verification(check, 0.0)
     samples = sigs.column("shingles") if "shingles" in sigs.column_names else None

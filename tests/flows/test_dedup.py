@@ -107,7 +107,7 @@ def test_stored_signatures_with_other_parameters_are_refused(tmp_path):
         fd.check_op_spec(tmp_path, DedupNear(char_ngram=5))
     fd.check_op_spec(tmp_path, DedupNear(char_ngram=3, verify="exact"))  # the same shingle samples serve both
     with pytest.raises(ValueError, match="verify_shingles"):
-        fd.check_op_spec(tmp_path, DedupNear(char_ngram=3, verify_shingles=None))  # stored samples are cut at 1024
+        fd.check_op_spec(tmp_path, DedupNear(char_ngram=3, verify_shingles=None))  # stored samples are cut at 256
     with pytest.raises(ValueError, match="missing"):
         fd.check_op_spec(tmp_path / "nowhere", op)
 

@@ -322,7 +322,8 @@ def test_every_star_removal_is_within_the_threshold_of_a_kept_document(corpora):
     sig = d.fixed_matrix(sigs.column("sig"), sigs.num_rows)
     pairs = np.array([[pos[a], pos[b]] for a, b in removed.items()])
     est = d.signature_similarity(sig, pairs)
-    shingle_j = d.pair_similarity(sigs, pairs, "exact")  # the default sample (1024) holds every shingle of these poems
+    shingle_j = d.pair_similarity(sigs, pairs, op.verification()._replace(mode="exact"))  # whole samples: these poems have < 256 shingles
+    assert (sigs.column("n_shingles").to_numpy() <= op.verify_shingles).all()
     # verify=borderline: a removal is decided by the shingle Jaccard, or by an estimate clear of the threshold
     assert ((shingle_j >= 0.7) | (est >= 0.7 + op.verify_margin)).all()
     assert (shingle_j >= 0.7).all()
