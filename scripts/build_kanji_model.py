@@ -70,7 +70,7 @@ def chinese_texts(rows: list[dict]) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of the logistic regression")
+    ap.add_argument("--c", type=float, default=3.0, help="inverse L2 strength (1, 3 and 10 compared on the tuning sources)")
     ap.add_argument("--min-count", type=int, default=2, help="drop features seen fewer times in training")
     ap.add_argument("--min-weight", type=float, default=0.05, help="prune weights of smaller magnitude")
     args = ap.parse_args()

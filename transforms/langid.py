@@ -979,6 +979,8 @@ def decisive_cjk_block(counts: ScriptCounts, blocks: dict[str, float], total: fl
     """
     if "kana" in blocks and "han" not in blocks and counts.kana >= KANA_DECIDES:
         return "kana"
+    if "kana" in blocks and "han" not in blocks and counts.kana and blocks["kana"] >= han_share * total:
+        return "kana"  # @5: one kana (無効な RestartMessage, の Debconf) decides as Han does, by its share
     if "kana" in blocks and (japanese_kanji or reads_as_japanese_kanji(counts)) and counts.han >= 2 \
             and blocks["kana"] >= han_share * total:
         return "kana"  # kanji-only Japanese decides a Latin-mixed line as Han decides Chinese
