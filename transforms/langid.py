@@ -966,6 +966,7 @@ def _top_other_class(counts: ScriptCounts) -> str:
 
 KANA_DECIDES = 2  # kana characters that make a text Japanese whatever its Latin share (commands, names)
 HANGUL_DECIDES = 2
+KANA_DECIDES_SHARE = 0.15  # @5: a single kana decides when its block (with its kanji) holds this share of the letters
 
 
 def decisive_cjk_block(counts: ScriptCounts, blocks: dict[str, float], total: float, han_share: float,
@@ -979,8 +980,8 @@ def decisive_cjk_block(counts: ScriptCounts, blocks: dict[str, float], total: fl
     """
     if "kana" in blocks and "han" not in blocks and counts.kana >= KANA_DECIDES:
         return "kana"
-    if "kana" in blocks and "han" not in blocks and counts.kana and blocks["kana"] >= han_share * total:
-        return "kana"  # @5: one kana (無効な RestartMessage, の Debconf) decides as Han does, by its share
+    if "kana" in blocks and "han" not in blocks and counts.kana and blocks["kana"] >= KANA_DECIDES_SHARE * total:
+        return "kana"  # @5: one kana (無効な RestartMessage, の Debconf) decides by its share, as Han does
     if "kana" in blocks and (japanese_kanji or reads_as_japanese_kanji(counts)) and counts.han >= 2 \
             and blocks["kana"] >= han_share * total:
         return "kana"  # kanji-only Japanese decides a Latin-mixed line as Han decides Chinese
