@@ -519,3 +519,8 @@ def test_build_catalogues_are_neither_tuning_nor_evaluation_sources():
         sys.path.remove(str(root / "scripts"))
     assert len(module.BUILD_UI) > 40
     assert not set(module.BUILD_UI) & (set(module.UI_TUNE) | set(module.UI_EVAL))
+
+
+@pytest.mark.parametrize("text", ["無効な ServerAddress", "有効な DisplayName", "Makefile の書き方"])
+def test_one_kana_decides_a_latin_heavy_line_by_its_share(text):
+    assert identify_text(text).lang == "ja"
