@@ -313,28 +313,53 @@ def shingle_samples(hashes: np.ndarray, offsets: np.ndarray, cap: int) -> tuple[
     """Return (values, offsets): per document its `cap` smallest distinct 32-bit shingle hashes (the top halves), ascending.
 
     The verification sample of near-dup dedup: all of a document's shingles when it has at most
-    `cap` distinct ones (= tests/transforms/dedup_reference.shingle_samples_reference).
+    `cap` distinct ones (= tests/transforms/dedup_reference.shingle_samples_reference). Hashes are
+    uniform, so a document with more than 4 * cap shingles first keeps only the values below the
+    quantile where about 2 * cap of them fall, and sorts those (all of them when too few survive).
     """
     n_docs = offsets.shape[0] - 1
     out_off = np.zeros(n_docs + 1, np.int64)
     out = np.empty(hashes.shape[0], np.uint32)
     for d in range(n_docs):
         s = offsets[d]
-        seg = np.empty(offsets[d + 1] - s, np.uint32)
-        for j in range(seg.shape[0]):
-            seg[j] = np.uint32(hashes[s + j] >> _S32)
-        seg.sort()
-        o = out_off[d]
-        m = 0
-        for j in range(seg.shape[0]):
-            if m >= cap:
-                break
-            if j > 0 and seg[j] == seg[j - 1]:
-                continue
-            out[o + m] = seg[j]
-            m += 1
-        out_off[d + 1] = o + m
+        n = offsets[d + 1] - s
+        dest = out[out_off[d]:]
+        m = -1
+        if cap < n // 4:
+            below = np.uint64(min((1 << 32) * 2 * cap // n, 1 << 32))
+            seg = np.empty(n, np.uint32)
+            k = 0
+            for j in range(n):
+                v = hashes[s + j] >> _S32
+                if v < below:
+                    seg[k] = np.uint32(v)
+                    k += 1
+            low = np.sort(seg[:k])
+            m = _distinct_prefix(low, cap, dest)
+            if m < cap:  # fewer than cap distinct values below the cut: take the whole document
+                m = -1
+        if m < 0:
+            seg = np.empty(n, np.uint32)
+            for j in range(n):
+                seg[j] = np.uint32(hashes[s + j] >> _S32)
+            seg.sort()
+            m = _distinct_prefix(seg, cap, dest)
+        out_off[d + 1] = out_off[d] + m
     return out[: out_off[n_docs]].copy(), out_off
+
+
+@numba.njit(cache=True, nogil=True)
+def _distinct_prefix(ordered: np.ndarray, cap: int, dest: np.ndarray) -> int:
+    """Write the first `cap` distinct values of an ascending array to dest; return how many."""
+    m = 0
+    for j in range(ordered.shape[0]):
+        if m >= cap:
+            break
+        if j > 0 and ordered[j] == ordered[j - 1]:
+            continue
+        dest[m] = ordered[j]
+        m += 1
+    return m
 
 
 @numba.njit(cache=True, nogil=True)

@@ -248,12 +248,14 @@ def test_sample_jaccard_kernel_with_a_cap_is_the_bottom_k_estimate(k):
     assert np.array_equal(d.sample_jaccard(*_flat(cut), pairs, k), got)
 
 
-@pytest.mark.parametrize("sample", [None, 1, 4, 1024])
+@pytest.mark.parametrize("sample", [None, 1, 4, 16, 256, 1024])
 def test_shingle_samples_kernel_equals_the_python_reference(corpora, sample):
     texts = tang_texts(corpora, 1)[:300] + english_texts(corpora, 100) + [t for t in EDGE_TEXTS]
     hashes, offsets, _ = d.shingle_hashes(texts, 3, 5)
-    hashes = np.concatenate([hashes, hashes[:50]])  # a document with repeated shingles
-    offsets = np.append(offsets, offsets[-1] + 50)
+    # A document repeating other documents' shingles, and one of a single shingle 100 times (too
+    # few distinct values below the kernel's cut: it must fall back to sorting the whole document).
+    hashes = np.concatenate([hashes, hashes[:50], np.repeat(hashes[3], 100)])
+    offsets = np.append(offsets, [offsets[-1] + 50, offsets[-1] + 150])
     values, out_off = d.shingle_samples(hashes, offsets, sample)
     assert values.dtype == np.uint32 and out_off.dtype == np.int64
     got = [values[out_off[i] : out_off[i + 1]].tolist() for i in range(len(offsets) - 1)]
