@@ -458,7 +458,7 @@ def test_kanji_only_japanese_ui_words_are_japanese(text):
     # Chinese writes 删除/刪除, 名字, 新建, 常规, 默认/預設, 背景颜色, 附件, 收件人, 主题: the words are Japanese
     g = identify_text(text)
     assert (g.lang, g.script) == ("ja", "Jpan"), g
-    assert g.conf <= 0.8  # the kanji model alone is right about 4 times in 5 on the tuning sources
+    assert g.conf <= 0.75  # the kanji model alone is right about 3 times in 4 on the tuning sources
 
 
 @pytest.mark.parametrize("text", ["删除文件", "刪除檔案", "保存设置", "新建文件夹", "預設值", "默认值", "网络设置", "顯示名稱",
@@ -483,7 +483,7 @@ def test_kanji_model_does_not_fold_scripts():
     assert ja > 0 > max(hans, hant) - model.intercept  # 削除 is Japanese evidence, 删除/刪除 are not
 
 
-@pytest.mark.parametrize("text", ["Side Pane", "Restore", "unable to lock", "Close tab", "DiskUsage", "file_name"])
+@pytest.mark.parametrize("text", ["Side Pane", "Restore", "unable to lock", "Close tab", "ShowHiddenFiles", "file_name", "max_retry_count"])
 def test_short_ascii_strings_of_english_ui_words_are_english(text):
     assert identify_text(text).lang == "en"
 
