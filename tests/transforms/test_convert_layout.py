@@ -220,3 +220,13 @@ def test_capitalised_running_heads_of_one_page_chapters_go_by_their_numbered_pre
     assert all(len(p.lines) == 1 and p.lines[0].text.startswith("Body text") for p in stripped)
     mixed = [Page(k + 1, (Line(f"Step {k + 1}: {t.lower()}", LEFT, 300.0, 30.0, 40.0),), WIDTH, 842.0) for k, t in enumerate(titles)]
     assert strip_running_lines(mixed)[1] == 0  # body text in mixed case is never furniture by its prefix
+
+
+def test_a_heading_set_larger_than_the_body_keeps_its_wrapped_lines_together():
+    """Heading glyph boxes 24 high, lines 18 apart (as debian-faq sets them), body lines 12 apart: one heading, then the body."""
+    body = [boxed(f"Body line {k} of the text that runs on to the right margin of the text block here.", 6 + k) for k in range(4)]
+    head = (Line("14.3 I am making a special distribution for a vertical market. Can I use it for the guts", LEFT, RIGHT, 80.0, 104.0),
+            Line("of a system?", LEFT + 30, 200.0, 98.0, 122.0))
+    paras = paragraphs_of([Page(1, head + tuple(body), WIDTH, 842.0)])
+    assert paras[0].text == "14.3 I am making a special distribution for a vertical market. Can I use it for the guts of a system?"
+    assert paras[1].text.startswith("Body line 0")

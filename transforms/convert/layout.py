@@ -349,8 +349,9 @@ def breaks_paragraph(prev: Line, line: Line, right: float, pitch: float | None, 
         return True
     if prev.text.rstrip("\r\n").endswith(SOFT_HYPHENS[1:]):
         return False  # PDFium marks a hyphen at a line end where the word goes on (a heading's too): so does the paragraph
-    if pitch is not None and step > 1.4 * pitch + 0.5:
-        return True
+    own_height = min(height, line.bottom - line.top)  # type: ignore[operator]
+    if pitch is not None and step > max(1.4 * pitch + 0.5, own_height):
+        return True  # (a heading set larger than the body steps by its own size: its wrapped lines stay together)
     if local_pitch is not None and step > PARAGRAPH_SKIP * local_pitch + 0.5:
         return True  # more room than between this paragraph's own lines: a small paragraph skip (dblatex: 0.4 line)
     cw = char_width(prev)
