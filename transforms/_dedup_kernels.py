@@ -314,8 +314,9 @@ def shingle_samples(hashes: np.ndarray, offsets: np.ndarray, cap: int) -> tuple[
 
     The verification sample of near-dup dedup: all of a document's shingles when it has at most
     `cap` distinct ones (= tests/transforms/dedup_reference.shingle_samples_reference). Hashes are
-    uniform, so a document with more than 4 * cap shingles first keeps only the values below the
-    quantile where about 2 * cap of them fall, and sorts those (all of them when too few survive).
+    uniform, so a document with well over `cap` shingles first keeps only the values below the
+    quantile where about cap + 4 sqrt(cap) of them fall and sorts those (the whole document when
+    fewer than `cap` distinct values survive).
     """
     n_docs = offsets.shape[0] - 1
     out_off = np.zeros(n_docs + 1, np.int64)
@@ -325,8 +326,9 @@ def shingle_samples(hashes: np.ndarray, offsets: np.ndarray, cap: int) -> tuple[
         n = offsets[d + 1] - s
         dest = out[out_off[d]:]
         m = -1
-        if cap < n // 4:
-            below = np.uint64(min((1 << 32) * 2 * cap // n, 1 << 32))
+        want = cap + 4 * int(np.sqrt(cap)) + 8  # survivors to expect: cap plus 4 standard deviations
+        if cap < n // 2 and want < n - n // 4:
+            below = np.uint64((1 << 32) * want // n)
             seg = np.empty(n, np.uint32)
             k = 0
             for j in range(n):
