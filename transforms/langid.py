@@ -325,6 +325,12 @@ _BIGRAM_FLAG = np.int64(1) << 42
 _HAN_CLASS_IDS = tuple(_CLASS_ID[n] for n in ("han", "hans", "hant", "hansj", "hantj", "hanj"))
 
 
+@build_once
+def _han_lut() -> np.ndarray:
+    """Return a bool table code point -> Han character (any of the Han script classes)."""
+    return np.isin(_class_lut(), _HAN_CLASS_IDS)
+
+
 def han_fold_pairs(convert: Callable[[str], str]) -> np.ndarray:
     """Return [(code point, folded code point)] for every Han character `convert` maps to one other character."""
     pairs = []
@@ -349,7 +355,7 @@ def yue_feature_keys(texts: list[str], fold: np.ndarray) -> tuple[np.ndarray, np
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     owner = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
-    han = np.isin(_class_lut()[codes], _HAN_CLASS_IDS)
+    han = _han_lut()[codes]
     folded = fold[codes].astype(np.int64)
     pair = han[:-1] & han[1:] & (owner[:-1] == owner[1:])
     rows = np.concatenate([owner[han], owner[:-1][pair]])
@@ -397,8 +403,8 @@ JA_KANJI_MODEL_PATH = Path(__file__).resolve().parent / "langid_data" / "ja_kanj
 
 @build_once
 def _punctuation_lut() -> np.ndarray:
-    """Return a bool table code point -> punctuation or symbol (Unicode P* / S*), BMP only."""
-    lut = np.zeros(0x110000, bool)
+    """Return a bool table code point -> Han, or punctuation or symbol (Unicode P* / S*, BMP): what the kanji model reads."""
+    lut = _han_lut().copy()
     lut[[cp for cp in range(0x10000) if unicodedata.category(chr(cp))[0] in "PS"]] = True
     return lut
 
@@ -415,8 +421,8 @@ def kanji_feature_keys(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     owner = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
-    han = np.isin(_class_lut()[codes], _HAN_CLASS_IDS)
-    use = han | _punctuation_lut()[codes]
+    han = _han_lut()[codes]
+    use = _punctuation_lut()[codes]
     c = codes.astype(np.int64)
     pair = use[:-1] & use[1:] & (han[:-1] | han[1:]) & (owner[:-1] == owner[1:])
     rows = np.concatenate([owner[use], owner[:-1][pair]])
@@ -444,6 +450,7 @@ def ja_kanji_model() -> KanjiModel:
 
 
 JA_KANJI_MIN_SCORE = 3.0  # kanji model score above which kana-less Han text is Japanese: maximises the lowest of the tuning UI accuracies of ja, zh-Hans, zh-Hant (2.5, 3, 3.5 compared)
+KANJI_MODEL_MAX_HAN = 16  # longer kana-less Han text is Chinese: every model-only ja call on the tuning sources had fewer
 JA_MODEL_CONFIDENCE = 0.75  # lang_conf cap of a ja call from the kanji model alone: right 170 times in 227 on the tuning sources
 
 
@@ -782,6 +789,7 @@ def _langdetect_columns() -> tuple[tuple[str, ...], np.ndarray]:
 ENGLISH_UI_WORDS_PATH = Path(__file__).resolve().parent / "langid_data" / "english_ui_words.txt"
 COMBINED_VOCAB_LOG_PRIOR = 4.0
 VOCAB_MAX_WORDS = 6  # longer texts carry enough n-grams of their own
+VOCAB_MAX_CHARS = 120  # longer texts are not looked up (a cheap test first; UI strings of 6 words are shorter)
 _WORD_SPLIT = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _ASCII_WORD = re.compile(r"[A-Za-z]+")
 _NON_ASCII_LETTER = re.compile(r"[^\x00-\x7f]")
@@ -800,7 +808,7 @@ def english_ui_words() -> frozenset[str]:
 
 def all_english_ui_words(text: str) -> bool:
     """Return True for a short ASCII text whose every word (2+ letters) is English UI vocabulary."""
-    if _NON_ASCII_LETTER.search(text):
+    if len(text) > VOCAB_MAX_CHARS or _NON_ASCII_LETTER.search(text):
         return False
     words = [w for w in ascii_words(text) if len(w) >= 2]
     vocab = english_ui_words()
@@ -948,7 +956,8 @@ def identify_texts(texts: list[str], cfg: LangIdConfig = LangIdConfig()) -> list
         yue_scores = dict(zip(han_texts, yue_model().scores([texts[i] for i in han_texts]).tolist()))
     # Kanji-only text (no kana, no Hangul) that the Japanese-only characters do not already decide:
     # the kanji model says whether its words are Japanese (削除, 名前) or Chinese (删除, 名字).
-    kanji_only = [i for i, c in enumerate(counts) if c.han and not c.kana and not c.hangul and not reads_as_japanese_kanji(c)]
+    kanji_only = [i for i, c in enumerate(counts) if 0 < c.han <= KANJI_MODEL_MAX_HAN and not c.kana and not c.hangul
+                  and not reads_as_japanese_kanji(c)]
     ja_kanji = set()
     if kanji_only:
         ja_scores = ja_kanji_model().scores([texts[i] for i in kanji_only])
