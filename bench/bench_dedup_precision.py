@@ -4,7 +4,8 @@ Two package sets, in 20+ languages each, that no other bench or tuning step read
 tuning sources are listed in docs/dedup.md):
 
 * ``--set tune``: star clustering's candidate window and second hop were designed looking at its
-  misses, so its figures are upper bounds. Man pages (manpages-de, -fr,
+  misses, and verify=borderline's margin and sample size chosen from its ``--extra`` rows, so its
+  figures are upper bounds. Man pages (manpages-de, -fr,
 -es, -it, -pl, -pt-br, -ru, -nl, -uk, -cs, -da, -fi, -hu, -id, -el, -ro, -sv, -tr, -vi, -mk, -nb, -sr, and the
 -dev sections of de, fr, es, it, pl, pt-br, ru, nl, uk, cs, da: system-call pages, many alike in layout),
 Debian Reference (de, es, fr, id, it, pt), the New Maintainers' Guide (ca, de, es, fr, it, ru, vi) and
@@ -287,7 +288,8 @@ def run(which: str, out: Path, repeat: int, shards: int, threshold: float, extra
         f"load (1/5/15 min) before {load0[0]:.1f}/{load0[1]:.1f}/{load0[2]:.1f}, after {load1[0]:.1f}/{load1[1]:.1f}/{load1[2]:.1f}",
         f"- command: `.venv/bin/python bench/bench_dedup_precision.py run --set {which} --repeat {repeat} --shards {shards} --threshold {threshold}"
         + (" --extra" if extra else "") + "`",
-        "- " + ("TUNING set: the star clustering's candidate window and second hop were designed on its misses; upper bounds"
+        "- " + ("TUNING set: the star clustering's candidate window and second hop were designed on its misses, and dedup_near@4's "
+                "borderline margin (0.1) and sample size (256) chosen from these rows; upper bounds"
                 if which == "tune" else "HELD-OUT set: built and run once the design was frozen"),
         f"- corpus: {len(rows):,} documents, {mb:.1f} MB, {len(langs)} languages ({', '.join(sorted(langs))}); "
         f"{sum(1 for r in rows if r['id'].endswith(('-c1', '-c2'))):,} injected copies (packages: see the module docstring)",
