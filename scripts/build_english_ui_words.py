@@ -12,8 +12,8 @@ MIN_COUNT times in the build catalogues' msgids (English) and its rate there is 
 times its mean rate in the translations into 23 Latin-script languages (words translators keep,
 such as `global` or `mono`, are left out). Chosen on the tuning sources (mean x4: English UI
 strings 0.974 -> 0.990; "every language x4" gave 0.980, "mean x2" 0.992 with twice the cost);
-the cost was measured on 20,000 short build-catalogue translations into those 23 languages: 5 more
-called `en` than without the vocabulary.
+the cost was measured on 20,000 short build-catalogue translations into those 23 languages: 2,257
+called `en` against 2,251 without the vocabulary (the final 64-package build).
 """
 
 from __future__ import annotations
