@@ -230,3 +230,13 @@ def test_a_heading_set_larger_than_the_body_keeps_its_wrapped_lines_together():
     paras = paragraphs_of([Page(1, head + tuple(body), WIDTH, 842.0)])
     assert paras[0].text == "14.3 I am making a special distribution for a vertical market. Can I use it for the guts of a system?"
     assert paras[1].text.startswith("Body line 0")
+
+
+def test_a_footnote_mark_on_a_line_of_its_own_opens_the_note_below_it():
+    body = tuple(boxed(f"Body line {k} of the text that runs on to the right margin of the text block here.", k) for k in range(5))
+    notes = (small("2", 7, x1=LEFT + 4), small("It is unwise to run your base system under the pure unstable suite.", 8),
+             small("3", 9, x1=LEFT + 4), small("3D printers are not covered here.", 10))
+    paras = paragraphs_of([Page(1, body + notes, WIDTH, 842.0)])
+    assert [(p.text, p.footnote) for p in paras[-2:]] == [
+        ("2 It is unwise to run your base system under the pure unstable suite.", True),
+        ("3 3D printers are not covered here.", True)]

@@ -523,7 +523,7 @@ def clean_line(text: str) -> str:
     return text[:-1].replace("\x02", "-").replace("\ufffe", "-") + text[-1:] if text else text
 
 
-_FOOTNOTE_MARK = re.compile(r"^\s*(?:[\u00b9\u00b2\u00b3\u2070-\u2079]+|\d{1,3}(?=[^\d\s.,:/)\]])|\d{1,3}\s|[*†‡§])")
+_FOOTNOTE_MARK = re.compile(r"^\s*(?:[\u00b9\u00b2\u00b3\u2070-\u2079]+|\d{1,3}(?=[^\d\s.,:/)\]])|\d{1,3}(?:\s|$)|[*†‡§])")
 
 
 _GLUED_NOTE_MARK = re.compile(r"^(\d{1,3}|[\u00b9\u00b2\u00b3\u2070-\u2079]+)(?=[^\W\d_])")
@@ -535,12 +535,15 @@ def spaced_note_mark(text: str) -> str:
     return _GLUED_NOTE_MARK.sub(r"\1 ", text, count=1)
 
 
+_LONE_MARK = re.compile(r"\s*(?:\d{1,3}|[\u00b9\u00b2\u00b3\u2070-\u2079]+|[*†‡§])\s*")
+
+
 def split_footnotes(page: Page) -> tuple[Page, list[list[Line]]]:
     """Return the page without its footnotes and the footnotes (lines each, in order).
 
     Footnotes are the run of lines at the bottom of a page set smaller than the page's usual line
     height (under 0.88 of the median), below the body, whose first line opens with a note mark
-    (`3See`, `⁴Having`, `12 The`, `*`); a new mark starts the next note.
+    (`3See`, `⁴Having`, `12 The`, `*`, or the mark alone on a line of its own); a new mark starts the next note.
     """
     boxed = [(i, line) for i, line in enumerate(page.lines) if line.has_box and line.text.strip()]
     if len(boxed) < 4:
@@ -562,7 +565,8 @@ def split_footnotes(page: Page) -> tuple[Page, list[list[Line]]]:
     notes: list[list[Line]] = []
     for i in run:
         line = page.lines[i]
-        if _FOOTNOTE_MARK.match(line.text) or not notes:
+        alone = bool(notes) and len(notes[-1]) == 1 and _LONE_MARK.fullmatch(notes[-1][0].text)
+        if (_FOOTNOTE_MARK.match(line.text) and not alone) or not notes:
             notes.append([line])
         else:
             notes[-1].append(line)
