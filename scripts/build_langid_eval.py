@@ -70,9 +70,9 @@ _ACCEL = re.compile(r"\(_?[A-Za-z0-9]\)|_(?=\w)|&(?=\w)")  # 保存(_S), _Save, 
 _PLACEHOLDER = re.compile(r"%(\d+\$)?[-+ #0]*\d*(\.\d+)?[hlLqjzt]*[sdiufFeEgGxXoc%]|%\([a-z_]+\)[sd]|\{[a-z_0-9]*\}|<[^>]{1,40}>")
 
 
-def download(packages: list[str]) -> Path:
-    """Fetch and unpack the Debian packages (once); return the folder of unpacked trees."""
-    debs, tree = CACHE / "debs", CACHE / "x"
+def download(packages: list[str], cache: Path = CACHE) -> Path:
+    """Fetch and unpack the Debian packages (once) under `cache`; return the folder of unpacked trees."""
+    debs, tree = cache / "debs", cache / "x"
     debs.mkdir(parents=True, exist_ok=True)
     for pkg in packages:
         if not list(debs.glob(f"{pkg}_*.deb")):

@@ -11,7 +11,6 @@ the trained model's weights.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))
 
-from build_langid_eval import UI_EVAL, UI_TUNE, ui_rows  # noqa: E402
+from build_langid_eval import UI_EVAL, UI_TUNE, download, ui_rows  # noqa: E402
 
 CACHE = ROOT / ".yuliao" / "langid-build"
 BUILD_UI = (
@@ -44,15 +43,7 @@ if _overlap:
 
 def unpacked() -> Path:
     """Fetch (apt-get download) and unpack the build packages once; return the folder of trees."""
-    debs, tree = CACHE / "debs", CACHE / "x"
-    debs.mkdir(parents=True, exist_ok=True)
-    for pkg in BUILD_UI:
-        if not list(debs.glob(f"{pkg}_*.deb")):
-            subprocess.run(["apt-get", "download", "-q", pkg], cwd=debs, check=True, capture_output=True)
-        if not (tree / pkg).is_dir():
-            (tree / pkg).mkdir(parents=True)
-            subprocess.run(["dpkg-deb", "-x", str(next(debs.glob(f"{pkg}_*.deb"))), str(tree / pkg)], check=True)
-    return tree
+    return download(BUILD_UI, CACHE)
 
 
 def build_rows() -> list[dict]:

@@ -374,11 +374,14 @@ class YueModel:
 
     def scores(self, texts: list[str]) -> np.ndarray:
         """Return one log-odds (Cantonese vs written Chinese) per text."""
-        rows, keys = yue_feature_keys(texts, self.fold)
+        return self.linear_scores(*yue_feature_keys(texts, self.fold), len(texts))
+
+    def linear_scores(self, rows: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
+        """Return intercept + the weights of the known feature keys, summed per row (n rows)."""
         at = np.searchsorted(self.keys, keys)
         at[at == len(self.keys)] = 0
         hit = self.keys[at] == keys
-        return self.intercept + np.bincount(rows[hit], weights=self.weights[at[hit]], minlength=len(texts))
+        return self.intercept + np.bincount(rows[hit], weights=self.weights[at[hit]], minlength=n)
 
 
 @build_once
@@ -435,11 +438,8 @@ class KanjiModel(YueModel):
     """The Japanese-vs-Chinese model: same linear scoring over `kanji_feature_keys`."""
 
     def scores(self, texts: list[str]) -> np.ndarray:
-        rows, keys = kanji_feature_keys(texts)
-        at = np.searchsorted(self.keys, keys)
-        at[at == len(self.keys)] = 0
-        hit = self.keys[at] == keys
-        return self.intercept + np.bincount(rows[hit], weights=self.weights[at[hit]], minlength=len(texts))
+        """Return one log-odds (Japanese vs Chinese) per text."""
+        return self.linear_scores(*kanji_feature_keys(texts), len(texts))
 
 
 @build_once
