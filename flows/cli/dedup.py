@@ -25,7 +25,7 @@ def near_cmd(
     script: str = typer.Option("fold", help="script folding before shingling: fold (default, as the dedup_near op: Simplified/Traditional and regional vocabulary), none, t2s, tw2s, tw2sp, hk2s"),
     char_ngram: int = typer.Option(5, help="shingle size in characters for CJK documents"),
     word_ngram: int = typer.Option(5, help="shingle size in words for other documents"),
-    verify: str = typer.Option("signature", help="none, signature or exact"),
+    verify: str = typer.Option("borderline", help="none, signature, borderline (the dedup_near op's default) or exact"),
     keep: str = typer.Option("first", help="first, longest or quality"),
     existing: Optional[Path] = typer.Option(None, "--existing", help="signature dir of an earlier run/release to dedup against (incremental)"),
     dask_workers: int = typer.Option(0, "--dask-workers", help="run map/apply on a local Dask cluster with this many workers (0 = in process)"),
