@@ -815,6 +815,24 @@ def all_english_ui_words(text: str) -> bool:
     return 0 < len(words) <= VOCAB_MAX_WORDS and all(w in vocab for w in words)
 
 
+# Neither langdetect's profiles nor fastText lite know Zulu, Xhosa, Shona, Sesotho, Luganda, Maori ...;
+# the combined detector then picks English with the English prior, at lang_conf 0.99. Long English
+# text is mostly English vocabulary (tuning: lingua en lines 400+ in 8-line documents 0.54 or more,
+# the tuning registers' English texts of 20+ words 0.24 or more), those languages' mostly not
+# (lingua lines 400+ called en: xh, zu, sn, st, lg, mi, so, la at most 0.11; tn, ts, yo, ga up to 0.26).
+EN_VOCAB_MIN_WORDS = 20  # shorter texts are not judged (UI strings, headings: few words, many of them names)
+EN_MIN_VOCAB_SHARE = 0.2
+
+
+def reads_as_english(text: str) -> bool:
+    """False for a text of EN_VOCAB_MIN_WORDS+ ASCII words of which under EN_MIN_VOCAB_SHARE are English vocabulary."""
+    words = [w for w in ascii_words(text[:DOCUMENT_HEAD_CHARS]) if len(w) >= 2]
+    if len(words) < EN_VOCAB_MIN_WORDS:
+        return True
+    vocab = english_ui_words()
+    return sum(w in vocab for w in words) >= EN_MIN_VOCAB_SHARE * len(words)
+
+
 def combined_languages(texts: list[str]) -> list[tuple[str, float]]:
     """Return (lang, p) per text from langdetect's profiles x fastText lite (product of posteriors, English prior).
 
@@ -1061,6 +1079,8 @@ def decide(text: str, counts: ScriptCounts, top_other: str, general: tuple[str, 
             lang, p = general or (UND, 0.0)
             if blocks[block] < cfg.min_letters * 2 and len(blocks) > 1:
                 lang, p = UND, 0.0  # a few Latin letters inside CJK text say nothing about their language
+            if lang == "en" and not reads_as_english(text):
+                lang, p = UND, 0.0  # a language neither detector knows (Zulu, Xhosa, Shona) falls to English
             parts[block] = (lang, _SCRIPT_CODE.get(top_other, "Zyyy"), p)
 
     mix: dict[str, float] = {}

@@ -525,3 +525,18 @@ def test_build_catalogues_are_neither_tuning_nor_evaluation_sources():
 @pytest.mark.parametrize("text", ["無効な ServerAddress", "有効な DisplayName", "Makefile の書き方"])
 def test_one_kana_decides_a_latin_heavy_line_by_its_share(text):
     assert identify_text(text).lang == "ja"
+
+
+def test_a_language_neither_detector_knows_is_und_not_confident_english():
+    """Zulu and Xhosa (lingua lines 400+, the tuning slice) fell to English at lang_conf 0.99; English option help stays en."""
+    zulu = ("Lapho amanzi asuka kwi-Vaal River Barrage Reservoir, ehla njalo ageleze adlule eParys, eFree State, ebese ehlela "
+            "eDanyini leBloemhof. Lapho izindlela zomuntu zimthokozisa uJehova, uzenza nezitha zakhe ukuba zihlalisane kahle naye. "
+            "Lapho kuzimelelwene khona abantu beyingxenye eyodwa, ngeke sikwazi ukubhekana namalungelo abantu bodwa.")
+    xhosa = ("Emva kokuphumelela kwisikolo samabanga aphezulu ndandisele ndizazi ukuba ndifuna ukucula, ubalise ngoncumo. "
+             "Emva kokuwubilisa, wunqunqe, uwunkxuze eqandeni nakwii mbuqe zesonka uze uwugcade kwi oli.")
+    options = ("-i, --input=MODE adjust standard input stream buffering -o, --output=MODE adjust standard output stream "
+               "buffering -e, --error=MODE adjust standard error stream buffering")
+    guesses = identify_texts([zulu, xhosa, options])
+    assert guesses[0].lang == "und" and guesses[0].conf <= 0.5  # und says how much of the text it covers, halved
+    assert guesses[1].lang != "en"  # (pl here: the rule only stops the fall to English)
+    assert guesses[2].lang == "en"
