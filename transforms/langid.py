@@ -347,14 +347,20 @@ def in_yue_training_split(text: str) -> bool:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=1).digest()[0] % 4 == 0
 
 
+def batch_code_points(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Return the code points of every text's first YUE_MODEL_MAX_CHARS characters, concatenated, and the index of
+    the text each one belongs to (the n-gram models' input)."""
+    texts = [t[:YUE_MODEL_MAX_CHARS] for t in texts]
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return codes, np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+
+
 def yue_feature_keys(texts: list[str], fold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return (text index, feature key) of every Han character and adjacent Han pair in the folded texts."""
     if not texts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    texts = [t[:YUE_MODEL_MAX_CHARS] for t in texts]
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    owner = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+    codes, owner = batch_code_points(texts)
     han = _han_lut()[codes]
     folded = fold[codes].astype(np.int64)
     pair = han[:-1] & han[1:] & (owner[:-1] == owner[1:])
@@ -420,10 +426,7 @@ def kanji_feature_keys(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """
     if not texts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    texts = [t[:YUE_MODEL_MAX_CHARS] for t in texts]
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    owner = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+    codes, owner = batch_code_points(texts)
     han = _han_lut()[codes]
     use = _punctuation_lut()[codes]
     c = codes.astype(np.int64)
