@@ -27,14 +27,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy import sparse
-from sklearn.linear_model import LogisticRegression
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from build_yue_model import cantonese_texts  # noqa: E402
+from build_yue_model import cantonese_texts, fit_pruned_logistic, sparse_counts  # noqa: E402
 from langid_build_catalogues import build_rows  # noqa: E402
 from transforms.langid import JA_KANJI_MODEL_PATH, kanji_feature_keys  # noqa: E402
 
@@ -78,17 +76,11 @@ def main() -> None:
     ja, zh = japanese_texts(rows), chinese_texts(rows)
     print(f"training texts: Japanese kanji runs {len(ja):,}, Chinese {len(zh):,}")
     texts = ja + zh
-    r, keys = kanji_feature_keys(texts)
-    vocab, cols = np.unique(keys, return_inverse=True)
-    x = sparse.csr_matrix((np.ones(len(cols), np.float32), (r, cols)), shape=(len(texts), len(vocab)))
-    x.sum_duplicates()
-    keep = np.asarray((x > 0).sum(axis=0)).ravel() >= args.min_count
+    x, vocab = sparse_counts(*kanji_feature_keys(texts), len(texts))
+    keep = np.asarray((x > 0).sum(axis=0)).ravel() >= args.min_count  # texts a feature occurs in, not occurrences
     x, vocab = x[:, keep], vocab[keep]
     y = np.r_[np.ones(len(ja)), np.zeros(len(zh))]
-    clf = LogisticRegression(C=args.c, max_iter=3000, class_weight="balanced")
-    clf.fit(x, y)
-    w = clf.coef_.ravel()
-    big = np.abs(w) >= args.min_weight
+    clf, w, big = fit_pruned_logistic(x, y, args.c, args.min_weight)
     print(f"features: {len(vocab):,} kept {int(big.sum()):,}; intercept {clf.intercept_[0]:.3f}; "
           f"training accuracy {clf.score(x, y):.4f}")
     np.savez_compressed(JA_KANJI_MODEL_PATH, keys=vocab[big].astype(np.int64), weights=w[big].astype(np.float16),

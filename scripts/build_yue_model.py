@@ -110,11 +110,23 @@ def written_chinese_texts() -> list[str]:
 
 def count_matrix(texts: list[str], fold: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
     """Return (texts x features count matrix, sorted feature keys) over all features seen."""
-    rows, keys = yue_feature_keys(texts, fold)
+    return sparse_counts(*yue_feature_keys(texts, fold), len(texts))
+
+
+def sparse_counts(rows: np.ndarray, keys: np.ndarray, n: int) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Return (n x features count matrix, sorted feature keys) of (row, feature key) occurrences."""
     vocab, cols = np.unique(keys, return_inverse=True)
-    m = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(len(texts), len(vocab)))
+    m = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(n, len(vocab)))
     m.sum_duplicates()
     return m, vocab
+
+
+def fit_pruned_logistic(x: sparse.csr_matrix, y: np.ndarray, c: float, min_weight: float) -> tuple[LogisticRegression, np.ndarray, np.ndarray]:
+    """Fit a class-balanced L2 logistic regression; return it, its weights and the mask of weights of |w| >= min_weight."""
+    clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
+    clf.fit(x, y)
+    w = clf.coef_.ravel()
+    return clf, w, np.abs(w) >= min_weight
 
 
 def main() -> None:
@@ -134,10 +146,7 @@ def main() -> None:
     keep = np.asarray(x.sum(axis=0)).ravel() >= args.min_count
     x, vocab = x[:, keep], vocab[keep]
     y = np.r_[np.ones(len(yue)), np.zeros(len(swc))]
-    clf = LogisticRegression(C=args.c, max_iter=3000, class_weight="balanced")
-    clf.fit(x, y)
-    w = clf.coef_.ravel()
-    big = np.abs(w) >= args.min_weight
+    clf, w, big = fit_pruned_logistic(x, y, args.c, args.min_weight)
     print(f"features: {len(vocab):,} seen >= {args.min_count} times, {int(big.sum()):,} kept (|w| >= {args.min_weight}); "
           f"training accuracy {clf.score(x, y):.4f}")
     YUE_MODEL_PATH.parent.mkdir(parents=True, exist_ok=True)
