@@ -240,3 +240,21 @@ def test_a_footnote_mark_on_a_line_of_its_own_opens_the_note_below_it():
     assert [(p.text, p.footnote) for p in paras[-2:]] == [
         ("2 It is unwise to run your base system under the pure unstable suite.", True),
         ("3 3D printers are not covered here.", True)]
+
+
+def test_a_table_header_row_opening_the_text_block_on_many_pages_is_body_not_furniture():
+    """Tables that start at the top of the text block repeat their header row under the running head: the row sits
+    nearer to the rows below it than to the head above it, so it stays (debian-reference ja lost 60 such rows)."""
+    pages = []
+    for k in range(1, 6):
+        lines = (boxed(f"Debian Reference\t{k} / 244", -4, x1=300),  # the running head, 35 pt above the text block
+                 boxed("package\tpopcon\tsize", 0, x1=300),
+                 boxed(f"tool{k}\tV:{k}\t{k}0", 1, x1=300),
+                 boxed(f"Body text of page {k}.", 3, x1=400))
+        pages.append(Page(k, lines, WIDTH, 842.0))
+    stripped, removed = strip_running_lines(pages)
+    assert removed == 5
+    assert all([line.text for line in p.lines][0] == "package\tpopcon\tsize" for p in stripped)
+    # the same row right under the head (a two-line running head) is furniture
+    tight = [Page(p.number, (p.lines[0], Line(p.lines[1].text, LEFT, 300, 45.0, 54.0)) + p.lines[2:], WIDTH, 842.0) for p in pages]
+    assert strip_running_lines(tight)[1] == 10

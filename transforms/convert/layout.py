@@ -236,14 +236,34 @@ def in_edge_band(line: Line, page: Page, edge: str) -> bool:
     return line.bottom > (1 - EDGE_BAND) * page.height  # type: ignore[operator]
 
 
+def gap_between(a: Line, b: Line) -> float:
+    """Blank space between two boxed lines (negative when they overlap)."""
+    return max(a.top, b.top) - min(a.bottom, b.bottom)  # type: ignore[type-var, operator]
+
+
+def outer_block(lines: Sequence[Line], inward: Sequence[int], edge_lines: int) -> list[int]:
+    """The first `edge_lines` of `inward` (line indexes from a page edge towards its middle), cut before the first line
+    that sits nearer to the line after it than to the line before it: that line opens the body (a table's header row
+    at the top of the text block), while a running head's second line hangs on its first."""
+    out = list(inward[:1])
+    for k in range(1, min(edge_lines, len(inward))):
+        here = lines[inward[k]]
+        if k + 1 < len(inward) and gap_between(here, lines[inward[k + 1]]) < gap_between(here, lines[inward[k - 1]]):
+            break
+        out.append(inward[k])
+    return out
+
+
 def edge_line_indexes(page: Page, edge_lines: int) -> dict[int, str]:
     """Return {line index: 't' or 'b'} for the first and last `edge_lines` non-blank lines of a page that lie in
     its top or bottom band (body text in mid-page is never furniture, however often it repeats)."""
     idx = [i for i, line in enumerate(page.lines) if line.text.strip()]
     top, bottom = idx[:edge_lines], idx[-edge_lines:]
     if idx and all(page.lines[i].has_box for i in idx):  # by position: a footer drawn first is still at the bottom
-        top = sorted(idx, key=lambda i: page.lines[i].top)[:edge_lines]  # type: ignore[arg-type, return-value]
-        bottom = sorted(idx, key=lambda i: page.lines[i].bottom)[-edge_lines:]  # type: ignore[arg-type, return-value]
+        by_top = sorted(idx, key=lambda i: page.lines[i].top)  # type: ignore[arg-type, return-value]
+        by_bottom = sorted(idx, key=lambda i: page.lines[i].bottom, reverse=True)  # type: ignore[arg-type, return-value]
+        top = outer_block(page.lines, by_top, edge_lines)
+        bottom = outer_block(page.lines, by_bottom, edge_lines)
     out = {i: "b" for i in bottom if in_edge_band(page.lines[i], page, "b")}
     out.update({i: "t" for i in top if in_edge_band(page.lines[i], page, "t")})
     return out
