@@ -12,6 +12,7 @@ the trained model's weights.
 from __future__ import annotations
 
 import sys
+from collections import Counter, defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +60,16 @@ def build_rows() -> list[dict]:
     return out
 
 
+def package_label_counts() -> dict[str, Counter]:
+    """Return {text: Counter(label -> number of build packages whose translators wrote that very string)}."""
+    tree = unpacked()
+    out: dict[str, Counter] = defaultdict(Counter)
+    for pkg in BUILD_UI:
+        for text, label in {(r["text"], r["label"]) for r in ui_rows(tree, pkg)}:
+            out[text][label] += 1
+    return dict(out)
+
+
 LATIN_LOCALES = ("ca", "cs", "da", "de", "es", "eu", "fi", "fr", "gl", "hu", "id", "it", "lt", "nb", "nl", "pl", "pt",
                  "pt_BR", "ro", "sk", "sl", "sv", "tr", "vi")
 
@@ -94,6 +105,4 @@ def latin_translations() -> list[dict]:
 
 if __name__ == "__main__":
     rows = build_rows()
-    from collections import Counter
-
     print(len(rows), Counter(r["label"] for r in rows))

@@ -10,7 +10,9 @@ How a text is decided (cheapest evidence first):
    pass; the class counts give the fast path: kana -> ``ja``/Jpan, Hangul -> ``ko``/Kore, other one-language scripts (Thai, Greek,
    Hebrew, Georgian, Armenian) directly; kanji-only text with more Japanese-only kanji (検 実 込)
    than Chinese-only characters -> ``ja``/Jpan, and (since @5) kana-less Han text whose words a
-   Japanese-vs-Chinese kanji model reads as Japanese (削除, 名前; scripts/build_kanji_model.py). A document is decided on its first
+   Japanese-vs-Chinese kanji model reads as Japanese (削除, 名前; scripts/build_kanji_model.py), or (since
+   @6) whose whole string the build catalogues' ja translators wrote more often than their Chinese
+   ones (午前, 印刷…; a table built by the same script). A document is decided on its first
    DOCUMENT_HEAD_CHARS characters, so its cost is bounded whatever its length.
 2. Han-dominant text: the script is decided by OpenCC's character tables (characters that exist
    only in Simplified or only in Traditional, see scripts/build_han_script_tables.py), and
@@ -452,9 +454,35 @@ def ja_kanji_model() -> KanjiModel:
         return KanjiModel(z["keys"], z["weights"].astype(np.float64), float(z["intercept"]), np.zeros(0, np.uint32))
 
 
-JA_KANJI_MIN_SCORE = 3.0  # kanji model score above which kana-less Han text is Japanese: maximises the lowest of the tuning UI accuracies of ja, zh-Hans, zh-Hant (2.5, 3, 3.5 compared)
+# identify_language@6: whole kana-less strings whose translators in the build catalogues decide them
+# (scripts/build_kanji_model.py): written by more ja packages than Chinese ones (午前, 印刷…) -> ja;
+# written by Chinese packages at least twice as often (確定, 問題) -> not ja. The kanji model decides the rest.
+KANJI_STRINGS_PATH = Path(__file__).resolve().parent / "langid_data" / "kanji_strings.json"
+
+
+@build_once
+def kanji_string_votes() -> tuple[frozenset[str], frozenset[str]]:
+    """Return (Japanese strings, Chinese strings) of the shipped whole-string table."""
+    data = json.loads(KANJI_STRINGS_PATH.read_text(encoding="utf-8"))
+    return frozenset(data["ja"]), frozenset(data["zh"])
+
+
+def kanji_reads_japanese(texts: list[str]) -> list[bool]:
+    """Return, per kana-less Han text, whether its words are Japanese: the whole-string table, else the kanji model."""
+    ja_strings, zh_strings = kanji_string_votes()
+    keys = [t.strip() for t in texts]
+    out: list[bool | None] = [True if k in ja_strings else False if k in zh_strings else None for k in keys]
+    rest = [i for i, v in enumerate(out) if v is None]
+    if rest:
+        scores = ja_kanji_model().scores([texts[i] for i in rest]).tolist()
+        for i, sc in zip(rest, scores):
+            out[i] = sc > JA_KANJI_MIN_SCORE
+    return out  # type: ignore[return-value]
+
+
+JA_KANJI_MIN_SCORE = 2.5  # @6 (was 3.0): with the whole-string table, the fewest tuning UI errors over ja, zh-Hans, zh-Hant (2.0-3.0 compared) with neither Chinese class below @5; ties to the higher threshold
 KANJI_MODEL_MAX_HAN = 16  # longer kana-less Han text is Chinese: every model-only ja call on the tuning sources had fewer
-JA_MODEL_CONFIDENCE = 0.75  # lang_conf cap of a ja call from the kanji model alone: right 170 times in 227 on the tuning sources
+JA_MODEL_CONFIDENCE = 0.75  # lang_conf cap of a ja call from the kanji model alone: right 170 times in 227 on the tuning sources (@6, with the string table: 196 in 239; the model's own calls 83 in 117)
 
 
 def unmarked_zh_confidence(han_chars: int) -> float:
@@ -981,8 +1009,7 @@ def identify_texts(texts: list[str], cfg: LangIdConfig = LangIdConfig()) -> list
                   and not reads_as_japanese_kanji(c)]
     ja_kanji = set()
     if kanji_only:
-        ja_scores = ja_kanji_model().scores([texts[i] for i in kanji_only])
-        ja_kanji = {i for i, sc in zip(kanji_only, ja_scores.tolist()) if sc > JA_KANJI_MIN_SCORE}
+        ja_kanji = {i for i, yes in zip(kanji_only, kanji_reads_japanese([texts[i] for i in kanji_only])) if yes}
     return [decide(t, c, top, general.get(i), cfg, yue_scores.get(i), i in ja_kanji)
             for i, (t, c, top) in enumerate(zip(texts, counts, tops))]
 
@@ -1116,7 +1143,7 @@ def decide(text: str, counts: ScriptCounts, top_other: str, general: tuple[str, 
 # tuning sources (scripts/fit_langid_calibration.py; zh-Hani counts as right for zh-Hans/zh-Hant;
 # und, "zh, variety unsure", model-only yue and (@5) model-only ja decisions left out of the fit). The raw score (evidence x length x
 # mix share) ranks decisions well but was far too modest: raw 0.15 was right 85% of the time.
-CONF_CALIBRATION: tuple[tuple[float, float], ...] = (  # identify_language@5, 23,272 tuning decisions
+CONF_CALIBRATION: tuple[tuple[float, float], ...] = (  # identify_language@5, 23,272 tuning decisions (@6 refit: 23,270, same knots)
     (0.0, 0.143), (0.05, 0.143), (0.1, 0.75), (0.15, 0.765), (0.2, 0.942), (0.25, 0.973), (0.3, 0.973),
     (0.35, 0.979), (0.4, 0.979), (0.45, 0.979), (0.5, 0.986), (0.55, 0.995), (0.6, 0.995), (0.65, 0.995),
     (0.7, 0.995), (0.75, 0.997), (0.8, 0.997), (0.85, 0.997), (0.9, 0.997), (0.95, 1.0), (1.0, 1.0))
@@ -1140,7 +1167,8 @@ class IdentifyLanguage(Mapper):
     """Write `lang`, `script`, `lang_conf` (and optionally `lang_mix`) for every live document."""
 
     name: ClassVar[str] = "identify_language"
-    version: ClassVar[int] = 5  # 5: kanji model (削除/名前 -> ja), English UI vocabulary for short ASCII strings, recalibrated
+    version: ClassVar[int] = 6  # 6: whole-string table of the build catalogues before the kanji model (午前 -> ja, 確定 -> zh), its threshold 3.0 -> 2.5
+    # 5: kanji model (削除/名前 -> ja), English UI vocabulary for short ASCII strings, recalibrated
     # 4: combined langdetect x fastText detector, Japanese-only kanji decide ja, bounded heads
     # 3: yue needs positive evidence (else "zh, variety unsure"), CJK decides Latin-mixed lines, en prior
     # 2: Cantonese n-gram model by default; long documents decided on their head
