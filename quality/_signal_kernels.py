@@ -181,17 +181,22 @@ N_COUNTS = 10
 def char_class_counts(
     offsets: np.ndarray, data: np.ndarray, table: np.ndarray,
     space_bit: int, han_kana_bit: int, cjk_bit: int, symbol_bit: int, digit_bit: int, co_bit: int,
-    trigger_bit: int, split_ws_bit: int, garbled_words: np.ndarray,
+    trigger_bit: int, split_ws_bit: int, garbled_words: np.ndarray, script_bits: np.ndarray,
 ) -> np.ndarray:
-    """Return per-document character-class counts [doc, N_COUNTS] of Arrow string buffers in one UTF-8 pass.
+    """Return per-document character-class counts [doc, N_COUNTS + len(script_bits)] of Arrow string buffers in one UTF-8 pass.
 
     A class count is the number of characters whose `table` entry has the class bit (table built
     from the RE2 classes themselves); N_GARBLED counts private-use characters plus non-overlapping
     occurrences of the 3-character `garbled_words` rows (leftmost first, as RE2 counts them);
-    N_WORDS counts maximal runs of characters outside Arrow's whitespace.
+    N_WORDS counts maximal runs of characters outside Arrow's whitespace; column N_COUNTS + s
+    counts the characters with bit script_bits[s] (the scripts written without spaces, disjoint).
     """
     n_docs = offsets.shape[0] - 1
-    out = np.zeros((n_docs, N_COUNTS), np.int64)
+    n_scripts = script_bits.shape[0]
+    out = np.zeros((n_docs, N_COUNTS + n_scripts), np.int64)
+    script_mask = 0  # one test skips the per-script loop for every other character
+    for s in range(n_scripts):
+        script_mask |= 1 << script_bits[s]
     n_words = garbled_words.shape[0]
     min_last = 0x110000  # cheap pre-check: no garbled word ends below this code point
     for w in range(n_words):
@@ -226,6 +231,11 @@ def char_class_counts(
                     if garbled_words[w, 2] == cp and garbled_words[w, 1] == prev1 and garbled_words[w, 0] == prev2:
                         garbled += 1
                         match_end = j + 1
+                        break
+            if bits & script_mask:
+                for s in range(n_scripts):
+                    if (bits >> script_bits[s]) & 1:
+                        out[d, N_COUNTS + s] += 1
                         break
             if (bits >> split_ws_bit) & 1:
                 in_word = False

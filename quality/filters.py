@@ -48,11 +48,14 @@ def _rules(scorer: str, *specs: tuple[str, str, Comparison, str]) -> tuple[Rule,
 
 @register_op
 class FilterLength(ThresholdFilter):
-    """Drop documents outside character/word length bounds or with odd mean word length (spaced scripts)."""
+    """Drop documents outside character/word length bounds or with odd mean word length (spaced scripts for the latter)."""
 
     name: ClassVar[str] = "filter_length"
     version: ClassVar[int] = 1
-    summary: ClassVar[str] = "min/max non-space characters; min/max words and mean word length (Gopher; spaced scripts only)"
+    summary: ClassVar[str] = (
+        "min/max non-space characters; min/max words (Gopher; estimated for Thai/Lao/Khmer/Myanmar/Tibetan, none for "
+        "Han/kana) and mean word length (spaced scripts only)"
+    )
     rules: ClassVar[tuple[Rule, ...]] = _rules(
         "score_text_stats",
         ("min_chars", "signal_chars", "min", "too_few_chars"),
@@ -65,7 +68,10 @@ class FilterLength(ThresholdFilter):
 
     min_chars: int | None = Field(None, ge=0, description="minimum non-space characters")
     max_chars: int | None = Field(None, ge=0, description="maximum non-space characters")
-    min_words: int | None = Field(50, ge=0, description="minimum words (Gopher: 50); CJK-dominant docs have no words and pass")
+    min_words: int | None = Field(
+        50, ge=0, description="minimum words (Gopher: 50); Han/kana-dominant docs have no words and pass, Thai/Lao/Khmer/"
+        "Myanmar/Tibetan ones are counted as characters / the script's measured word length"
+    )
     max_words: int | None = Field(100_000, ge=0, description="maximum words (Gopher: 100,000)")
     min_mean_word_len: float | None = Field(3.0, ge=0, description="Gopher: 3")
     max_mean_word_len: float | None = Field(10.0, ge=0, description="Gopher: 10")

@@ -61,6 +61,21 @@ C4_POLICY_RE = (
     r"|隐私政策|隱私政策|隐私条款|隱私條款|用户协议|用戶協議|服务条款|服務條款|使用条款|使用條款|免责声明|免責聲明|版权所有|版權所有"
 )
 
+# Scripts written without spaces between words (besides Han/kana): whitespace splits them into
+# phrases or sentences, not words. A document whose non-space characters are mostly these has its
+# words estimated as characters / UNSPACED_CHARS_PER_WORD[script]: non-space characters per ICU
+# dictionary word (Tibetan: per tsheg-separated syllable, ICU has no Tibetan dictionary), measured
+# by bench/tune_unspaced_word_length.py on Debian message catalogs (libreoffice-l10n-th/km/dz,
+# firefox-esr-l10n-my, the installed th/lo/km/my/dz locales). Lao: 76 short catalog strings only.
+UNSPACED_SCRIPT_RES: dict[str, str] = {
+    "th": r"\p{Thai}",
+    "lo": r"\p{Lao}",
+    "km": r"\p{Khmer}",
+    "my": r"\p{Myanmar}",
+    "bo": r"\p{Tibetan}",  # Tibetan and Dzongkha
+}
+UNSPACED_CHARS_PER_WORD: dict[str, float] = {"th": 4.1, "lo": 4.3, "km": 5.5, "my": 4.0, "bo": 4.0}
+
 TOP_NGRAM_NS: tuple[int, ...] = (2, 3, 4)  # Gopher: share of text in the most frequent n-gram
 DUP_NGRAM_NS: tuple[int, ...] = (5, 6, 7, 8, 9, 10)  # Gopher: share of text in repeated n-grams
 
@@ -170,6 +185,7 @@ CLASS_BIT_PATTERNS: dict[str, str] = {
     "mojibake_trigger": MOJIBAKE_TRIGGER_RE,
     "ngram_strip": NGRAM_STRIP_RE,
     "private_use": r"[\p{Co}]",
+    **{f"unspaced_{code}": pattern for code, pattern in UNSPACED_SCRIPT_RES.items()},
 }
 CLASS_BITS: dict[str, int] = {name: bit for bit, name in enumerate([*CLASS_BIT_PATTERNS, "arrow_space"])}
 GARBLED_WORDS: tuple[str, ...] = ("锟斤拷", "烫烫烫", "屯屯屯")  # the literal alternatives of GARBLED_RE
@@ -294,7 +310,8 @@ def cjk_dominant(text: pa.Array, min_share: float) -> np.ndarray:
 
 def char_class_counts(text: pa.Array) -> dict[str, np.ndarray]:
     """Return per-document character-class counts (non-space, words, Han/kana, CJK, symbol, digit, replacement,
-    garbled, mojibake suspect) from one compiled UTF-8 pass (classes as the RE2 patterns above define them)."""
+    garbled, mojibake suspect; `unspaced`: [doc, script] in UNSPACED_SCRIPT_RES order) from one compiled UTF-8
+    pass (classes as the RE2 patterns above define them)."""
     from quality import _signal_kernels as K
 
     offsets, data = _utf8_buffers(text)
@@ -303,6 +320,7 @@ def char_class_counts(text: pa.Array) -> dict[str, np.ndarray]:
     c = K.char_class_counts(
         offsets, data, char_class_table(), bit["space"], bit["han_kana"], bit["cjk"], bit["symbol"], bit["digit"],
         bit["private_use"], bit["mojibake_trigger"], bit["arrow_space"], garbled_words,
+        np.array([bit[f"unspaced_{code}"] for code in UNSPACED_SCRIPT_RES], dtype=np.int64),
     )
     return {
         "nonspace": c[:, K.N_CHARS] - c[:, K.N_SPACE],
@@ -314,20 +332,41 @@ def char_class_counts(text: pa.Array) -> dict[str, np.ndarray]:
         "replacement": c[:, K.N_REPLACEMENT].copy(),
         "garbled": c[:, K.N_GARBLED].copy(),
         "mojibake_suspect": c[:, K.N_TRIGGER].astype(bool),
+        "unspaced": c[:, K.N_COUNTS:].copy(),
     }
 
 
-def text_stat_columns(text: pa.Array, cjk_unit_share: float) -> dict[str, pa.Array]:
+def text_stat_columns(text: pa.Array, cjk_unit_share: float, unspaced_share: float = 0.3) -> dict[str, pa.Array]:
     """Return per-document length, script and character-class signals for a string array."""
-    return text_stats_from_counts(text, char_class_counts(text), cjk_unit_share)
+    return text_stats_from_counts(text, char_class_counts(text), cjk_unit_share, unspaced_share)
 
 
-def text_stats_from_counts(text: pa.Array, counts: dict[str, np.ndarray], cjk_unit_share: float) -> dict[str, pa.Array]:
-    """Return the text-stat signal columns from `char_class_counts` of `text` (ftfy runs here on the suspects)."""
+def estimated_words(nonspace: np.ndarray, unspaced: np.ndarray) -> np.ndarray:
+    """Return non-space characters / UNSPACED_CHARS_PER_WORD, the ratio weighted by each script's share of `unspaced` [doc, script]."""
+    per_word = np.array(list(UNSPACED_CHARS_PER_WORD.values()))
+    total = unspaced.sum(axis=1)
+    words_per_char = (unspaced / per_word).sum(axis=1) / np.maximum(total, 1)
+    return np.rint(nonspace * words_per_char).astype(np.int64)
+
+
+def text_stats_from_counts(
+    text: pa.Array, counts: dict[str, np.ndarray], cjk_unit_share: float, unspaced_share: float = 0.3
+) -> dict[str, pa.Array]:
+    """Return the text-stat signal columns from `char_class_counts` of `text` (ftfy runs here on the suspects).
+
+    Words: whitespace-separated pieces; none (null) for Han/kana-dominant documents; an estimate
+    (`estimated_words`) for documents at least `unspaced_share` Thai, Lao, Khmer, Myanmar or
+    Tibetan, whose mean word length is then null (the estimate fixes it).
+    """
     n = len(text)
-    nonspace, n_words = counts["nonspace"], counts["words"]
+    nonspace = counts["nonspace"]
     word_chars = nonspace  # whitespace-split words cover exactly the non-space characters
-    spaced = ~_dominant_share(counts["han_kana"], nonspace, cjk_unit_share)
+    han_kana = _dominant_share(counts["han_kana"], nonspace, cjk_unit_share)
+    estimated = ~han_kana & _dominant_share(counts["unspaced"].sum(axis=1), nonspace, unspaced_share)
+    spaced = ~han_kana & ~estimated
+    n_words = counts["words"]
+    if estimated.any():
+        n_words = np.where(estimated, estimated_words(nonspace, counts["unspaced"]), n_words)
     replacement = counts["replacement"]
     garbled = counts["garbled"]
     # ftfy's mojibake detector is a large Python regex (not RE2-compatible): one pass per document.
@@ -341,7 +380,7 @@ def text_stats_from_counts(text: pa.Array, counts: dict[str, np.ndarray], cjk_un
         mojibake[suspects] = [ftfy.badness.badness(t) for t in sub]
     return {
         "signal_chars": pa.array(nonspace, pa.int64()),
-        "signal_words": pa.array(n_words, pa.int64(), mask=~spaced),
+        "signal_words": pa.array(n_words, pa.int64(), mask=han_kana),
         "signal_mean_word_len": share(word_chars, np.where(spaced, n_words, 0)),
         "signal_cjk_share": share(counts["cjk"], nonspace),
         "signal_symbol_share": share(counts["symbol"], nonspace),
@@ -357,16 +396,21 @@ class ScoreTextStats(Scorer):
     """Add length, word, CJK/symbol/digit share and replacement/garbled-character signals."""
 
     name: ClassVar[str] = "score_text_stats"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     summary: ClassVar[str] = (
-        "signal_chars, signal_words/mean_word_len (spaced scripts), cjk/symbol/digit share, "
-        "replacement chars, ftfy mojibake count, garbled share"
+        "signal_chars, signal_words (estimated from characters for Thai/Lao/Khmer/Myanmar/Tibetan, null for "
+        "Han/kana), signal_mean_word_len (spaced scripts), cjk/symbol/digit share, replacement chars, "
+        "ftfy mojibake count, garbled share"
     )
 
     cjk_unit_share: float = Field(0.3, ge=0, le=1, description="Han+kana share above which a document counts as unspaced (no words)")
+    unspaced_share: float = Field(
+        0.3, ge=0, le=1,
+        description="Thai+Lao+Khmer+Myanmar+Tibetan share from which words are estimated from characters (no mean word length)",
+    )
 
     def process(self, live: pa.Table, stats: OpStats) -> pa.Table:
-        for name, col in text_stat_columns(_text(live), self.cjk_unit_share).items():
+        for name, col in text_stat_columns(_text(live), self.cjk_unit_share, self.unspaced_share).items():
             live = set_column(live, name, col)
         return live
 

@@ -22,10 +22,19 @@ from quality.signals import (
     SUBSTRING_STOPWORD_LANGS,
     TERMINAL_PUNCT_RE,
     TOP_NGRAM_NS,
+    UNSPACED_CHARS_PER_WORD,
     normalize_lang,
 )
 
 _HAN_KANA = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+# the scripts written without spaces between words, by Unicode block (quality.signals: by RE2 script)
+_UNSPACED = {
+    "th": re.compile(r"[\u0e00-\u0e7f]"),
+    "lo": re.compile(r"[\u0e80-\u0eff]"),
+    "km": re.compile(r"[\u1780-\u17ff\u19e0-\u19ff]"),
+    "my": re.compile(r"[\u1000-\u109f\ua9e0-\ua9ff\uaa60-\uaa7f]"),
+    "bo": re.compile(r"[\u0f00-\u0fff]"),
+}
 _TERMINAL = re.compile(TERMINAL_PUNCT_RE)
 _BULLET = re.compile(BULLET_RE)
 _ELLIPSIS = re.compile(ELLIPSIS_RE)
@@ -37,11 +46,19 @@ def _share(num: float, den: float) -> float | None:
     return num / den if den > 0 else None
 
 
-def reference_signals(text: str, lang: str | None = None, cjk_unit_share: float = 0.3, short_line_width: int = 30) -> dict:
+def reference_signals(
+    text: str, lang: str | None = None, cjk_unit_share: float = 0.3, short_line_width: int = 30, unspaced_share: float = 0.3
+) -> dict:
     """Return the main signals for one document, computed naively."""
     nonspace = sum(1 for ch in text if not ch.isspace())
     hk = len(_HAN_KANA.findall(text))
     is_char = nonspace > 0 and hk / nonspace >= cjk_unit_share
+    unspaced = {code: len(rx.findall(text)) for code, rx in _UNSPACED.items()}
+    n_unspaced = sum(unspaced.values())
+    words: int | None = None if is_char else len(text.split())
+    if not is_char and nonspace > 0 and n_unspaced / nonspace >= unspaced_share:
+        # words estimated from characters: the script's characters per word, weighted by its share
+        words = round(nonspace * sum(c / UNSPACED_CHARS_PER_WORD[code] for code, c in unspaced.items()) / n_unspaced)
     lines = [ln for ln in (ln.strip() for ln in text.split("\n")) if ln]
     dup_lines = _repeats(lines)
     paras = [p for p in (p.strip() for p in re.split(r"\n[ \t\u3000]*\n\s*", text)) if p]
@@ -63,7 +80,7 @@ def reference_signals(text: str, lang: str | None = None, cjk_unit_share: float 
         "signal_ellipsis_line_share": _share(sum(bool(_ELLIPSIS.search(ln)) for ln in lines), len(lines)),
         "signal_dup_para_share": _share(dup_paras, len(paras)),
         "signal_c4_javascript": "javascript" in text.lower(),
-        "signal_words": None if is_char else len(text.split()),
+        "signal_words": words,
         "signal_lines": len(lines),
         "signal_punct_end_line_share": _share(sum(bool(_TERMINAL.search(ln)) for ln in lines), len(lines)),
         "signal_dup_line_share": _share(dup_lines, len(lines)),

@@ -28,6 +28,7 @@ from quality.signals import (
     REPLACEMENT_RE,
     SYMBOL_RE,
     TOP_NGRAM_NS,
+    UNSPACED_SCRIPT_RES,
     WIDE_RE,
     LinePieces,
     _np,
@@ -63,12 +64,13 @@ def char_class_counts_reference(text: pa.Array) -> dict[str, np.ndarray]:
         "replacement": _count(text, REPLACEMENT_RE),
         "garbled": _count(text, GARBLED_RE),
         "mojibake_suspect": _np(pc.match_substring_regex(text, pattern=MOJIBAKE_TRIGGER_RE)).astype(bool),
+        "unspaced": np.stack([_count(text, p) for p in UNSPACED_SCRIPT_RES.values()], axis=1).reshape(n, len(UNSPACED_SCRIPT_RES)),
     }
 
 
-def text_stat_columns_reference(text: pa.Array, cjk_unit_share: float) -> dict[str, pa.Array]:
+def text_stat_columns_reference(text: pa.Array, cjk_unit_share: float, unspaced_share: float = 0.3) -> dict[str, pa.Array]:
     """Return `text_stat_columns` computed from the regex character-class counts."""
-    return text_stats_from_counts(text, char_class_counts_reference(text), cjk_unit_share)
+    return text_stats_from_counts(text, char_class_counts_reference(text), cjk_unit_share, unspaced_share)
 
 
 def repeat_mask(keys: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ from quality.filters import (
     threshold_sweep,
 )
 from quality.signals import score_all_signals
-from tests.quality.quality_data import degrade, joined_sentences, sohu_passages
+from tests.quality.quality_data import UNSPACED_PARAGRAPHS, degrade, joined_sentences, sohu_passages
 from transforms.ops import OpStats, live_mask
 from transforms.registry import get_op_class
 from transforms.schema import docs_from_pylist
@@ -220,3 +220,33 @@ def test_suggest_thresholds_cli_errors_and_compute(tmp_path, sohu):
     res = CliRunner().invoke(app, ["suggest-thresholds", str(run), "--compute", "-s", "signal_chars"])
     assert res.exit_code == 0, res.output
     assert "signal_chars" in res.output
+
+
+# Navigation fragments ("home | news | contact") in the scripts written without spaces between words.
+UNSPACED_MENUS: dict[str, str] = {
+    "th": "หน้าแรก | ข่าว | ติดต่อเรา | เข้าสู่ระบบ",
+    "lo": "ໜ້າຫຼັກ | ຂ່າວ | ຕິດຕໍ່",
+    "km": "ទំព័រដើម | ព័ត៌មាន | ទំនាក់ទំនង",
+    "my": "ပင်မစာမျက်နှာ | သတင်း | ဆက်သွယ်ရန်",
+    "bo": "གཙོ་ངོས། | གསར་འགྱུར། | འབྲེལ་གཏུག",
+}
+
+
+def test_unspaced_translations_meet_the_word_rules_as_their_english_source_does():
+    """Thai/Lao/Khmer/Burmese/Tibetan translations of a 59-word English paragraph: kept and dropped at the same bounds."""
+    langs = ("en", "th", "lo", "km", "my", "bo")
+    batch = score_all_signals(docs([UNSPACED_PARAGRAPHS[x] for x in langs]))
+    for min_words, want in ((30, None), (120, "too_few_words")):
+        out, _ = run_ops(batch, [FilterLength(min_words=min_words)])  # Gopher mean word length 3..10 on too
+        assert out.column("drop_reason").to_pylist() == [want] * len(langs), min_words
+
+
+def test_unspaced_running_text_is_kept_and_fragments_dropped(corpora):
+    thai = joined_sentences(corpora / "lingua-sentences" / "th.txt", 8, 40)
+    out, _ = run_ops(score_all_signals(docs(thai)), [FilterLength()])
+    assert out.column("drop_reason").null_count == len(thai)  # was 9 in 10 too_few_words / mean_word_len_high
+    out, _ = run_ops(score_all_signals(docs(list(UNSPACED_MENUS.values()))), [FilterLength()])
+    assert out.column("drop_reason").to_pylist() == ["too_few_words"] * len(UNSPACED_MENUS)
+    repeated = ["\n".join([p] * 6) for p in (UNSPACED_PARAGRAPHS[x] for x in ("th", "km", "bo"))]
+    out, _ = run_ops(score_all_signals(docs(repeated)), [FilterLength(), FilterLines()])
+    assert out.column("drop_reason").to_pylist() == ["dup_lines"] * 3

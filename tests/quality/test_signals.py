@@ -20,7 +20,7 @@ from quality.signals import (
     score_all_signals,
 )
 from tests.quality.signals_naive_reference import reference_signals
-from tests.quality.quality_data import cantonese_docs, degrade, joined_sentences, sohu_passages
+from tests.quality.quality_data import UNSPACED_PARAGRAPHS, cantonese_docs, degrade, joined_sentences, sohu_passages
 from transforms.ops import OpStats
 from transforms.registry import known_ops
 from transforms.schema import docs_from_pylist
@@ -46,10 +46,11 @@ def real(corpora) -> dict[str, list[str]]:
         "en": joined_sentences(lingua / "en.txt", 8, 60),
         "ja": joined_sentences(lingua / "ja.txt", 8, 40),
         "yue": cantonese_docs(corpora, 8, 40),
+        "th": joined_sentences(lingua / "th.txt", 8, 40),
     }
 
 
-LANG_OF = {"zh": "zh", "poems": "zh", "en": "en", "ja": "ja", "yue": "yue"}
+LANG_OF = {"zh": "zh", "poems": "zh", "en": "en", "ja": "ja", "yue": "yue", "th": "th"}
 
 
 def test_all_signal_ops_are_registered_scorers():
@@ -58,7 +59,7 @@ def test_all_signal_ops_are_registered_scorers():
         assert ops[name].kind == "score"
 
 
-@pytest.mark.parametrize("corpus", ["zh", "poems", "en", "ja", "yue"])
+@pytest.mark.parametrize("corpus", ["zh", "poems", "en", "ja", "yue", "th"])
 def test_vectorised_signals_match_the_naive_reference_on_real_text(real, corpus):
     """Every signal the per-document reference computes agrees with the batch version."""
     texts = real[corpus]
@@ -82,6 +83,34 @@ def test_script_and_length_signals_on_real_text(real):
     assert sum(r["signal_words"] is None for r in zh) >= len(zh) - 2
     assert all(r["signal_words"] > 50 and 3 < r["signal_mean_word_len"] < 10 and r["signal_ngram_unit"] == "word" for r in en)
     assert all(r["signal_chars"] == len("".join(t.split())) for r, t in zip(en, real["en"]))
+
+
+def test_words_of_unspaced_scripts_are_estimated_from_characters(real):
+    """Thai, Lao, Khmer, Burmese, Tibetan: whitespace splits phrases, so words are characters / the script's word length."""
+    en_words = len(UNSPACED_PARAGRAPHS["en"].split())
+    for lang, text in UNSPACED_PARAGRAPHS.items():
+        row = scored([text])[0]
+        if lang == "en":
+            assert row["signal_words"] == en_words == 59 and row["signal_mean_word_len"] is not None
+            continue
+        assert len(text.split()) < 0.6 * en_words  # what counting by whitespace made of them
+        # a translation of 59 English words: 46 (km) to 98 (bo: Tibetan counts tsheg-separated syllables)
+        assert 0.75 * en_words <= row["signal_words"] <= 1.7 * en_words, (lang, row["signal_words"])
+        assert row["signal_mean_word_len"] is None and row["signal_ngram_unit"] == "word"
+    th = scored(real["th"])
+    assert all(r["signal_words"] >= 50 and r["signal_mean_word_len"] is None for r in th)  # 8 Leipzig sentences each
+    assert np.median([r["signal_words"] / len(t.split()) for r, t in zip(th, real["th"])]) > 3
+
+
+def test_unspaced_estimate_needs_the_script_to_dominate():
+    mixed, han, lao_zh = scored([
+        "The Thai word for river is แม่น้ำ and the word for village is หมู่บ้าน, two words a reader needs.",
+        "曼谷（กรุงเทพมหานคร）是泰国的首都和最大城市，位于湄南河畔。",
+        "ແມ່ນ້ຳ 河流",
+    ])
+    assert mixed["signal_words"] == 19 and mixed["signal_mean_word_len"] is not None  # Thai under 30 %: spaced
+    assert han["signal_words"] is None  # Han/kana at least 30 % wins: no words, as before
+    assert lao_zh["signal_words"] == 2  # Han 2 of 8 characters: Lao, 8 / 4.3 words
 
 
 def test_terminal_punctuation_counts_chinese_full_stops(real):

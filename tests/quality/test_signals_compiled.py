@@ -32,7 +32,14 @@ from tests.quality.signals_numpy_reference import (
     text_stat_columns_reference,
 )
 from transforms.hashing import splitmix64
-from tests.quality.quality_data import DEGRADATIONS, cantonese_docs, degrade, joined_sentences, sohu_passages
+from tests.quality.quality_data import (
+    DEGRADATIONS,
+    UNSPACED_PARAGRAPHS,
+    cantonese_docs,
+    degrade,
+    joined_sentences,
+    sohu_passages,
+)
 
 EDGE_CASES: list[str] = [
     "",
@@ -55,6 +62,9 @@ EDGE_CASES: list[str] = [
     "\u0085\u00a0\u2028\u2029\u200b\u200d word\u3000word",
     "- • ● 1) 2. 一、 bullet\n...\n…\nend。”（记者 李明）\n",
     "trailing space ",
+    *UNSPACED_PARAGRAPHS.values(),
+    "ไทย ລາວ ខ្មែរ မြန်မာ བོད་ 漢字 mixed",  # every unspaced script at once, and Han
+    "\u0e3f\u0e5b\u17db\u19e0\u0fd5\u0fd9\ua9e0\uaa60",  # currency, signs and extension blocks of those scripts
 ]
 
 
@@ -69,6 +79,7 @@ def real_texts(corpora) -> list[str]:
         + joined_sentences(lingua / "en.txt", 8, 80)
         + joined_sentences(lingua / "ja.txt", 8, 60)
         + cantonese_docs(corpora, 8, 40)
+        + joined_sentences(lingua / "th.txt", 8, 40)
     )
     # degraded copies (mojibake, repeats, fragments...) exercise the garbled and repetition paths
     rng = random.Random(11)
@@ -147,6 +158,9 @@ def test_char_class_table_matches_known_characters():
     assert has("😀", "symbol") and has("#", "symbol") and has("٣", "digit") and has("\ue000", "private_use")
     assert has("，", "ngram_strip") and has("“", "mojibake_trigger") and not has("a", "mojibake_trigger")
     assert not has("\x0b", "space") and has("\x0b", "arrow_space")  # RE2's \s has no \v; Arrow's whitespace does
+    for ch, code in (("ก", "th"), ("ກ", "lo"), ("ក", "km"), ("၀", "my"), ("ཀ", "bo"), ("་", "bo")):
+        assert has(ch, f"unspaced_{code}") and not has(ch, "han_kana")
+    assert not any(has(ch, f"unspaced_{c}") for ch in "a漢한" for c in ("th", "lo", "km", "my", "bo"))
 
 
 def test_split_words_drops_whitespace_pyarrow_reads_past_the_end():
