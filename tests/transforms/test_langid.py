@@ -518,6 +518,19 @@ def test_chinese_string_table_overrules_the_kanji_model():
     assert identify_text("音量").lang == "zh"
 
 
+@pytest.mark.parametrize("text", ["畫返張圖", "上到去山頂", "做好未？", "功課寫好未"])
+def test_cantonese_grammar_of_return_direction_and_done_yet_is_cantonese(text):
+    # @6 weak markers: V返 'again, back', V到去 'all the way', V好未 'done yet?' (written for this test)
+    assert cantonese_marker_counts(text)[0] >= 1
+    assert identify_text(text).lang == "yue"
+
+
+@pytest.mark.parametrize("text", ["返回上一頁", "返回上一页", "往返機票", "去程與返程", "去返回收站"])
+def test_chinese_return_words_are_not_cantonese_markers(text):
+    assert cantonese_marker_counts(text) == (0, 0)
+    assert identify_text(text).lang == "zh"
+
+
 @pytest.mark.parametrize("text", ["Side Pane", "Restore", "unable to lock", "Close tab", "ShowHiddenFiles", "file_name", "max_retry_count"])
 def test_short_ascii_strings_of_english_ui_words_are_english(text):
     assert identify_text(text).lang == "en"
