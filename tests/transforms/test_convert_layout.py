@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from transforms.convert.layout import (
     Line,
     Page,
+    column_pages,
     document_vocabulary,
     find_running_lines,
     furniture_key,
@@ -258,3 +259,17 @@ def test_a_table_header_row_opening_the_text_block_on_many_pages_is_body_not_fur
     # the same row right under the head (a two-line running head) is furniture
     tight = [Page(p.number, (p.lines[0], Line(p.lines[1].text, LEFT, 300, 45.0, 54.0)) + p.lines[2:], WIDTH, 842.0) for p in pages]
     assert strip_running_lines(tight)[1] == 10
+
+
+def test_only_justified_columns_of_one_measure_split_a_page():
+    """Two justified columns come out as two pages, left first; a table whose narrow cells leave a blank band down
+    the page (debian-reference's signal table) stays one page."""
+    col = [Line(f"left column line {r} of justified text", 57, 290, 80 + 12 * r, 89 + 12 * r) for r in range(8)]
+    col += [Line(f"right column line {r} of justified text", 305, 538, 80 + 12 * r, 89 + 12 * r) for r in range(8)]
+    pages = column_pages(Page(1, tuple(sorted(col, key=lambda line: line.top)), WIDTH, 842.0))
+    assert [[line.text.split()[0] for line in p.lines] for p in pages] == [["left"] * 8, ["right"] * 8]
+    table = [Line(f"{r}\tSIG{r}", 68, 120 + 3 * r, 80 + 24 * r, 89 + 24 * r) for r in range(8)]
+    table += [Line(w, 237, 237 + 5 * len(w), 80 + 24 * r + 12, 89 + 24 * r + 12) for r, w in enumerate(["terminate", "the", "pro", "cess"] * 2)]
+    table += [Line("check if process is running", 276, 383 + r, 80 + 24 * r, 89 + 24 * r) for r in range(8)]
+    page = Page(2, tuple(table), WIDTH, 842.0)
+    assert column_pages(page) == [page]

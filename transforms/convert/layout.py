@@ -322,7 +322,7 @@ def first_word_units(text: str) -> int:
         return 0
     if is_cjk(text[0]):
         return 2
-    word = text.split(maxsplit=1)[0]
+    word = re.split(r"[ \t\n]+", text, maxsplit=1)[0]  # a no-break space binds (`5\xa0章`, `Fig.\xa03`): one unit
     return sum(2 if is_cjk(ch) else 1 for ch in word)
 
 
@@ -594,6 +594,83 @@ def split_footnotes(page: Page) -> tuple[Page, list[list[Line]]]:
     return Page(page.number, tuple(line for i, line in enumerate(page.lines) if i not in keep), page.width, page.height), notes
 
 
+COLUMN_MIN_LINES = 5  # lines each side of a gutter before a page counts as set in two columns
+GUTTER_MAX_CROSSING = 0.15  # share of a page's lines that may run across its gutter (a title, a wide table)
+
+
+def column_gutter(page: Page) -> tuple[float, float] | None:
+    """The [left, right] x-range of the gutter of a page set in two columns, None for one column (or no boxes).
+
+    The gutter is the widest blank band in the middle 40 % of the page that at most 15 % of the lines cross,
+    with at least five lines wholly on each side, each side's lines sharing a left margin and 40 % of them
+    reaching its right edge, and the two sides about as wide: justified columns of text, not the cells of a
+    table or the ends of short lines (ragged-right columns are read as one column)."""
+    boxed = [line for line in page.lines if line.text.strip() and line.has_box]
+    if not page.width or len(boxed) < 2 * COLUMN_MIN_LINES:
+        return None
+    lo, hi = int(0.3 * page.width), int(0.7 * page.width)
+    crossing = [sum(1 for line in boxed if line.x0 < x < line.x1) for x in range(lo, hi + 1)]  # type: ignore[operator]
+    fewest = min(crossing)
+    if fewest > GUTTER_MAX_CROSSING * len(boxed):
+        return None
+    best: tuple[int, int] | None = None
+    start = None
+    for k, c in enumerate(crossing + [fewest + 1]):  # the widest run of positions crossed by `fewest` lines
+        if c == fewest and start is None:
+            start = k
+        elif c != fewest and start is not None:
+            if best is None or k - start > best[1] - best[0]:
+                best = (start, k - 1)
+            start = None
+    assert best is not None
+    g0, g1 = float(lo + best[0]), float(lo + best[1])
+    left = [line for line in boxed if line.x1 <= g0]  # type: ignore[operator]
+    right = [line for line in boxed if line.x0 >= g1]  # type: ignore[operator]
+    if len(left) < COLUMN_MIN_LINES or len(right) < COLUMN_MIN_LINES:
+        return None
+    widths = []
+    for side in (left, right):
+        starts = Counter(round(line.x0) for line in side)  # type: ignore[arg-type]
+        margin, n = max(starts.items(), key=lambda kv: (kv[1], -kv[0]))
+        if n < 0.5 * len(side):  # no shared left margin: the ragged ends of short lines, cells of a table
+            return None
+        edge = page_margins(side)[1]
+        if sum(1 for line in side if edge - line.x1 <= 0.02 * page.width) < 0.4 * len(side):  # type: ignore[operator]
+            return None  # few lines reach the side's right edge: not a justified column (wrapped table cells)
+        widths.append(edge - margin)
+    if min(widths) < 0.75 * max(widths):  # columns of text are set to one measure; a table's columns are not
+        return None
+    return g0, g1
+
+
+def column_pages(page: Page) -> list[Page]:
+    """A page in reading order as one page per column: lines across the gutter above both columns (a title), the
+    left column, the right column, lines across it below them; a one-column page as itself."""
+    gutter = column_gutter(page)
+    if gutter is None:
+        return [page]
+    g0, g1 = gutter
+    sides: dict[str, list[Line]] = {"head": [], "left": [], "right": [], "foot": []}
+    cols = [line for line in page.lines if line.has_box and (line.x1 <= g0 or line.x0 >= g1)]  # type: ignore[operator]
+    top, bottom = min(line.top for line in cols), max(line.bottom for line in cols)  # type: ignore[type-var]
+    for line in page.lines:
+        if not line.has_box:
+            sides["left"].append(line)
+        elif line.x0 >= g1:  # type: ignore[operator]
+            sides["right"].append(line)
+        elif line.x1 <= g0:  # type: ignore[operator]
+            sides["left"].append(line)
+        elif line.bottom <= top:  # type: ignore[operator]
+            sides["head"].append(line)
+        elif line.top >= bottom:  # type: ignore[operator]
+            sides["foot"].append(line)
+        else:
+            sides["left"].append(line)  # a wide float between column lines: read with the left column
+    for key in ("left", "right"):
+        sides[key].sort(key=lambda line: line.top if line.has_box else 0.0)  # type: ignore[arg-type, return-value]
+    return [Page(page.number, tuple(lines), page.width, page.height) for lines in sides.values() if lines]
+
+
 def paragraphs_of(pages: Sequence[Page], vocabulary: set[str] | None = None, right: float | None = None) -> list[Paragraph]:
     """Return the paragraphs of consecutive pages, a paragraph running over a page break joined across it.
 
@@ -608,6 +685,7 @@ def paragraphs_of(pages: Sequence[Page], vocabulary: set[str] | None = None, rig
     open_offsets: list[tuple[int, int]] = []
     prev_page: Page | None = None
     prev_last: Line | None = None
+    prev_right = right
 
     def close() -> None:
         if open_text is not None and open_text.strip():
@@ -619,7 +697,8 @@ def paragraphs_of(pages: Sequence[Page], vocabulary: set[str] | None = None, rig
         notes.clear()
 
     notes: list[Paragraph] = []  # footnotes waiting for the paragraph open at their page's bottom to end
-    for page in pages:
+    for page, column_right in ((sub, right if len(subs) == 1 else page_margins(sub.lines)[1])
+                               for whole in pages for subs in (column_pages(whole),) for sub in subs):
         page, page_notes = split_footnotes(page)
         page_note_paras: list[Paragraph] = []
         for note in page_notes:
@@ -627,10 +706,10 @@ def paragraphs_of(pages: Sequence[Page], vocabulary: set[str] | None = None, rig
             for line in note[1:]:
                 text = join_two(text, clean_line(line.text), vocab)
             page_note_paras.append(Paragraph(text.strip(), (page.number,), ((page.number, 0),), footnote=True))
-        groups = paragraph_groups(page, right)
+        groups = paragraph_groups(page, column_right)
         for g, group in enumerate(groups):
             run_on = (g == 0 and open_text is not None and prev_page is not None and prev_last is not None
-                      and continues_on_next_page(prev_last, group[0], page, right))
+                      and continues_on_next_page(prev_last, group[0], page, prev_right))
             if not run_on:
                 close()
                 open_text, open_pages, open_offsets = "", [page.number], [(page.number, 0)]
@@ -642,7 +721,7 @@ def paragraphs_of(pages: Sequence[Page], vocabulary: set[str] | None = None, rig
                     open_offsets.append((page.number, max(0, len(open_text) - len(piece.lstrip()))))
         notes.extend(page_note_paras)
         if groups:
-            prev_page, prev_last = page, groups[-1][-1]
+            prev_page, prev_last, prev_right = page, groups[-1][-1], column_right
     close()
     return out
 

@@ -13,7 +13,7 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
-from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate
+from reportlab.platypus import BaseDocTemplate, Frame, PageBreak, PageTemplate, Paragraph, SimpleDocTemplate
 
 from flows.io.readers import check_options, reader_for
 from flows.io.recipe import InputSpec, RecipeError
@@ -90,6 +90,37 @@ def test_chinese_lines_join_without_spaces_and_paragraphs_cross_pages(tmp_path):
     expected = CHINESE[:2] + CHINESE[2:] + [long_para] + CHINESE[:1]
     assert docs[0]["text"].split("\n") == expected
     assert "系统管理手册" not in docs[0]["text"]
+
+
+def two_column_pdf(path: Path, paras: list[str], *, font: str, cjk: bool = False) -> None:
+    """Justified paragraphs in two columns (a 20 pt gutter) under a running header, with the page number as footer."""
+    style = ParagraphStyle("body", fontName=font, fontSize=9.5, leading=12, alignment=TA_JUSTIFY, spaceAfter=6,
+                           wordWrap="CJK" if cjk else None)
+    width, height = A4
+    column = (width - 2 * 56 - 20) / 2
+
+    def furniture(c, doc):
+        c.setFont(font, 8)
+        c.drawString(56, height - 34, f"Proceedings of the Layout Workshop {doc.page}")
+        c.drawCentredString(width / 2, 26, str(doc.page))
+
+    frames = [Frame(56, 56, column, height - 122, id="left"), Frame(56 + column + 20, 56, column, height - 122, id="right")]
+    doc = BaseDocTemplate(str(path), pagesize=A4)
+    doc.addPageTemplates([PageTemplate(id="two", frames=frames, onPage=furniture)])
+    doc.build([Paragraph(t, style) for t in paras])
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_two_column_pages_read_column_by_column_and_paragraphs_cross_the_gutter(tmp_path, language):
+    """Each column keeps its own right edge (a left-column line is not `short` against the page's), the left column
+    is read before the right one, and a paragraph cut at a column's foot runs on at the next column's head."""
+    paras = [" ".join((ENGLISH * 2)[k % 4:k % 4 + 3]) for k in range(32)] if language == "en" else \
+        ["".join(CHINESE[k % 3:] + CHINESE[:k % 3]) for k in range(40)]
+    two_column_pdf(tmp_path / "two.pdf", paras, font="Helvetica" if language == "en" else "STSong-Light", cjk=language == "zh")
+    docs, bad = read_all(tmp_path / "two.pdf")
+    assert bad == [] and len(docs) == 1
+    assert meta(docs[0])["pdf_pages"] >= 3  # the text runs over columns and pages
+    assert docs[0]["text"].split("\n") == paras
 
 
 def draw_lines(c: canvas.Canvas, lines: list[str], *, top: float = 760, pitch: float = 14, font: str = "Helvetica") -> None:
