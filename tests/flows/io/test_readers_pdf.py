@@ -119,8 +119,10 @@ def test_two_column_pages_read_column_by_column_and_paragraphs_cross_the_gutter(
     two_column_pdf(tmp_path / "two.pdf", paras, font="Helvetica" if language == "en" else "STSong-Light", cjk=language == "zh")
     docs, bad = read_all(tmp_path / "two.pdf")
     assert bad == [] and len(docs) == 1
-    assert meta(docs[0])["pdf_pages"] >= 3  # the text runs over columns and pages
+    m = meta(docs[0])
+    assert m["pdf_pages"] >= 3  # the text runs over columns and pages
     assert docs[0]["text"].split("\n") == paras
+    assert [p for p, _ in m["pdf_page_offsets"]] == list(range(1, m["pdf_pages"] + 1))  # a page once, not once a column
 
 
 def draw_lines(c: canvas.Canvas, lines: list[str], *, top: float = 760, pitch: float = 14, font: str = "Helvetica") -> None:
