@@ -587,3 +587,44 @@ def test_a_language_neither_detector_knows_is_und_not_confident_english():
     assert guesses[0].lang == "und" and guesses[0].conf <= 0.5  # und says how much of the text it covers, halved
     assert guesses[1].lang != "en"  # (pl here: the rule only stops the fall to English)
     assert guesses[2].lang == "en"
+
+
+# identify_language@7 (issue 17): the yue model also learns from conversation transcripts, CantoMap's
+# maps A and B (build half). Lines below come from the tuning half (maps C and D, never built on) or
+# were written for these tests; none comes from HKCanCor, the evaluation transcripts.
+
+
+@pytest.mark.parametrize("text", [
+    "向右手邊直行", "一路兜落去", "轉個左手面彎", "左手邊定右手邊", "哦我幫你畫個工廠", "向左邊直行",  # CantoMap C/D (tuning)
+    "架巴士好迫", "碗麵好好食", "你食飽未", "架車好靚", "成日都塞車", "去飲茶啦",  # written for this test
+])
+def test_conversational_cantonese_without_strong_markers_is_cantonese(text):
+    assert cantonese_marker_counts(text) == (0, 0)  # neither a Cantonese nor a Mandarin marker word decides it
+    g = identify_text(text)
+    assert g.lang == "yue" and g.conf <= 0.8, g  # the model alone: capped at YUE_MODEL_CONFIDENCE
+
+
+@pytest.mark.parametrize("text", [
+    "重新啟動電腦", "重新启动电脑", "檢查更新", "检查更新", "連線逾時", "连接超时", "磁碟空間不足", "磁盘空间不足",
+    "關閉視窗", "关闭窗口", "匯出為 PDF", "导出为 PDF", "上一頁", "下一页", "向右旋轉", "向右旋转", "移到最上層", "移到顶层",
+    "正在安裝更新", "正在安装更新", "密碼錯誤，請再試一次", "密码错误，请再试一次", "水平翻轉", "水平翻转", "往返機票", "往返机票",
+])
+def test_short_technical_chinese_stays_zh_with_the_conversational_model(text):
+    # directions (向右, 上層, 水平) are what the map-task transcripts talk about: written Chinese keeps them
+    g = identify_text(text)
+    assert g.lang == "zh" and g.script in ("Hans", "Hant", "Hani"), g
+
+
+def test_cantomap_is_split_by_map_between_build_and_tuning():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "build_langid_eval.py"
+    spec = importlib.util.spec_from_file_location("build_langid_eval", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    half = module.cantomap_half
+    assert half("pycantonese/data/cantomap/extracted/Subjects-1_2__160725_009_1_2_A1.cha") == "build"
+    assert half("pycantonese/data/cantomap/extracted/Subjects-11_12__160729_002_11_12_B.cha") == "build"
+    assert half("pycantonese/data/cantomap/extracted/Subjects-11_12__160729_002_11_12_C.cha") == "tune"
+    assert half("pycantonese/data/cantomap/extracted/Subjects-15_16__160729_006F15_16_D.cha") == "tune"
+    assert "cantomap" in module.TUNE_SOURCES and "hkcancor" not in module.TUNE_SOURCES
