@@ -36,23 +36,23 @@ def run_recipe(recipe_path: str, workspace: str | None = None, inputs: list[str]
                 raise RecipeError(f"{recipe_path}: {seg.corpus.op_id}: {exc}") from None
     kind = runner or recipe.run.runner
     n = workers or recipe.run.workers
-    fl = curate.with_options(task_runner=make_task_runner(kind, n, recipe.run.dask_address))
+    fl = curate.with_options(task_runner=make_task_runner(kind, n, recipe.run.dask_address, warm_recipe=recipe_path))
     from flows.server.resident_api import flow_api
 
     with flow_api():
         return Path(fl(recipe_path=recipe_path, workspace=workspace, inputs=inputs, run_id=run_id, resume=resume))
 
 
-def make_task_runner(kind: str, workers: int, dask_address: str | None = None):
-    """Return the Prefect task runner for `kind` (thread, process or dask)."""
+def make_task_runner(kind: str, workers: int, dask_address: str | None = None, warm_recipe: str | None = None):
+    """Return the Prefect task runner for `kind` (thread, process or dask); process workers fork from a warm server."""
     if kind == "thread":
         from prefect.task_runners import ThreadPoolTaskRunner
 
         return ThreadPoolTaskRunner(max_workers=workers)
     if kind == "process":
-        from prefect.task_runners import ProcessPoolTaskRunner
+        from flows.process_pool import WarmProcessPoolTaskRunner
 
-        return ProcessPoolTaskRunner(max_workers=workers)
+        return WarmProcessPoolTaskRunner(max_workers=workers, warm_recipe=warm_recipe)
     if kind == "dask":
         from prefect_dask import DaskTaskRunner
 

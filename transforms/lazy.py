@@ -41,5 +41,9 @@ def build_once(loader: Callable[..., T]) -> Callable[..., T]:
         with lock:
             values.clear()
 
+    def is_built(*args: Any) -> bool:
+        return args in values
+
     cached.cache_clear = cache_clear  # type: ignore[attr-defined]
+    cached.is_built = is_built  # type: ignore[attr-defined]
     return cached
