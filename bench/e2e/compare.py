@@ -6,9 +6,9 @@
         --recipe bench/e2e/recipe_multilingual.yaml --dt-configs default,tuned --dt-keep all
     .venv/bin/python bench/e2e/compare.py --tag ml --skip-run ...                     # re-score existing outputs
 
-Each side runs under bench/e2e/measure.py: wall, CPU and peak RSS over the whole process tree and
+Each side runs under bench/e2e/measure.py: wall, CPU and peak RSS and PSS over the whole process tree and
 session (datatrove's forkserver workers included), `uptime` before and after. Order: every datatrove
-configuration, then yuliao. Ratios are datatrove / yuliao for wall and CPU, yuliao / datatrove for RSS.
+configuration, then yuliao. Ratios are datatrove / yuliao for wall and CPU, yuliao / datatrove for RSS and PSS (PSS splits pages shared between processes, e.g. a fork server's, among them).
 
 Truth is optional and read from the corpus itself:
 - language: a per-record field (--lang-field, default `lang_truth`) -> drop rate per language at the
@@ -212,21 +212,23 @@ def fmt_ratio(x: float) -> str:
 
 def report(res: dict, docs: int, mb: float, tag: str, files: list[str], has_lang: bool, has_pairs: bool, n_pairs: int) -> str:
     L = [f"\n## {tag}: {len(files)} shard(s), {docs} docs, {mb:.1f} MB JSONL, truth pairs {n_pairs}\n",
-         "| run | wall s | CPU s (tree) | peak RSS MB (tree) | procs | docs/s | kept | removed as near-dup | uptime before → after (1-min load) |",
-         "|---|---|---|---|---|---|---|---|---|"]
+         "| run | wall s | CPU s (tree) | peak RSS MB (tree) | peak PSS MB (tree) | procs | docs/s | kept | removed as near-dup | uptime before → after (1-min load) |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in res.items():
         m = r["measure"]
         kept = sum(d["kept"] for d in r["per_lang"].values())
-        L.append(f"| {name} | {m['wall_s']:.1f} | {m['cpu_s']:.0f} | {m['peak_rss_mb']:.0f} | {m['max_procs']} | {docs / m['wall_s']:.0f} | "
+        L.append(f"| {name} | {m['wall_s']:.1f} | {m['cpu_s']:.0f} | {m['peak_rss_mb']:.0f} | {m.get('peak_pss_mb', float('nan')):.0f} | {m['max_procs']} | {docs / m['wall_s']:.0f} | "
                  f"{kept} | {r['removed']} | {m['load_before']:.2f} → {m['load_after']:.2f} |")
     y = res.get("yuliao")
     if y:
-        L += ["", "| datatrove config / yuliao | wall ratio | CPU ratio (tree) | yuliao RSS / datatrove RSS |", "|---|---|---|---|"]
+        L += ["", "| datatrove config / yuliao | wall ratio | CPU ratio (tree) | yuliao RSS / datatrove RSS | yuliao PSS / datatrove PSS |",
+              "|---|---|---|---|---|"]
         for name, r in res.items():
             if name != "yuliao":
                 L.append(f"| {name} | **{fmt_ratio(r['measure']['wall_s'] / y['measure']['wall_s'])}** | "
                          f"**{fmt_ratio(r['measure']['cpu_s'] / y['measure']['cpu_s'])}** | "
-                         f"{fmt_ratio(y['measure']['peak_rss_mb'] / r['measure']['peak_rss_mb'])} |")
+                         f"{fmt_ratio(y['measure']['peak_rss_mb'] / r['measure']['peak_rss_mb'])} | "
+                         f"{fmt_ratio(y['measure'].get('peak_pss_mb', float('nan')) / r['measure'].get('peak_pss_mb', float('nan')))} |")
     if has_pairs:
         L += ["", "### near-duplicate removals against the truth", "",
               "| run | precision (all) | precision en/zh/ja | precision other | recall (all) | recall ref J ≥ 0.7 | recall injected | recall natural | recall injected J < 0.7 | pairs reached dedup |",

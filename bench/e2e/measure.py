@@ -52,21 +52,28 @@ def short_cmd(p: psutil.Process) -> str:
 
 
 def sample_tree(root: psutil.Process, sid: int, stop: threading.Event, out: dict, per: dict) -> None:
-    """Poll the tree's summed RSS and remember its maximum; keep each process's last CPU time and peak RSS."""
+    """Poll the tree's summed RSS and PSS and remember their maxima; keep each process's last CPU time and peaks.
+
+    RSS counts a page shared by several processes (a fork server's imports, shared libraries) once in
+    each; PSS splits it among them, so the summed PSS is the tree's physical memory. Both are kept.
+    """
     while not stop.is_set():
         procs = session_members(sid, root)
-        rss = 0
+        rss = pss = 0
         for p in procs:
             try:
-                m = p.memory_info().rss
+                full = p.memory_full_info()
                 t = p.cpu_times()
             except psutil.Error:
                 continue
-            rss += m
-            rec = per.setdefault(p.pid, {"cmd": short_cmd(p), "peak_rss_mb": 0.0, "cpu_s": 0.0})
-            rec["peak_rss_mb"] = max(rec["peak_rss_mb"], m / 1e6)
+            rss += full.rss
+            pss += full.pss
+            rec = per.setdefault(p.pid, {"cmd": short_cmd(p), "peak_rss_mb": 0.0, "peak_pss_mb": 0.0, "cpu_s": 0.0})
+            rec["peak_rss_mb"] = max(rec["peak_rss_mb"], full.rss / 1e6)
+            rec["peak_pss_mb"] = max(rec["peak_pss_mb"], full.pss / 1e6)
             rec["cpu_s"] = t.user + t.system  # own time only: children_* would count reaped children twice
         out["peak_rss_mb"] = max(out.get("peak_rss_mb", 0.0), rss / 1e6)
+        out["peak_pss_mb"] = max(out.get("peak_pss_mb", 0.0), pss / 1e6)
         out["max_procs"] = max(out.get("max_procs", 0), len(procs))
         stop.wait(0.2)
 
