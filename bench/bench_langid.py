@@ -302,15 +302,12 @@ HELDOUT_HOW_TO_READ = """How to read the held-out sections:
   sections are upper bounds: YUE_MIN_EVIDENCE, the added Cantonese particles, cjk_decides_share,
   the English priors, the combined detector's weights, the @5 kanji model's threshold
   (JA_KANJI_MIN_SCORE, re-set for @6 with the whole-string table) and English UI vocabulary ratio,
-  the @6 weak Cantonese markers (V返, V到去, V好未), the @7 yue model's conversational build
-  texts (CantoMap maps A and B, their weight), and CONF_CALIBRATION were chosen on them;
+  the @6 weak Cantonese markers (V返, V到去, V好未), and CONF_CALIBRATION were chosen on them;
   no parameter was set on an evaluation source. Evaluation accuracies were printed after each
   change while developing (no evaluation line was read to design a rule), which may have
   steered effort, so read them as slightly optimistic (for @5 the evaluation split was run once,
   after the design was frozen; for @6 once after the Japanese rules were frozen and once after
-  the Cantonese markers were, which changed no evaluation figure; for @7 once, after the yue
-  model's build texts were frozen on the tuning half of CantoMap, maps C and D; while developing
-  @7 only the test's pass/fail floors touched the evaluation split). Evaluation lines were read only to build
+  the Cantonese markers were, which changed no evaluation figure). Evaluation lines were read only to build
   the sets: `man-l10n` drops paragraphs found under two locales (untranslated), and manpages-zh
   was kept out of the labelled sets because its zh folders hold whole English paragraphs.
 - accuracy counts zh-Hani (no character that only one script uses) as right for zh-Hans and
@@ -419,9 +416,6 @@ def main() -> None:
         "identify_language@6 adds a whole-string table from the same build catalogues (kana-less strings their ja "
         "translators wrote more often than their Chinese ones, and the reverse) with the kanji threshold re-set on the "
         "tuning sources, and weak Cantonese markers (V返, V到去, V好未) from the tuning transcripts. "
-        "identify_language@7 rebuilds the yue n-gram model with CantoMap's maps A and B (conversation transcripts, "
-        "weight 30 per utterance) added to its Cantonese side; maps C and D stay tuning transcripts; every "
-        "threshold is unchanged. "
         "Cantonese without positive evidence is 'zh, variety unsure', which this bench counts as a yue miss.",
         "- Timings: the machine's 2 cores may be shared with other jobs (load averages above), so "
         "absolute rates move between runs; ratios come from chunks that alternate between the two "
