@@ -178,30 +178,11 @@ def untranslated_paragraphs(rows: list[dict]) -> set[str]:
     return {text for text, seen in labels.items() if len(seen) > 1}
 
 
-def cantomap_half(name: str) -> str:
-    """Return "build" or "tune": the half of CantoMap a transcript file belongs to (identify_language@7).
-
-    The rule is fixed and reads only the file name's map letter (`..._A1.cha` -> map A): each
-    recording session works through four maps, A-D, each with its own made-up landmark names
-    (扮汗塔, 丸冤墓, 遠怨大樹); maps A and B are build text for the yue model
-    (scripts/build_yue_model.py), maps C and D stay tuning transcripts. A split by speaker pair
-    would put the same landmark names on both sides and let the model score the tuning half by
-    memorised map names.
-    """
-    letter = re.search(r"_([A-Z])\d*\.cha$", name).group(1)
-    return "build" if letter in "AB" else "tune"
-
-
-def chat_rows(wheel: Path, corpus: str, half: str | None = None) -> list[dict]:
-    """Return utterances of a CHAT corpus in the pycantonese wheel, words joined as written Cantonese.
-
-    For CantoMap, `half` ("build" or "tune", see `cantomap_half`) keeps only that half's files.
-    """
+def chat_rows(wheel: Path, corpus: str) -> list[dict]:
+    """Return utterances of a CHAT corpus in the pycantonese wheel, words joined as written Cantonese."""
     rows = []
     with zipfile.ZipFile(wheel) as z:
         for name in sorted(n for n in z.namelist() if n.startswith(f"pycantonese/data/{corpus}/") and n.endswith(".cha")):
-            if half is not None and cantomap_half(name) != half:
-                continue
             for line in z.read(name).decode("utf-8").splitlines():
                 if not line.startswith("*"):
                     continue
@@ -289,10 +270,8 @@ def build() -> dict[str, int]:
     for pkg in MAN_L10N:
         rows += sample([r for r in man[pkg] if r["text"] not in untranslated], "man-l10n")
     wheel = pycantonese_wheel()
-    # identify_language@7: CantoMap's even subject pairs are yue-model build text, so only its odd
-    # pairs are tuning transcripts; HKCanCor stays evaluation only
-    rows += sample(chat_rows(wheel, "cantomap", half="tune"), "transcripts")
-    rows += sample(chat_rows(wheel, "hkcancor"), "transcripts")
+    for corpus in ("cantomap", "hkcancor"):
+        rows += sample(chat_rows(wheel, corpus), "transcripts")
     OUT.mkdir(parents=True, exist_ok=True)
     counts = {}
     for split in ("tune", "eval"):

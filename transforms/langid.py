@@ -1173,8 +1173,7 @@ class IdentifyLanguage(Mapper):
     """Write `lang`, `script`, `lang_conf` (and optionally `lang_mix`) for every live document."""
 
     name: ClassVar[str] = "identify_language"
-    version: ClassVar[int] = 7  # 7: the yue model also learns from conversation transcripts (CantoMap maps A and B)
-    # 6: whole-string table of the build catalogues before the kanji model (午前 -> ja, 確定 -> zh), its threshold 3.0 -> 2.5; weak Cantonese markers V返, V到去, V好未
+    version: ClassVar[int] = 6  # 6: whole-string table of the build catalogues before the kanji model (午前 -> ja, 確定 -> zh), its threshold 3.0 -> 2.5; weak Cantonese markers V返, V到去, V好未
     # 5: kanji model (削除/名前 -> ja), English UI vocabulary for short ASCII strings, recalibrated
     # 4: combined langdetect x fastText detector, Japanese-only kanji decide ja, bounded heads
     # 3: yue needs positive evidence (else "zh, variety unsure"), CJK decides Latin-mixed lines, en prior
