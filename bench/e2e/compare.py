@@ -27,6 +27,7 @@ import argparse
 import glob
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -115,20 +116,37 @@ def clusters(pairs: list[dict]) -> dict[str, int]:
 
 
 # ------------------------------------------------------------------ running
+def resident_api_pid() -> int:
+    """Start (or find) the resident Prefect API that `yuliao run` reports to by default; return its pid.
+
+    It runs in its own session, outside the measured tree, and outlives runs, as it does for users
+    (its start-up is paid once per session of work, not per run); the measure attaches it, so its
+    CPU during the run and its memory count on yuliao's side.
+    """
+    code = ("import json; from flows.server.resident_api import resident_api_url, read_state, state_dir; "
+            "resident_api_url(); print(json.dumps(read_state(state_dir())))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    return int(json.loads(done.stdout.strip().splitlines()[-1])["pid"])
+
+
 def run_side(tool: str, config: str, inputs: list[str], tag: str, args: argparse.Namespace) -> dict:
     out = OUT / f"{tool}-{config}-{tag}" if tool == "datatrove" else OUT / f"yuliao-{tag}"
     meas = OUT / "measure" / f"{out.name}.json"
     meas.parent.mkdir(parents=True, exist_ok=True)
+    attach: list[str] = []
     if tool == "yuliao":
         cmd = [sys.executable, str(HERE / "run_yuliao.py"), "--out", str(out), "--recipe", args.recipe,
-               "--workers", str(args.workers)] + (["--profile"] if args.profile else [])
+               "--workers", str(args.workers), "--prefect-api", args.prefect_api] + (["--profile"] if args.profile else [])
+        if args.prefect_api == "resident":
+            attach = ["--attach", str(resident_api_pid())]
     else:
         cmd = [str(DT_PY), str(HERE / "run_datatrove.py"), "--out", str(out), "--config", config,
                "--workers", str(args.workers)] + (["--keep", args.dt_keep] if args.dt_keep else [])
     for i in inputs:
         cmd += ["--input", i]
     print(f"[compare] {out.name}: {' '.join(cmd[1:3])} ...", flush=True)
-    subprocess.run([sys.executable, str(HERE / "measure.py"), str(meas), "--"] + cmd, cwd=REPO, check=True)
+    subprocess.run([sys.executable, str(HERE / "measure.py"), str(meas), *attach, "--"] + cmd, cwd=REPO, check=True)
     return json.loads(meas.read_text())
 
 
@@ -288,6 +306,10 @@ def main() -> None:
     ap.add_argument("--only", choices=["yuliao", "datatrove"], default=None)
     ap.add_argument("--skip-run", action="store_true")
     ap.add_argument("--profile", action="store_true", help="py-spy the yuliao side (adds sampling overhead)")
+    ap.add_argument("--prefect-api", choices=["per-command", "resident"], default="per-command",
+                    help="per-command: the run starts its own Prefect API inside the measured tree (start-up included); "
+                         "resident: the CLI's default, a warm API outside the run, attached to the measure (its CPU "
+                         "during the run and its memory count)")
     ap.add_argument("--write", default=None, help="append the printed report to this markdown file")
     args = ap.parse_args()
     files = expand(args.corpus or args.input or [str(OUT / "corpus" / "part-*.jsonl")])

@@ -51,14 +51,15 @@ def short_cmd(p: psutil.Process) -> str:
         return "?"
 
 
-def sample_tree(root: psutil.Process, sid: int, stop: threading.Event, out: dict, per: dict) -> None:
+def sample_tree(root: psutil.Process, sid: int, stop: threading.Event, out: dict, per: dict,
+                attached: list[psutil.Process] = ()) -> None:
     """Poll the tree's summed RSS and PSS and remember their maxima; keep each process's last CPU time and peaks.
 
     RSS counts a page shared by several processes (a fork server's imports, shared libraries) once in
     each; PSS splits it among them, so the summed PSS is the tree's physical memory. Both are kept.
     """
     while not stop.is_set():
-        procs = session_members(sid, root)
+        procs = session_members(sid, root) + [p for p in attached if p.is_running()]
         rss = pss = 0
         for p in procs:
             try:
@@ -71,7 +72,7 @@ def sample_tree(root: psutil.Process, sid: int, stop: threading.Event, out: dict
             rec = per.setdefault(p.pid, {"cmd": short_cmd(p), "peak_rss_mb": 0.0, "peak_pss_mb": 0.0, "cpu_s": 0.0})
             rec["peak_rss_mb"] = max(rec["peak_rss_mb"], full.rss / 1e6)
             rec["peak_pss_mb"] = max(rec["peak_pss_mb"], full.pss / 1e6)
-            rec["cpu_s"] = t.user + t.system  # own time only: children_* would count reaped children twice
+            rec["cpu_s"] = t.user + t.system - rec.get("cpu_s_at_start", 0.0)  # own time only: children_* would count reaped children twice
         out["peak_rss_mb"] = max(out.get("peak_rss_mb", 0.0), rss / 1e6)
         out["peak_pss_mb"] = max(out.get("peak_pss_mb", 0.0), pss / 1e6)
         out["max_procs"] = max(out.get("max_procs", 0), len(procs))
@@ -107,14 +108,26 @@ def _sid(pid: int) -> int | None:
 
 
 def main() -> None:
+    """measure.py OUT.json [--attach PID ...] -- command: the command's session, plus running processes it uses.
+
+    An attached process (the resident Prefect API a run reports to) is not in the command's session:
+    its memory is added to the tree's at every sample and its CPU counted from the command's start.
+    """
     out_path, cmd = sys.argv[1], sys.argv[sys.argv.index("--") + 1:]
-    rec: dict = {"command": cmd, "load_before": os.getloadavg()[0], "uptime_before": uptime()}
+    opts = sys.argv[2:sys.argv.index("--")]
+    attached = [psutil.Process(int(opts[i + 1])) for i, o in enumerate(opts) if o == "--attach"]
+    rec: dict = {"command": cmd, "load_before": os.getloadavg()[0], "uptime_before": uptime(),
+                 "attached": [p.pid for p in attached]}
     per: dict[int, dict] = {}
+    for p in attached:
+        t = p.cpu_times()
+        per[p.pid] = {"cmd": "attached: " + short_cmd(p), "peak_rss_mb": 0.0, "peak_pss_mb": 0.0, "cpu_s": 0.0,
+                      "cpu_s_at_start": t.user + t.system}
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, start_new_session=True)
     sid = proc.pid  # a new session's id is its leader's pid
     stop = threading.Event()
-    th = threading.Thread(target=sample_tree, args=(psutil.Process(proc.pid), sid, stop, rec, per), daemon=True)
+    th = threading.Thread(target=sample_tree, args=(psutil.Process(proc.pid), sid, stop, rec, per, attached), daemon=True)
     th.start()
     try:
         rc = proc.wait()
@@ -126,7 +139,16 @@ def main() -> None:
     th.join()
     rec["leftover_procs"] = reap_session(sid)
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    rec["cpu_s_rusage"] = r.ru_utime + r.ru_stime
+    attached_cpu = 0.0
+    for p in attached:  # their CPU while the command ran (read once more now: the sampler polls every 0.2 s)
+        try:
+            t = p.cpu_times()
+            per[p.pid]["cpu_s"] = t.user + t.system - per[p.pid]["cpu_s_at_start"]
+        except psutil.Error:
+            pass
+        attached_cpu += per[p.pid]["cpu_s"]
+    rec["cpu_s_attached"] = attached_cpu
+    rec["cpu_s_rusage"] = r.ru_utime + r.ru_stime + attached_cpu
     rec["cpu_s_sampled"] = sum(v["cpu_s"] for v in per.values())
     rec["cpu_s"] = max(rec["cpu_s_rusage"], rec["cpu_s_sampled"])
     rec["load_after"] = os.getloadavg()[0]
