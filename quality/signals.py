@@ -1,7 +1,9 @@
 """Quality signals: Scorer ops that only add ``signal_*`` columns (Gopher/C4/FineWeb-style, CJK-aware).
 
-Every signal is computed over a whole Arrow batch at once (pyarrow.compute kernels for per-row
-counts, numpy over flattened lines / n-gram units for the per-document aggregates); only
+Every signal is computed over many documents at once (pyarrow.compute kernels for per-row
+counts, numpy over flattened lines / n-gram units for the per-document aggregates), a few MB of
+text at a time for the text, line and repetition scorers (`text_chunks`, SIGNAL_CHUNK_BYTES), so
+their temporaries stay bounded however large the batch; only
 mojibake detection (ftfy) and the PII-count decoding fall back to Python per row. The hot
 character-class counts, line widths, duplicate lines and n-gram repetition run as numba kernels
 (quality._signal_kernels), the one production path (the fastest measured, bench/results/signals_speed.md);
@@ -238,6 +240,48 @@ _EMPTY_DATA.flags.writeable = False
 
 
 # ---------------------------------------------------------------------------------------------
+# Chunks: the scorers' temporaries (lines, words, n-gram units...) grow with the text they are
+# computed over, so ScoreTextStats, ScoreLineStats and ScoreRepetition work through a batch a few
+# MB of UTF-8 at a time. Every signal is a function of its own document only, and a document is
+# never split across chunks, so the columns are the same as over the whole batch at once.
+
+SIGNAL_CHUNK_BYTES: int = 2 << 20  # UTF-8 bytes of text per chunk (a document longer than this is a chunk of its own)
+SIGNAL_CHUNK_DOCS: int = 1 << 16  # and at most this many documents (bounds the per-document arrays of tiny texts)
+
+
+def text_chunks(text: pa.Array | pa.ChunkedArray, chunk_bytes: int | None = None, chunk_docs: int | None = None) -> list[tuple[int, pa.Array]]:
+    """Return (first row, zero-copy slice) pieces of `text`, in order, each of at most `chunk_bytes` UTF-8 bytes and `chunk_docs` rows.
+
+    A piece holds at least one document, so a document longer than `chunk_bytes` is a piece of
+    its own. A column that fits in one piece is returned whole (combined, as the unchunked code
+    took it); a larger ChunkedArray is cut within its Arrow chunks, never combined.
+    Defaults: SIGNAL_CHUNK_BYTES, SIGNAL_CHUNK_DOCS (read at call time).
+    """
+    limit = SIGNAL_CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+    max_docs = SIGNAL_CHUNK_DOCS if chunk_docs is None else chunk_docs
+    if limit < 1 or max_docs < 1:
+        raise ValueError("chunk_bytes and chunk_docs must be at least 1")
+    parts = text.chunks if isinstance(text, pa.ChunkedArray) else [text]
+    n = sum(len(part) for part in parts)
+    sizes = [_np(pc.binary_length(part)).astype(np.int64) if len(part) else np.zeros(0, np.int64) for part in parts]
+    if n <= max_docs and sum(int(size.sum()) for size in sizes) <= limit:
+        return [(0, text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text)]
+    out: list[tuple[int, pa.Array]] = []
+    first = 0
+    for part, size in zip(parts, sizes):
+        ends = np.cumsum(size)
+        start = 0
+        while start < len(part):
+            before = int(ends[start - 1]) if start else 0
+            stop = int(np.searchsorted(ends, before + limit, side="right"))
+            stop = min(max(stop, start + 1), start + max_docs)
+            out.append((first + start, part.slice(start, stop - start)))
+            start = stop
+        first += len(part)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
 # Small vector helpers
 
 
@@ -336,9 +380,34 @@ def char_class_counts(text: pa.Array) -> dict[str, np.ndarray]:
     }
 
 
-def text_stat_columns(text: pa.Array, cjk_unit_share: float, unspaced_share: float = 0.3) -> dict[str, pa.Array]:
-    """Return per-document length, script and character-class signals for a string array."""
-    return text_stats_from_counts(text, char_class_counts(text), cjk_unit_share, unspaced_share)
+def text_stat_columns(
+    text: pa.Array, cjk_unit_share: float, unspaced_share: float = 0.3, chunk_bytes: int | None = None
+) -> dict[str, pa.Array]:
+    """Return per-document length, script and character-class signals for a string array (`text_chunks` at a time)."""
+    pieces = text_chunks(text, chunk_bytes)
+    if len(pieces) == 1:
+        return text_stats_from_counts(pieces[0][1], char_class_counts(pieces[0][1]), cjk_unit_share, unspaced_share)
+    counts: list[dict[str, np.ndarray]] = []
+    mojibake: list[np.ndarray] = []
+    for _, piece in pieces:
+        counts.append(char_class_counts(piece))
+        mojibake.append(mojibake_counts(piece, counts[-1]["mojibake_suspect"]))
+    merged = {name: np.concatenate([c[name] for c in counts]) for name in counts[0]}
+    return text_stats_from_counts(text, merged, cjk_unit_share, unspaced_share, mojibake=np.concatenate(mojibake))
+
+
+def mojibake_counts(text: pa.Array, suspect: np.ndarray) -> np.ndarray:
+    """Return ftfy's badness per text: run on the `suspect` rows that match `mojibake_window_re`, 0 elsewhere."""
+    # ftfy's mojibake detector is a large Python regex (not RE2-compatible): one pass per document.
+    mojibake = np.zeros(len(text), dtype=np.int64)
+    suspects = np.nonzero(suspect)[0]
+    window = mojibake_window_re()
+    if suspects.size and window is not None:
+        suspects = suspects[_np(pc.match_substring_regex(text.take(pa.array(suspects)), pattern=window)).astype(bool)]
+    if suspects.size:
+        sub = text.take(pa.array(suspects)).to_pylist()
+        mojibake[suspects] = [ftfy.badness.badness(t) for t in sub]
+    return mojibake
 
 
 def estimated_words(nonspace: np.ndarray, unspaced: np.ndarray) -> np.ndarray:
@@ -350,15 +419,15 @@ def estimated_words(nonspace: np.ndarray, unspaced: np.ndarray) -> np.ndarray:
 
 
 def text_stats_from_counts(
-    text: pa.Array, counts: dict[str, np.ndarray], cjk_unit_share: float, unspaced_share: float = 0.3
+    text: pa.Array, counts: dict[str, np.ndarray], cjk_unit_share: float, unspaced_share: float = 0.3,
+    mojibake: np.ndarray | None = None,
 ) -> dict[str, pa.Array]:
-    """Return the text-stat signal columns from `char_class_counts` of `text` (ftfy runs here on the suspects).
+    """Return the text-stat signal columns from `char_class_counts` of `text` (and `mojibake_counts`, run here when None).
 
     Words: whitespace-separated pieces; none (null) for Han/kana-dominant documents; an estimate
     (`estimated_words`) for documents at least `unspaced_share` Thai, Lao, Khmer, Myanmar or
     Tibetan, whose mean word length is then null (the estimate fixes it).
     """
-    n = len(text)
     nonspace = counts["nonspace"]
     word_chars = nonspace  # whitespace-split words cover exactly the non-space characters
     han_kana = _dominant_share(counts["han_kana"], nonspace, cjk_unit_share)
@@ -369,15 +438,8 @@ def text_stats_from_counts(
         n_words = np.where(estimated, estimated_words(nonspace, counts["unspaced"]), n_words)
     replacement = counts["replacement"]
     garbled = counts["garbled"]
-    # ftfy's mojibake detector is a large Python regex (not RE2-compatible): one pass per document.
-    mojibake = np.zeros(n, dtype=np.int64)
-    suspects = np.nonzero(counts["mojibake_suspect"])[0]
-    window = mojibake_window_re()
-    if suspects.size and window is not None:
-        suspects = suspects[_np(pc.match_substring_regex(text.take(pa.array(suspects)), pattern=window)).astype(bool)]
-    if suspects.size:
-        sub = text.take(pa.array(suspects)).to_pylist()
-        mojibake[suspects] = [ftfy.badness.badness(t) for t in sub]
+    if mojibake is None:
+        mojibake = mojibake_counts(text, counts["mojibake_suspect"])
     return {
         "signal_chars": pa.array(nonspace, pa.int64()),
         "signal_words": pa.array(n_words, pa.int64(), mask=han_kana),
@@ -410,7 +472,7 @@ class ScoreTextStats(Scorer):
     )
 
     def process(self, live: pa.Table, stats: OpStats) -> pa.Table:
-        for name, col in text_stat_columns(_text(live), self.cjk_unit_share, self.unspaced_share).items():
+        for name, col in text_stat_columns(live.column("text"), self.cjk_unit_share, self.unspaced_share).items():
             live = set_column(live, name, col)
         return live
 
@@ -488,13 +550,21 @@ def line_pieces(text: pa.Array) -> LinePieces:
                       repeated_piece_mask(paras, p_parents))
 
 
-def line_stat_columns(text: pa.Array, short_line_width: int) -> dict[str, pa.Array]:
-    """Return per-document line/paragraph signals: terminal punctuation, short, bullet, ellipsis, duplicates."""
-    return line_stats_from_pieces(line_pieces(text), len(text), short_line_width)
+def line_stat_columns(text: pa.Array, short_line_width: int, chunk_bytes: int | None = None) -> dict[str, pa.Array]:
+    """Return per-document line/paragraph signals: terminal punctuation, short, bullet, ellipsis, duplicates (`text_chunks` at a time)."""
+    counts = [line_stat_counts(line_pieces(piece), len(piece), short_line_width) for _, piece in text_chunks(text, chunk_bytes)]
+    if len(counts) == 1:
+        return line_stats_from_counts(counts[0])
+    return line_stats_from_counts({name: np.concatenate([c[name] for c in counts]) for name in counts[0]})
 
 
 def line_stats_from_pieces(p: LinePieces, n: int, short_line_width: int) -> dict[str, pa.Array]:
     """Return the line signal columns of `n` documents from their `line_pieces`."""
+    return line_stats_from_counts(line_stat_counts(p, n, short_line_width))
+
+
+def line_stat_counts(p: LinePieces, n: int, short_line_width: int) -> dict[str, np.ndarray]:
+    """Return the per-document counts the line signals are shares of, for `n` documents from their `line_pieces`."""
     nonempty = p.chars > 0
 
     def per_doc(mask: np.ndarray) -> np.ndarray:
@@ -508,15 +578,24 @@ def line_stats_from_pieces(p: LinePieces, n: int, short_line_width: int) -> dict
     l_total, l_dup, l_chars, l_dup_chars = duplicate_piece_counts(p.lines, p.parents, p.line_repeated, n)
     p_total, p_dup, p_chars, p_dup_chars = duplicate_piece_counts(p.paras, p.para_parents, p.para_repeated, n)
     return {
-        "signal_lines": pa.array(n_lines, pa.int64()),
-        "signal_punct_end_line_share": share(punct, n_lines),
-        "signal_short_line_share": share(short, n_lines),
-        "signal_bullet_line_share": share(bullet, n_lines),
-        "signal_ellipsis_line_share": share(ellipsis, n_lines),
-        "signal_dup_line_share": share(l_dup, l_total),
-        "signal_dup_line_char_share": share(l_dup_chars, l_chars),
-        "signal_dup_para_share": share(p_dup, p_total),
-        "signal_dup_para_char_share": share(p_dup_chars, p_chars),
+        "lines": n_lines, "punct": punct, "short": short, "bullet": bullet, "ellipsis": ellipsis,
+        "line_total": l_total, "line_dup": l_dup, "line_chars": l_chars, "line_dup_chars": l_dup_chars,
+        "para_total": p_total, "para_dup": p_dup, "para_chars": p_chars, "para_dup_chars": p_dup_chars,
+    }
+
+
+def line_stats_from_counts(c: dict[str, np.ndarray]) -> dict[str, pa.Array]:
+    """Return the line signal columns from `line_stat_counts`."""
+    return {
+        "signal_lines": pa.array(c["lines"], pa.int64()),
+        "signal_punct_end_line_share": share(c["punct"], c["lines"]),
+        "signal_short_line_share": share(c["short"], c["lines"]),
+        "signal_bullet_line_share": share(c["bullet"], c["lines"]),
+        "signal_ellipsis_line_share": share(c["ellipsis"], c["lines"]),
+        "signal_dup_line_share": share(c["line_dup"], c["line_total"]),
+        "signal_dup_line_char_share": share(c["line_dup_chars"], c["line_chars"]),
+        "signal_dup_para_share": share(c["para_dup"], c["para_total"]),
+        "signal_dup_para_char_share": share(c["para_dup_chars"], c["para_chars"]),
     }
 
 
@@ -536,7 +615,7 @@ class ScoreLineStats(Scorer):
     )
 
     def process(self, live: pa.Table, stats: OpStats) -> pa.Table:
-        for name, col in line_stat_columns(_text(live), self.short_line_width).items():
+        for name, col in line_stat_columns(live.column("text"), self.short_line_width).items():
             live = set_column(live, name, col)
         return live
 
@@ -602,25 +681,30 @@ RepetitionMeasure = Callable[[pa.Array, np.ndarray, bool], dict[str, np.ndarray]
 
 
 def repetition_columns(
-    text: pa.Array, unit: Literal["auto", "char", "word"], cjk_unit_share: float, measure: RepetitionMeasure = repetition_of_rows
+    text: pa.Array, unit: Literal["auto", "char", "word"], cjk_unit_share: float, measure: RepetitionMeasure = repetition_of_rows,
+    chunk_bytes: int | None = None,
 ) -> dict[str, pa.Array]:
-    """Return the Gopher n-gram repetition signals and the unit (char/word) each document used.
+    """Return the Gopher n-gram repetition signals and the unit (char/word) each document used (`text_chunks` at a time).
 
-    `measure` computes the numerators of the chosen rows (tests pass the numpy reference).
+    `measure` computes the numerators of the chosen rows of one chunk (tests pass the numpy reference).
     """
     n = len(text)
-    use_char = np.full(n, unit == "char") if unit != "auto" else cjk_dominant(text, cjk_unit_share)
+    use_char = np.full(n, unit == "char")
     names = [f"top_{k}gram" for k in TOP_NGRAM_NS] + [f"dup_{k}gram" for k in DUP_NGRAM_NS]
     num = {k: np.zeros(n) for k in names}
     den = np.zeros(n)
-    for is_char in (True, False):
-        rows = np.nonzero(use_char == is_char)[0]
-        if rows.size == 0:
-            continue
-        res = measure(text, rows, is_char)
-        den[rows] = res["_total"]
-        for k in names:
-            num[k][rows] = res[k]
+    for first, piece in text_chunks(text, chunk_bytes):
+        piece_char = use_char[first : first + len(piece)]
+        if unit == "auto":
+            piece_char[:] = cjk_dominant(piece, cjk_unit_share)
+        for is_char in (True, False):
+            rows = np.nonzero(piece_char == is_char)[0]
+            if rows.size == 0:
+                continue
+            res = measure(piece, rows, is_char)
+            den[first + rows] = res["_total"]
+            for k in names:
+                num[k][first + rows] = res[k]
     cols = {f"signal_{k}_share": share(num[k], den) for k in names}
     cols["signal_ngram_unit"] = pa.array(np.where(use_char, "char", "word"), pa.string())
     return cols
@@ -641,7 +725,7 @@ class ScoreRepetition(Scorer):
     cjk_unit_share: float = Field(0.3, ge=0, le=1, description="Han+kana share from which auto picks characters")
 
     def process(self, live: pa.Table, stats: OpStats) -> pa.Table:
-        cols = repetition_columns(_text(live), self.unit, self.cjk_unit_share)
+        cols = repetition_columns(live.column("text"), self.unit, self.cjk_unit_share)
         for name, col in cols.items():
             live = set_column(live, name, col)
         stats.add("unit:char", int(pc.sum(pc.equal(cols["signal_ngram_unit"], "char")).as_py() or 0))
