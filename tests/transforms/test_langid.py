@@ -587,3 +587,18 @@ def test_a_language_neither_detector_knows_is_und_not_confident_english():
     assert guesses[0].lang == "und" and guesses[0].conf <= 0.5  # und says how much of the text it covers, halved
     assert guesses[1].lang != "en"  # (pl here: the rule only stops the fall to English)
     assert guesses[2].lang == "en"
+
+
+def test_profile_table_equals_langdetects_own_loader():
+    # The reference is langdetect's DetectorFactory (what the table replaces, without its 65 MB of lists).
+    import numpy as np
+    from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+
+    from transforms.langid import langdetect_profile_table
+
+    factory = DetectorFactory()
+    factory.load_profile(PROFILES_DIRECTORY)
+    langs, grams, probs = langdetect_profile_table()
+    assert langs == tuple(factory.langlist) and len(langs) == 55
+    assert grams == list(factory.word_lang_prob_map)
+    assert np.array_equal(probs, np.asarray(list(factory.word_lang_prob_map.values())))
