@@ -74,7 +74,7 @@ def _batches_for_stage(recipe: Recipe, run_dir: Path, ref: ShardRef, stage: int,
     """Yield the input batches of a stage: raw reads for stage 0, the previous stage's file after."""
     if stage == 0:
         spec = recipe.inputs[ref.input_index]
-        for rb in read_input_file(spec, ref.path, recipe.run.batch_rows):
+        for rb in read_input_file(spec, ref.path, recipe.run.batch_rows, recipe.run.batch_chars):
             counts["read"] += rb.n_read
             counts["quarantined"] += rb.quarantine.num_rows
             if quarantine is not None:  # raw excerpts are redacted as the recipe redacts text

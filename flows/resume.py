@@ -84,7 +84,8 @@ def stage_keys(recipe: Recipe, shards: list[ShardRef], hash_bytes: bool = False)
             if stage == 0:
                 spec = recipe.inputs[ref.input_index].model_dump(mode="json")
                 upstream = {"input": spec, "file": input_fingerprint(ref.path, hash_bytes), "shard": ref.shard,
-                            "batch_rows": recipe.run.batch_rows, "yuliao": YULIAO_VERSION}
+                            "batch_rows": recipe.run.batch_rows, "batch_chars": recipe.run.batch_chars,
+                            "yuliao": YULIAO_VERSION}
             else:
                 upstream = {"prev": keys[stage - 1][ref.shard], "reduce": reduce_keys[stage - 1]}
             row[ref.shard] = digest(f"stage{stage}", upstream, ops)

@@ -134,6 +134,8 @@ class RunSection(_Strict):
     """Execution knobs for `yuliao run`."""
 
     batch_rows: int = Field(20_000, gt=0, description="records per in-memory batch inside a shard")
+    batch_chars: int = Field(4_000_000, gt=0, description="characters of document text per in-memory batch: a batch "
+                             "ends at batch_rows or here, whichever comes first, so memory is bounded for long documents")
     runner: Literal["thread", "process", "dask"] = "thread"
     workers: int = Field(2, gt=0)
     dask_address: str | None = Field(None, description="scheduler address for runner=dask; None starts a local cluster")

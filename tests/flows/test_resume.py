@@ -39,10 +39,10 @@ DRIVER = textwrap.dedent("""\
     recipe, run_id, stalled = sys.argv[1:4]
     real = c.read_input_file
 
-    def stalling_reader(spec, path, batch_rows):
+    def stalling_reader(spec, path, batch_rows, batch_chars=None):
         if path.endswith(stalled):
             time.sleep(3600)  # the test kills us here
-        yield from real(spec, path, batch_rows)
+        yield from real(spec, path, batch_rows, batch_chars)
 
     c.read_input_file = stalling_reader
     from flows.entrypoints import run_recipe
@@ -94,9 +94,9 @@ class ReadCounter:
         self.paths: list[str] = []
         real = curate.read_input_file
 
-        def counting(spec, path, batch_rows):
+        def counting(spec, path, batch_rows, batch_chars=None):
             self.paths.append(Path(path).name)
-            yield from real(spec, path, batch_rows)
+            yield from real(spec, path, batch_rows, batch_chars)
 
         monkeypatch.setattr(curate, "read_input_file", counting)
 

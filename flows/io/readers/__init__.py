@@ -50,7 +50,7 @@ class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-ReaderFn = Callable[[InputSpec, str, Any, int], Iterator[ReadBatch]]
+ReaderFn = Callable[[InputSpec, str, Any, int, "int | None"], Iterator[ReadBatch]]
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ _READERS: dict[str, Reader] = {}
 
 
 def register_reader(name: str, extensions: tuple[str, ...], options_model: type[BaseModel] = NoOptions):
-    """Decorator: register a reader generator `fn(spec, path, options, batch_rows)`."""
+    """Decorator: register a reader generator `fn(spec, path, options, batch_rows, batch_chars)`."""
 
     def deco(fn: ReaderFn) -> ReaderFn:
         _READERS[name] = Reader(name, extensions, options_model, fn)
@@ -98,10 +98,10 @@ def register_format(name: str, extensions: tuple[str, ...], options_model: type[
     """Decorator: register a per-source generator `items(spec, options, source)` as a reader."""
 
     def deco(items: ItemsFn) -> ItemsFn:
-        def fn(spec: InputSpec, path: str, options: Any, batch_rows: int) -> Iterator[ReadBatch]:
+        def fn(spec: InputSpec, path: str, options: Any, batch_rows: int, batch_chars: int | None = None) -> Iterator[ReadBatch]:
             size = os.path.getsize(path)
             source = Source(path, lambda: open_maybe_compressed(path, path), size)
-            yield from batched(guarded_items(items, spec, options, source), batch_rows)
+            yield from batched(guarded_items(items, spec, options, source), batch_rows, batch_chars)
 
         _READERS[name] = Reader(name, extensions, options_model, fn, items)
         return items
@@ -126,9 +126,9 @@ def guarded_items(items: ItemsFn, spec: InputSpec, options: Any, source: Source)
                           b"")
 
 
-def batched(items: Iterator[dict | Quarantined], batch_rows: int) -> Iterator[ReadBatch]:
-    """Group documents and quarantined entries into ReadBatches of at most `batch_rows` records."""
-    builder = BatchBuilder(batch_rows)
+def batched(items: Iterator[dict | Quarantined], batch_rows: int, batch_chars: int | None = None) -> Iterator[ReadBatch]:
+    """Group documents and quarantined entries into ReadBatches of at most `batch_rows` records and about `batch_chars` characters."""
+    builder = BatchBuilder(batch_rows, batch_chars)
     for item in items:
         if (batch := builder.add(item)) is not None:
             yield batch
@@ -428,7 +428,7 @@ class LinkOptions(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
-def _read_nothing(spec: InputSpec, path: str, options: Any, batch_rows: int) -> Iterator[ReadBatch]:
+def _read_nothing(spec: InputSpec, path: str, options: Any, batch_rows: int, batch_chars: int | None = None) -> Iterator[ReadBatch]:
     """Report a path that is not read as one quarantine entry (nothing of it is opened)."""
     error, detail = link_problem(spec, path) or ("unreadable_file", f"{path} was not read")
     yield from batched(iter([Quarantined(spec.source, path, error, detail, b"")]), batch_rows)
@@ -443,12 +443,20 @@ def mapping_of(spec: InputSpec) -> FieldMapping:
 
 
 class BatchBuilder:
-    """Accumulates document rows and quarantined entries; emits ReadBatches of `batch_rows`."""
+    """Accumulates document rows and quarantined entries; emits ReadBatches of `batch_rows` or `batch_chars`.
 
-    def __init__(self, batch_rows: int) -> None:
+    A batch ends at `batch_rows` records or once its documents' text reaches `batch_chars` characters,
+    whichever comes first: every operator's temporaries scale with a batch, so long documents must
+    not make a batch of 20,000 rows hundreds of megabytes (one document longer than the limit is a
+    batch of its own).
+    """
+
+    def __init__(self, batch_rows: int, batch_chars: int | None = None) -> None:
         self.batch_rows = batch_rows
+        self.batch_chars = batch_chars
         self.docs: list[dict] = []
         self.bad: list[dict] = []
+        self.chars = 0
 
     def add(self, item: dict | Quarantined) -> ReadBatch | None:
         """Add a document or quarantine entry; return a full batch when one is ready."""
@@ -456,7 +464,8 @@ class BatchBuilder:
             self.bad.append(item.to_row())
         else:
             self.docs.append(item)
-        if len(self.docs) + len(self.bad) >= self.batch_rows:
+            self.chars += len(item.get("text") or "")
+        if len(self.docs) + len(self.bad) >= self.batch_rows or (self.batch_chars is not None and self.chars >= self.batch_chars):
             return self.flush()
         return None
 
@@ -465,12 +474,12 @@ class BatchBuilder:
         if not self.docs and not self.bad:
             return None
         batch = ReadBatch(docs_from_pylist(self.docs), quarantine_from_pylist(self.bad))
-        self.docs, self.bad = [], []
+        self.docs, self.bad, self.chars = [], [], 0
         return batch
 
 
-def read_input_file(spec: InputSpec, path: str, batch_rows: int) -> Iterator[ReadBatch]:
+def read_input_file(spec: InputSpec, path: str, batch_rows: int, batch_chars: int | None = None) -> Iterator[ReadBatch]:
     """Read one file of an input with its reader, yielding batches of documents and quarantine."""
     reader = reader_for(spec, path)
     options = check_options(spec, reader)
-    yield from reader.fn(spec, path, options, batch_rows)
+    yield from reader.fn(spec, path, options, batch_rows, batch_chars)

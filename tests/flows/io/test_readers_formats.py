@@ -362,3 +362,18 @@ def test_legacy_encoded_jsonl_and_wrongly_declared_html(song, tmp_path):
     docs, bad = read_all(page)
     assert bad == [] and docs[0]["text"] == song[0]["title"] + "\n" + song[0]["text"]
     assert meta(docs[0])["_encoding"] == "gb18030" and meta(docs[0])["_declared_charset"] == "utf-8"
+
+
+def test_batches_end_at_the_character_bound_and_lose_nothing(tang, tmp_path):
+    # Memory follows characters, not rows: long documents end a batch before batch_rows does.
+    path = tmp_path / "poems.jsonl"
+    path.write_text("".join(json.dumps({"text": p["text"] * 20}, ensure_ascii=False) + "\n" for p in tang), encoding="utf-8")
+    spec = InputSpec(source="t", paths=[str(path)])
+    limit = 2 * len(tang[0]["text"]) * 20
+    batches = list(read_input_file(spec, str(path), 10_000, limit))
+    sizes = [sum(len(t) for t in b.docs.column("text").to_pylist()) for b in batches]
+    longest = max(len(p["text"]) * 20 for p in tang)
+    assert len(batches) > 3 and all(size < limit + longest for size in sizes), sizes
+    texts = [t for b in batches for t in b.docs.column("text").to_pylist()]
+    assert texts == [p["text"] * 20 for p in tang]  # every document once, in order
+    assert len(list(read_input_file(spec, str(path), 10_000))) == 1  # no character bound: rows decide
