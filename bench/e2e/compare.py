@@ -137,7 +137,7 @@ def run_side(tool: str, config: str, inputs: list[str], tag: str, args: argparse
     attach: list[str] = []
     if tool == "yuliao":
         cmd = [sys.executable, str(HERE / "run_yuliao.py"), "--out", str(out), "--recipe", args.recipe,
-               "--workers", str(args.workers), "--prefect-api", args.prefect_api] + (["--profile"] if args.profile else [])
+               "--workers", str(args.workers), "--runner", args.runner, "--prefect-api", args.prefect_api] + (["--profile"] if args.profile else [])
         if args.prefect_api == "resident":
             attach = ["--attach", str(resident_api_pid())]
     else:
@@ -303,6 +303,7 @@ def main() -> None:
     ap.add_argument("--dt-configs", default="cjk", help="comma list of run_datatrove.py --config values (default, cjk, tuned)")
     ap.add_argument("--dt-keep", default=None, help="run_datatrove.py --keep (e.g. all)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--runner", choices=["process", "thread"], default="process", help="yuliao's task runner")
     ap.add_argument("--only", choices=["yuliao", "datatrove"], default=None)
     ap.add_argument("--skip-run", action="store_true")
     ap.add_argument("--profile", action="store_true", help="py-spy the yuliao side (adds sampling overhead)")

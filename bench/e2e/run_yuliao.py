@@ -24,6 +24,7 @@ def main() -> None:
     ap.add_argument("--input", action="append", default=None, help="JSONL files or globs (repeatable)")
     ap.add_argument("--out", default=str(REPO / "bench" / "out" / "e2e" / "yuliao"))
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--runner", choices=["process", "thread"], default="process")
     ap.add_argument("--prefect-api", choices=["per-command", "resident"], default="per-command",
                     help="per-command (default): the run starts and stops its own Prefect API, so the measured process "
                          "tree holds it; resident: reuse the workspace's resident API (its CPU and memory are then outside the tree)")
@@ -36,7 +37,7 @@ def main() -> None:
     out.mkdir(parents=True)
     inputs = args.input or [str(REPO / "bench" / "out" / "e2e" / "corpus" / "part-*.jsonl")]
     cmd = [str(BIN / "yuliao"), "run", str(Path(args.recipe).resolve()), "--workspace", str(out / "ws"), "--run-id", "e2e",
-           "--runner", "process", "--workers", str(args.workers)]
+           "--runner", args.runner, "--workers", str(args.workers)]
     for i in inputs:
         cmd += ["--input", i]
     if args.profile:
