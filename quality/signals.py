@@ -257,27 +257,48 @@ def text_chunks(text: pa.Array | pa.ChunkedArray, chunk_bytes: int | None = None
     took it); a larger ChunkedArray is cut within its Arrow chunks, never combined.
     Defaults: SIGNAL_CHUNK_BYTES, SIGNAL_CHUNK_DOCS (read at call time).
     """
-    limit = SIGNAL_CHUNK_BYTES if chunk_bytes is None else chunk_bytes
-    max_docs = SIGNAL_CHUNK_DOCS if chunk_docs is None else chunk_docs
-    if limit < 1 or max_docs < 1:
-        raise ValueError("chunk_bytes and chunk_docs must be at least 1")
-    parts = text.chunks if isinstance(text, pa.ChunkedArray) else [text]
+    limit, max_docs = _chunk_limits(chunk_bytes, chunk_docs)
+    parts = _arrow_chunks(text)
     n = sum(len(part) for part in parts)
-    sizes = [_np(pc.binary_length(part)).astype(np.int64) if len(part) else np.zeros(0, np.int64) for part in parts]
+    sizes = [_byte_sizes(part) for part in parts]
     if n <= max_docs and sum(int(size.sum()) for size in sizes) <= limit:
         return [(0, text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text)]
     out: list[tuple[int, pa.Array]] = []
     first = 0
     for part, size in zip(parts, sizes):
-        ends = np.cumsum(size)
-        start = 0
-        while start < len(part):
-            before = int(ends[start - 1]) if start else 0
-            stop = int(np.searchsorted(ends, before + limit, side="right"))
-            stop = min(max(stop, start + 1), start + max_docs)
-            out.append((first + start, part.slice(start, stop - start)))
-            start = stop
+        out += [(first + start, part.slice(start, stop - start)) for start, stop in _chunk_bounds(size, limit, max_docs)]
         first += len(part)
+    return out
+
+
+def _chunk_limits(chunk_bytes: int | None, chunk_docs: int | None) -> tuple[int, int]:
+    limit = SIGNAL_CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+    max_docs = SIGNAL_CHUNK_DOCS if chunk_docs is None else chunk_docs
+    if limit < 1 or max_docs < 1:
+        raise ValueError("chunk_bytes and chunk_docs must be at least 1")
+    return limit, max_docs
+
+
+def _arrow_chunks(text: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    return list(text.chunks) if isinstance(text, pa.ChunkedArray) else [text]
+
+
+def _byte_sizes(part: pa.Array) -> np.ndarray:
+    """Return the UTF-8 bytes of every string (null: 0)."""
+    return _np(pc.binary_length(part)).astype(np.int64) if len(part) else np.zeros(0, np.int64)
+
+
+def _chunk_bounds(sizes: np.ndarray, limit: int, max_docs: int) -> list[tuple[int, int]]:
+    """Return consecutive (start, stop) ranges over `sizes`, each summing to at most `limit` (or one item) and of at most `max_docs` items."""
+    ends = np.cumsum(sizes)
+    out: list[tuple[int, int]] = []
+    start = 0
+    while start < sizes.size:
+        before = int(ends[start - 1]) if start else 0
+        stop = int(np.searchsorted(ends, before + limit, side="right"))
+        stop = min(max(stop, start + 1), start + max_docs)
+        out.append((start, stop))
+        start = stop
     return out
 
 
@@ -386,27 +407,55 @@ def text_stat_columns(
     """Return per-document length, script and character-class signals for a string array (`text_chunks` at a time)."""
     pieces = text_chunks(text, chunk_bytes)
     if len(pieces) == 1:
-        return text_stats_from_counts(pieces[0][1], char_class_counts(pieces[0][1]), cjk_unit_share, unspaced_share)
-    counts: list[dict[str, np.ndarray]] = []
-    mojibake: list[np.ndarray] = []
-    for _, piece in pieces:
-        counts.append(char_class_counts(piece))
-        mojibake.append(mojibake_counts(piece, counts[-1]["mojibake_suspect"]))
+        whole, counts_whole = pieces[0][1], char_class_counts(pieces[0][1])
+        mojibake = mojibake_counts(whole, counts_whole["mojibake_suspect"], chunk_bytes)
+        return text_stats_from_counts(whole, counts_whole, cjk_unit_share, unspaced_share, mojibake=mojibake)
+    counts = [char_class_counts(piece) for _, piece in pieces]
     merged = {name: np.concatenate([c[name] for c in counts]) for name in counts[0]}
-    return text_stats_from_counts(text, merged, cjk_unit_share, unspaced_share, mojibake=np.concatenate(mojibake))
+    mojibake = mojibake_counts(text, merged["mojibake_suspect"], chunk_bytes)
+    return text_stats_from_counts(text, merged, cjk_unit_share, unspaced_share, mojibake=mojibake)
 
 
-def mojibake_counts(text: pa.Array, suspect: np.ndarray) -> np.ndarray:
-    """Return ftfy's badness per text: run on the `suspect` rows that match `mojibake_window_re`, 0 elsewhere."""
+def mojibake_counts(
+    text: pa.Array | pa.ChunkedArray, suspect: np.ndarray, chunk_bytes: int | None = None, chunk_docs: int | None = None
+) -> np.ndarray:
+    """Return ftfy's badness per text: run on the `suspect` rows that match `mojibake_window_re`, 0 elsewhere.
+
+    A text larger than one chunk (`text_chunks`' limits) is not copied whole: where suspects are
+    at least half its bytes the window regex runs on every row in place (one call: each call
+    compiles the ~20,000-character pattern and warms RE2's DFA again, ~2 ms), else on copies of
+    the suspects, a chunk at a time; ftfy reads its rows a chunk at a time.
+    """
     # ftfy's mojibake detector is a large Python regex (not RE2-compatible): one pass per document.
+    limit, max_docs = _chunk_limits(chunk_bytes, chunk_docs)
     mojibake = np.zeros(len(text), dtype=np.int64)
     suspects = np.nonzero(suspect)[0]
     window = mojibake_window_re()
-    if suspects.size and window is not None:
-        suspects = suspects[_np(pc.match_substring_regex(text.take(pa.array(suspects)), pattern=window)).astype(bool)]
-    if suspects.size:
-        sub = text.take(pa.array(suspects)).to_pylist()
-        mojibake[suspects] = [ftfy.badness.badness(t) for t in sub]
+    if len(text_chunks(text, limit, max_docs)) == 1:  # the whole batch at once
+        text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+        if suspects.size and window is not None:
+            suspects = suspects[_np(pc.match_substring_regex(text.take(pa.array(suspects)), pattern=window)).astype(bool)]
+        if suspects.size:
+            sub = text.take(pa.array(suspects)).to_pylist()
+            mojibake[suspects] = [ftfy.badness.badness(t) for t in sub]
+        return mojibake
+    first = 0
+    for part in _arrow_chunks(text):
+        part_suspect = suspect[first : first + len(part)]
+        rows = np.nonzero(part_suspect)[0]
+        sizes = _byte_sizes(part)
+        if rows.size and window is not None:
+            if 2 * int(sizes[rows].sum()) >= int(sizes.sum()):
+                rows = np.nonzero(part_suspect & _np(pc.match_substring_regex(part, pattern=window)).astype(bool))[0]
+            else:
+                rows = np.concatenate([
+                    rows[a:b][_np(pc.match_substring_regex(part.take(pa.array(rows[a:b])), pattern=window)).astype(bool)]
+                    for a, b in _chunk_bounds(sizes[rows], limit, max_docs)
+                ])
+        for a, b in _chunk_bounds(sizes[rows], limit, max_docs):
+            group = rows[a:b]
+            mojibake[first + group] = [ftfy.badness.badness(t) for t in part.take(pa.array(group)).to_pylist()]
+        first += len(part)
     return mojibake
 
 

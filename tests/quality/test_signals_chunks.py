@@ -7,6 +7,7 @@ import random
 import sys
 
 import pyarrow as pa
+import pyarrow.compute
 import pytest
 
 from quality import signals
@@ -64,7 +65,11 @@ def _assert_same(whole: dict[str, pa.Array], chunked: dict[str, pa.Array]) -> No
 def test_chunked_columns_equal_whole_batch_on_real_text(real_texts, chunk_bytes):
     arr = pa.array(real_texts, pa.string())
     assert len(text_chunks(arr, chunk_bytes)) > 1
-    _assert_same(_columns(arr, WHOLE), _columns(arr, chunk_bytes))
+    whole = _columns(arr, WHOLE)
+    assert pa.compute.sum(whole["signal_mojibake"]).as_py() > 0  # ftfy runs on some rows, in several chunks
+    assert pa.compute.sum(pa.compute.equal(whole["signal_ngram_unit"], "char")).as_py() > 0
+    assert pa.compute.sum(pa.compute.equal(whole["signal_ngram_unit"], "word")).as_py() > 0
+    _assert_same(whole, _columns(arr, chunk_bytes))
 
 
 def test_chunked_columns_equal_on_edge_cases_and_array_layouts():
@@ -127,3 +132,22 @@ def test_ops_output_the_same_table_with_any_chunk_size(real_texts, monkeypatch):
     assert whole.schema == chunked.schema
     assert whole.equals(chunked)
     assert whole_stats == chunked_stats
+
+
+@pytest.mark.parametrize("share_of_suspects", ["most", "few"])
+def test_chunked_mojibake_equals_whole_batch(real_texts, share_of_suspects):
+    """Suspects at least half the bytes: the window regex runs on every row in place; fewer: on copies of them."""
+    bad = ["Ã©tÃ© â€œquotedâ€ mojibake Ã¨ Â£ " * 20, "锟斤拷 烫烫烫 \ufffd plain", "â€™s it’s “fine” — ok"]
+    plain = ["the cat sat on the mat " * 40, "第一行文字。第二行文字。" * 30]
+    rows = (bad * 30 + plain * 3) if share_of_suspects == "most" else (plain * 60 + bad)
+    rows = rows + real_texts[:200]
+    random.Random(3).shuffle(rows)
+    for arr in (pa.array(rows), pa.chunked_array([rows[:37], rows[37:]])):
+        whole = text_stat_columns(arr, 0.3, chunk_bytes=WHOLE)
+        assert pa.compute.sum(whole["signal_mojibake"]).as_py() > 0
+        suspect = signals.char_class_counts(arr)["mojibake_suspect"]
+        assert (suspect.mean() > 0.5) == (share_of_suspects == "most")
+        for chunk_bytes in (1, 3000, 40_000):
+            _assert_same(whole, text_stat_columns(arr, 0.3, chunk_bytes=chunk_bytes))
+            got = signals.mojibake_counts(arr, suspect, chunk_bytes)
+            assert got.tolist() == whole["signal_mojibake"].to_pylist()
