@@ -243,7 +243,10 @@ _EMPTY_DATA.flags.writeable = False
 # Chunks: the scorers' temporaries (lines, words, n-gram units...) grow with the text they are
 # computed over, so ScoreTextStats, ScoreLineStats and ScoreRepetition work through a batch a few
 # MB of UTF-8 at a time. Every signal is a function of its own document only, and a document is
-# never split across chunks, so the columns are the same as over the whole batch at once.
+# never split across chunks, so the columns are the same as over the whole batch at once. (Word
+# n-gram keys hash ids from a per-chunk dictionary and the kernel salts keys by row within the
+# call: equal n-grams of a document still get equal keys, so only which unequal n-grams could
+# collide in 64 bits changes, as between the kernel and its numpy reference.)
 
 SIGNAL_CHUNK_BYTES: int = 2 << 20  # UTF-8 bytes of text per chunk (a document longer than this is a chunk of its own)
 SIGNAL_CHUNK_DOCS: int = 1 << 16  # and at most this many documents (bounds the per-document arrays of tiny texts)
