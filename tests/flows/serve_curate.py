@@ -3,7 +3,7 @@
 Started by tests/flows/test_deployment_runs.py as `python -m tests.flows.serve_curate RECIPE WS_THREAD WS_PROCESS`
 with PREFECT_API_URL pointing at the test session's Prefect server. `curate/race-check-thread` is
 `flows/entrypoints.py:curate` exactly as configs/prefect.yaml deploys it (Prefect's default thread
-pool runs the shard tasks); `curate/race-check-process` is the same flow on a ProcessPoolTaskRunner.
+pool runs the shard tasks); `curate/race-check-process` is the same flow on the process runner (workers forked from a warm fork server).
 Each flow run executes in a fresh spawned interpreter, as a worker's run does.
 """
 
